@@ -1,0 +1,35 @@
+package auth
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+func FuzzParse(f *testing.F) {
+	tok := NewTokens(testKey, testIssuer, testAudience, 100*365*24*time.Hour)
+	valid, err := tok.Issue(uuid.New(), uuid.New(), 1, time.Now())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(valid)
+	f.Add("")
+	f.Add("a.b.c")
+	f.Add(algNoneByHand(f))
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := tok.Parse(s)
+		if err != nil {
+			if c != nil {
+				t.Fatalf("Parse(%q) = %+v, %v; want nil claims on error", s, c, err)
+			}
+			return
+		}
+		if _, err := c.UserID(); err != nil {
+			t.Fatalf("Parse(%q) succeeded but UserID() = %v", s, err)
+		}
+		if _, err := c.Session(); err != nil {
+			t.Fatalf("Parse(%q) succeeded but Session() = %v", s, err)
+		}
+	})
+}

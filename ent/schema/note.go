@@ -1,0 +1,41 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"github.com/google/uuid"
+)
+
+// Note is a private note owned by one user.
+type Note struct{ ent.Schema }
+
+// Mixin returns the id and timestamps.
+func (Note) Mixin() []ent.Mixin { return []ent.Mixin{IDMixin{}, TimeMixin{}} }
+
+// Fields returns the note fields.
+func (Note) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("title").NotEmpty().MaxLen(500),
+		field.Text("content").MaxLen(100_000),
+		field.UUID("owner_id", uuid.UUID{}).Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
+	}
+}
+
+// Edges returns the note's owner, set from the caller, never from input.
+func (Note) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("owner", User.Type).Ref("notes").Field("owner_id").Unique().Required().Immutable().
+			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
+	}
+}
+
+// Annotations make notes a Relay connection with generated create and update inputs.
+func (Note) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.RelayConnection(),
+		entgql.Mutations(entgql.MutationCreate(), entgql.MutationUpdate()),
+	}
+}

@@ -1,0 +1,51 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+	"github.com/google/uuid"
+)
+
+// Session is one sign-in: a family of rotating refresh tokens. Only the hash
+// of the current refresh token is kept here; spent ones are SpentTokens.
+// Revoking the session ends its refresh token and its access tokens at once.
+type Session struct{ ent.Schema }
+
+// Mixin returns the id and timestamps.
+func (Session) Mixin() []ent.Mixin { return []ent.Mixin{IDMixin{}, TimeMixin{}} }
+
+// Fields returns the session fields.
+func (Session) Fields() []ent.Field {
+	return []ent.Field{
+		field.UUID("user_id", uuid.UUID{}).Immutable(),
+		field.String("refresh_hash").Unique(),
+		field.Int("generation").Default(0).Comment("how many times the refresh token was rotated"),
+		field.Time("expires_at"),
+		field.Time("revoked_at").Optional().Nillable(),
+		field.String("client_ip").Default("").MaxLen(64),
+		field.String("user_agent").Default("").MaxLen(512),
+	}
+}
+
+// Edges returns the owner and the spent refresh tokens.
+func (Session) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("user", User.Type).Ref("sessions").Field("user_id").Unique().Required().Immutable(),
+		edge.To("spent_tokens", SpentToken.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
+	}
+}
+
+// Indexes speed up "all sessions of a user".
+func (Session) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("user_id")}
+}
+
+// Annotations keep sessions out of GraphQL.
+func (Session) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}

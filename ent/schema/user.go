@@ -1,0 +1,44 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+)
+
+// User is an account that can sign in.
+type User struct{ ent.Schema }
+
+// Mixin returns the id and timestamps.
+func (User) Mixin() []ent.Mixin { return []ent.Mixin{IDMixin{}, TimeMixin{}} }
+
+// Fields returns the user fields. The email is stored normalised (trimmed,
+// lower-cased) by the code that writes it; the password hash is never exposed.
+func (User) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("first_name").MaxLen(100),
+		field.String("last_name").MaxLen(100),
+		field.String("email").MaxLen(254).Unique(),
+		field.String("password_hash").Sensitive().Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Int("permission_level").Default(1).NonNegative(),
+	}
+}
+
+// Edges returns the user's notes and sessions, both deleted with the user and
+// neither reachable through the user in GraphQL.
+func (User) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("notes", Note.Type).
+			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
+		edge.To("sessions", Session.Type).
+			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
+	}
+}
+
+// Annotations make users a Relay connection; their inputs are hand-written.
+func (User) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}
