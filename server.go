@@ -1,3 +1,132 @@
+// Command bitgate is a GraphQL API server with sign-up, sign-in, rotating
+// refresh tokens and bitmask permissions built in.
+//
+// Usage:
+//
+//	bitgate [flags]                        serve (the default)
+//	bitgate create-admin -email E [flags]  create or promote an ADMIN
+//	bitgate hash-password                  hash a password read on stdin
 package main
 
-func main() {}
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"bitgate/auth"
+	"bitgate/ent"
+	"bitgate/graph"
+	"bitgate/internal/account"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "bitgate:", err)
+		os.Exit(1)
+	}
+}
+
+// run dispatches a subcommand.
+func run(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && (args[0] == "serve" || args[0] == "create-admin" || args[0] == "hash-password") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "create-admin":
+		return createAdmin(args, getenv, stdin, stdout, stderr)
+	case "hash-password":
+		return hashPassword(stdin, stdout)
+	}
+	cfg, err := parseConfig("bitgate", args, getenv, stderr, nil)
+	if err != nil {
+		return err
+	}
+	return serve(cfg, stderr)
+}
+
+// app is the wired server: database, services and HTTP handler.
+type app struct {
+	client   *ent.Client
+	accounts *account.Service
+	handler  http.Handler
+	log      *slog.Logger
+}
+
+// newApp opens the database and wires the services for cfg.
+func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) {
+	secret, err := signingSecret(cfg)
+	if err != nil {
+		return nil, err
+	}
+	client, err := openDatabase(ctx, cfg.databaseURL())
+	if err != nil {
+		return nil, err
+	}
+	accounts := account.NewService(client,
+		auth.NewTokens(secret, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTTL),
+		auth.NewHasher(cfg.HashWorkers, cfg.HashQueue),
+		account.Options{RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace, Logger: log})
+	h := graph.NewHandler(graph.HandlerConfig{
+		Client: client, Accounts: accounts, Logger: log,
+		Production: cfg.production(), MaxBodyBytes: cfg.MaxBodyBytes,
+	})
+	return &app{client: client, accounts: accounts, handler: h, log: log}, nil
+}
+
+// serve runs the HTTP server until SIGINT or SIGTERM, then lets in-flight
+// requests finish within the shutdown timeout.
+func serve(cfg *config, stderr io.Writer) error {
+	log := newLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.client.Close()
+	srv := &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("listening", slog.String("addr", cfg.Addr), slog.String("env", cfg.Env))
+	select {
+	case err := <-errc:
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// newLogger logs text in development and JSON in production.
+func newLogger(cfg *config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.production() {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -211,13 +211,18 @@ func TestHasherQueue(t *testing.T) {
 func TestHasherConcurrent(t *testing.T) {
 	h := NewHasher(2, 100)
 	var wg sync.WaitGroup
+	errs := make(chan error, 8)
 	for range 8 {
 		wg.Go(func() {
 			_, err := h.Hash(context.Background(), "pw")
-			require.NoError(t, err)
+			errs <- err
 		})
 	}
 	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
 	require.Empty(t, h.slots)
 	require.Equal(t, int64(0), h.waiting.Load())
 }

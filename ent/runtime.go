@@ -43,6 +43,7 @@ func init() {
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),
+			validators[2].(func(string) error),
 		}
 		return func(title string) error {
 			for _, fn := range fns {
@@ -61,6 +62,7 @@ func init() {
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),
+			validators[2].(func(string) error),
 		}
 		return func(author string) error {
 			for _, fn := range fns {
@@ -74,7 +76,21 @@ func init() {
 	// bookDescIsbn is the schema descriptor for isbn field.
 	bookDescIsbn := bookFields[2].Descriptor()
 	// book.IsbnValidator is a validator for the "isbn" field. It is called by the builders before save.
-	book.IsbnValidator = bookDescIsbn.Validators[0].(func(string) error)
+	book.IsbnValidator = func() func(string) error {
+		validators := bookDescIsbn.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(isbn string) error {
+			for _, fn := range fns {
+				if err := fn(isbn); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	// bookDescPublishedYear is the schema descriptor for published_year field.
 	bookDescPublishedYear := bookFields[3].Descriptor()
 	// book.PublishedYearValidator is a validator for the "published_year" field. It is called by the builders before save.
@@ -108,6 +124,7 @@ func init() {
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),
+			validators[2].(func(string) error),
 		}
 		return func(title string) error {
 			for _, fn := range fns {
@@ -121,7 +138,21 @@ func init() {
 	// noteDescContent is the schema descriptor for content field.
 	noteDescContent := noteFields[1].Descriptor()
 	// note.ContentValidator is a validator for the "content" field. It is called by the builders before save.
-	note.ContentValidator = noteDescContent.Validators[0].(func(string) error)
+	note.ContentValidator = func() func(string) error {
+		validators := noteDescContent.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(content string) error {
+			for _, fn := range fns {
+				if err := fn(content); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	// noteDescID is the schema descriptor for id field.
 	noteDescID := noteMixinFields0[0].Descriptor()
 	// note.DefaultID holds the default value on creation for the id field.

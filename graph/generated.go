@@ -6,6 +6,7 @@ import (
 	"bitgate/ent"
 	"bitgate/ent/schema/uuidgql"
 	"bitgate/graph/model"
+	"bitgate/internal/account"
 	"bytes"
 	"context"
 	"embed"
@@ -76,17 +77,17 @@ type ComplexityRoot struct {
 	Mutation struct {
 		CreateBook func(childComplexity int, input ent.CreateBookInput) int
 		CreateNote func(childComplexity int, input ent.CreateNoteInput) int
-		CreateUser func(childComplexity int, input model.CreateUserInput) int
+		CreateUser func(childComplexity int, input account.CreateUserInput) int
 		DeleteBook func(childComplexity int, id uuid.UUID) int
 		DeleteNote func(childComplexity int, id uuid.UUID) int
 		DeleteUser func(childComplexity int, id uuid.UUID) int
 		Refresh    func(childComplexity int, refreshToken string) int
 		Signin     func(childComplexity int, email string, password string) int
 		Signout    func(childComplexity int, allSessions *bool) int
-		Signup     func(childComplexity int, input model.SignupInput) int
+		Signup     func(childComplexity int, input account.SignupInput) int
 		UpdateBook func(childComplexity int, id uuid.UUID, input ent.UpdateBookInput) int
 		UpdateNote func(childComplexity int, id uuid.UUID, input ent.UpdateNoteInput) int
-		UpdateUser func(childComplexity int, id uuid.UUID, input model.UpdateUserInput) int
+		UpdateUser func(childComplexity int, id uuid.UUID, input account.UpdateUserInput) int
 	}
 
 	Note struct {
@@ -154,12 +155,12 @@ type ComplexityRoot struct {
 // region    ************************** generated!.gotpl **************************
 
 type MutationResolver interface {
-	Signup(ctx context.Context, input model.SignupInput) (*model.AuthPayload, error)
-	Signin(ctx context.Context, email string, password string) (*model.AuthPayload, error)
-	Refresh(ctx context.Context, refreshToken string) (*model.AuthPayload, error)
+	Signup(ctx context.Context, input account.SignupInput) (*account.Payload, error)
+	Signin(ctx context.Context, email string, password string) (*account.Payload, error)
+	Refresh(ctx context.Context, refreshToken string) (*account.Payload, error)
 	Signout(ctx context.Context, allSessions *bool) (bool, error)
-	CreateUser(ctx context.Context, input model.CreateUserInput) (*ent.User, error)
-	UpdateUser(ctx context.Context, id uuid.UUID, input model.UpdateUserInput) (*ent.User, error)
+	CreateUser(ctx context.Context, input account.CreateUserInput) (*ent.User, error)
+	UpdateUser(ctx context.Context, id uuid.UUID, input account.UpdateUserInput) (*ent.User, error)
 	DeleteUser(ctx context.Context, id uuid.UUID) (bool, error)
 	CreateBook(ctx context.Context, input ent.CreateBookInput) (*ent.Book, error)
 	UpdateBook(ctx context.Context, id uuid.UUID, input ent.UpdateBookInput) (*ent.Book, error)
@@ -337,7 +338,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.CreateUser(childComplexity, args["input"].(model.CreateUserInput)), true
+		return e.ComplexityRoot.Mutation.CreateUser(childComplexity, args["input"].(account.CreateUserInput)), true
 	case "Mutation.deleteBook":
 		if e.ComplexityRoot.Mutation.DeleteBook == nil {
 			break
@@ -414,7 +415,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.Signup(childComplexity, args["input"].(model.SignupInput)), true
+		return e.ComplexityRoot.Mutation.Signup(childComplexity, args["input"].(account.SignupInput)), true
 	case "Mutation.updateBook":
 		if e.ComplexityRoot.Mutation.UpdateBook == nil {
 			break
@@ -447,7 +448,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.UpdateUser(childComplexity, args["id"].(uuid.UUID), args["input"].(model.UpdateUserInput)), true
+		return e.ComplexityRoot.Mutation.UpdateUser(childComplexity, args["id"].(uuid.UUID), args["input"].(account.UpdateUserInput)), true
 
 	case "Note.content":
 		if e.ComplexityRoot.Note.Content == nil {
@@ -1238,8 +1239,8 @@ func (ec *executionContext) field_Mutation_createUser_args(ctx context.Context, 
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
-		func(ctx context.Context, v any) (model.CreateUserInput, error) {
-			return ec.unmarshalNCreateUserInput2bitgateᚋgraphᚋmodelᚐCreateUserInput(ctx, v)
+		func(ctx context.Context, v any) (account.CreateUserInput, error) {
+			return ec.unmarshalNCreateUserInput2bitgateᚋinternalᚋaccountᚐCreateUserInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1344,8 +1345,8 @@ func (ec *executionContext) field_Mutation_signup_args(ctx context.Context, rawA
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
-		func(ctx context.Context, v any) (model.SignupInput, error) {
-			return ec.unmarshalNSignupInput2bitgateᚋgraphᚋmodelᚐSignupInput(ctx, v)
+		func(ctx context.Context, v any) (account.SignupInput, error) {
+			return ec.unmarshalNSignupInput2bitgateᚋinternalᚋaccountᚐSignupInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1410,8 +1411,8 @@ func (ec *executionContext) field_Mutation_updateUser_args(ctx context.Context, 
 	}
 	args["id"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
-		func(ctx context.Context, v any) (model.UpdateUserInput, error) {
-			return ec.unmarshalNUpdateUserInput2bitgateᚋgraphᚋmodelᚐUpdateUserInput(ctx, v)
+		func(ctx context.Context, v any) (account.UpdateUserInput, error) {
+			return ec.unmarshalNUpdateUserInput2bitgateᚋinternalᚋaccountᚐUpdateUserInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1664,7 +1665,7 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 
 // region    **************************** field.gotpl *****************************
 
-func (ec *executionContext) _AuthPayload_accessToken(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuthPayload_accessToken(ctx context.Context, field graphql.CollectedField, obj *account.Payload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1687,7 +1688,7 @@ func (ec *executionContext) fieldContext_AuthPayload_accessToken(_ context.Conte
 	return graphql.NewScalarFieldContext("AuthPayload", field, false, false, "String")
 }
 
-func (ec *executionContext) _AuthPayload_refreshToken(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuthPayload_refreshToken(ctx context.Context, field graphql.CollectedField, obj *account.Payload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1710,7 +1711,7 @@ func (ec *executionContext) fieldContext_AuthPayload_refreshToken(_ context.Cont
 	return graphql.NewScalarFieldContext("AuthPayload", field, false, false, "String")
 }
 
-func (ec *executionContext) _AuthPayload_tokenType(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuthPayload_tokenType(ctx context.Context, field graphql.CollectedField, obj *account.Payload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1733,7 +1734,7 @@ func (ec *executionContext) fieldContext_AuthPayload_tokenType(_ context.Context
 	return graphql.NewScalarFieldContext("AuthPayload", field, false, false, "String")
 }
 
-func (ec *executionContext) _AuthPayload_expiresIn(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuthPayload_expiresIn(ctx context.Context, field graphql.CollectedField, obj *account.Payload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1756,7 +1757,7 @@ func (ec *executionContext) fieldContext_AuthPayload_expiresIn(_ context.Context
 	return graphql.NewScalarFieldContext("AuthPayload", field, false, false, "Int")
 }
 
-func (ec *executionContext) _AuthPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuthPayload_user(ctx context.Context, field graphql.CollectedField, obj *account.Payload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2101,11 +2102,11 @@ func (ec *executionContext) _Mutation_signup(ctx context.Context, field graphql.
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().Signup(ctx, fc.Args["input"].(model.SignupInput))
+			return ec.Resolvers.Mutation().Signup(ctx, fc.Args["input"].(account.SignupInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.AuthPayload) graphql.Marshaler {
-			return ec.marshalNAuthPayload2ᚖbitgateᚋgraphᚋmodelᚐAuthPayload(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *account.Payload) graphql.Marshaler {
+			return ec.marshalNAuthPayload2ᚖbitgateᚋinternalᚋaccountᚐPayload(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2148,8 +2149,8 @@ func (ec *executionContext) _Mutation_signin(ctx context.Context, field graphql.
 			return ec.Resolvers.Mutation().Signin(ctx, fc.Args["email"].(string), fc.Args["password"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.AuthPayload) graphql.Marshaler {
-			return ec.marshalNAuthPayload2ᚖbitgateᚋgraphᚋmodelᚐAuthPayload(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *account.Payload) graphql.Marshaler {
+			return ec.marshalNAuthPayload2ᚖbitgateᚋinternalᚋaccountᚐPayload(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2192,8 +2193,8 @@ func (ec *executionContext) _Mutation_refresh(ctx context.Context, field graphql
 			return ec.Resolvers.Mutation().Refresh(ctx, fc.Args["refreshToken"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.AuthPayload) graphql.Marshaler {
-			return ec.marshalNAuthPayload2ᚖbitgateᚋgraphᚋmodelᚐAuthPayload(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *account.Payload) graphql.Marshaler {
+			return ec.marshalNAuthPayload2ᚖbitgateᚋinternalᚋaccountᚐPayload(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2277,7 +2278,7 @@ func (ec *executionContext) _Mutation_createUser(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CreateUser(ctx, fc.Args["input"].(model.CreateUserInput))
+			return ec.Resolvers.Mutation().CreateUser(ctx, fc.Args["input"].(account.CreateUserInput))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -2339,7 +2340,7 @@ func (ec *executionContext) _Mutation_updateUser(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UpdateUser(ctx, fc.Args["id"].(uuid.UUID), fc.Args["input"].(model.UpdateUserInput))
+			return ec.Resolvers.Mutation().UpdateUser(ctx, fc.Args["id"].(uuid.UUID), fc.Args["input"].(account.UpdateUserInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
@@ -5107,8 +5108,8 @@ func UnmarshalCreateNoteInput(ctx context.Context, raw any) (ent.CreateNoteInput
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputCreateUserInput(ctx context.Context, obj any) (model.CreateUserInput, error) {
-	var it model.CreateUserInput
+func (ec *executionContext) unmarshalInputCreateUserInput(ctx context.Context, obj any) (account.CreateUserInput, error) {
+	var it account.CreateUserInput
 	if obj == nil {
 		return it, nil
 	}
@@ -5171,14 +5172,14 @@ func (ec *executionContext) unmarshalInputCreateUserInput(ctx context.Context, o
 //
 // ctx must come from a gqlgen request; outside one there is no unmarshaler to use
 // and the returned error says so.
-func UnmarshalCreateUserInput(ctx context.Context, raw any) (model.CreateUserInput, error) {
-	var out model.CreateUserInput
+func UnmarshalCreateUserInput(ctx context.Context, raw any) (account.CreateUserInput, error) {
+	var out account.CreateUserInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateUserInput", raw, &out)
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputSignupInput(ctx context.Context, obj any) (model.SignupInput, error) {
-	var it model.SignupInput
+func (ec *executionContext) unmarshalInputSignupInput(ctx context.Context, obj any) (account.SignupInput, error) {
+	var it account.SignupInput
 	if obj == nil {
 		return it, nil
 	}
@@ -5234,8 +5235,8 @@ func (ec *executionContext) unmarshalInputSignupInput(ctx context.Context, obj a
 //
 // ctx must come from a gqlgen request; outside one there is no unmarshaler to use
 // and the returned error says so.
-func UnmarshalSignupInput(ctx context.Context, raw any) (model.SignupInput, error) {
-	var out model.SignupInput
+func UnmarshalSignupInput(ctx context.Context, raw any) (account.SignupInput, error) {
+	var out account.SignupInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "SignupInput", raw, &out)
 	return out, err
 }
@@ -5366,8 +5367,8 @@ func UnmarshalUpdateNoteInput(ctx context.Context, raw any) (ent.UpdateNoteInput
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputUpdateUserInput(ctx context.Context, obj any) (model.UpdateUserInput, error) {
-	var it model.UpdateUserInput
+func (ec *executionContext) unmarshalInputUpdateUserInput(ctx context.Context, obj any) (account.UpdateUserInput, error) {
+	var it account.UpdateUserInput
 	if obj == nil {
 		return it, nil
 	}
@@ -5437,8 +5438,8 @@ func (ec *executionContext) unmarshalInputUpdateUserInput(ctx context.Context, o
 //
 // ctx must come from a gqlgen request; outside one there is no unmarshaler to use
 // and the returned error says so.
-func UnmarshalUpdateUserInput(ctx context.Context, raw any) (model.UpdateUserInput, error) {
-	var out model.UpdateUserInput
+func UnmarshalUpdateUserInput(ctx context.Context, raw any) (account.UpdateUserInput, error) {
+	var out account.UpdateUserInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateUserInput", raw, &out)
 	return out, err
 }
@@ -5481,7 +5482,7 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 
 var authPayloadImplementors = []string{"AuthPayload"}
 
-func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionSet, obj *model.AuthPayload) graphql.Marshaler {
+func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionSet, obj *account.Payload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, authPayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -6595,7 +6596,7 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
-func (ec *executionContext) marshalNAuthPayload2ᚖbitgateᚋgraphᚋmodelᚐAuthPayload(ctx context.Context, sel ast.SelectionSet, v *model.AuthPayload) graphql.Marshaler {
+func (ec *executionContext) marshalNAuthPayload2ᚖbitgateᚋinternalᚋaccountᚐPayload(ctx context.Context, sel ast.SelectionSet, v *account.Payload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuthPayload!")
 		return graphql.Null
@@ -6643,7 +6644,7 @@ func (ec *executionContext) unmarshalNCreateNoteInput2bitgateᚋentᚐCreateNote
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNCreateUserInput2bitgateᚋgraphᚋmodelᚐCreateUserInput(ctx context.Context, v any) (model.CreateUserInput, error) {
+func (ec *executionContext) unmarshalNCreateUserInput2bitgateᚋinternalᚋaccountᚐCreateUserInput(ctx context.Context, v any) (account.CreateUserInput, error) {
 	res, err := ec.unmarshalInputCreateUserInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
@@ -6746,7 +6747,7 @@ func (ec *executionContext) marshalNPermission2ᚕbitgateᚋgraphᚋmodelᚐPerm
 	return ret
 }
 
-func (ec *executionContext) unmarshalNSignupInput2bitgateᚋgraphᚋmodelᚐSignupInput(ctx context.Context, v any) (model.SignupInput, error) {
+func (ec *executionContext) unmarshalNSignupInput2bitgateᚋinternalᚋaccountᚐSignupInput(ctx context.Context, v any) (account.SignupInput, error) {
 	res, err := ec.unmarshalInputSignupInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
@@ -6789,7 +6790,7 @@ func (ec *executionContext) unmarshalNUpdateNoteInput2bitgateᚋentᚐUpdateNote
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNUpdateUserInput2bitgateᚋgraphᚋmodelᚐUpdateUserInput(ctx context.Context, v any) (model.UpdateUserInput, error) {
+func (ec *executionContext) unmarshalNUpdateUserInput2bitgateᚋinternalᚋaccountᚐUpdateUserInput(ctx context.Context, v any) (account.UpdateUserInput, error) {
 	res, err := ec.unmarshalInputUpdateUserInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }

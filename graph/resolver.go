@@ -1,8 +1,27 @@
 package graph
 
-// This file will not be regenerated automatically.
-//
-// It serves as dependency injection for your app, add any dependencies you require
-// here.
+import (
+	"log/slog"
 
-type Resolver struct{}
+	"github.com/99designs/gqlgen/graphql"
+
+	"bitgate/ent"
+	"bitgate/internal/account"
+)
+
+// Resolver holds the dependencies of the resolvers. It is built only by
+// NewSchema.
+type Resolver struct {
+	client   *ent.Client
+	accounts *account.Service
+	log      *slog.Logger
+}
+
+// NewSchema returns the executable schema on client and accounts, with the
+// @hasPermission directive wired in.
+func NewSchema(client *ent.Client, accounts *account.Service, log *slog.Logger) graphql.ExecutableSchema {
+	return NewExecutableSchema(Config{
+		Resolvers:  &Resolver{client: client, accounts: accounts, log: log},
+		Directives: DirectiveRoot{HasPermission: hasPermission},
+	})
+}

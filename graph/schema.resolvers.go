@@ -7,116 +7,179 @@ package graph
 
 import (
 	"bitgate/ent"
+	"bitgate/ent/note"
 	"bitgate/graph/model"
+	"bitgate/internal/account"
+	"bitgate/internal/apperr"
 	"context"
-	"fmt"
 
 	"github.com/google/uuid"
 )
 
 // Signup is the resolver for the signup field.
-func (r *mutationResolver) Signup(ctx context.Context, input model.SignupInput) (*model.AuthPayload, error) {
-	panic(fmt.Errorf("not implemented: Signup - signup"))
+func (r *mutationResolver) Signup(ctx context.Context, input account.SignupInput) (*account.Payload, error) {
+	return r.accounts.Signup(ctx, input)
 }
 
 // Signin is the resolver for the signin field.
-func (r *mutationResolver) Signin(ctx context.Context, email string, password string) (*model.AuthPayload, error) {
-	panic(fmt.Errorf("not implemented: Signin - signin"))
+func (r *mutationResolver) Signin(ctx context.Context, email string, password string) (*account.Payload, error) {
+	return r.accounts.Signin(ctx, email, password)
 }
 
 // Refresh is the resolver for the refresh field.
-func (r *mutationResolver) Refresh(ctx context.Context, refreshToken string) (*model.AuthPayload, error) {
-	panic(fmt.Errorf("not implemented: Refresh - refresh"))
+func (r *mutationResolver) Refresh(ctx context.Context, refreshToken string) (*account.Payload, error) {
+	return r.accounts.Refresh(ctx, refreshToken)
 }
 
 // Signout is the resolver for the signout field.
 func (r *mutationResolver) Signout(ctx context.Context, allSessions *bool) (bool, error) {
-	panic(fmt.Errorf("not implemented: Signout - signout"))
+	v, err := account.Caller(ctx)
+	if err != nil {
+		return false, err
+	}
+	return true, r.accounts.Signout(ctx, v, allSessions != nil && *allSessions)
 }
 
 // CreateUser is the resolver for the createUser field.
-func (r *mutationResolver) CreateUser(ctx context.Context, input model.CreateUserInput) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: CreateUser - createUser"))
+func (r *mutationResolver) CreateUser(ctx context.Context, input account.CreateUserInput) (*ent.User, error) {
+	return r.accounts.CreateUser(ctx, input)
 }
 
 // UpdateUser is the resolver for the updateUser field.
-func (r *mutationResolver) UpdateUser(ctx context.Context, id uuid.UUID, input model.UpdateUserInput) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: UpdateUser - updateUser"))
+func (r *mutationResolver) UpdateUser(ctx context.Context, id uuid.UUID, input account.UpdateUserInput) (*ent.User, error) {
+	v, err := account.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.accounts.UpdateUser(ctx, v, id, input)
 }
 
 // DeleteUser is the resolver for the deleteUser field.
 func (r *mutationResolver) DeleteUser(ctx context.Context, id uuid.UUID) (bool, error) {
-	panic(fmt.Errorf("not implemented: DeleteUser - deleteUser"))
+	v, err := account.Caller(ctx)
+	if err != nil {
+		return false, err
+	}
+	return true, r.accounts.DeleteUser(ctx, v, id)
 }
 
 // CreateBook is the resolver for the createBook field.
 func (r *mutationResolver) CreateBook(ctx context.Context, input ent.CreateBookInput) (*ent.Book, error) {
-	panic(fmt.Errorf("not implemented: CreateBook - createBook"))
+	return r.client.Book.Create().SetInput(input).Save(ctx)
 }
 
 // UpdateBook is the resolver for the updateBook field.
 func (r *mutationResolver) UpdateBook(ctx context.Context, id uuid.UUID, input ent.UpdateBookInput) (*ent.Book, error) {
-	panic(fmt.Errorf("not implemented: UpdateBook - updateBook"))
+	return r.client.Book.UpdateOneID(id).SetInput(input).Save(ctx)
 }
 
 // DeleteBook is the resolver for the deleteBook field.
 func (r *mutationResolver) DeleteBook(ctx context.Context, id uuid.UUID) (bool, error) {
-	panic(fmt.Errorf("not implemented: DeleteBook - deleteBook"))
+	return true, r.client.Book.DeleteOneID(id).Exec(ctx)
 }
 
 // CreateNote is the resolver for the createNote field.
 func (r *mutationResolver) CreateNote(ctx context.Context, input ent.CreateNoteInput) (*ent.Note, error) {
-	panic(fmt.Errorf("not implemented: CreateNote - createNote"))
+	v, err := account.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.client.Note.Create().SetInput(input).SetOwnerID(v.User.ID).Save(ctx)
 }
 
 // UpdateNote is the resolver for the updateNote field.
 func (r *mutationResolver) UpdateNote(ctx context.Context, id uuid.UUID, input ent.UpdateNoteInput) (*ent.Note, error) {
-	panic(fmt.Errorf("not implemented: UpdateNote - updateNote"))
+	v, err := account.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.client.Note.UpdateOneID(id).Where(note.OwnerID(v.User.ID)).SetInput(input).Save(ctx)
 }
 
 // DeleteNote is the resolver for the deleteNote field.
 func (r *mutationResolver) DeleteNote(ctx context.Context, id uuid.UUID) (bool, error) {
-	panic(fmt.Errorf("not implemented: DeleteNote - deleteNote"))
+	v, err := account.Caller(ctx)
+	if err != nil {
+		return false, err
+	}
+	n, err := r.client.Note.Delete().Where(note.ID(id), note.OwnerID(v.User.ID)).Exec(ctx)
+	if err == nil && n == 0 {
+		err = apperr.ErrNotFound
+	}
+	return err == nil, err
 }
 
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: Me - me"))
+	v, err := account.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return v.User, nil
 }
 
 // User is the resolver for the user field.
 func (r *queryResolver) User(ctx context.Context, id uuid.UUID) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: User - user"))
+	v, err := account.Caller(ctx)
+	switch {
+	case err != nil:
+		return nil, err
+	case v.User.ID == id:
+		return v.User, nil
+	case !v.IsAdmin():
+		return nil, apperr.ErrForbidden
+	}
+	return nullIfNotFound(r.client.User.Get(ctx, id))
 }
 
 // Users is the resolver for the users field.
 func (r *queryResolver) Users(ctx context.Context, first *int, after *string, last *int, before *string) (*ent.UserConnection, error) {
-	panic(fmt.Errorf("not implemented: Users - users"))
+	p, err := newPage(first, after, last, before)
+	if err != nil {
+		return nil, err
+	}
+	return r.client.User.Query().Paginate(ctx, p.after, p.first, p.before, p.last)
 }
 
 // Books is the resolver for the books field.
 func (r *queryResolver) Books(ctx context.Context, first *int, after *string, last *int, before *string) (*ent.BookConnection, error) {
-	panic(fmt.Errorf("not implemented: Books - books"))
+	p, err := newPage(first, after, last, before)
+	if err != nil {
+		return nil, err
+	}
+	return r.client.Book.Query().Paginate(ctx, p.after, p.first, p.before, p.last)
 }
 
 // Book is the resolver for the book field.
 func (r *queryResolver) Book(ctx context.Context, id uuid.UUID) (*ent.Book, error) {
-	panic(fmt.Errorf("not implemented: Book - book"))
+	return nullIfNotFound(r.client.Book.Get(ctx, id))
 }
 
 // Notes is the resolver for the notes field.
 func (r *queryResolver) Notes(ctx context.Context, first *int, after *string, last *int, before *string) (*ent.NoteConnection, error) {
-	panic(fmt.Errorf("not implemented: Notes - notes"))
+	v, err := account.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := newPage(first, after, last, before)
+	if err != nil {
+		return nil, err
+	}
+	return r.client.Note.Query().Where(note.OwnerID(v.User.ID)).Paginate(ctx, p.after, p.first, p.before, p.last)
 }
 
 // Note is the resolver for the note field.
 func (r *queryResolver) Note(ctx context.Context, id uuid.UUID) (*ent.Note, error) {
-	panic(fmt.Errorf("not implemented: Note - note"))
+	v, err := account.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.client.Note.Query().Where(note.ID(id), note.OwnerID(v.User.ID)).Only(ctx)
 }
 
 // Permissions is the resolver for the permissions field.
 func (r *userResolver) Permissions(ctx context.Context, obj *ent.User) ([]model.Permission, error) {
-	panic(fmt.Errorf("not implemented: Permissions - permissions"))
+	return permissions(obj.PermissionLevel), nil
 }
 
 // Mutation returns MutationResolver implementation.

@@ -16,9 +16,9 @@ func (Book) Mixin() []ent.Mixin { return []ent.Mixin{IDMixin{}, TimeMixin{}} }
 // Fields returns the book fields.
 func (Book) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("title").NotEmpty().MaxLen(500),
-		field.String("author").NotEmpty().MaxLen(300),
-		field.String("isbn").Optional().Nillable().MaxLen(20),
+		field.String("title").NotEmpty().MaxLen(500).Validate(noNUL),
+		field.String("author").NotEmpty().MaxLen(300).Validate(noNUL),
+		field.String("isbn").Optional().Nillable().MaxLen(20).Validate(noNUL),
 		field.Int("published_year").Optional().Nillable().Range(0, 9999),
 	}
 }

@@ -1,6 +1,8 @@
 package schema
 
 import (
+	"errors"
+	"strings"
 	"time"
 
 	"entgo.io/contrib/entgql"
@@ -34,4 +36,15 @@ func (TimeMixin) Fields() []ent.Field {
 		field.Time("created_at").Default(time.Now).Immutable().Annotations(skipInputs),
 		field.Time("updated_at").Default(time.Now).UpdateDefault(time.Now).Annotations(skipInputs),
 	}
+}
+
+// errNUL rejects text that PostgreSQL cannot store and no client means to send.
+var errNUL = errors.New("must not contain NUL bytes")
+
+// noNUL is a validator for every free-text field.
+func noNUL(s string) error {
+	if strings.ContainsRune(s, 0) {
+		return errNUL
+	}
+	return nil
 }

@@ -18,8 +18,8 @@ func (Note) Mixin() []ent.Mixin { return []ent.Mixin{IDMixin{}, TimeMixin{}} }
 // Fields returns the note fields.
 func (Note) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("title").NotEmpty().MaxLen(500),
-		field.Text("content").MaxLen(100_000),
+		field.String("title").NotEmpty().MaxLen(500).Validate(noNUL),
+		field.Text("content").MaxLen(100_000).Validate(noNUL),
 		field.UUID("owner_id", uuid.UUID{}).Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }

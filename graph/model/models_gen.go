@@ -3,52 +3,11 @@
 package model
 
 import (
-	"bitgate/ent"
 	"bytes"
 	"fmt"
 	"io"
 	"strconv"
 )
-
-// A signed-in session: an access token and the refresh token that renews it.
-type AuthPayload struct {
-	AccessToken  string `json:"accessToken"`
-	RefreshToken string `json:"refreshToken"`
-	// Always Bearer.
-	TokenType string `json:"tokenType"`
-	// Seconds until the access token expires.
-	ExpiresIn int       `json:"expiresIn"`
-	User      *ent.User `json:"user"`
-}
-
-type CreateUserInput struct {
-	FirstName string `json:"firstName"`
-	LastName  string `json:"lastName"`
-	Email     string `json:"email"`
-	Password  string `json:"password"`
-	// Defaults to FREE (1).
-	PermissionLevel *int `json:"permissionLevel,omitempty"`
-}
-
-type SignupInput struct {
-	FirstName string `json:"firstName"`
-	LastName  string `json:"lastName"`
-	Email     string `json:"email"`
-	// 8 characters to 1024 bytes.
-	Password string `json:"password"`
-}
-
-// Only the fields given are changed.
-type UpdateUserInput struct {
-	FirstName *string `json:"firstName,omitempty"`
-	LastName  *string `json:"lastName,omitempty"`
-	Email     *string `json:"email,omitempty"`
-	Password  *string `json:"password,omitempty"`
-	// Needed to change one's own email or password.
-	CurrentPassword *string `json:"currentPassword,omitempty"`
-	// Only an ADMIN may set it, and not on themself.
-	PermissionLevel *int `json:"permissionLevel,omitempty"`
-}
 
 // A permission bit. A user's permissionLevel is a bitmask of these; ADMIN
 // implies every other.

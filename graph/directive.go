@@ -1,0 +1,42 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"bitgate/graph/model"
+	"bitgate/internal/account"
+	"bitgate/internal/apperr"
+)
+
+// permissionBits maps the Permission enum to its bit of permissionLevel.
+var permissionBits = map[model.Permission]int{
+	model.PermissionFree:  account.PermFree,
+	model.PermissionPaid:  account.PermPaid,
+	model.PermissionAdmin: account.PermAdmin,
+}
+
+// hasPermission implements @hasPermission(level): the caller must be signed
+// in (UNAUTHENTICATED) and hold the level's bit or ADMIN now (FORBIDDEN).
+func hasPermission(ctx context.Context, _ any, next graphql.Resolver, level model.Permission) (any, error) {
+	v, err := account.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !account.Allowed(v.User.PermissionLevel, permissionBits[level]) {
+		return nil, apperr.ErrForbidden
+	}
+	return next(ctx)
+}
+
+// permissions decodes a permission level into its Permission values.
+func permissions(level int) []model.Permission {
+	out := []model.Permission{}
+	for _, p := range model.AllPermission {
+		if level&permissionBits[p] != 0 {
+			out = append(out, p)
+		}
+	}
+	return out
+}

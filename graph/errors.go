@@ -1,0 +1,99 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"bitgate/ent"
+	"bitgate/ent/schema/uuidgql"
+	"bitgate/internal/apperr"
+)
+
+// errorPresenter returns the GraphQL error presenter: it gives every error
+// one of the contract's codes, and keeps internal detail in the log only.
+func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		pub := publicError(err, gqlErr)
+		if pub == nil {
+			if _, ok := gqlErr.Extensions["code"]; ok && gqlErr.Err == nil {
+				return gqlErr // gqlgen's own: parse, validation, complexity
+			}
+			log.ErrorContext(ctx, "internal error", slog.String("path", gqlErr.Path.String()), slog.Any("error", err))
+			pub = apperr.New(apperr.Internal, "internal server error")
+		}
+		gqlErr.Message = pub.Message
+		gqlErr.Extensions = pub.Extensions()
+		return gqlErr
+	}
+}
+
+// publicError translates the errors a client may see into *apperr.Error, or
+// returns nil for an internal error.
+func publicError(err error, gqlErr *gqlerror.Error) *apperr.Error {
+	var (
+		ae  *apperr.Error
+		ve  *ent.ValidationError
+		nfe *ent.NotFoundError
+		ce  *ent.ConstraintError
+	)
+	switch {
+	case errors.As(err, &ae):
+		if ae.Code == apperr.Internal {
+			return nil
+		}
+		return ae
+	case errors.As(err, &ve):
+		return apperr.Input(camel(ve.Name), fmt.Sprintf("%s: %v", camel(ve.Name), errors.Unwrap(ve)))
+	case errors.As(err, &nfe):
+		return apperr.ErrNotFound
+	case errors.As(err, &ce):
+		return apperr.New(apperr.Conflict, "conflicts with existing data")
+	case errors.Is(err, uuidgql.ErrInvalidID):
+		return apperr.Input(lastField(gqlErr.Path), "invalid ID: must be a UUID")
+	case gqlErr.Err == nil && strings.HasPrefix(gqlErr.Message, "json request body could not be decoded"):
+		// gqlgen echoes the body, which may hold a password: say less.
+		return &apperr.Error{Code: "GRAPHQL_PARSE_FAILED", Message: "request body is not a valid GraphQL request"}
+	}
+	return nil
+}
+
+// camel turns an ent field name (published_year) into its GraphQL name
+// (publishedYear).
+func camel(s string) string {
+	parts := strings.Split(s, "_")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+	}
+	return strings.Join(parts, "")
+}
+
+// lastField returns the last field name of an error path: the argument or
+// input field that failed to parse.
+func lastField(path ast.Path) string {
+	for i := len(path) - 1; i >= 0; i-- {
+		if name, ok := path[i].(ast.PathName); ok {
+			return string(name)
+		}
+	}
+	return ""
+}
+
+// recoverFunc turns a resolver panic into an internal error, logged with
+// its stack.
+func recoverFunc(log *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "panic in resolver", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+		return apperr.New(apperr.Internal, "internal server error")
+	}
+}

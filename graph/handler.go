@@ -1,0 +1,136 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"bitgate/ent"
+	"bitgate/internal/account"
+	"bitgate/internal/apperr"
+)
+
+// DefaultMaxBodyBytes is the default limit of a request body.
+const DefaultMaxBodyBytes = 1 << 20
+
+// HandlerConfig is what NewHandler serves.
+type HandlerConfig struct {
+	Client   *ent.Client
+	Accounts *account.Service
+	Logger   *slog.Logger
+	// Production turns off the playground and introspection.
+	Production bool
+	// MaxBodyBytes limits a request body; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+// NewHandler returns the server's whole HTTP handler: POST and GET
+// /graphql behind authentication, the playground on / (outside production),
+// /healthz and /readyz.
+func NewHandler(cfg HandlerConfig) http.Handler {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	srv := handler.New(NewSchema(cfg.Client, cfg.Accounts, cfg.Logger))
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	if !cfg.Production {
+		srv.Use(extension.Introspection{})
+	}
+	srv.SetErrorPresenter(errorPresenter(cfg.Logger))
+	srv.SetRecoverFunc(recoverFunc(cfg.Logger))
+
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", limitBody(cfg.MaxBodyBytes, authenticate(cfg.Accounts, srv)))
+	if !cfg.Production {
+		mux.Handle("GET /{$}", playground.Handler("bitgate", "/graphql"))
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if _, err := cfg.Client.User.Query().Exist(ctx); err != nil {
+			cfg.Logger.WarnContext(ctx, "readiness check failed", slog.Any("error", err))
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	return mux
+}
+
+// authenticate resolves the request's Authorization header into a viewer
+// (or a refusal) and records the client, before GraphQL runs.
+func authenticate(accounts *account.Service, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := account.WithClient(r.Context(), account.Client{IP: remoteIP(r), UserAgent: r.UserAgent()})
+		if h := r.Header.Get("Authorization"); h != "" {
+			var v *account.Viewer
+			scheme, token, ok := strings.Cut(h, " ")
+			err := error(errMalformedAuthorization)
+			if ok && strings.EqualFold(scheme, "Bearer") && token != "" {
+				v, err = accounts.Authenticate(ctx, strings.TrimSpace(token))
+			}
+			ctx = account.WithViewer(ctx, v, err)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// remoteIP returns the address of the connection's peer.
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// limitBody reads at most limit bytes of a request body and answers 413
+// with a JSON errors array past that, so that no handler reads more.
+func limitBody(limit int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+			var tooLarge *http.MaxBytesError
+			switch {
+			case errors.As(err, &tooLarge):
+				writeHTTPError(w, http.StatusRequestEntityTooLarge, "request body is too large")
+				return
+			case err != nil:
+				writeHTTPError(w, http.StatusBadRequest, "could not read request body")
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// writeHTTPError answers a request that never reached GraphQL.
+func writeHTTPError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": "GRAPHQL_PARSE_FAILED"}}},
+	})
+}
+
+var errMalformedAuthorization = apperr.New(apperr.Unauthenticated, "the Authorization header must be: Bearer <accessToken>")

@@ -1,0 +1,18 @@
+package account
+
+// Permission bits of User.permissionLevel, as the contract fixes them.
+const (
+	PermFree  = 1
+	PermPaid  = 4
+	PermAdmin = 2048
+
+	// permAll is every bit a permission level may hold.
+	permAll = PermFree | PermPaid | PermAdmin
+)
+
+// Allowed reports whether a user with the given level holds bit, ADMIN
+// implying every bit.
+func Allowed(level, bit int) bool { return level&(bit|PermAdmin) != 0 }
+
+// IsAdmin reports whether level holds the ADMIN bit.
+func IsAdmin(level int) bool { return level&PermAdmin != 0 }

@@ -1,0 +1,97 @@
+// Package account is the domain layer of users and sessions: sign-up,
+// sign-in, refresh-token rotation, sign-out, request authentication and the
+// rules on changing users. It returns *apperr.Error for every answer a client
+// may see, and wrapped errors for everything else.
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"bitgate/auth"
+	"bitgate/ent"
+	"bitgate/internal/apperr"
+)
+
+// Options are the session settings of a Service.
+type Options struct {
+	// RefreshTTL is how long a session lives without being refreshed.
+	RefreshTTL time.Duration
+	// ReuseGrace is how long after a rotation the spent refresh token is
+	// refused without revoking the session (a client's lost response, or
+	// two tabs refreshing at once).
+	ReuseGrace time.Duration
+	// Logger receives security events; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Service implements the account operations on an ent client.
+type Service struct {
+	client *ent.Client
+	tokens *auth.Tokens
+	hasher *auth.Hasher
+	opts   Options
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// NewService returns a Service storing users and sessions through client,
+// signing access tokens with tokens and hashing passwords with hasher.
+func NewService(client *ent.Client, tokens *auth.Tokens, hasher *auth.Hasher, opts Options) *Service {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{client: client, tokens: tokens, hasher: hasher, opts: opts, log: log, now: time.Now}
+}
+
+// Payload is what signup, signin and refresh answer.
+type Payload struct {
+	AccessToken  string
+	RefreshToken string
+	TokenType    string
+	ExpiresIn    int
+	User         *ent.User
+	SessionID    uuid.UUID // not in the API; for logs
+}
+
+// hashPassword hashes a password in the bounded pool. Returns RATE_LIMITED
+// when the pool is full.
+func (s *Service) hashPassword(ctx context.Context, password string) (string, error) {
+	h, err := s.hasher.Hash(ctx, password)
+	if err != nil {
+		return "", hasherError(err)
+	}
+	return h, nil
+}
+
+// hasherError turns a full hashing pool into RATE_LIMITED.
+func hasherError(err error) error {
+	if errors.Is(err, auth.ErrBusy) {
+		return &apperr.Error{Code: apperr.RateLimited, Message: "too many sign-ins at once, retry shortly", RetryAfter: 1, Err: err}
+	}
+	return fmt.Errorf("password hashing: %w", err)
+}
+
+// withTx runs fn in a transaction, rolling back on error.
+func (s *Service) withTx(ctx context.Context, fn func(tx *ent.Tx) error) error {
+	tx, err := s.client.Tx(ctx)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		if rerr := tx.Rollback(); rerr != nil {
+			return errors.Join(err, fmt.Errorf("rollback: %w", rerr))
+		}
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}

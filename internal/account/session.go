@@ -1,0 +1,269 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"bitgate/auth"
+	"bitgate/ent"
+	"bitgate/ent/session"
+	"bitgate/ent/spenttoken"
+	"bitgate/ent/user"
+	"bitgate/internal/apperr"
+)
+
+// maxRefreshTokenLen bounds the refresh tokens worth hashing; real ones are 43 bytes.
+const maxRefreshTokenLen = 128
+
+var (
+	errBadAccessToken  = apperr.New(apperr.Unauthenticated, "invalid, expired or revoked access token")
+	errBadRefreshToken = apperr.New(apperr.Unauthenticated, "invalid, expired or revoked refresh token")
+)
+
+// Signup creates a FREE user and signs them in. Returns BAD_USER_INPUT for
+// an invalid field, CONFLICT for a taken email, RATE_LIMITED when password
+// hashing is saturated.
+func (s *Service) Signup(ctx context.Context, in SignupInput) (*Payload, error) {
+	nu, err := s.validateNewUser(ctx, CreateUserInput{
+		FirstName: in.FirstName, LastName: in.LastName, Email: in.Email, Password: in.Password,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var p *Payload
+	err = s.withTx(ctx, func(tx *ent.Tx) error {
+		u, err := nu.create(tx.Client()).Save(ctx)
+		if err != nil {
+			return userWriteError(err)
+		}
+		p, err = s.startSession(ctx, tx.Client(), u)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.event(ctx, "signup", slog.String("user_id", p.User.ID.String()))
+	return p, nil
+}
+
+// Signin checks an email and password and starts a session. A wrong email
+// and a wrong password give the same UNAUTHENTICATED error after the same
+// amount of hashing work. Returns RATE_LIMITED when hashing is saturated.
+func (s *Service) Signin(ctx context.Context, email, password string) (*Payload, error) {
+	email, emailErr := NormalizeEmail(email)
+	if len(password) > maxPasswordBytes {
+		return nil, apperr.Input("password", "password must be at most 1024 bytes")
+	}
+	var u *ent.User
+	if emailErr == nil {
+		var err error
+		u, err = s.client.User.Query().Where(user.Email(email)).Only(ctx)
+		if err != nil && !ent.IsNotFound(err) {
+			return nil, fmt.Errorf("load user by email: %w", err)
+		}
+	}
+	if u == nil {
+		if err := s.hasher.VerifyDummy(ctx, password); !errors.Is(err, auth.ErrMismatch) {
+			return nil, hasherError(err)
+		}
+		s.event(ctx, "signin.failed", slog.String("reason", "unknown email"))
+		return nil, apperr.ErrBadCredentials
+	}
+	needsRehash, err := s.hasher.Verify(ctx, u.PasswordHash, password)
+	switch {
+	case errors.Is(err, auth.ErrMismatch):
+		s.event(ctx, "signin.failed", slog.String("user_id", u.ID.String()), slog.String("reason", "wrong password"))
+		return nil, apperr.ErrBadCredentials
+	case err != nil:
+		return nil, hasherError(err)
+	}
+	if needsRehash {
+		s.upgradeHash(ctx, u, password)
+	}
+	p, err := s.startSession(ctx, s.client, u)
+	if err != nil {
+		return nil, err
+	}
+	s.event(ctx, "signin", slog.String("user_id", u.ID.String()), slog.String("session_id", p.SessionID.String()))
+	return p, nil
+}
+
+// upgradeHash rehashes a password whose stored hash is bcrypt or has old
+// argon2id parameters. A failure is logged, not returned: the sign-in stands.
+func (s *Service) upgradeHash(ctx context.Context, u *ent.User, password string) {
+	h, err := s.hasher.Hash(ctx, password)
+	if err == nil {
+		err = s.client.User.UpdateOne(u).Where(user.PasswordHash(u.PasswordHash)).SetPasswordHash(h).Exec(ctx)
+	}
+	if err != nil && !ent.IsNotFound(err) {
+		s.log.ErrorContext(ctx, "upgrade password hash", slog.String("user_id", u.ID.String()), slog.Any("error", err))
+	}
+}
+
+// startSession creates a session for u and issues its first token pair.
+func (s *Service) startSession(ctx context.Context, client *ent.Client, u *ent.User) (*Payload, error) {
+	token, hash, err := auth.NewRefreshToken()
+	if err != nil {
+		return nil, fmt.Errorf("new refresh token: %w", err)
+	}
+	c := ClientFrom(ctx)
+	sess, err := client.Session.Create().
+		SetUserID(u.ID).
+		SetRefreshHash(hash).
+		SetExpiresAt(s.now().Add(s.opts.RefreshTTL)).
+		SetClientIP(clip(c.IP, 64)).
+		SetUserAgent(clip(c.UserAgent, 512)).
+		Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("create session for user %s: %w", u.ID, err)
+	}
+	return s.payload(u, sess.ID, token)
+}
+
+// payload issues an access token for the session and wraps the pair.
+func (s *Service) payload(u *ent.User, sessionID uuid.UUID, refreshToken string) (*Payload, error) {
+	access, err := s.tokens.Issue(u.ID, sessionID, u.PermissionLevel, s.now())
+	if err != nil {
+		return nil, fmt.Errorf("issue access token: %w", err)
+	}
+	return &Payload{
+		AccessToken:  access,
+		RefreshToken: refreshToken,
+		TokenType:    "Bearer",
+		ExpiresIn:    int(s.tokens.TTL().Seconds()),
+		User:         u,
+		SessionID:    sessionID,
+	}, nil
+}
+
+// Refresh spends a refresh token and returns a new pair for its session. Of
+// concurrent refreshes of one token exactly one wins: the rotation is a
+// conditional update on the current hash. A spent token presented within
+// the reuse grace is refused; after it, the session is revoked as stolen.
+// Every refusal is UNAUTHENTICATED.
+func (s *Service) Refresh(ctx context.Context, token string) (*Payload, error) {
+	if token == "" || len(token) > maxRefreshTokenLen {
+		return nil, errBadRefreshToken
+	}
+	oldHash := auth.HashRefreshToken(token)
+	newToken, newHash, err := auth.NewRefreshToken()
+	if err != nil {
+		return nil, fmt.Errorf("new refresh token: %w", err)
+	}
+	now := s.now()
+	var sess *ent.Session
+	err = s.withTx(ctx, func(tx *ent.Tx) error {
+		n, err := tx.Session.Update().
+			Where(session.RefreshHash(oldHash), session.RevokedAtIsNil(), session.ExpiresAtGT(now)).
+			SetRefreshHash(newHash).
+			AddGeneration(1).
+			Save(ctx)
+		if err != nil || n == 0 {
+			return err
+		}
+		sess, err = tx.Session.Query().Where(session.RefreshHash(newHash)).WithUser().Only(ctx)
+		if err != nil {
+			return fmt.Errorf("load rotated session: %w", err)
+		}
+		return tx.SpentToken.Create().SetHash(oldHash).SetSessionID(sess.ID).SetSpentAt(now).Exec(ctx)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rotate refresh token: %w", err)
+	}
+	if sess == nil {
+		return nil, s.refused(ctx, oldHash)
+	}
+	s.event(ctx, "refresh", slog.String("user_id", sess.UserID.String()), slog.String("session_id", sess.ID.String()))
+	return s.payload(sess.Edges.User, sess.ID, newToken)
+}
+
+// refused explains a refresh token that did not rotate. A token spent more
+// than the grace ago revokes its session. Returns UNAUTHENTICATED, or an
+// internal error if the lookup or the revocation fails.
+func (s *Service) refused(ctx context.Context, hash string) error {
+	spent, err := s.client.SpentToken.Query().Where(spenttoken.Hash(hash)).Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return errBadRefreshToken
+	case err != nil:
+		return fmt.Errorf("look up spent refresh token: %w", err)
+	case s.now().Sub(spent.SpentAt) <= s.opts.ReuseGrace:
+		return errBadRefreshToken
+	}
+	n, err := s.client.Session.Update().
+		Where(session.ID(spent.SessionID), session.RevokedAtIsNil()).
+		SetRevokedAt(s.now()).
+		Save(ctx)
+	if err != nil {
+		return fmt.Errorf("revoke session %s after refresh token reuse: %w", spent.SessionID, err)
+	}
+	if n > 0 {
+		s.event(ctx, "refresh.reuse_detected", slog.String("session_id", spent.SessionID.String()))
+	}
+	return errBadRefreshToken
+}
+
+// Signout revokes the viewer's session, or every session of the viewer's
+// user when all is true.
+func (s *Service) Signout(ctx context.Context, v *Viewer, all bool) error {
+	q := s.client.Session.Update().Where(session.RevokedAtIsNil())
+	if all {
+		q.Where(session.UserID(v.User.ID))
+	} else {
+		q.Where(session.ID(v.SessionID))
+	}
+	if err := q.SetRevokedAt(s.now()).Exec(ctx); err != nil {
+		return fmt.Errorf("revoke sessions of user %s: %w", v.User.ID, err)
+	}
+	s.event(ctx, "signout", slog.String("user_id", v.User.ID.String()), slog.Bool("all_sessions", all))
+	return nil
+}
+
+// Authenticate checks an access token and returns its viewer, with the user
+// as stored now. The token's session must be live: not revoked, not expired.
+// Returns UNAUTHENTICATED for any refused token.
+func (s *Service) Authenticate(ctx context.Context, token string) (*Viewer, error) {
+	claims, err := s.tokens.Parse(token)
+	if err != nil {
+		return nil, errBadAccessToken
+	}
+	uid, err := claims.UserID()
+	if err != nil {
+		return nil, errBadAccessToken
+	}
+	sid, err := claims.Session()
+	if err != nil {
+		return nil, errBadAccessToken
+	}
+	sess, err := s.client.Session.Query().
+		Where(session.ID(sid), session.UserID(uid), session.RevokedAtIsNil(), session.ExpiresAtGT(s.now())).
+		WithUser().
+		Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return nil, errBadAccessToken
+	case err != nil:
+		return nil, fmt.Errorf("load session %s: %w", sid, err)
+	}
+	return &Viewer{User: sess.Edges.User, SessionID: sid}, nil
+}
+
+// event logs a security event with the request's client address.
+func (s *Service) event(ctx context.Context, name string, attrs ...slog.Attr) {
+	attrs = append(attrs, slog.String("client_ip", ClientFrom(ctx).IP))
+	s.log.LogAttrs(ctx, slog.LevelInfo, name, attrs...)
+}
+
+// clip makes a header value storable: at most n bytes of valid UTF-8
+// without NUL bytes.
+func clip(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, ""), "\x00", "")
+}

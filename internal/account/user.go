@@ -1,0 +1,255 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/google/uuid"
+
+	"bitgate/auth"
+	"bitgate/ent"
+	"bitgate/ent/session"
+	"bitgate/internal/apperr"
+)
+
+var (
+	errEmailTaken    = apperr.New(apperr.Conflict, "email already in use")
+	errOwnLevel      = apperr.New(apperr.Forbidden, "nobody may change their own permissionLevel")
+	errSetLevel      = apperr.New(apperr.Forbidden, "only an ADMIN may change permissionLevel")
+	errDeleteSelf    = apperr.New(apperr.Forbidden, "an ADMIN cannot delete themself")
+	errNeedsPassword = apperr.Input("currentPassword", "currentPassword is required to change your email or password")
+	errWrongPassword = apperr.New(apperr.Unauthenticated, "currentPassword is wrong")
+)
+
+// CreateUser creates a user with any permission level (FREE if none is
+// given). The caller must be ADMIN; the directive on the field checks it.
+// Returns BAD_USER_INPUT, CONFLICT or RATE_LIMITED.
+func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User, error) {
+	nu, err := s.validateNewUser(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	u, err := nu.create(s.client).Save(ctx)
+	if err != nil {
+		return nil, userWriteError(err)
+	}
+	s.event(ctx, "user.created", slog.String("user_id", u.ID.String()), slog.Int("permission_level", u.PermissionLevel))
+	return u, nil
+}
+
+// newUser is a new user's validated fields, the password already hashed.
+type newUser struct {
+	first, last, email, hash string
+	level                    int
+}
+
+// validateNewUser validates a new user's fields and hashes the password
+// (outside any transaction: hashing is slow). Returns BAD_USER_INPUT or
+// RATE_LIMITED.
+func (s *Service) validateNewUser(ctx context.Context, in CreateUserInput) (newUser, error) {
+	var nu newUser
+	var err error
+	if nu.first, err = cleanName("firstName", in.FirstName); err != nil {
+		return nu, err
+	}
+	if nu.last, err = cleanName("lastName", in.LastName); err != nil {
+		return nu, err
+	}
+	if nu.email, err = NormalizeEmail(in.Email); err != nil {
+		return nu, err
+	}
+	nu.level = PermFree
+	if in.PermissionLevel != nil {
+		nu.level = *in.PermissionLevel
+	}
+	if err := checkLevel(nu.level); err != nil {
+		return nu, err
+	}
+	if err := checkPassword("password", in.Password); err != nil {
+		return nu, err
+	}
+	nu.hash, err = s.hashPassword(ctx, in.Password)
+	return nu, err
+}
+
+// create returns the builder that saves nu through client.
+func (nu newUser) create(client *ent.Client) *ent.UserCreate {
+	return client.User.Create().
+		SetFirstName(nu.first).SetLastName(nu.last).SetEmail(nu.email).
+		SetPasswordHash(nu.hash).SetPermissionLevel(nu.level)
+}
+
+// UpdateUser changes the given fields of user id. The viewer must be that
+// user or an ADMIN; only an ADMIN may set permissionLevel, and never their
+// own. Changing one's own email or password needs currentPassword. A new
+// password ends every other session of the user.
+// Returns FORBIDDEN, NOT_FOUND, BAD_USER_INPUT, UNAUTHENTICATED (wrong
+// currentPassword), CONFLICT (email taken) or RATE_LIMITED; on any error
+// nothing changes.
+func (s *Service) UpdateUser(ctx context.Context, v *Viewer, id uuid.UUID, in UpdateUserInput) (*ent.User, error) {
+	self := v.User.ID == id
+	switch {
+	case !self && !v.IsAdmin():
+		return nil, apperr.ErrForbidden
+	case in.PermissionLevel != nil && !v.IsAdmin():
+		return nil, errSetLevel
+	case in.PermissionLevel != nil && self:
+		return nil, errOwnLevel
+	}
+	target, err := s.client.User.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, apperr.ErrNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("load user %s: %w", id, err)
+	}
+	c, err := s.userChanges(in)
+	if err != nil {
+		return nil, err
+	}
+	if self && (in.Email != nil || in.Password != nil) {
+		if err := s.checkCurrentPassword(ctx, target, in.CurrentPassword); err != nil {
+			return nil, err
+		}
+	}
+	if in.Password != nil {
+		hash, err := s.hashPassword(ctx, *in.Password)
+		if err != nil {
+			return nil, err
+		}
+		c.PasswordHash = &hash
+	}
+	var u *ent.User
+	err = s.withTx(ctx, func(tx *ent.Tx) error {
+		u, err = tx.User.UpdateOne(target).
+			SetNillableFirstName(c.FirstName).
+			SetNillableLastName(c.LastName).
+			SetNillableEmail(c.Email).
+			SetNillablePasswordHash(c.PasswordHash).
+			SetNillablePermissionLevel(c.PermissionLevel).
+			Save(ctx)
+		if err != nil {
+			return userWriteError(err)
+		}
+		if c.PasswordHash == nil {
+			return nil
+		}
+		// A new password ends every session but the one that set it.
+		revoke := tx.Session.Update().Where(session.UserID(id), session.RevokedAtIsNil())
+		if self {
+			revoke.Where(session.IDNEQ(v.SessionID))
+		}
+		return revoke.SetRevokedAt(s.now()).Exec(ctx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.logUpdate(ctx, v, target, u)
+	return u, nil
+}
+
+// userFields are validated new values of a user; nil means unchanged.
+type userFields struct {
+	FirstName, LastName, Email, PasswordHash *string
+	PermissionLevel                          *int
+}
+
+// userChanges validates the given fields of an update, except the password
+// hash, which is only computed once the update is allowed.
+func (s *Service) userChanges(in UpdateUserInput) (userFields, error) {
+	var c userFields
+	var err error
+	if c.FirstName, err = optional("firstName", in.FirstName, cleanName); err != nil {
+		return c, err
+	}
+	if c.LastName, err = optional("lastName", in.LastName, cleanName); err != nil {
+		return c, err
+	}
+	if c.Email, err = optional("email", in.Email, emailField); err != nil {
+		return c, err
+	}
+	if in.PermissionLevel != nil {
+		if err := checkLevel(*in.PermissionLevel); err != nil {
+			return c, err
+		}
+		c.PermissionLevel = in.PermissionLevel
+	}
+	if in.Password != nil {
+		if err := checkPassword("password", *in.Password); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// optional applies check to an optional input field; nil stays nil.
+func optional(field string, v *string, check func(field, v string) (string, error)) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	out, err := check(field, *v)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// checkCurrentPassword verifies the currentPassword of a self-update.
+// Returns BAD_USER_INPUT when it is missing, UNAUTHENTICATED when wrong.
+func (s *Service) checkCurrentPassword(ctx context.Context, u *ent.User, current *string) error {
+	if current == nil || *current == "" {
+		return errNeedsPassword
+	}
+	if len(*current) > maxPasswordBytes {
+		return errWrongPassword
+	}
+	_, err := s.hasher.Verify(ctx, u.PasswordHash, *current)
+	switch {
+	case errors.Is(err, auth.ErrMismatch):
+		return errWrongPassword
+	case err != nil:
+		return hasherError(err)
+	}
+	return nil
+}
+
+// logUpdate records the security-relevant parts of a user update.
+func (s *Service) logUpdate(ctx context.Context, v *Viewer, before, after *ent.User) {
+	attrs := []slog.Attr{slog.String("user_id", after.ID.String()), slog.String("by", v.User.ID.String())}
+	if before.PermissionLevel != after.PermissionLevel {
+		s.event(ctx, "user.permission_changed", append(attrs,
+			slog.Int("from", before.PermissionLevel), slog.Int("to", after.PermissionLevel))...)
+	}
+	if before.PasswordHash != after.PasswordHash {
+		s.event(ctx, "user.password_changed", attrs...)
+	}
+	if before.Email != after.Email {
+		s.event(ctx, "user.email_changed", attrs...)
+	}
+}
+
+// DeleteUser deletes user id with their notes and sessions. The caller must
+// be ADMIN (the field's directive checks it) and not the user. Returns
+// FORBIDDEN for oneself, NOT_FOUND for a missing user.
+func (s *Service) DeleteUser(ctx context.Context, v *Viewer, id uuid.UUID) error {
+	if v.User.ID == id {
+		return errDeleteSelf
+	}
+	err := s.client.User.DeleteOneID(id).Exec(ctx)
+	if ent.IsNotFound(err) {
+		return apperr.ErrNotFound
+	} else if err != nil {
+		return fmt.Errorf("delete user %s: %w", id, err)
+	}
+	s.event(ctx, "user.deleted", slog.String("user_id", id.String()), slog.String("by", v.User.ID.String()))
+	return nil
+}
+
+// userWriteError maps a failed user write: a unique email is CONFLICT.
+func userWriteError(err error) error {
+	if ent.IsConstraintError(err) {
+		return &apperr.Error{Code: apperr.Conflict, Message: errEmailTaken.Message, Err: err}
+	}
+	return fmt.Errorf("save user: %w", err)
+}

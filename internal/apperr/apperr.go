@@ -1,0 +1,91 @@
+// Package apperr defines the error codes of the API contract. The domain
+// code returns *Error values; the GraphQL layer turns them into
+// extensions.code in one place. Anything that is not an *Error is internal.
+package apperr
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a contract error code, sent as extensions.code.
+type Code string
+
+// The contract's error codes.
+const (
+	Unauthenticated Code = "UNAUTHENTICATED"
+	Forbidden       Code = "FORBIDDEN"
+	BadUserInput    Code = "BAD_USER_INPUT"
+	NotFound        Code = "NOT_FOUND"
+	Conflict        Code = "CONFLICT"
+	RateLimited     Code = "RATE_LIMITED"
+	Internal        Code = "INTERNAL_SERVER_ERROR"
+)
+
+// Error is an error a client may see: a code, a message safe to show, and
+// for BAD_USER_INPUT the input field, for RATE_LIMITED the seconds to wait.
+type Error struct {
+	Code       Code
+	Message    string
+	Field      string // BAD_USER_INPUT only
+	RetryAfter int    // RATE_LIMITED only, in seconds
+	Err        error  // the cause, logged but never shown
+}
+
+// Error returns the message, with the cause for logs.
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %v", e.Message, e.Err)
+	}
+	return e.Message
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Extensions returns the GraphQL extensions of the error.
+func (e *Error) Extensions() map[string]any {
+	ext := map[string]any{"code": string(e.Code)}
+	if e.Field != "" {
+		ext["field"] = e.Field
+	}
+	if e.Code == RateLimited {
+		ext["retryAfter"] = e.RetryAfter
+	}
+	return ext
+}
+
+// New returns an error with a code and a message safe to show.
+func New(code Code, msg string) *Error { return &Error{Code: code, Message: msg} }
+
+// Input returns a BAD_USER_INPUT error naming the input field.
+func Input(field, msg string) *Error {
+	return &Error{Code: BadUserInput, Message: msg, Field: field}
+}
+
+// Limited returns a RATE_LIMITED error telling the caller to wait retryAfter seconds.
+func Limited(msg string, retryAfter int) *Error {
+	return &Error{Code: RateLimited, Message: msg, RetryAfter: max(retryAfter, 1)}
+}
+
+// Common errors, shared so that every path answers alike.
+var (
+	// ErrUnauthenticated is the answer to any missing or refused credential.
+	ErrUnauthenticated = New(Unauthenticated, "authentication required")
+	// ErrBadCredentials answers a wrong email and a wrong password alike.
+	ErrBadCredentials = New(Unauthenticated, "invalid email or password")
+	// ErrForbidden answers a signed-in caller without the right.
+	ErrForbidden = New(Forbidden, "not allowed")
+	// ErrNotFound answers a missing object, and one the caller may not see.
+	ErrNotFound = New(NotFound, "not found")
+)
+
+// CodeOf returns the code of err: the code of the first *Error in its chain,
+// or Internal.
+func CodeOf(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return Internal
+}
