@@ -24,6 +24,7 @@ import (
 	"bitgate/ent"
 	"bitgate/graph"
 	"bitgate/internal/account"
+	"bitgate/internal/database"
 )
 
 func main() {
@@ -66,7 +67,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := openDatabase(ctx, cfg.databaseURL())
+	client, err := database.Open(ctx, cfg.databaseURL())
 	if err != nil {
 		return nil, err
 	}

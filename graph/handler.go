@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"strings"
@@ -56,7 +57,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	srv.SetRecoverFunc(recoverFunc(cfg.Logger))
 
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", limitBody(cfg.MaxBodyBytes, authenticate(cfg.Accounts, srv)))
+	mux.Handle("/graphql", checkRequest(cfg.MaxBodyBytes, authenticate(cfg.Accounts, srv)))
 	if !cfg.Production {
 		mux.Handle("GET /{$}", playground.Handler("bitgate", "/graphql"))
 	}
@@ -103,10 +104,24 @@ func remoteIP(r *http.Request) string {
 	return host
 }
 
-// limitBody reads at most limit bytes of a request body and answers 413
-// with a JSON errors array past that, so that no handler reads more.
-func limitBody(limit int64, next http.Handler) http.Handler {
+// checkRequest answers requests GraphQL cannot read before they reach it,
+// each with a 4xx status and a JSON errors array: a method other than GET
+// and POST (405), a POST body that is not JSON (415), or a body over limit
+// bytes (413). It reads the body whole, so no handler reads more.
+func checkRequest(limit int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet:
+		case http.MethodPost:
+			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+				writeHTTPError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+				return
+			}
+		default:
+			w.Header().Set("Allow", "GET, POST")
+			writeHTTPError(w, http.StatusMethodNotAllowed, "use GET or POST")
+			return
+		}
 		if r.Body != nil && r.Body != http.NoBody {
 			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 			var tooLarge *http.MaxBytesError

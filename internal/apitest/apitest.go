@@ -1,0 +1,256 @@
+// Package apitest runs the real HTTP handler over a real database for
+// tests, and speaks GraphQL to it over HTTP.
+package apitest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"bitgate/auth"
+	"bitgate/ent"
+	"bitgate/graph"
+	"bitgate/internal/account"
+	"bitgate/internal/database"
+)
+
+// Secret is the signing key of test servers, for tests that forge tokens.
+var Secret = []byte("test-secret-0123456789abcdef0123456789")
+
+// Issuer and Audience are the claims test servers expect.
+const (
+	Issuer   = "bitgate-test"
+	Audience = "bitgate-test-api"
+)
+
+// Options change a test server; the zero value is the contract's defaults.
+type Options struct {
+	AccessTTL  time.Duration // default 15m
+	RefreshTTL time.Duration // default 720h
+	ReuseGrace time.Duration // default 10s
+	Production bool
+	// DatabaseURL shares a database between servers; empty means a fresh
+	// SQLite file in t.TempDir().
+	DatabaseURL string
+}
+
+// Server is a running test server.
+type Server struct {
+	URL      string
+	Client   *ent.Client
+	Accounts *account.Service
+	Tokens   *auth.Tokens
+	DBURL    string
+	HTTP     *http.Client
+
+	queries atomic.Int64
+}
+
+// SQLCount returns how many SQL statements the server has run so far.
+func (s *Server) SQLCount() int64 { return s.queries.Load() }
+
+// New starts the real handler on an httptest server over a fresh database;
+// both are closed when the test ends.
+func New(t testing.TB, opts Options) *Server {
+	t.Helper()
+	if opts.AccessTTL == 0 {
+		opts.AccessTTL = 15 * time.Minute
+	}
+	if opts.RefreshTTL == 0 {
+		opts.RefreshTTL = 720 * time.Hour
+	}
+	if opts.ReuseGrace == 0 {
+		opts.ReuseGrace = 10 * time.Second
+	}
+	dbURL := opts.DatabaseURL
+	if dbURL == "" {
+		dbURL = "file:" + filepath.Join(t.TempDir(), "test.db")
+	}
+	srv := &Server{}
+	client, err := database.Open(context.Background(), dbURL,
+		ent.Debug(), ent.Log(func(...any) { srv.queries.Add(1) }))
+	require.NoError(t, err, "open database")
+	t.Cleanup(func() { client.Close() })
+
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	tokens := auth.NewTokens(Secret, Issuer, Audience, opts.AccessTTL)
+	accounts := account.NewService(client, tokens, auth.NewHasher(0, 256), account.Options{
+		RefreshTTL: opts.RefreshTTL, ReuseGrace: opts.ReuseGrace, Logger: log,
+	})
+	h := graph.NewHandler(graph.HandlerConfig{
+		Client: client, Accounts: accounts, Logger: log, Production: opts.Production,
+	})
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	*srv = Server{URL: ts.URL, Client: client, Accounts: accounts, Tokens: tokens, DBURL: dbURL, HTTP: ts.Client()}
+	return srv
+}
+
+// testWriter sends server logs to the test log.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// Error is one GraphQL error of a response.
+type Error struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+// Response is a decoded GraphQL response with its HTTP status and raw body.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	Data   json.RawMessage `json:"data"`
+	Errors []Error         `json:"errors"`
+}
+
+// Code returns extensions.code of the first error, or "" if none.
+func (r *Response) Code() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	code, _ := r.Errors[0].Extensions["code"].(string)
+	return code
+}
+
+// Decode unmarshals data into v, failing the test if the response has errors.
+func (r *Response) Decode(t testing.TB, v any) {
+	t.Helper()
+	require.Empty(t, r.Errors, "unexpected errors in %s", r.Body)
+	require.NoError(t, json.Unmarshal(r.Data, v), "decode data %s", r.Data)
+}
+
+// Query posts a GraphQL operation with an optional bearer token.
+func (s *Server) Query(t testing.TB, token, query string, vars map[string]any) *Response {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	require.NoError(t, err)
+	h := http.Header{"Content-Type": {"application/json"}}
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
+	}
+	return s.Raw(t, http.MethodPost, "/graphql", h, body)
+}
+
+// Raw sends any request to the server and decodes a JSON answer if there is one.
+func (s *Server) Raw(t testing.TB, method, path string, h http.Header, body []byte) *Response {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL+path, bytes.NewReader(body))
+	require.NoError(t, err)
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	res, err := s.HTTP.Do(req)
+	require.NoError(t, err, "%s %s", method, path)
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	r := &Response{Status: res.StatusCode, Header: res.Header, Body: raw}
+	if strings.Contains(res.Header.Get("Content-Type"), "json") {
+		require.NoError(t, json.Unmarshal(raw, r), "decode %s", raw)
+	}
+	checkContract(t, r)
+	return r
+}
+
+// Codes are the error codes the contract allows.
+var Codes = map[string]bool{
+	"UNAUTHENTICATED": true, "FORBIDDEN": true, "BAD_USER_INPUT": true, "NOT_FOUND": true,
+	"CONFLICT": true, "RATE_LIMITED": true, "INTERNAL_SERVER_ERROR": true,
+	"GRAPHQL_PARSE_FAILED": true, "GRAPHQL_VALIDATION_FAILED": true, "COMPLEXITY_LIMIT_EXCEEDED": true,
+}
+
+// checkContract holds every response to the rules that apply to all of
+// them: no 5xx, no password hash, every error coded, BAD_USER_INPUT with a
+// field, RATE_LIMITED with retryAfter.
+func checkContract(t testing.TB, r *Response) {
+	t.Helper()
+	require.Less(t, r.Status, 500, "5xx answer: %s", r.Body)
+	for _, leak := range []string{"$argon2id$", "$2a$", "$2b$", "$2y$", "password_hash", "passwordHash", "goroutine ", ".go:"} {
+		require.NotContains(t, string(r.Body), leak, "response leaks %q", leak)
+	}
+	for _, e := range r.Errors {
+		code, _ := e.Extensions["code"].(string)
+		require.True(t, Codes[code], "error without a contract code: %+v", e)
+		switch code {
+		case "BAD_USER_INPUT":
+			require.NotEmpty(t, e.Extensions["field"], "BAD_USER_INPUT without field: %+v", e)
+		case "RATE_LIMITED":
+			require.NotNil(t, e.Extensions["retryAfter"], "RATE_LIMITED without retryAfter: %+v", e)
+		case "INTERNAL_SERVER_ERROR":
+			require.Equal(t, "internal server error", e.Message)
+		}
+	}
+}
+
+// Payload is an AuthPayload as the API returns it.
+type Payload struct {
+	AccessToken  string `json:"accessToken"`
+	RefreshToken string `json:"refreshToken"`
+	TokenType    string `json:"tokenType"`
+	ExpiresIn    int    `json:"expiresIn"`
+	User         User   `json:"user"`
+}
+
+// User is a User as the API returns it.
+type User struct {
+	ID              string   `json:"id"`
+	FirstName       string   `json:"firstName"`
+	LastName        string   `json:"lastName"`
+	Email           string   `json:"email"`
+	PermissionLevel int      `json:"permissionLevel"`
+	Permissions     []string `json:"permissions"`
+}
+
+// PayloadFields selects every field of an AuthPayload.
+const PayloadFields = `accessToken refreshToken tokenType expiresIn user { id firstName lastName email permissionLevel permissions }`
+
+// Password is the password of users made by Signup and User.
+const Password = "correct horse battery"
+
+// Signup signs up a FREE user with Password through the API.
+func (s *Server) Signup(t testing.TB, email string) Payload {
+	t.Helper()
+	var out struct{ Signup Payload }
+	s.Query(t, "", `mutation($in: SignupInput!) { signup(input: $in) { `+PayloadFields+` } }`, map[string]any{
+		"in": map[string]any{"firstName": "Test", "lastName": "User", "email": email, "password": Password},
+	}).Decode(t, &out)
+	return out.Signup
+}
+
+// Signin signs in through the API.
+func (s *Server) Signin(t testing.TB, email, password string) Payload {
+	t.Helper()
+	var out struct{ Signin Payload }
+	s.Query(t, "", `mutation($e: String!, $p: String!) { signin(email: $e, password: $p) { `+PayloadFields+` } }`,
+		map[string]any{"e": email, "p": password}).Decode(t, &out)
+	return out.Signin
+}
+
+// User creates a user with the given permission level directly through the
+// service (as create-admin does) and signs them in through the API.
+func (s *Server) User(t testing.TB, email string, level int) Payload {
+	t.Helper()
+	_, err := s.Accounts.CreateUser(context.Background(), account.CreateUserInput{
+		FirstName: "Test", LastName: "User", Email: email, Password: Password, PermissionLevel: &level,
+	})
+	require.NoError(t, err, "create user %s", email)
+	return s.Signin(t, email, Password)
+}
