@@ -4,7 +4,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"time"
 
 	"bitgate/graph"
@@ -29,6 +32,13 @@ type config struct {
 	HashWorkers     int
 	HashQueue       int
 	ShutdownTimeout time.Duration
+	AuthRate        float64
+	AuthBurst       int
+	Limits          graph.Limits
+	CORSOrigins     []string
+	TrustedProxies  []netip.Prefix
+	TLSCertFile     string
+	TLSKeyFile      string
 }
 
 // production reports whether APP_ENV=production.
@@ -90,8 +100,18 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may finish on SIGTERM")
 	var maxBody int
 	num(&maxBody, "max-body-bytes", "MAX_BODY_BYTES", graph.DefaultMaxBodyBytes, "request body limit")
-	num(&c.HashWorkers, "hash-workers", "HASH_WORKERS", 0, "password hashes at once (0: CPU count)")
-	num(&c.HashQueue, "hash-queue", "HASH_QUEUE", 64, "sign-ins that may wait for a hashing slot")
+	num(&c.HashWorkers, "hash-workers", "HASH_WORKERS", max(1, runtime.NumCPU()/2), "password hashes at once")
+	num(&c.HashQueue, "hash-queue", "HASH_QUEUE", 32, "sign-ins that may wait for a hashing slot")
+	num(&c.Limits.MaxDepth, "max-depth", "MAX_QUERY_DEPTH", graph.DefaultMaxDepth, "deepest selection nesting")
+	num(&c.Limits.MaxComplexity, "max-complexity", "MAX_COMPLEXITY", graph.DefaultMaxComplexity, "query complexity limit")
+	num(&c.Limits.MaxAuthFields, "max-auth-fields", "MAX_AUTH_FIELDS", graph.DefaultMaxAuthFields, "signin, signup and refresh fields allowed each per request")
+	num(&c.AuthBurst, "auth-burst", "AUTH_BURST", 30, "signin, signup and refresh calls a client address may make at once, each")
+	str(&c.TLSCertFile, "tls-cert-file", "TLS_CERT_FILE", "", "serve HTTPS with this certificate")
+	str(&c.TLSKeyFile, "tls-key-file", "TLS_KEY_FILE", "", "and this key")
+	var authRate, origins, proxies string
+	str(&authRate, "auth-rate", "AUTH_RATE", "1", "signin, signup and refresh calls a client address regains each second, each (0: no limit)")
+	str(&origins, "cors-origins", "CORS_ORIGINS", "", "comma-separated origins allowed to call the API from a browser")
+	str(&proxies, "trusted-proxies", "TRUSTED_PROXIES", "", "comma-separated addresses or CIDRs of proxies whose X-Forwarded-For is believed")
 	if extra != nil {
 		extra(fs)
 	}
@@ -102,6 +122,20 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 		return nil, errs[0]
 	}
 	c.MaxBodyBytes = int64(maxBody)
+	if _, err := fmt.Sscan(authRate, &c.AuthRate); err != nil || c.AuthRate < 0 {
+		return nil, fmt.Errorf("AUTH_RATE must be a non-negative number, not %q", authRate)
+	}
+	c.CORSOrigins = splitList(origins)
+	for _, p := range splitList(proxies) {
+		prefix, err := parsePrefix(p)
+		if err != nil {
+			return nil, fmt.Errorf("TRUSTED_PROXIES: %w", err)
+		}
+		c.TrustedProxies = append(c.TrustedProxies, prefix)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return nil, fmt.Errorf("TLS_CERT_FILE and TLS_KEY_FILE go together")
+	}
 	if c.Env != "development" && c.Env != "production" {
 		return nil, fmt.Errorf("APP_ENV must be development or production, not %q", c.Env)
 	}
@@ -117,4 +151,27 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 		return nil, fmt.Errorf("REFRESH_REUSE_GRACE must not be negative")
 	}
 	return &c, nil
+}
+
+// splitList splits a comma-separated list, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// parsePrefix parses a CIDR, or a single address as a one-address prefix.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }

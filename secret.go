@@ -14,10 +14,32 @@ import (
 // secretFileName is the generated signing secret, kept in the data dir.
 const secretFileName = "jwt-secret"
 
+// minProductionSecret is the shortest signing secret production accepts:
+// 256 bits, the size of HS256's hash.
+const minProductionSecret = 32
+
 // signingSecret returns the HMAC key of access tokens: JWT_SECRET's bytes,
 // else the contents of JWT_SECRET_FILE, else a secret generated on first
-// start and kept in the data dir with mode 0600.
+// start and kept in the data dir with mode 0600. In production the secret
+// must be configured, and at least 32 bytes long.
 func signingSecret(cfg *config) ([]byte, error) {
+	key, err := configuredSecret(cfg)
+	switch {
+	case err != nil:
+		return nil, err
+	case key == nil && cfg.production():
+		return nil, errors.New("APP_ENV=production needs JWT_SECRET or JWT_SECRET_FILE: a generated secret is not shared between instances nor backed up")
+	case key == nil:
+		return generatedSecret(filepath.Join(cfg.DataDir, secretFileName))
+	case len(key) < minProductionSecret && cfg.production():
+		return nil, fmt.Errorf("APP_ENV=production needs a signing secret of at least %d bytes, got %d", minProductionSecret, len(key))
+	}
+	return key, nil
+}
+
+// configuredSecret returns JWT_SECRET or the contents of JWT_SECRET_FILE,
+// or nil if neither is set.
+func configuredSecret(cfg *config) ([]byte, error) {
 	switch {
 	case cfg.JWTSecret != "":
 		return []byte(cfg.JWTSecret), nil
@@ -32,7 +54,7 @@ func signingSecret(cfg *config) ([]byte, error) {
 		}
 		return key, nil
 	}
-	return generatedSecret(filepath.Join(cfg.DataDir, secretFileName))
+	return nil, nil
 }
 
 // generatedSecret reads the secret at path, creating it (256 random bits,

@@ -25,6 +25,7 @@ import (
 	"bitgate/graph"
 	"bitgate/internal/account"
 	"bitgate/internal/database"
+	"bitgate/internal/ratelimit"
 )
 
 func main() {
@@ -74,10 +75,14 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) {
 	accounts := account.NewService(client,
 		auth.NewTokens(secret, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTTL),
 		auth.NewHasher(cfg.HashWorkers, cfg.HashQueue),
-		account.Options{RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace, Logger: log})
+		account.Options{
+			RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace, Logger: log,
+			Limiter: ratelimit.New(cfg.AuthRate, cfg.AuthBurst),
+		})
 	h := graph.NewHandler(graph.HandlerConfig{
 		Client: client, Accounts: accounts, Logger: log,
-		Production: cfg.production(), MaxBodyBytes: cfg.MaxBodyBytes,
+		Production: cfg.production(), MaxBodyBytes: cfg.MaxBodyBytes, Limits: cfg.Limits,
+		CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies, TLS: cfg.TLSCertFile != "",
 	})
 	return &app{client: client, accounts: accounts, handler: h, log: log}, nil
 }
@@ -103,7 +108,13 @@ func serve(cfg *config, stderr io.Writer) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() {
+		if cfg.TLSCertFile != "" {
+			errc <- srv.ListenAndServeTLS(cfg.TLSCertFile, cfg.TLSKeyFile)
+		} else {
+			errc <- srv.ListenAndServe()
+		}
+	}()
 	log.Info("listening", slog.String("addr", cfg.Addr), slog.String("env", cfg.Env))
 	select {
 	case err := <-errc:
@@ -126,8 +137,30 @@ func newLogger(cfg *config, w io.Writer) *slog.Logger {
 		level = slog.LevelInfo
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.production() {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(requestIDHandler{h})
+}
+
+// requestIDHandler adds the request id of the context to every record.
+type requestIDHandler struct{ slog.Handler }
+
+// Handle adds request_id when the context has one.
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := account.ClientFrom(ctx).RequestID; id != "" {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// WithAttrs keeps the wrapper around the derived handler.
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+// WithGroup keeps the wrapper around the derived handler.
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
 }

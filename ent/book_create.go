@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"time"
 
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/google/uuid"
@@ -19,6 +21,7 @@ type BookCreate struct {
 	config
 	mutation *BookMutation
 	hooks    []Hook
+	conflict []sql.ConflictOption
 }
 
 // SetCreatedAt sets the "created_at" field.
@@ -217,6 +220,7 @@ func (_c *BookCreate) createSpec() (*Book, *sqlgraph.CreateSpec) {
 		_node = &Book{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(book.Table, sqlgraph.NewFieldSpec(book.FieldID, field.TypeUUID))
 	)
+	_spec.OnConflict = _c.conflict
 	if id, ok := _c.mutation.ID(); ok {
 		_node.ID = id
 		_spec.ID.Value = &id
@@ -248,11 +252,319 @@ func (_c *BookCreate) createSpec() (*Book, *sqlgraph.CreateSpec) {
 	return _node, _spec
 }
 
+// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
+// of the `INSERT` statement. For example:
+//
+//	client.Book.Create().
+//		SetCreatedAt(v).
+//		OnConflict(
+//			// Update the row with the new values
+//			// the was proposed for insertion.
+//			sql.ResolveWithNewValues(),
+//		).
+//		// Override some of the fields with custom
+//		// update values.
+//		Update(func(u *ent.BookUpsert) {
+//			SetCreatedAt(v+v).
+//		}).
+//		Exec(ctx)
+func (_c *BookCreate) OnConflict(opts ...sql.ConflictOption) *BookUpsertOne {
+	_c.conflict = opts
+	return &BookUpsertOne{
+		create: _c,
+	}
+}
+
+// OnConflictColumns calls `OnConflict` and configures the columns
+// as conflict target. Using this option is equivalent to using:
+//
+//	client.Book.Create().
+//		OnConflict(sql.ConflictColumns(columns...)).
+//		Exec(ctx)
+func (_c *BookCreate) OnConflictColumns(columns ...string) *BookUpsertOne {
+	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
+	return &BookUpsertOne{
+		create: _c,
+	}
+}
+
+type (
+	// BookUpsertOne is the builder for "upsert"-ing
+	//  one Book node.
+	BookUpsertOne struct {
+		create *BookCreate
+	}
+
+	// BookUpsert is the "OnConflict" setter.
+	BookUpsert struct {
+		*sql.UpdateSet
+	}
+)
+
+// SetUpdatedAt sets the "updated_at" field.
+func (u *BookUpsert) SetUpdatedAt(v time.Time) *BookUpsert {
+	u.Set(book.FieldUpdatedAt, v)
+	return u
+}
+
+// UpdateUpdatedAt sets the "updated_at" field to the value that was provided on create.
+func (u *BookUpsert) UpdateUpdatedAt() *BookUpsert {
+	u.SetExcluded(book.FieldUpdatedAt)
+	return u
+}
+
+// SetTitle sets the "title" field.
+func (u *BookUpsert) SetTitle(v string) *BookUpsert {
+	u.Set(book.FieldTitle, v)
+	return u
+}
+
+// UpdateTitle sets the "title" field to the value that was provided on create.
+func (u *BookUpsert) UpdateTitle() *BookUpsert {
+	u.SetExcluded(book.FieldTitle)
+	return u
+}
+
+// SetAuthor sets the "author" field.
+func (u *BookUpsert) SetAuthor(v string) *BookUpsert {
+	u.Set(book.FieldAuthor, v)
+	return u
+}
+
+// UpdateAuthor sets the "author" field to the value that was provided on create.
+func (u *BookUpsert) UpdateAuthor() *BookUpsert {
+	u.SetExcluded(book.FieldAuthor)
+	return u
+}
+
+// SetIsbn sets the "isbn" field.
+func (u *BookUpsert) SetIsbn(v string) *BookUpsert {
+	u.Set(book.FieldIsbn, v)
+	return u
+}
+
+// UpdateIsbn sets the "isbn" field to the value that was provided on create.
+func (u *BookUpsert) UpdateIsbn() *BookUpsert {
+	u.SetExcluded(book.FieldIsbn)
+	return u
+}
+
+// ClearIsbn clears the value of the "isbn" field.
+func (u *BookUpsert) ClearIsbn() *BookUpsert {
+	u.SetNull(book.FieldIsbn)
+	return u
+}
+
+// SetPublishedYear sets the "published_year" field.
+func (u *BookUpsert) SetPublishedYear(v int) *BookUpsert {
+	u.Set(book.FieldPublishedYear, v)
+	return u
+}
+
+// UpdatePublishedYear sets the "published_year" field to the value that was provided on create.
+func (u *BookUpsert) UpdatePublishedYear() *BookUpsert {
+	u.SetExcluded(book.FieldPublishedYear)
+	return u
+}
+
+// AddPublishedYear adds v to the "published_year" field.
+func (u *BookUpsert) AddPublishedYear(v int) *BookUpsert {
+	u.Add(book.FieldPublishedYear, v)
+	return u
+}
+
+// ClearPublishedYear clears the value of the "published_year" field.
+func (u *BookUpsert) ClearPublishedYear() *BookUpsert {
+	u.SetNull(book.FieldPublishedYear)
+	return u
+}
+
+// UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
+// Using this option is equivalent to using:
+//
+//	client.Book.Create().
+//		OnConflict(
+//			sql.ResolveWithNewValues(),
+//			sql.ResolveWith(func(u *sql.UpdateSet) {
+//				u.SetIgnore(book.FieldID)
+//			}),
+//		).
+//		Exec(ctx)
+func (u *BookUpsertOne) UpdateNewValues() *BookUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
+		if _, exists := u.create.mutation.ID(); exists {
+			s.SetIgnore(book.FieldID)
+		}
+		if _, exists := u.create.mutation.CreatedAt(); exists {
+			s.SetIgnore(book.FieldCreatedAt)
+		}
+	}))
+	return u
+}
+
+// Ignore sets each column to itself in case of conflict.
+// Using this option is equivalent to using:
+//
+//	client.Book.Create().
+//	    OnConflict(sql.ResolveWithIgnore()).
+//	    Exec(ctx)
+func (u *BookUpsertOne) Ignore() *BookUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
+	return u
+}
+
+// DoNothing configures the conflict_action to `DO NOTHING`.
+// Supported only by SQLite and PostgreSQL.
+func (u *BookUpsertOne) DoNothing() *BookUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.DoNothing())
+	return u
+}
+
+// Update allows overriding fields `UPDATE` values. See the BookCreate.OnConflict
+// documentation for more info.
+func (u *BookUpsertOne) Update(set func(*BookUpsert)) *BookUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
+		set(&BookUpsert{UpdateSet: update})
+	}))
+	return u
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (u *BookUpsertOne) SetUpdatedAt(v time.Time) *BookUpsertOne {
+	return u.Update(func(s *BookUpsert) {
+		s.SetUpdatedAt(v)
+	})
+}
+
+// UpdateUpdatedAt sets the "updated_at" field to the value that was provided on create.
+func (u *BookUpsertOne) UpdateUpdatedAt() *BookUpsertOne {
+	return u.Update(func(s *BookUpsert) {
+		s.UpdateUpdatedAt()
+	})
+}
+
+// SetTitle sets the "title" field.
+func (u *BookUpsertOne) SetTitle(v string) *BookUpsertOne {
+	return u.Update(func(s *BookUpsert) {
+		s.SetTitle(v)
+	})
+}
+
+// UpdateTitle sets the "title" field to the value that was provided on create.
+func (u *BookUpsertOne) UpdateTitle() *BookUpsertOne {
+	return u.Update(func(s *BookUpsert) {
+		s.UpdateTitle()
+	})
+}
+
+// SetAuthor sets the "author" field.
+func (u *BookUpsertOne) SetAuthor(v string) *BookUpsertOne {
+	return u.Update(func(s *BookUpsert) {
+		s.SetAuthor(v)
+	})
+}
+
+// UpdateAuthor sets the "author" field to the value that was provided on create.
+func (u *BookUpsertOne) UpdateAuthor() *BookUpsertOne {
+	return u.Update(func(s *BookUpsert) {
+		s.UpdateAuthor()
+	})
+}
+
+// SetIsbn sets the "isbn" field.
+func (u *BookUpsertOne) SetIsbn(v string) *BookUpsertOne {
+	return u.Update(func(s *BookUpsert) {
+		s.SetIsbn(v)
+	})
+}
+
+// UpdateIsbn sets the "isbn" field to the value that was provided on create.
+func (u *BookUpsertOne) UpdateIsbn() *BookUpsertOne {
+	return u.Update(func(s *BookUpsert) {
+		s.UpdateIsbn()
+	})
+}
+
+// ClearIsbn clears the value of the "isbn" field.
+func (u *BookUpsertOne) ClearIsbn() *BookUpsertOne {
+	return u.Update(func(s *BookUpsert) {
+		s.ClearIsbn()
+	})
+}
+
+// SetPublishedYear sets the "published_year" field.
+func (u *BookUpsertOne) SetPublishedYear(v int) *BookUpsertOne {
+	return u.Update(func(s *BookUpsert) {
+		s.SetPublishedYear(v)
+	})
+}
+
+// AddPublishedYear adds v to the "published_year" field.
+func (u *BookUpsertOne) AddPublishedYear(v int) *BookUpsertOne {
+	return u.Update(func(s *BookUpsert) {
+		s.AddPublishedYear(v)
+	})
+}
+
+// UpdatePublishedYear sets the "published_year" field to the value that was provided on create.
+func (u *BookUpsertOne) UpdatePublishedYear() *BookUpsertOne {
+	return u.Update(func(s *BookUpsert) {
+		s.UpdatePublishedYear()
+	})
+}
+
+// ClearPublishedYear clears the value of the "published_year" field.
+func (u *BookUpsertOne) ClearPublishedYear() *BookUpsertOne {
+	return u.Update(func(s *BookUpsert) {
+		s.ClearPublishedYear()
+	})
+}
+
+// Exec executes the query.
+func (u *BookUpsertOne) Exec(ctx context.Context) error {
+	if len(u.create.conflict) == 0 {
+		return errors.New("ent: missing options for BookCreate.OnConflict")
+	}
+	return u.create.Exec(ctx)
+}
+
+// ExecX is like Exec, but panics if an error occurs.
+func (u *BookUpsertOne) ExecX(ctx context.Context) {
+	if err := u.create.Exec(ctx); err != nil {
+		panic(err)
+	}
+}
+
+// Exec executes the UPSERT query and returns the inserted/updated ID.
+func (u *BookUpsertOne) ID(ctx context.Context) (id uuid.UUID, err error) {
+	if u.create.driver.Dialect() == dialect.MySQL {
+		// In case of "ON CONFLICT", there is no way to get back non-numeric ID
+		// fields from the database since MySQL does not support the RETURNING clause.
+		return id, errors.New("ent: BookUpsertOne.ID is not supported by MySQL driver. Use BookUpsertOne.Exec instead")
+	}
+	node, err := u.create.Save(ctx)
+	if err != nil {
+		return id, err
+	}
+	return node.ID, nil
+}
+
+// IDX is like ID, but panics if an error occurs.
+func (u *BookUpsertOne) IDX(ctx context.Context) uuid.UUID {
+	id, err := u.ID(ctx)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
 // BookCreateBulk is the builder for creating many Book entities in bulk.
 type BookCreateBulk struct {
 	config
 	err      error
 	builders []*BookCreate
+	conflict []sql.ConflictOption
 }
 
 // Save creates the Book entities in the database.
@@ -282,6 +594,7 @@ func (_c *BookCreateBulk) Save(ctx context.Context) ([]*Book, error) {
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
+					spec.OnConflict = _c.conflict
 					// Invoke the actual operation on the latest mutation in the chain.
 					if err = sqlgraph.BatchCreate(ctx, _c.driver, spec); err != nil {
 						if sqlgraph.IsConstraintError(err) {
@@ -328,6 +641,214 @@ func (_c *BookCreateBulk) Exec(ctx context.Context) error {
 // ExecX is like Exec, but panics if an error occurs.
 func (_c *BookCreateBulk) ExecX(ctx context.Context) {
 	if err := _c.Exec(ctx); err != nil {
+		panic(err)
+	}
+}
+
+// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
+// of the `INSERT` statement. For example:
+//
+//	client.Book.CreateBulk(builders...).
+//		OnConflict(
+//			// Update the row with the new values
+//			// the was proposed for insertion.
+//			sql.ResolveWithNewValues(),
+//		).
+//		// Override some of the fields with custom
+//		// update values.
+//		Update(func(u *ent.BookUpsert) {
+//			SetCreatedAt(v+v).
+//		}).
+//		Exec(ctx)
+func (_c *BookCreateBulk) OnConflict(opts ...sql.ConflictOption) *BookUpsertBulk {
+	_c.conflict = opts
+	return &BookUpsertBulk{
+		create: _c,
+	}
+}
+
+// OnConflictColumns calls `OnConflict` and configures the columns
+// as conflict target. Using this option is equivalent to using:
+//
+//	client.Book.Create().
+//		OnConflict(sql.ConflictColumns(columns...)).
+//		Exec(ctx)
+func (_c *BookCreateBulk) OnConflictColumns(columns ...string) *BookUpsertBulk {
+	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
+	return &BookUpsertBulk{
+		create: _c,
+	}
+}
+
+// BookUpsertBulk is the builder for "upsert"-ing
+// a bulk of Book nodes.
+type BookUpsertBulk struct {
+	create *BookCreateBulk
+}
+
+// UpdateNewValues updates the mutable fields using the new values that
+// were set on create. Using this option is equivalent to using:
+//
+//	client.Book.Create().
+//		OnConflict(
+//			sql.ResolveWithNewValues(),
+//			sql.ResolveWith(func(u *sql.UpdateSet) {
+//				u.SetIgnore(book.FieldID)
+//			}),
+//		).
+//		Exec(ctx)
+func (u *BookUpsertBulk) UpdateNewValues() *BookUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
+		for _, b := range u.create.builders {
+			if _, exists := b.mutation.ID(); exists {
+				s.SetIgnore(book.FieldID)
+			}
+			if _, exists := b.mutation.CreatedAt(); exists {
+				s.SetIgnore(book.FieldCreatedAt)
+			}
+		}
+	}))
+	return u
+}
+
+// Ignore sets each column to itself in case of conflict.
+// Using this option is equivalent to using:
+//
+//	client.Book.Create().
+//		OnConflict(sql.ResolveWithIgnore()).
+//		Exec(ctx)
+func (u *BookUpsertBulk) Ignore() *BookUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
+	return u
+}
+
+// DoNothing configures the conflict_action to `DO NOTHING`.
+// Supported only by SQLite and PostgreSQL.
+func (u *BookUpsertBulk) DoNothing() *BookUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.DoNothing())
+	return u
+}
+
+// Update allows overriding fields `UPDATE` values. See the BookCreateBulk.OnConflict
+// documentation for more info.
+func (u *BookUpsertBulk) Update(set func(*BookUpsert)) *BookUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
+		set(&BookUpsert{UpdateSet: update})
+	}))
+	return u
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (u *BookUpsertBulk) SetUpdatedAt(v time.Time) *BookUpsertBulk {
+	return u.Update(func(s *BookUpsert) {
+		s.SetUpdatedAt(v)
+	})
+}
+
+// UpdateUpdatedAt sets the "updated_at" field to the value that was provided on create.
+func (u *BookUpsertBulk) UpdateUpdatedAt() *BookUpsertBulk {
+	return u.Update(func(s *BookUpsert) {
+		s.UpdateUpdatedAt()
+	})
+}
+
+// SetTitle sets the "title" field.
+func (u *BookUpsertBulk) SetTitle(v string) *BookUpsertBulk {
+	return u.Update(func(s *BookUpsert) {
+		s.SetTitle(v)
+	})
+}
+
+// UpdateTitle sets the "title" field to the value that was provided on create.
+func (u *BookUpsertBulk) UpdateTitle() *BookUpsertBulk {
+	return u.Update(func(s *BookUpsert) {
+		s.UpdateTitle()
+	})
+}
+
+// SetAuthor sets the "author" field.
+func (u *BookUpsertBulk) SetAuthor(v string) *BookUpsertBulk {
+	return u.Update(func(s *BookUpsert) {
+		s.SetAuthor(v)
+	})
+}
+
+// UpdateAuthor sets the "author" field to the value that was provided on create.
+func (u *BookUpsertBulk) UpdateAuthor() *BookUpsertBulk {
+	return u.Update(func(s *BookUpsert) {
+		s.UpdateAuthor()
+	})
+}
+
+// SetIsbn sets the "isbn" field.
+func (u *BookUpsertBulk) SetIsbn(v string) *BookUpsertBulk {
+	return u.Update(func(s *BookUpsert) {
+		s.SetIsbn(v)
+	})
+}
+
+// UpdateIsbn sets the "isbn" field to the value that was provided on create.
+func (u *BookUpsertBulk) UpdateIsbn() *BookUpsertBulk {
+	return u.Update(func(s *BookUpsert) {
+		s.UpdateIsbn()
+	})
+}
+
+// ClearIsbn clears the value of the "isbn" field.
+func (u *BookUpsertBulk) ClearIsbn() *BookUpsertBulk {
+	return u.Update(func(s *BookUpsert) {
+		s.ClearIsbn()
+	})
+}
+
+// SetPublishedYear sets the "published_year" field.
+func (u *BookUpsertBulk) SetPublishedYear(v int) *BookUpsertBulk {
+	return u.Update(func(s *BookUpsert) {
+		s.SetPublishedYear(v)
+	})
+}
+
+// AddPublishedYear adds v to the "published_year" field.
+func (u *BookUpsertBulk) AddPublishedYear(v int) *BookUpsertBulk {
+	return u.Update(func(s *BookUpsert) {
+		s.AddPublishedYear(v)
+	})
+}
+
+// UpdatePublishedYear sets the "published_year" field to the value that was provided on create.
+func (u *BookUpsertBulk) UpdatePublishedYear() *BookUpsertBulk {
+	return u.Update(func(s *BookUpsert) {
+		s.UpdatePublishedYear()
+	})
+}
+
+// ClearPublishedYear clears the value of the "published_year" field.
+func (u *BookUpsertBulk) ClearPublishedYear() *BookUpsertBulk {
+	return u.Update(func(s *BookUpsert) {
+		s.ClearPublishedYear()
+	})
+}
+
+// Exec executes the query.
+func (u *BookUpsertBulk) Exec(ctx context.Context) error {
+	if u.create.err != nil {
+		return u.create.err
+	}
+	for i, b := range u.create.builders {
+		if len(b.conflict) != 0 {
+			return fmt.Errorf("ent: OnConflict was set for builder %d. Set it on the BookCreateBulk instead", i)
+		}
+	}
+	if len(u.create.conflict) == 0 {
+		return errors.New("ent: missing options for BookCreateBulk.OnConflict")
+	}
+	return u.create.Exec(ctx)
+}
+
+// ExecX is like Exec, but panics if an error occurs.
+func (u *BookUpsertBulk) ExecX(ctx context.Context) {
+	if err := u.create.Exec(ctx); err != nil {
 		panic(err)
 	}
 }

@@ -11,7 +11,9 @@ import (
 
 	"bitgate/ent/migrate"
 
+	"bitgate/ent/auditevent"
 	"bitgate/ent/book"
+	"bitgate/ent/lockout"
 	"bitgate/ent/note"
 	"bitgate/ent/session"
 	"bitgate/ent/spenttoken"
@@ -29,8 +31,12 @@ type Client struct {
 	config
 	// Schema is the client for creating, migrating and dropping schema.
 	Schema *migrate.Schema
+	// AuditEvent is the client for interacting with the AuditEvent builders.
+	AuditEvent *AuditEventClient
 	// Book is the client for interacting with the Book builders.
 	Book *BookClient
+	// Lockout is the client for interacting with the Lockout builders.
+	Lockout *LockoutClient
 	// Note is the client for interacting with the Note builders.
 	Note *NoteClient
 	// Session is the client for interacting with the Session builders.
@@ -50,7 +56,9 @@ func NewClient(opts ...Option) *Client {
 
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
+	c.AuditEvent = NewAuditEventClient(c.config)
 	c.Book = NewBookClient(c.config)
+	c.Lockout = NewLockoutClient(c.config)
 	c.Note = NewNoteClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.SpentToken = NewSpentTokenClient(c.config)
@@ -147,7 +155,9 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	return &Tx{
 		ctx:        ctx,
 		config:     cfg,
+		AuditEvent: NewAuditEventClient(cfg),
 		Book:       NewBookClient(cfg),
+		Lockout:    NewLockoutClient(cfg),
 		Note:       NewNoteClient(cfg),
 		Session:    NewSessionClient(cfg),
 		SpentToken: NewSpentTokenClient(cfg),
@@ -171,7 +181,9 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	return &Tx{
 		ctx:        ctx,
 		config:     cfg,
+		AuditEvent: NewAuditEventClient(cfg),
 		Book:       NewBookClient(cfg),
+		Lockout:    NewLockoutClient(cfg),
 		Note:       NewNoteClient(cfg),
 		Session:    NewSessionClient(cfg),
 		SpentToken: NewSpentTokenClient(cfg),
@@ -182,7 +194,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 // Debug returns a new debug-client. It's used to get verbose logging on specific operations.
 //
 //	client.Debug().
-//		Book.
+//		AuditEvent.
 //		Query().
 //		Count(ctx)
 func (c *Client) Debug() *Client {
@@ -204,28 +216,32 @@ func (c *Client) Close() error {
 // Use adds the mutation hooks to all the entity clients.
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
-	c.Book.Use(hooks...)
-	c.Note.Use(hooks...)
-	c.Session.Use(hooks...)
-	c.SpentToken.Use(hooks...)
-	c.User.Use(hooks...)
+	for _, n := range []interface{ Use(...Hook) }{
+		c.AuditEvent, c.Book, c.Lockout, c.Note, c.Session, c.SpentToken, c.User,
+	} {
+		n.Use(hooks...)
+	}
 }
 
 // Intercept adds the query interceptors to all the entity clients.
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
-	c.Book.Intercept(interceptors...)
-	c.Note.Intercept(interceptors...)
-	c.Session.Intercept(interceptors...)
-	c.SpentToken.Intercept(interceptors...)
-	c.User.Intercept(interceptors...)
+	for _, n := range []interface{ Intercept(...Interceptor) }{
+		c.AuditEvent, c.Book, c.Lockout, c.Note, c.Session, c.SpentToken, c.User,
+	} {
+		n.Intercept(interceptors...)
+	}
 }
 
 // Mutate implements the ent.Mutator interface.
 func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
+	case *AuditEventMutation:
+		return c.AuditEvent.mutate(ctx, m)
 	case *BookMutation:
 		return c.Book.mutate(ctx, m)
+	case *LockoutMutation:
+		return c.Lockout.mutate(ctx, m)
 	case *NoteMutation:
 		return c.Note.mutate(ctx, m)
 	case *SessionMutation:
@@ -236,6 +252,139 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.User.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
+	}
+}
+
+// AuditEventClient is a client for the AuditEvent schema.
+type AuditEventClient struct {
+	config
+}
+
+// NewAuditEventClient returns a client for the AuditEvent from the given config.
+func NewAuditEventClient(c config) *AuditEventClient {
+	return &AuditEventClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `auditevent.Hooks(f(g(h())))`.
+func (c *AuditEventClient) Use(hooks ...Hook) {
+	c.hooks.AuditEvent = append(c.hooks.AuditEvent, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `auditevent.Intercept(f(g(h())))`.
+func (c *AuditEventClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AuditEvent = append(c.inters.AuditEvent, interceptors...)
+}
+
+// Create returns a builder for creating a AuditEvent entity.
+func (c *AuditEventClient) Create() *AuditEventCreate {
+	mutation := newAuditEventMutation(c.config, OpCreate)
+	return &AuditEventCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AuditEvent entities.
+func (c *AuditEventClient) CreateBulk(builders ...*AuditEventCreate) *AuditEventCreateBulk {
+	return &AuditEventCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AuditEventClient) MapCreateBulk(slice any, setFunc func(*AuditEventCreate, int)) *AuditEventCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AuditEventCreateBulk{err: fmt.Errorf("calling to AuditEventClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AuditEventCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AuditEventCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AuditEvent.
+func (c *AuditEventClient) Update() *AuditEventUpdate {
+	mutation := newAuditEventMutation(c.config, OpUpdate)
+	return &AuditEventUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AuditEventClient) UpdateOne(_m *AuditEvent) *AuditEventUpdateOne {
+	mutation := newAuditEventMutation(c.config, OpUpdateOne, withAuditEvent(_m))
+	return &AuditEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AuditEventClient) UpdateOneID(id uuid.UUID) *AuditEventUpdateOne {
+	mutation := newAuditEventMutation(c.config, OpUpdateOne, withAuditEventID(id))
+	return &AuditEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AuditEvent.
+func (c *AuditEventClient) Delete() *AuditEventDelete {
+	mutation := newAuditEventMutation(c.config, OpDelete)
+	return &AuditEventDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AuditEventClient) DeleteOne(_m *AuditEvent) *AuditEventDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AuditEventClient) DeleteOneID(id uuid.UUID) *AuditEventDeleteOne {
+	builder := c.Delete().Where(auditevent.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AuditEventDeleteOne{builder}
+}
+
+// Query returns a query builder for AuditEvent.
+func (c *AuditEventClient) Query() *AuditEventQuery {
+	return &AuditEventQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAuditEvent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AuditEvent entity by its id.
+func (c *AuditEventClient) Get(ctx context.Context, id uuid.UUID) (*AuditEvent, error) {
+	return c.Query().Where(auditevent.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AuditEventClient) GetX(ctx context.Context, id uuid.UUID) *AuditEvent {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *AuditEventClient) Hooks() []Hook {
+	return c.hooks.AuditEvent
+}
+
+// Interceptors returns the client interceptors.
+func (c *AuditEventClient) Interceptors() []Interceptor {
+	return c.inters.AuditEvent
+}
+
+func (c *AuditEventClient) mutate(ctx context.Context, m *AuditEventMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AuditEventCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AuditEventUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AuditEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AuditEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AuditEvent mutation op: %q", m.Op())
 	}
 }
 
@@ -369,6 +518,139 @@ func (c *BookClient) mutate(ctx context.Context, m *BookMutation) (Value, error)
 		return (&BookDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Book mutation op: %q", m.Op())
+	}
+}
+
+// LockoutClient is a client for the Lockout schema.
+type LockoutClient struct {
+	config
+}
+
+// NewLockoutClient returns a client for the Lockout from the given config.
+func NewLockoutClient(c config) *LockoutClient {
+	return &LockoutClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `lockout.Hooks(f(g(h())))`.
+func (c *LockoutClient) Use(hooks ...Hook) {
+	c.hooks.Lockout = append(c.hooks.Lockout, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `lockout.Intercept(f(g(h())))`.
+func (c *LockoutClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Lockout = append(c.inters.Lockout, interceptors...)
+}
+
+// Create returns a builder for creating a Lockout entity.
+func (c *LockoutClient) Create() *LockoutCreate {
+	mutation := newLockoutMutation(c.config, OpCreate)
+	return &LockoutCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Lockout entities.
+func (c *LockoutClient) CreateBulk(builders ...*LockoutCreate) *LockoutCreateBulk {
+	return &LockoutCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *LockoutClient) MapCreateBulk(slice any, setFunc func(*LockoutCreate, int)) *LockoutCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &LockoutCreateBulk{err: fmt.Errorf("calling to LockoutClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*LockoutCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &LockoutCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Lockout.
+func (c *LockoutClient) Update() *LockoutUpdate {
+	mutation := newLockoutMutation(c.config, OpUpdate)
+	return &LockoutUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *LockoutClient) UpdateOne(_m *Lockout) *LockoutUpdateOne {
+	mutation := newLockoutMutation(c.config, OpUpdateOne, withLockout(_m))
+	return &LockoutUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *LockoutClient) UpdateOneID(id int) *LockoutUpdateOne {
+	mutation := newLockoutMutation(c.config, OpUpdateOne, withLockoutID(id))
+	return &LockoutUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Lockout.
+func (c *LockoutClient) Delete() *LockoutDelete {
+	mutation := newLockoutMutation(c.config, OpDelete)
+	return &LockoutDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *LockoutClient) DeleteOne(_m *Lockout) *LockoutDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *LockoutClient) DeleteOneID(id int) *LockoutDeleteOne {
+	builder := c.Delete().Where(lockout.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &LockoutDeleteOne{builder}
+}
+
+// Query returns a query builder for Lockout.
+func (c *LockoutClient) Query() *LockoutQuery {
+	return &LockoutQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeLockout},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Lockout entity by its id.
+func (c *LockoutClient) Get(ctx context.Context, id int) (*Lockout, error) {
+	return c.Query().Where(lockout.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *LockoutClient) GetX(ctx context.Context, id int) *Lockout {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *LockoutClient) Hooks() []Hook {
+	return c.hooks.Lockout
+}
+
+// Interceptors returns the client interceptors.
+func (c *LockoutClient) Interceptors() []Interceptor {
+	return c.inters.Lockout
+}
+
+func (c *LockoutClient) mutate(ctx context.Context, m *LockoutMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&LockoutCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&LockoutUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&LockoutUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&LockoutDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Lockout mutation op: %q", m.Op())
 	}
 }
 
@@ -1003,9 +1285,9 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Book, Note, Session, SpentToken, User []ent.Hook
+		AuditEvent, Book, Lockout, Note, Session, SpentToken, User []ent.Hook
 	}
 	inters struct {
-		Book, Note, Session, SpentToken, User []ent.Interceptor
+		AuditEvent, Book, Lockout, Note, Session, SpentToken, User []ent.Interceptor
 	}
 )

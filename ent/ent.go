@@ -3,7 +3,9 @@
 package ent
 
 import (
+	"bitgate/ent/auditevent"
 	"bitgate/ent/book"
+	"bitgate/ent/lockout"
 	"bitgate/ent/note"
 	"bitgate/ent/session"
 	"bitgate/ent/spenttoken"
@@ -77,7 +79,9 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
+			auditevent.Table: auditevent.ValidColumn,
 			book.Table:       book.ValidColumn,
+			lockout.Table:    lockout.ValidColumn,
 			note.Table:       note.ValidColumn,
 			session.Table:    session.ValidColumn,
 			spenttoken.Table: spenttoken.ValidColumn,

@@ -3,7 +3,9 @@
 package ent
 
 import (
+	"bitgate/ent/auditevent"
 	"bitgate/ent/book"
+	"bitgate/ent/lockout"
 	"bitgate/ent/note"
 	"bitgate/ent/schema"
 	"bitgate/ent/session"
@@ -18,6 +20,31 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	auditeventMixin := schema.AuditEvent{}.Mixin()
+	auditeventMixinFields0 := auditeventMixin[0].Fields()
+	_ = auditeventMixinFields0
+	auditeventFields := schema.AuditEvent{}.Fields()
+	_ = auditeventFields
+	// auditeventDescCreatedAt is the schema descriptor for created_at field.
+	auditeventDescCreatedAt := auditeventFields[0].Descriptor()
+	// auditevent.DefaultCreatedAt holds the default value on creation for the created_at field.
+	auditevent.DefaultCreatedAt = auditeventDescCreatedAt.Default.(func() time.Time)
+	// auditeventDescClientIP is the schema descriptor for client_ip field.
+	auditeventDescClientIP := auditeventFields[4].Descriptor()
+	// auditevent.DefaultClientIP holds the default value on creation for the client_ip field.
+	auditevent.DefaultClientIP = auditeventDescClientIP.Default.(string)
+	// auditeventDescRequestID is the schema descriptor for request_id field.
+	auditeventDescRequestID := auditeventFields[5].Descriptor()
+	// auditevent.DefaultRequestID holds the default value on creation for the request_id field.
+	auditevent.DefaultRequestID = auditeventDescRequestID.Default.(string)
+	// auditeventDescDetail is the schema descriptor for detail field.
+	auditeventDescDetail := auditeventFields[6].Descriptor()
+	// auditevent.DefaultDetail holds the default value on creation for the detail field.
+	auditevent.DefaultDetail = auditeventDescDetail.Default.(string)
+	// auditeventDescID is the schema descriptor for id field.
+	auditeventDescID := auditeventMixinFields0[0].Descriptor()
+	// auditevent.DefaultID holds the default value on creation for the id field.
+	auditevent.DefaultID = auditeventDescID.Default.(func() uuid.UUID)
 	bookMixin := schema.Book{}.Mixin()
 	bookMixinFields0 := bookMixin[0].Fields()
 	_ = bookMixinFields0
@@ -99,6 +126,22 @@ func init() {
 	bookDescID := bookMixinFields0[0].Descriptor()
 	// book.DefaultID holds the default value on creation for the id field.
 	book.DefaultID = bookDescID.Default.(func() uuid.UUID)
+	lockoutFields := schema.Lockout{}.Fields()
+	_ = lockoutFields
+	// lockoutDescEmail is the schema descriptor for email field.
+	lockoutDescEmail := lockoutFields[0].Descriptor()
+	// lockout.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	lockout.EmailValidator = lockoutDescEmail.Validators[0].(func(string) error)
+	// lockoutDescFailures is the schema descriptor for failures field.
+	lockoutDescFailures := lockoutFields[1].Descriptor()
+	// lockout.DefaultFailures holds the default value on creation for the failures field.
+	lockout.DefaultFailures = lockoutDescFailures.Default.(int)
+	// lockoutDescUpdatedAt is the schema descriptor for updated_at field.
+	lockoutDescUpdatedAt := lockoutFields[3].Descriptor()
+	// lockout.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	lockout.DefaultUpdatedAt = lockoutDescUpdatedAt.Default.(func() time.Time)
+	// lockout.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	lockout.UpdateDefaultUpdatedAt = lockoutDescUpdatedAt.UpdateDefault.(func() time.Time)
 	noteMixin := schema.Note{}.Mixin()
 	noteMixinFields0 := noteMixin[0].Fields()
 	_ = noteMixinFields0

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/google/uuid"
@@ -20,6 +21,7 @@ type SpentTokenCreate struct {
 	config
 	mutation *SpentTokenMutation
 	hooks    []Hook
+	conflict []sql.ConflictOption
 }
 
 // SetHash sets the "hash" field.
@@ -134,6 +136,7 @@ func (_c *SpentTokenCreate) createSpec() (*SpentToken, *sqlgraph.CreateSpec) {
 		_node = &SpentToken{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(spenttoken.Table, sqlgraph.NewFieldSpec(spenttoken.FieldID, field.TypeInt))
 	)
+	_spec.OnConflict = _c.conflict
 	if value, ok := _c.mutation.Hash(); ok {
 		_spec.SetField(spenttoken.FieldHash, field.TypeString, value)
 		_node.Hash = value
@@ -162,11 +165,145 @@ func (_c *SpentTokenCreate) createSpec() (*SpentToken, *sqlgraph.CreateSpec) {
 	return _node, _spec
 }
 
+// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
+// of the `INSERT` statement. For example:
+//
+//	client.SpentToken.Create().
+//		SetHash(v).
+//		OnConflict(
+//			// Update the row with the new values
+//			// the was proposed for insertion.
+//			sql.ResolveWithNewValues(),
+//		).
+//		// Override some of the fields with custom
+//		// update values.
+//		Update(func(u *ent.SpentTokenUpsert) {
+//			SetHash(v+v).
+//		}).
+//		Exec(ctx)
+func (_c *SpentTokenCreate) OnConflict(opts ...sql.ConflictOption) *SpentTokenUpsertOne {
+	_c.conflict = opts
+	return &SpentTokenUpsertOne{
+		create: _c,
+	}
+}
+
+// OnConflictColumns calls `OnConflict` and configures the columns
+// as conflict target. Using this option is equivalent to using:
+//
+//	client.SpentToken.Create().
+//		OnConflict(sql.ConflictColumns(columns...)).
+//		Exec(ctx)
+func (_c *SpentTokenCreate) OnConflictColumns(columns ...string) *SpentTokenUpsertOne {
+	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
+	return &SpentTokenUpsertOne{
+		create: _c,
+	}
+}
+
+type (
+	// SpentTokenUpsertOne is the builder for "upsert"-ing
+	//  one SpentToken node.
+	SpentTokenUpsertOne struct {
+		create *SpentTokenCreate
+	}
+
+	// SpentTokenUpsert is the "OnConflict" setter.
+	SpentTokenUpsert struct {
+		*sql.UpdateSet
+	}
+)
+
+// UpdateNewValues updates the mutable fields using the new values that were set on create.
+// Using this option is equivalent to using:
+//
+//	client.SpentToken.Create().
+//		OnConflict(
+//			sql.ResolveWithNewValues(),
+//		).
+//		Exec(ctx)
+func (u *SpentTokenUpsertOne) UpdateNewValues() *SpentTokenUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
+		if _, exists := u.create.mutation.Hash(); exists {
+			s.SetIgnore(spenttoken.FieldHash)
+		}
+		if _, exists := u.create.mutation.SessionID(); exists {
+			s.SetIgnore(spenttoken.FieldSessionID)
+		}
+		if _, exists := u.create.mutation.SpentAt(); exists {
+			s.SetIgnore(spenttoken.FieldSpentAt)
+		}
+	}))
+	return u
+}
+
+// Ignore sets each column to itself in case of conflict.
+// Using this option is equivalent to using:
+//
+//	client.SpentToken.Create().
+//	    OnConflict(sql.ResolveWithIgnore()).
+//	    Exec(ctx)
+func (u *SpentTokenUpsertOne) Ignore() *SpentTokenUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
+	return u
+}
+
+// DoNothing configures the conflict_action to `DO NOTHING`.
+// Supported only by SQLite and PostgreSQL.
+func (u *SpentTokenUpsertOne) DoNothing() *SpentTokenUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.DoNothing())
+	return u
+}
+
+// Update allows overriding fields `UPDATE` values. See the SpentTokenCreate.OnConflict
+// documentation for more info.
+func (u *SpentTokenUpsertOne) Update(set func(*SpentTokenUpsert)) *SpentTokenUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
+		set(&SpentTokenUpsert{UpdateSet: update})
+	}))
+	return u
+}
+
+// Exec executes the query.
+func (u *SpentTokenUpsertOne) Exec(ctx context.Context) error {
+	if len(u.create.conflict) == 0 {
+		return errors.New("ent: missing options for SpentTokenCreate.OnConflict")
+	}
+	return u.create.Exec(ctx)
+}
+
+// ExecX is like Exec, but panics if an error occurs.
+func (u *SpentTokenUpsertOne) ExecX(ctx context.Context) {
+	if err := u.create.Exec(ctx); err != nil {
+		panic(err)
+	}
+}
+
+// Exec executes the UPSERT query and returns the inserted/updated ID.
+func (u *SpentTokenUpsertOne) ID(ctx context.Context) (id int, err error) {
+	node, err := u.create.Save(ctx)
+	if err != nil {
+		return id, err
+	}
+	return node.ID, nil
+}
+
+// IDX is like ID, but panics if an error occurs.
+func (u *SpentTokenUpsertOne) IDX(ctx context.Context) int {
+	id, err := u.ID(ctx)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
 // SpentTokenCreateBulk is the builder for creating many SpentToken entities in bulk.
 type SpentTokenCreateBulk struct {
 	config
 	err      error
 	builders []*SpentTokenCreate
+	conflict []sql.ConflictOption
 }
 
 // Save creates the SpentToken entities in the database.
@@ -196,6 +333,7 @@ func (_c *SpentTokenCreateBulk) Save(ctx context.Context) ([]*SpentToken, error)
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
+					spec.OnConflict = _c.conflict
 					// Invoke the actual operation on the latest mutation in the chain.
 					if err = sqlgraph.BatchCreate(ctx, _c.driver, spec); err != nil {
 						if sqlgraph.IsConstraintError(err) {
@@ -246,6 +384,123 @@ func (_c *SpentTokenCreateBulk) Exec(ctx context.Context) error {
 // ExecX is like Exec, but panics if an error occurs.
 func (_c *SpentTokenCreateBulk) ExecX(ctx context.Context) {
 	if err := _c.Exec(ctx); err != nil {
+		panic(err)
+	}
+}
+
+// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
+// of the `INSERT` statement. For example:
+//
+//	client.SpentToken.CreateBulk(builders...).
+//		OnConflict(
+//			// Update the row with the new values
+//			// the was proposed for insertion.
+//			sql.ResolveWithNewValues(),
+//		).
+//		// Override some of the fields with custom
+//		// update values.
+//		Update(func(u *ent.SpentTokenUpsert) {
+//			SetHash(v+v).
+//		}).
+//		Exec(ctx)
+func (_c *SpentTokenCreateBulk) OnConflict(opts ...sql.ConflictOption) *SpentTokenUpsertBulk {
+	_c.conflict = opts
+	return &SpentTokenUpsertBulk{
+		create: _c,
+	}
+}
+
+// OnConflictColumns calls `OnConflict` and configures the columns
+// as conflict target. Using this option is equivalent to using:
+//
+//	client.SpentToken.Create().
+//		OnConflict(sql.ConflictColumns(columns...)).
+//		Exec(ctx)
+func (_c *SpentTokenCreateBulk) OnConflictColumns(columns ...string) *SpentTokenUpsertBulk {
+	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
+	return &SpentTokenUpsertBulk{
+		create: _c,
+	}
+}
+
+// SpentTokenUpsertBulk is the builder for "upsert"-ing
+// a bulk of SpentToken nodes.
+type SpentTokenUpsertBulk struct {
+	create *SpentTokenCreateBulk
+}
+
+// UpdateNewValues updates the mutable fields using the new values that
+// were set on create. Using this option is equivalent to using:
+//
+//	client.SpentToken.Create().
+//		OnConflict(
+//			sql.ResolveWithNewValues(),
+//		).
+//		Exec(ctx)
+func (u *SpentTokenUpsertBulk) UpdateNewValues() *SpentTokenUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
+		for _, b := range u.create.builders {
+			if _, exists := b.mutation.Hash(); exists {
+				s.SetIgnore(spenttoken.FieldHash)
+			}
+			if _, exists := b.mutation.SessionID(); exists {
+				s.SetIgnore(spenttoken.FieldSessionID)
+			}
+			if _, exists := b.mutation.SpentAt(); exists {
+				s.SetIgnore(spenttoken.FieldSpentAt)
+			}
+		}
+	}))
+	return u
+}
+
+// Ignore sets each column to itself in case of conflict.
+// Using this option is equivalent to using:
+//
+//	client.SpentToken.Create().
+//		OnConflict(sql.ResolveWithIgnore()).
+//		Exec(ctx)
+func (u *SpentTokenUpsertBulk) Ignore() *SpentTokenUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
+	return u
+}
+
+// DoNothing configures the conflict_action to `DO NOTHING`.
+// Supported only by SQLite and PostgreSQL.
+func (u *SpentTokenUpsertBulk) DoNothing() *SpentTokenUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.DoNothing())
+	return u
+}
+
+// Update allows overriding fields `UPDATE` values. See the SpentTokenCreateBulk.OnConflict
+// documentation for more info.
+func (u *SpentTokenUpsertBulk) Update(set func(*SpentTokenUpsert)) *SpentTokenUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
+		set(&SpentTokenUpsert{UpdateSet: update})
+	}))
+	return u
+}
+
+// Exec executes the query.
+func (u *SpentTokenUpsertBulk) Exec(ctx context.Context) error {
+	if u.create.err != nil {
+		return u.create.err
+	}
+	for i, b := range u.create.builders {
+		if len(b.conflict) != 0 {
+			return fmt.Errorf("ent: OnConflict was set for builder %d. Set it on the SpentTokenCreateBulk instead", i)
+		}
+	}
+	if len(u.create.conflict) == 0 {
+		return errors.New("ent: missing options for SpentTokenCreateBulk.OnConflict")
+	}
+	return u.create.Exec(ctx)
+}
+
+// ExecX is like Exec, but panics if an error occurs.
+func (u *SpentTokenUpsertBulk) ExecX(ctx context.Context) {
+	if err := u.create.Exec(ctx); err != nil {
 		panic(err)
 	}
 }

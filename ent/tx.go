@@ -12,8 +12,12 @@ import (
 // Tx is a transactional client that is created by calling Client.Tx().
 type Tx struct {
 	config
+	// AuditEvent is the client for interacting with the AuditEvent builders.
+	AuditEvent *AuditEventClient
 	// Book is the client for interacting with the Book builders.
 	Book *BookClient
+	// Lockout is the client for interacting with the Lockout builders.
+	Lockout *LockoutClient
 	// Note is the client for interacting with the Note builders.
 	Note *NoteClient
 	// Session is the client for interacting with the Session builders.
@@ -153,7 +157,9 @@ func (tx *Tx) Client() *Client {
 }
 
 func (tx *Tx) init() {
+	tx.AuditEvent = NewAuditEventClient(tx.config)
 	tx.Book = NewBookClient(tx.config)
+	tx.Lockout = NewLockoutClient(tx.config)
 	tx.Note = NewNoteClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.SpentToken = NewSpentTokenClient(tx.config)
@@ -167,7 +173,7 @@ func (tx *Tx) init() {
 // of them in order to commit or rollback the transaction.
 //
 // If a closed transaction is embedded in one of the generated entities, and the entity
-// applies a query, for example: Book.QueryXXX(), the query will be executed
+// applies a query, for example: AuditEvent.QueryXXX(), the query will be executed
 // through the driver which created this transaction.
 //
 // Note that txDriver is not goroutine safe.

@@ -8,8 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -18,6 +18,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"bitgate/ent"
@@ -37,6 +38,14 @@ type HandlerConfig struct {
 	Production bool
 	// MaxBodyBytes limits a request body; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Limits bound depth, complexity and auth mutations per request.
+	Limits Limits
+	// CORSOrigins may call the API from a browser; none by default.
+	CORSOrigins []string
+	// TrustedProxies may set X-Forwarded-For; none by default.
+	TrustedProxies []netip.Prefix
+	// TLS adds Strict-Transport-Security.
+	TLS bool
 }
 
 // NewHandler returns the server's whole HTTP handler: POST and GET
@@ -46,6 +55,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	limits := cfg.Limits.withDefaults()
 	srv := handler.New(NewSchema(cfg.Client, cfg.Accounts, cfg.Logger))
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -53,6 +63,8 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	if !cfg.Production {
 		srv.Use(extension.Introspection{})
 	}
+	srv.Use(operationLimits{maxDepth: limits.MaxDepth, maxAuth: limits.MaxAuthFields})
+	srv.Use(extension.FixedComplexityLimit(limits.MaxComplexity))
 	srv.SetErrorPresenter(errorPresenter(cfg.Logger))
 	srv.SetRecoverFunc(recoverFunc(cfg.Logger))
 
@@ -74,34 +86,32 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 		}
 		_, _ = io.WriteString(w, "ok\n")
 	})
-	return mux
+	c := cors.New(cors.Options{
+		AllowedOrigins: cfg.CORSOrigins,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders: []string{"Authorization", "Content-Type", "Accept", "X-Request-ID"},
+		ExposedHeaders: []string{"X-Request-ID"},
+		MaxAge:         600,
+	})
+	return securityHeaders(cfg.TLS, identify(cfg.TrustedProxies, c.Handler(mux)))
 }
 
-// authenticate resolves the request's Authorization header into a viewer
-// (or a refusal) and records the client, before GraphQL runs.
+// authenticate resolves the request's Authorization header into a viewer,
+// or a refusal, before GraphQL runs.
 func authenticate(accounts *account.Service, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := account.WithClient(r.Context(), account.Client{IP: remoteIP(r), UserAgent: r.UserAgent()})
-		if h := r.Header.Get("Authorization"); h != "" {
-			var v *account.Viewer
-			scheme, token, ok := strings.Cut(h, " ")
-			err := error(errMalformedAuthorization)
-			if ok && strings.EqualFold(scheme, "Bearer") && token != "" {
-				v, err = accounts.Authenticate(ctx, strings.TrimSpace(token))
-			}
-			ctx = account.WithViewer(ctx, v, err)
+		h := r.Header.Get("Authorization")
+		if h == "" {
+			next.ServeHTTP(w, r)
+			return
 		}
-		next.ServeHTTP(w, r.WithContext(ctx))
+		var v *account.Viewer
+		err := error(errMalformedAuthorization)
+		if scheme, token, ok := strings.Cut(h, " "); ok && strings.EqualFold(scheme, "Bearer") && token != "" {
+			v, err = accounts.Authenticate(r.Context(), strings.TrimSpace(token))
+		}
+		next.ServeHTTP(w, r.WithContext(account.WithViewer(r.Context(), v, err)))
 	})
-}
-
-// remoteIP returns the address of the connection's peer.
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // checkRequest answers requests GraphQL cannot read before they reach it,

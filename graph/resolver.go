@@ -18,10 +18,11 @@ type Resolver struct {
 }
 
 // NewSchema returns the executable schema on client and accounts, with the
-// @hasPermission directive wired in.
+// @hasPermission directive and the list fields' complexity wired in.
 func NewSchema(client *ent.Client, accounts *account.Service, log *slog.Logger) graphql.ExecutableSchema {
 	return NewExecutableSchema(Config{
 		Resolvers:  &Resolver{client: client, accounts: accounts, log: log},
 		Directives: DirectiveRoot{HasPermission: hasPermission},
+		Complexity: complexityRoot(),
 	})
 }

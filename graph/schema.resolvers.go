@@ -177,6 +177,15 @@ func (r *queryResolver) Note(ctx context.Context, id uuid.UUID) (*ent.Note, erro
 	return r.client.Note.Query().Where(note.ID(id), note.OwnerID(v.User.ID)).Only(ctx)
 }
 
+// AuditEvents is the resolver for the auditEvents field.
+func (r *queryResolver) AuditEvents(ctx context.Context, first *int, after *string, last *int, before *string) (*ent.AuditEventConnection, error) {
+	p, err := newPage(first, after, last, before)
+	if err != nil {
+		return nil, err
+	}
+	return r.client.AuditEvent.Query().Paginate(ctx, p.after, p.first, p.before, p.last)
+}
+
 // Permissions is the resolver for the permissions field.
 func (r *userResolver) Permissions(ctx context.Context, obj *ent.User) ([]model.Permission, error) {
 	return permissions(obj.PermissionLevel), nil

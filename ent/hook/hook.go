@@ -8,6 +8,18 @@ import (
 	"fmt"
 )
 
+// The AuditEventFunc type is an adapter to allow the use of ordinary
+// function as AuditEvent mutator.
+type AuditEventFunc func(context.Context, *ent.AuditEventMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AuditEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AuditEventMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AuditEventMutation", m)
+}
+
 // The BookFunc type is an adapter to allow the use of ordinary
 // function as Book mutator.
 type BookFunc func(context.Context, *ent.BookMutation) (ent.Value, error)
@@ -18,6 +30,18 @@ func (f BookFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error)
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.BookMutation", m)
+}
+
+// The LockoutFunc type is an adapter to allow the use of ordinary
+// function as Lockout mutator.
+type LockoutFunc func(context.Context, *ent.LockoutMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f LockoutFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.LockoutMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.LockoutMutation", m)
 }
 
 // The NoteFunc type is an adapter to allow the use of ordinary

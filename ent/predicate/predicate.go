@@ -6,8 +6,14 @@ import (
 	"entgo.io/ent/dialect/sql"
 )
 
+// AuditEvent is the predicate function for auditevent builders.
+type AuditEvent func(*sql.Selector)
+
 // Book is the predicate function for book builders.
 type Book func(*sql.Selector)
+
+// Lockout is the predicate function for lockout builders.
+type Lockout func(*sql.Selector)
 
 // Note is the predicate function for note builders.
 type Note func(*sql.Selector)

@@ -3,7 +3,6 @@ package account
 import (
 	"context"
 	"fmt"
-	"log/slog"
 
 	"bitgate/ent"
 	"bitgate/ent/user"
@@ -42,7 +41,7 @@ func (s *Service) EnsureAdmin(ctx context.Context, in CreateUserInput) (*ent.Use
 	if err != nil {
 		return nil, false, fmt.Errorf("promote user %s: %w", existing.ID, err)
 	}
-	s.event(ctx, "user.permission_changed", slog.String("user_id", u.ID.String()),
-		slog.Int("from", existing.PermissionLevel), slog.Int("to", u.PermissionLevel))
+	s.audit(ctx, "user.permission_changed", u.ID,
+		fmt.Sprintf("create-admin: permission level %d -> %d", existing.PermissionLevel, u.PermissionLevel))
 	return u, false, nil
 }

@@ -16,6 +16,7 @@ import (
 	"bitgate/auth"
 	"bitgate/ent"
 	"bitgate/internal/apperr"
+	"bitgate/internal/ratelimit"
 )
 
 // Options are the session settings of a Service.
@@ -26,6 +27,9 @@ type Options struct {
 	// refused without revoking the session (a client's lost response, or
 	// two tabs refreshing at once).
 	ReuseGrace time.Duration
+	// Limiter limits signin, signup and refresh per client address; nil
+	// means no limit.
+	Limiter *ratelimit.Limiter
 	// Logger receives security events; nil means slog.Default().
 	Logger *slog.Logger
 }

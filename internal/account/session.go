@@ -29,6 +29,9 @@ var (
 // an invalid field, CONFLICT for a taken email, RATE_LIMITED when password
 // hashing is saturated.
 func (s *Service) Signup(ctx context.Context, in SignupInput) (*Payload, error) {
+	if err := s.allow(ctx, "signup"); err != nil {
+		return nil, err
+	}
 	nu, err := s.validateNewUser(ctx, CreateUserInput{
 		FirstName: in.FirstName, LastName: in.LastName, Email: in.Email, Password: in.Password,
 	})
@@ -47,40 +50,42 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (*Payload, error) 
 	if err != nil {
 		return nil, err
 	}
-	s.event(ctx, "signup", slog.String("user_id", p.User.ID.String()))
+	s.audit(ctx, "signup", p.User.ID, "")
 	return p, nil
 }
 
 // Signin checks an email and password and starts a session. A wrong email
 // and a wrong password give the same UNAUTHENTICATED error after the same
-// amount of hashing work. Returns RATE_LIMITED when hashing is saturated.
+// amount of hashing work. Returns RATE_LIMITED while the email is locked
+// out, when the client address is over its limit, or when hashing is
+// saturated.
 func (s *Service) Signin(ctx context.Context, email, password string) (*Payload, error) {
-	email, emailErr := NormalizeEmail(email)
+	if err := s.allow(ctx, "signin"); err != nil {
+		return nil, err
+	}
 	if len(password) > maxPasswordBytes {
 		return nil, apperr.Input("password", "password must be at most 1024 bytes")
 	}
-	var u *ent.User
-	if emailErr == nil {
-		var err error
-		u, err = s.client.User.Query().Where(user.Email(email)).Only(ctx)
-		if err != nil && !ent.IsNotFound(err) {
-			return nil, fmt.Errorf("load user by email: %w", err)
-		}
+	email, emailErr := NormalizeEmail(email)
+	if emailErr != nil {
+		// No account can have it: spend the hash anyway, answer alike.
+		return nil, s.failSignin(ctx, "", nil, s.hasher.VerifyDummy(ctx, password))
 	}
-	if u == nil {
-		if err := s.hasher.VerifyDummy(ctx, password); !errors.Is(err, auth.ErrMismatch) {
-			return nil, hasherError(err)
-		}
-		s.event(ctx, "signin.failed", slog.String("reason", "unknown email"))
-		return nil, apperr.ErrBadCredentials
+	if err := s.checkLockout(ctx, email); err != nil {
+		return nil, err
+	}
+	u, err := s.client.User.Query().Where(user.Email(email)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, s.failSignin(ctx, email, nil, s.hasher.VerifyDummy(ctx, password))
+	} else if err != nil {
+		return nil, fmt.Errorf("load user by email: %w", err)
 	}
 	needsRehash, err := s.hasher.Verify(ctx, u.PasswordHash, password)
-	switch {
-	case errors.Is(err, auth.ErrMismatch):
-		s.event(ctx, "signin.failed", slog.String("user_id", u.ID.String()), slog.String("reason", "wrong password"))
-		return nil, apperr.ErrBadCredentials
-	case err != nil:
-		return nil, hasherError(err)
+	if err != nil {
+		return nil, s.failSignin(ctx, email, u, err)
+	}
+	if err := s.clearLockout(ctx, email); err != nil {
+		return nil, err
 	}
 	if needsRehash {
 		s.upgradeHash(ctx, u, password)
@@ -89,8 +94,32 @@ func (s *Service) Signin(ctx context.Context, email, password string) (*Payload,
 	if err != nil {
 		return nil, err
 	}
-	s.event(ctx, "signin", slog.String("user_id", u.ID.String()), slog.String("session_id", p.SessionID.String()))
+	s.audit(ctx, "signin", u.ID, "session "+p.SessionID.String())
 	return p, nil
+}
+
+// failSignin answers a sign-in whose verification returned err: a mismatch
+// counts towards the email's lockout and answers the one bad-credentials
+// error; a busy pool answers RATE_LIMITED. u is nil for an unknown email.
+func (s *Service) failSignin(ctx context.Context, email string, u *ent.User, err error) error {
+	if !errors.Is(err, auth.ErrMismatch) {
+		return hasherError(err)
+	}
+	uid, detail := uuid.Nil, "unknown email"
+	if u != nil {
+		uid, detail = u.ID, "wrong password"
+	}
+	s.audit(ctx, "signin.failed", uid, detail)
+	if email != "" {
+		locked, err := s.recordFailure(ctx, email)
+		if err != nil {
+			return err
+		}
+		if locked {
+			s.audit(ctx, "signin.locked", uid, fmt.Sprintf("%d failed sign-ins in a row", lockoutFailures))
+		}
+	}
+	return apperr.ErrBadCredentials
 }
 
 // upgradeHash rehashes a password whose stored hash is bcrypt or has old
@@ -147,6 +176,9 @@ func (s *Service) payload(u *ent.User, sessionID uuid.UUID, refreshToken string)
 // the reuse grace is refused; after it, the session is revoked as stolen.
 // Every refusal is UNAUTHENTICATED.
 func (s *Service) Refresh(ctx context.Context, token string) (*Payload, error) {
+	if err := s.allow(ctx, "refresh"); err != nil {
+		return nil, err
+	}
 	if token == "" || len(token) > maxRefreshTokenLen {
 		return nil, errBadRefreshToken
 	}
@@ -178,7 +210,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Payload, error) {
 	if sess == nil {
 		return nil, s.refused(ctx, oldHash)
 	}
-	s.event(ctx, "refresh", slog.String("user_id", sess.UserID.String()), slog.String("session_id", sess.ID.String()))
+	s.log.DebugContext(ctx, "refresh", slog.String("user_id", sess.UserID.String()), slog.String("session_id", sess.ID.String()))
 	return s.payload(sess.Edges.User, sess.ID, newToken)
 }
 
@@ -186,7 +218,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Payload, error) {
 // than the grace ago revokes its session. Returns UNAUTHENTICATED, or an
 // internal error if the lookup or the revocation fails.
 func (s *Service) refused(ctx context.Context, hash string) error {
-	spent, err := s.client.SpentToken.Query().Where(spenttoken.Hash(hash)).Only(ctx)
+	spent, err := s.client.SpentToken.Query().Where(spenttoken.Hash(hash)).WithSession().Only(ctx)
 	switch {
 	case ent.IsNotFound(err):
 		return errBadRefreshToken
@@ -203,7 +235,7 @@ func (s *Service) refused(ctx context.Context, hash string) error {
 		return fmt.Errorf("revoke session %s after refresh token reuse: %w", spent.SessionID, err)
 	}
 	if n > 0 {
-		s.event(ctx, "refresh.reuse_detected", slog.String("session_id", spent.SessionID.String()))
+		s.audit(ctx, "refresh.reuse_detected", spent.Edges.Session.UserID, "session "+spent.SessionID.String()+" revoked")
 	}
 	return errBadRefreshToken
 }
@@ -220,7 +252,11 @@ func (s *Service) Signout(ctx context.Context, v *Viewer, all bool) error {
 	if err := q.SetRevokedAt(s.now()).Exec(ctx); err != nil {
 		return fmt.Errorf("revoke sessions of user %s: %w", v.User.ID, err)
 	}
-	s.event(ctx, "signout", slog.String("user_id", v.User.ID.String()), slog.Bool("all_sessions", all))
+	detail := "session " + v.SessionID.String()
+	if all {
+		detail = "all sessions"
+	}
+	s.audit(ctx, "signout", v.User.ID, detail)
 	return nil
 }
 
@@ -251,12 +287,6 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Viewer, erro
 		return nil, fmt.Errorf("load session %s: %w", sid, err)
 	}
 	return &Viewer{User: sess.Edges.User, SessionID: sid}, nil
-}
-
-// event logs a security event with the request's client address.
-func (s *Service) event(ctx context.Context, name string, attrs ...slog.Attr) {
-	attrs = append(attrs, slog.String("client_ip", ClientFrom(ctx).IP))
-	s.log.LogAttrs(ctx, slog.LevelInfo, name, attrs...)
 }
 
 // clip makes a header value storable: at most n bytes of valid UTF-8

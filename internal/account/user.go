@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"github.com/google/uuid"
 
@@ -35,7 +34,7 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User
 	if err != nil {
 		return nil, userWriteError(err)
 	}
-	s.event(ctx, "user.created", slog.String("user_id", u.ID.String()), slog.Int("permission_level", u.PermissionLevel))
+	s.audit(ctx, "user.created", u.ID, fmt.Sprintf("permission level %d", u.PermissionLevel))
 	return u, nil
 }
 
@@ -145,7 +144,7 @@ func (s *Service) UpdateUser(ctx context.Context, v *Viewer, id uuid.UUID, in Up
 	if err != nil {
 		return nil, err
 	}
-	s.logUpdate(ctx, v, target, u)
+	s.logUpdate(ctx, target, u)
 	return u, nil
 }
 
@@ -215,17 +214,16 @@ func (s *Service) checkCurrentPassword(ctx context.Context, u *ent.User, current
 }
 
 // logUpdate records the security-relevant parts of a user update.
-func (s *Service) logUpdate(ctx context.Context, v *Viewer, before, after *ent.User) {
-	attrs := []slog.Attr{slog.String("user_id", after.ID.String()), slog.String("by", v.User.ID.String())}
+func (s *Service) logUpdate(ctx context.Context, before, after *ent.User) {
 	if before.PermissionLevel != after.PermissionLevel {
-		s.event(ctx, "user.permission_changed", append(attrs,
-			slog.Int("from", before.PermissionLevel), slog.Int("to", after.PermissionLevel))...)
+		s.audit(ctx, "user.permission_changed", after.ID,
+			fmt.Sprintf("permission level %d -> %d", before.PermissionLevel, after.PermissionLevel))
 	}
 	if before.PasswordHash != after.PasswordHash {
-		s.event(ctx, "user.password_changed", attrs...)
+		s.audit(ctx, "user.password_changed", after.ID, "other sessions revoked")
 	}
 	if before.Email != after.Email {
-		s.event(ctx, "user.email_changed", attrs...)
+		s.audit(ctx, "user.email_changed", after.ID, "")
 	}
 }
 
@@ -242,7 +240,7 @@ func (s *Service) DeleteUser(ctx context.Context, v *Viewer, id uuid.UUID) error
 	} else if err != nil {
 		return fmt.Errorf("delete user %s: %w", id, err)
 	}
-	s.event(ctx, "user.deleted", slog.String("user_id", id.String()), slog.String("by", v.User.ID.String()))
+	s.audit(ctx, "user.deleted", id, "")
 	return nil
 }
 

@@ -23,6 +23,7 @@ func (v *Viewer) IsAdmin() bool { return IsAdmin(v.User.PermissionLevel) }
 type Client struct {
 	IP        string
 	UserAgent string
+	RequestID string
 }
 
 type viewerKey struct{}

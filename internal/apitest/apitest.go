@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -23,6 +24,7 @@ import (
 	"bitgate/graph"
 	"bitgate/internal/account"
 	"bitgate/internal/database"
+	"bitgate/internal/ratelimit"
 )
 
 // Secret is the signing key of test servers, for tests that forge tokens.
@@ -43,6 +45,14 @@ type Options struct {
 	// DatabaseURL shares a database between servers; empty means a fresh
 	// SQLite file in t.TempDir().
 	DatabaseURL string
+	// Limiter limits signin, signup and refresh per address; nil: none.
+	Limiter *ratelimit.Limiter
+	// Hasher hashes passwords; nil: a pool of one hash per CPU.
+	Hasher *auth.Hasher
+	// Handler settings passed through as they are.
+	Limits         graph.Limits
+	CORSOrigins    []string
+	TrustedProxies []netip.Prefix
 }
 
 // Server is a running test server.
@@ -85,11 +95,15 @@ func New(t testing.TB, opts Options) *Server {
 
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	tokens := auth.NewTokens(Secret, Issuer, Audience, opts.AccessTTL)
-	accounts := account.NewService(client, tokens, auth.NewHasher(0, 256), account.Options{
-		RefreshTTL: opts.RefreshTTL, ReuseGrace: opts.ReuseGrace, Logger: log,
+	if opts.Hasher == nil {
+		opts.Hasher = auth.NewHasher(0, 256)
+	}
+	accounts := account.NewService(client, tokens, opts.Hasher, account.Options{
+		RefreshTTL: opts.RefreshTTL, ReuseGrace: opts.ReuseGrace, Logger: log, Limiter: opts.Limiter,
 	})
 	h := graph.NewHandler(graph.HandlerConfig{
 		Client: client, Accounts: accounts, Logger: log, Production: opts.Production,
+		Limits: opts.Limits, CORSOrigins: opts.CORSOrigins, TrustedProxies: opts.TrustedProxies,
 	})
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
