@@ -68,7 +68,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := database.Open(ctx, cfg.databaseURL())
+	client, err := database.Open(ctx, cfg.databaseURL(), cfg.Pool)
 	if err != nil {
 		return nil, err
 	}

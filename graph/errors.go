@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -61,10 +62,21 @@ func publicError(err error, gqlErr *gqlerror.Error) *apperr.Error {
 		return apperr.Input(lastField(gqlErr.Path), "invalid ID: must be a UUID")
 	case gqlErr.Err == nil && strings.HasPrefix(gqlErr.Message, "json request body could not be decoded"):
 		// gqlgen echoes the body, which may hold a password: say less.
-		return &apperr.Error{Code: "GRAPHQL_PARSE_FAILED", Message: "request body is not a valid GraphQL request"}
+		return &apperr.Error{Code: codeParseFailed, Message: "request body is not a valid GraphQL request"}
+	case gqlErr.Err == nil && gqlErr.Extensions["code"] == nil:
+		// gqlgen's own refusals of a request it cannot run ("GET requests
+		// only allow query operations", "introspection disabled", …):
+		// their messages are safe; they lack only a code.
+		return &apperr.Error{Code: codeValidationFailed, Message: gqlErr.Message}
 	}
 	return nil
 }
+
+// gqlgen's codes for requests it cannot parse or validate.
+const (
+	codeParseFailed      apperr.Code = errcode.ParseFailed
+	codeValidationFailed apperr.Code = errcode.ValidationFailed
+)
 
 // camel turns an ent field name (published_year) into its GraphQL name
 // (publishedYear).

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
 
 	"bitgate/ent"
 	"bitgate/internal/account"
@@ -63,7 +65,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	if !cfg.Production {
 		srv.Use(extension.Introspection{})
 	}
-	srv.Use(operationLimits{maxDepth: limits.MaxDepth, maxAuth: limits.MaxAuthFields})
+	srv.Use(operationLimits{maxDepth: limits.MaxDepth, maxAuth: limits.MaxAuthFields, introspection: !cfg.Production})
 	srv.Use(extension.FixedComplexityLimit(limits.MaxComplexity))
 	srv.SetErrorPresenter(errorPresenter(cfg.Logger))
 	srv.SetRecoverFunc(recoverFunc(cfg.Logger))
@@ -122,6 +124,13 @@ func checkRequest(limit int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodGet:
+			if status, msg := checkGET(r.URL.Query()); status != 0 {
+				if status == http.StatusMethodNotAllowed {
+					w.Header().Set("Allow", "POST")
+				}
+				writeHTTPError(w, status, msg)
+				return
+			}
 		case http.MethodPost:
 			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 				writeHTTPError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
@@ -149,12 +158,34 @@ func checkRequest(limit int64, next http.Handler) http.Handler {
 	})
 }
 
+// checkGET refuses, with a status and a message, the GET requests gqlgen
+// would refuse without an error code: a mutation (405: GET must not change
+// anything) and variables or extensions that are not a JSON object (400).
+func checkGET(q url.Values) (int, string) {
+	for _, param := range []string{"variables", "extensions"} {
+		if v := q.Get(param); v != "" {
+			var m map[string]any
+			if json.Unmarshal([]byte(v), &m) != nil {
+				return http.StatusBadRequest, param + " must be a JSON object"
+			}
+		}
+	}
+	doc, err := parser.ParseQuery(&ast.Source{Input: q.Get("query")})
+	if err != nil {
+		return 0, "" // gqlgen answers parse errors with their code
+	}
+	if op := doc.Operations.ForName(q.Get("operationName")); op != nil && op.Operation != ast.Query {
+		return http.StatusMethodNotAllowed, "GET runs queries only: send a " + string(op.Operation) + " with POST"
+	}
+	return 0, ""
+}
+
 // writeHTTPError answers a request that never reached GraphQL.
 func writeHTTPError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{
-		"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": "GRAPHQL_PARSE_FAILED"}}},
+		"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": string(codeParseFailed)}}},
 	})
 }
 

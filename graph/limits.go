@@ -51,10 +51,12 @@ func (l Limits) withDefaults() Limits {
 var authFields = map[string]bool{"signin": true, "signup": true, "refresh": true}
 
 // operationLimits is a gqlgen extension that refuses, before execution, an
-// operation nested deeper than maxDepth (GRAPHQL_VALIDATION_FAILED) or
-// holding more than maxAuth of one auth mutation (RATE_LIMITED).
+// operation nested deeper than maxDepth or asking for introspection when it
+// is off (GRAPHQL_VALIDATION_FAILED), or holding more than maxAuth of one
+// auth mutation (RATE_LIMITED).
 type operationLimits struct {
 	maxDepth, maxAuth int
+	introspection     bool
 }
 
 var _ interface {
@@ -76,9 +78,10 @@ func (l operationLimits) MutateOperationContext(_ context.Context, opCtx *graphq
 		return nil
 	}
 	if d := depth(op.SelectionSet, map[string]int{}); d > l.maxDepth {
-		err := gqlerror.Errorf("operation is nested %d levels deep, more than the limit of %d", d, l.maxDepth)
-		errcode.Set(err, errcode.ValidationFailed)
-		return err
+		return validationError("operation is nested %d levels deep, more than the limit of %d", d, l.maxDepth)
+	}
+	if !l.introspection && introspects(op.SelectionSet, map[string]bool{}) {
+		return validationError("introspection is disabled")
 	}
 	if op.Operation != ast.Mutation {
 		return nil
@@ -122,6 +125,38 @@ func depth(set ast.SelectionSet, memo map[string]int) int {
 		deepest = max(deepest, d)
 	}
 	return deepest
+}
+
+// introspects reports whether set selects __schema or __type anywhere
+// (seen holds the fragments already looked at).
+func introspects(set ast.SelectionSet, seen map[string]bool) bool {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Name == "__schema" || s.Name == "__type" || introspects(s.SelectionSet, seen) {
+				return true
+			}
+		case *ast.InlineFragment:
+			if introspects(s.SelectionSet, seen) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if !seen[s.Name] && s.Definition != nil {
+				seen[s.Name] = true
+				if introspects(s.Definition.SelectionSet, seen) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// validationError is a refusal with gqlgen's validation code.
+func validationError(format string, args ...any) *gqlerror.Error {
+	err := gqlerror.Errorf(format, args...)
+	errcode.Set(err, errcode.ValidationFailed)
+	return err
 }
 
 // complexityRoot prices list fields by their page size, so that asking for

@@ -8,6 +8,7 @@ package graph
 import (
 	"bitgate/ent"
 	"bitgate/ent/note"
+	"bitgate/ent/predicate"
 	"bitgate/graph/model"
 	"bitgate/internal/account"
 	"bitgate/internal/apperr"
@@ -138,7 +139,7 @@ func (r *queryResolver) Users(ctx context.Context, first *int, after *string, la
 	if err != nil {
 		return nil, err
 	}
-	return r.client.User.Query().Paginate(ctx, p.after, p.first, p.before, p.last)
+	return r.client.User.Query().Where(where[predicate.User](p)...).Paginate(ctx, p.after, p.first, p.before, p.last)
 }
 
 // Books is the resolver for the books field.
@@ -147,7 +148,7 @@ func (r *queryResolver) Books(ctx context.Context, first *int, after *string, la
 	if err != nil {
 		return nil, err
 	}
-	return r.client.Book.Query().Paginate(ctx, p.after, p.first, p.before, p.last)
+	return r.client.Book.Query().Where(where[predicate.Book](p)...).Paginate(ctx, p.after, p.first, p.before, p.last)
 }
 
 // Book is the resolver for the book field.
@@ -165,7 +166,7 @@ func (r *queryResolver) Notes(ctx context.Context, first *int, after *string, la
 	if err != nil {
 		return nil, err
 	}
-	return r.client.Note.Query().Where(note.OwnerID(v.User.ID)).Paginate(ctx, p.after, p.first, p.before, p.last)
+	return r.client.Note.Query().Where(note.OwnerID(v.User.ID)).Where(where[predicate.Note](p)...).Paginate(ctx, p.after, p.first, p.before, p.last)
 }
 
 // Note is the resolver for the note field.
@@ -183,7 +184,7 @@ func (r *queryResolver) AuditEvents(ctx context.Context, first *int, after *stri
 	if err != nil {
 		return nil, err
 	}
-	return r.client.AuditEvent.Query().Paginate(ctx, p.after, p.first, p.before, p.last)
+	return r.client.AuditEvent.Query().Where(where[predicate.AuditEvent](p)...).Paginate(ctx, p.after, p.first, p.before, p.last)
 }
 
 // Permissions is the resolver for the permissions field.

@@ -5,12 +5,18 @@ package apitest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -53,6 +59,9 @@ type Options struct {
 	Limits         graph.Limits
 	CORSOrigins    []string
 	TrustedProxies []netip.Prefix
+	// LogWriter, if set, receives the server log at every level (debug
+	// included) instead of the test log, for tests that inspect it.
+	LogWriter io.Writer
 }
 
 // Server is a running test server.
@@ -85,15 +94,20 @@ func New(t testing.TB, opts Options) *Server {
 	}
 	dbURL := opts.DatabaseURL
 	if dbURL == "" {
-		dbURL = "file:" + filepath.Join(t.TempDir(), "test.db")
+		dbURL = freshDatabase(t)
 	}
 	srv := &Server{}
-	client, err := database.Open(context.Background(), dbURL,
+	client, err := database.Open(context.Background(), dbURL, database.Pool{},
 		ent.Debug(), ent.Log(func(...any) { srv.queries.Add(1) }))
 	require.NoError(t, err, "open database")
 	t.Cleanup(func() { client.Close() })
 
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var logTo io.Writer = testWriter{t}
+	logLevel := slog.LevelWarn
+	if opts.LogWriter != nil {
+		logTo, logLevel = opts.LogWriter, slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: logLevel}))
 	tokens := auth.NewTokens(Secret, Issuer, Audience, opts.AccessTTL)
 	if opts.Hasher == nil {
 		opts.Hasher = auth.NewHasher(0, 256)
@@ -109,6 +123,59 @@ func New(t testing.TB, opts Options) *Server {
 	t.Cleanup(ts.Close)
 	*srv = Server{URL: ts.URL, Client: client, Accounts: accounts, Tokens: tokens, DBURL: dbURL, HTTP: ts.Client()}
 	return srv
+}
+
+// postgresURL is set by Main for the PostgreSQL pass.
+var postgresURL string
+
+// Main runs a package's tests on SQLite, then, when TEST_DATABASE_URL names
+// a PostgreSQL server, once more with every test server on PostgreSQL. Use
+// it as the package's TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(apitest.Main(m)) }
+func Main(m *testing.M) int {
+	code := m.Run()
+	u := os.Getenv("TEST_DATABASE_URL")
+	if u == "" {
+		fmt.Println("apitest: TEST_DATABASE_URL is not set: the PostgreSQL pass is skipped")
+		return code
+	}
+	fmt.Println("apitest: PostgreSQL pass on", database.Redact(u))
+	postgresURL = u
+	if c := m.Run(); c != 0 {
+		code = c
+	}
+	return code
+}
+
+// OnPostgres reports whether this is the PostgreSQL pass.
+func OnPostgres() bool { return postgresURL != "" }
+
+// freshDatabase returns the URL of an empty database for one test: an
+// SQLite file in t.TempDir(), or, in the PostgreSQL pass, a new database
+// on the server, dropped when the test ends.
+func freshDatabase(t testing.TB) string {
+	t.Helper()
+	if postgresURL == "" {
+		return "file:" + filepath.Join(t.TempDir(), "test.db")
+	}
+	admin, err := sql.Open("pgx", postgresURL)
+	require.NoError(t, err)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "bitgate_test_" + hex.EncodeToString(b[:])
+	_, err = admin.Exec("CREATE DATABASE " + name)
+	require.NoError(t, err, "create test database")
+	t.Cleanup(func() {
+		if _, err := admin.Exec("DROP DATABASE " + name + " WITH (FORCE)"); err != nil {
+			t.Logf("drop test database %s: %v", name, err)
+		}
+		admin.Close()
+	})
+	u, err := url.Parse(postgresURL)
+	require.NoError(t, err)
+	u.Path = "/" + name
+	return u.String()
 }
 
 // testWriter sends server logs to the test log.

@@ -1,0 +1,132 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+
+	atlas "ariga.io/atlas/sql/migrate"
+	"entgo.io/ent/dialect"
+)
+
+// migrations holds the versioned migration files of each dialect, written
+// by `go run ./internal/database/gen NAME` from the ent schema.
+//
+//go:embed migrations
+var migrations embed.FS
+
+// migrationLockID is the PostgreSQL advisory lock that serialises
+// migrations across instances starting at once.
+const migrationLockID = 0x6269746761746531 // "bitgate1"
+
+// migrate applies the dialect's pending migration files in order, each in
+// its own transaction, recording each in schema_migrations. On PostgreSQL
+// an advisory lock makes instances that start together take turns; on
+// SQLite the immediate transaction is the lock.
+func migrate(ctx context.Context, db *sql.DB, d string) error {
+	dir, err := migrationDir(d)
+	if err != nil {
+		return err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close()
+	if d == dialect.Postgres {
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLockID); err != nil {
+			return fmt.Errorf("take migration lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockID) //nolint:errcheck // released with the connection anyway
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version varchar(255) PRIMARY KEY,
+		applied_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	files, err := dir.Files()
+	if err != nil {
+		return fmt.Errorf("read migrations: %w", err)
+	}
+	for _, f := range files {
+		if err := apply(ctx, conn, d, f); err != nil {
+			return fmt.Errorf("apply %s: %w", f.Name(), err)
+		}
+	}
+	return nil
+}
+
+// apply runs one migration file unless it was applied already.
+func apply(ctx context.Context, conn *sql.Conn, d string, f atlas.File) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	var n int
+	if err := tx.QueryRowContext(ctx, rebind(d, "SELECT count(*) FROM schema_migrations WHERE version = ?"), f.Version()).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	stmts, err := f.Stmts()
+	if err != nil {
+		return err
+	}
+	for _, s := range stmts {
+		if _, err := tx.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("%q: %w", s, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, rebind(d, "INSERT INTO schema_migrations (version) VALUES (?)"), f.Version()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// migrationDir loads the embedded files of dialect d and checks them
+// against their atlas.sum, so that an edited migration is refused.
+func migrationDir(d string) (atlas.Dir, error) {
+	root := path.Join("migrations", d)
+	entries, err := fs.ReadDir(migrations, root)
+	if err != nil {
+		return nil, fmt.Errorf("no migrations for %s: %w", d, err)
+	}
+	dir := &atlas.MemDir{}
+	for _, e := range entries {
+		b, err := migrations.ReadFile(path.Join(root, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		if err := dir.WriteFile(e.Name(), b); err != nil {
+			return nil, err
+		}
+	}
+	if err := atlas.Validate(dir); err != nil {
+		return nil, fmt.Errorf("migrations for %s do not match atlas.sum: %w", d, err)
+	}
+	return dir, nil
+}
+
+// rebind turns ? placeholders into PostgreSQL's $n.
+func rebind(d, query string) string {
+	if d != dialect.Postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
