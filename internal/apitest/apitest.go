@@ -94,7 +94,7 @@ func New(t testing.TB, opts Options) *Server {
 	}
 	dbURL := opts.DatabaseURL
 	if dbURL == "" {
-		dbURL = freshDatabase(t)
+		dbURL = FreshDatabase(t)
 	}
 	srv := &Server{}
 	client, err := database.Open(context.Background(), dbURL, database.Pool{},
@@ -148,13 +148,16 @@ func Main(m *testing.M) int {
 	return code
 }
 
+// Exit runs Main and exits with its code: a whole TestMain.
+func Exit(m *testing.M) { os.Exit(Main(m)) }
+
 // OnPostgres reports whether this is the PostgreSQL pass.
 func OnPostgres() bool { return postgresURL != "" }
 
-// freshDatabase returns the URL of an empty database for one test: an
+// FreshDatabase returns the URL of an empty database for one test: an
 // SQLite file in t.TempDir(), or, in the PostgreSQL pass, a new database
 // on the server, dropped when the test ends.
-func freshDatabase(t testing.TB) string {
+func FreshDatabase(t testing.TB) string {
 	t.Helper()
 	if postgresURL == "" {
 		return "file:" + filepath.Join(t.TempDir(), "test.db")
