@@ -1,7 +1,6 @@
 package graph_test
 
 import (
-	"os"
 	"testing"
 
 	"bitgate/internal/apitest"
@@ -9,4 +8,4 @@ import (
 
 // TestMain runs every test on SQLite, then on PostgreSQL when
 // TEST_DATABASE_URL is set.
-func TestMain(m *testing.M) { os.Exit(apitest.Main(m)) }
+func TestMain(m *testing.M) { apitest.Exit(m) }
