@@ -103,18 +103,18 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	var maxBody int
 	num(&maxBody, "max-body-bytes", "MAX_BODY_BYTES", graph.DefaultMaxBodyBytes, "request body limit")
 	num(&c.HashWorkers, "hash-workers", "HASH_WORKERS", max(1, runtime.NumCPU()/2), "password hashes at once")
-	num(&c.HashQueue, "hash-queue", "HASH_QUEUE", 32, "sign-ins that may wait for a hashing slot")
+	num(&c.HashQueue, "hash-queue", "HASH_QUEUE", 128, "sign-ins that may wait for a hashing slot")
 	num(&c.Limits.MaxDepth, "max-depth", "MAX_QUERY_DEPTH", graph.DefaultMaxDepth, "deepest selection nesting")
 	num(&c.Limits.MaxComplexity, "max-complexity", "MAX_COMPLEXITY", graph.DefaultMaxComplexity, "query complexity limit")
 	num(&c.Limits.MaxAuthFields, "max-auth-fields", "MAX_AUTH_FIELDS", graph.DefaultMaxAuthFields, "signin, signup and refresh fields allowed each per request")
-	num(&c.AuthBurst, "auth-burst", "AUTH_BURST", 30, "signin, signup and refresh calls a client address may make at once, each")
+	num(&c.AuthBurst, "auth-burst", "AUTH_BURST", 100, "signin, signup and refresh calls a client address may make at once, each")
 	str(&c.TLSCertFile, "tls-cert-file", "TLS_CERT_FILE", "", "serve HTTPS with this certificate")
 	str(&c.TLSKeyFile, "tls-key-file", "TLS_KEY_FILE", "", "and this key")
 	num(&c.Pool.MaxOpenConns, "db-max-open-conns", "DB_MAX_OPEN_CONNS", 20, "PostgreSQL connections per instance")
 	num(&c.Pool.MaxIdleConns, "db-max-idle-conns", "DB_MAX_IDLE_CONNS", 10, "idle PostgreSQL connections kept per instance")
 	dur(&c.Pool.ConnMaxLifetime, "db-conn-max-lifetime", "DB_CONN_MAX_LIFETIME", "30m", "how long a PostgreSQL connection is reused")
 	var authRate, origins, proxies string
-	str(&authRate, "auth-rate", "AUTH_RATE", "1", "signin, signup and refresh calls a client address regains each second, each (0: no limit)")
+	str(&authRate, "auth-rate", "AUTH_RATE", "5", "signin, signup and refresh calls a client address regains each second, each (0: no limit)")
 	str(&origins, "cors-origins", "CORS_ORIGINS", "", "comma-separated origins allowed to call the API from a browser")
 	str(&proxies, "trusted-proxies", "TRUSTED_PROXIES", "", "comma-separated addresses or CIDRs of proxies whose X-Forwarded-For is believed")
 	if extra != nil {
