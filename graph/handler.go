@@ -61,11 +61,16 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	srv := handler.New(NewSchema(cfg.Client, cfg.Accounts, cfg.Logger))
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	cache := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(cache)
+	srv.SetParserTokenLimit(maxTokens)
 	if !cfg.Production {
 		srv.Use(extension.Introspection{})
 	}
-	srv.Use(operationLimits{maxDepth: limits.MaxDepth, maxAuth: limits.MaxAuthFields, introspection: !cfg.Production})
+	srv.Use(operationLimits{
+		maxDepth: limits.MaxDepth, maxAuth: limits.MaxAuthFields, maxFields: limits.MaxFields,
+		introspection: !cfg.Production, cache: cache,
+	})
 	srv.Use(extension.FixedComplexityLimit(limits.MaxComplexity))
 	srv.SetErrorPresenter(errorPresenter(cfg.Logger))
 	srv.SetRecoverFunc(recoverFunc(cfg.Logger))
@@ -88,14 +93,17 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 		}
 		_, _ = io.WriteString(w, "ok\n")
 	})
-	c := cors.New(cors.Options{
-		AllowedOrigins: cfg.CORSOrigins,
-		AllowedMethods: []string{http.MethodGet, http.MethodPost},
-		AllowedHeaders: []string{"Authorization", "Content-Type", "Accept", "X-Request-ID"},
-		ExposedHeaders: []string{"X-Request-ID"},
-		MaxAge:         600,
-	})
-	return securityHeaders(cfg.TLS, identify(cfg.TrustedProxies, c.Handler(mux)))
+	var h http.Handler = mux
+	if len(cfg.CORSOrigins) > 0 { // rs/cors takes an empty list as "allow all"
+		h = cors.New(cors.Options{
+			AllowedOrigins: cfg.CORSOrigins,
+			AllowedMethods: []string{http.MethodGet, http.MethodPost},
+			AllowedHeaders: []string{"Authorization", "Content-Type", "Accept", "X-Request-ID"},
+			ExposedHeaders: []string{"X-Request-ID"},
+			MaxAge:         600,
+		}).Handler(mux)
+	}
+	return securityHeaders(cfg.TLS, identify(cfg.TrustedProxies, h))
 }
 
 // authenticate resolves the request's Authorization header into a viewer,

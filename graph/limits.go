@@ -8,6 +8,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
 
 	"bitgate/internal/apperr"
 )
@@ -23,14 +24,24 @@ type Limits struct {
 	// MaxAuthFields is how many of each of signin, signup and refresh one
 	// request may hold, aliases included.
 	MaxAuthFields int
+	// MaxFields is how many fields a query document may hold. GraphQL
+	// validation takes time that grows with the square of the fields in
+	// one selection, so a huge document is refused before it is validated.
+	MaxFields int
 }
 
 // Default limits: the deepest useful query (GraphiQL's introspection) has
 // depth 13; a full page of 100 notes with their owners costs about 2 000.
+// GraphiQL's introspection holds about 80 fields.
 const (
 	DefaultMaxDepth      = 15
 	DefaultMaxComplexity = 5000
 	DefaultMaxAuthFields = 1
+	DefaultMaxFields     = 500
+
+	// maxTokens bounds the parser's work on a query (a 1 MiB body of
+	// one-byte tokens would be a million).
+	maxTokens = 20_000
 )
 
 func (l Limits) withDefaults() Limits {
@@ -43,6 +54,9 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxAuthFields <= 0 {
 		l.MaxAuthFields = DefaultMaxAuthFields
 	}
+	if l.MaxFields <= 0 {
+		l.MaxFields = DefaultMaxFields
+	}
 	return l
 }
 
@@ -50,17 +64,22 @@ func (l Limits) withDefaults() Limits {
 // rotation: aliasing them is how brute force hides in one request.
 var authFields = map[string]bool{"signin": true, "signup": true, "refresh": true}
 
-// operationLimits is a gqlgen extension that refuses, before execution, an
-// operation nested deeper than maxDepth or asking for introspection when it
-// is off (GRAPHQL_VALIDATION_FAILED), or holding more than maxAuth of one
-// auth mutation (RATE_LIMITED).
+// operationLimits is a gqlgen extension that bounds what one request may
+// ask for. Before gqlgen validates a query it has not seen, it refuses a
+// document of more than maxFields fields (GRAPHQL_VALIDATION_FAILED) or an
+// operation holding more than maxAuth of one auth mutation (RATE_LIMITED);
+// after validation, an operation nested deeper than maxDepth or asking for
+// introspection when it is off (GRAPHQL_VALIDATION_FAILED).
 type operationLimits struct {
-	maxDepth, maxAuth int
-	introspection     bool
+	maxDepth, maxAuth, maxFields int
+	introspection                bool
+	// cache is gqlgen's query cache: a query found there passed already.
+	cache graphql.Cache[*ast.QueryDocument]
 }
 
 var _ interface {
 	graphql.HandlerExtension
+	graphql.OperationParameterMutator
 	graphql.OperationContextMutator
 } = operationLimits{}
 
@@ -70,8 +89,81 @@ func (operationLimits) ExtensionName() string { return "OperationLimits" }
 // Validate accepts any schema.
 func (operationLimits) Validate(graphql.ExecutableSchema) error { return nil }
 
-// MutateOperationContext checks the operation, which gqlgen has already
-// parsed and validated (so fragments are known and acyclic).
+// MutateOperationParameters checks a new query before gqlgen parses and
+// validates it. A query that does not parse is left to gqlgen to report.
+func (l operationLimits) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
+	if _, ok := l.cache.Get(ctx, p.Query); ok {
+		return nil
+	}
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: p.Query}, maxTokens)
+	if err != nil {
+		return nil
+	}
+	if op := doc.Operations.ForName(p.OperationName); op != nil && op.Operation == ast.Mutation {
+		for name, keys := range authKeys(op.SelectionSet, doc.Fragments, map[string]map[string]bool{}, map[string]bool{}) {
+			if len(keys) > l.maxAuth {
+				return &gqlerror.Error{
+					Message:    fmt.Sprintf("a request may hold at most %d %s", l.maxAuth, name),
+					Extensions: map[string]any{"code": string(apperr.RateLimited), "retryAfter": 1},
+				}
+			}
+		}
+	}
+	n := 0
+	for _, op := range doc.Operations {
+		n += countFields(op.SelectionSet)
+	}
+	for _, f := range doc.Fragments {
+		n += countFields(f.SelectionSet)
+	}
+	if n > l.maxFields {
+		return validationError("the query holds %d fields, more than the limit of %d", n, l.maxFields)
+	}
+	return nil
+}
+
+// authKeys collects, per auth mutation, the response keys (aliases) under
+// which set asks for it: gqlgen runs a field once per response key. seen
+// holds the fragments already followed.
+func authKeys(set ast.SelectionSet, frags ast.FragmentDefinitionList, keys map[string]map[string]bool, seen map[string]bool) map[string]map[string]bool {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if authFields[s.Name] {
+				if keys[s.Name] == nil {
+					keys[s.Name] = map[string]bool{}
+				}
+				keys[s.Name][s.Alias] = true
+			}
+		case *ast.InlineFragment:
+			authKeys(s.SelectionSet, frags, keys, seen)
+		case *ast.FragmentSpread:
+			if f := frags.ForName(s.Name); f != nil && !seen[s.Name] {
+				seen[s.Name] = true
+				authKeys(f.SelectionSet, frags, keys, seen)
+			}
+		}
+	}
+	return keys
+}
+
+// countFields counts the fields written in set, not following fragment
+// spreads (each fragment is counted once, where it is defined).
+func countFields(set ast.SelectionSet) int {
+	n := 0
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			n += 1 + countFields(s.SelectionSet)
+		case *ast.InlineFragment:
+			n += countFields(s.SelectionSet)
+		}
+	}
+	return n
+}
+
+// MutateOperationContext checks the operation, which gqlgen has parsed and
+// validated (so fragments are known and acyclic).
 func (l operationLimits) MutateOperationContext(_ context.Context, opCtx *graphql.OperationContext) *gqlerror.Error {
 	op := opCtx.Operation
 	if op == nil {
@@ -82,23 +174,6 @@ func (l operationLimits) MutateOperationContext(_ context.Context, opCtx *graphq
 	}
 	if !l.introspection && introspects(op.SelectionSet, map[string]bool{}) {
 		return validationError("introspection is disabled")
-	}
-	if op.Operation != ast.Mutation {
-		return nil
-	}
-	counts := map[string]int{}
-	for _, f := range graphql.CollectFields(opCtx, op.SelectionSet, []string{"Mutation"}) {
-		if authFields[f.Name] {
-			counts[f.Name]++ // one per response key: copies under one alias run once
-			if counts[f.Name] > l.maxAuth {
-				return &gqlerror.Error{
-					Message: fmt.Sprintf("a request may hold at most %d %s", l.maxAuth, f.Name),
-					Extensions: map[string]any{
-						"code": string(apperr.RateLimited), "retryAfter": 1,
-					},
-				}
-			}
-		}
 	}
 	return nil
 }

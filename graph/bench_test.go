@@ -1,0 +1,218 @@
+package graph_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"bitgate/internal/apitest"
+)
+
+// The benchmarks run the real handler over SQLite on an httptest server, so
+// each operation includes a loopback HTTP round trip and the client's JSON
+// encoding and decoding; allocs/op counts client and server together. They
+// also report sql/op, the SQL statements the server ran per operation.
+//
+//	go test ./graph/ -run '^$' -bench . -benchtime 200x
+
+const (
+	benchMeQuery    = `{ me { id email permissions } }`
+	benchBooksQuery = `{ books(first: 100) { totalCount
+		edges { cursor node { id createdAt updatedAt title author isbn publishedYear } }
+		pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`
+	benchNotesQuery   = `{ notes(first: 50) { edges { node { title owner { email } } } } }`
+	benchSigninMut    = `mutation($e: String!, $p: String!) { signin(email: $e, password: $p) { accessToken refreshToken } }`
+	benchRefreshMut   = `mutation($t: String!) { refresh(refreshToken: $t) { accessToken refreshToken } }`
+	benchBooks        = 100
+	benchNotes        = 50
+	benchUserEmail    = "bench@example.com"
+	benchOwnerEmailIn = `"email":"` + benchUserEmail + `"`
+)
+
+// benchServer starts a test server with one FREE user signed up through the
+// API, and returns it with the user's token pair.
+func benchServer(b *testing.B) (*apitest.Server, apitest.Payload) {
+	b.Helper()
+	s := apitest.New(b, apitest.Options{})
+	return s, s.Signup(b, benchUserEmail)
+}
+
+// benchQuery runs query once through s.Query and fails the benchmark on any
+// GraphQL error.
+func benchQuery(b *testing.B, s *apitest.Server, token, query string, vars map[string]any) *apitest.Response {
+	b.Helper()
+	r := s.Query(b, token, query, vars)
+	if len(r.Errors) > 0 || r.Status != http.StatusOK {
+		b.Fatalf("status %d: %s", r.Status, r.Body)
+	}
+	return r
+}
+
+// reportSQL reports the SQL statements per operation run since before.
+func reportSQL(b *testing.B, s *apitest.Server, before int64) {
+	b.Helper()
+	b.ReportMetric(float64(s.SQLCount()-before)/float64(b.N), "sql/op")
+}
+
+// BenchmarkMe measures an authenticated `me`: token check, session and
+// permission lookup, one user row.
+func BenchmarkMe(b *testing.B) {
+	s, p := benchServer(b)
+	b.ReportAllocs()
+	before := s.SQLCount()
+	b.ResetTimer()
+	for range b.N {
+		benchQuery(b, s, p.AccessToken, benchMeQuery, nil)
+	}
+	b.StopTimer()
+	reportSQL(b, s, before)
+}
+
+// BenchmarkBooksPage measures a full page of 100 books with every field.
+func BenchmarkBooksPage(b *testing.B) {
+	s, p := benchServer(b)
+	ctx := context.Background()
+	for i := range benchBooks {
+		_, err := s.Client.Book.Create().SetTitle(fmt.Sprintf("Book %03d", i)).SetAuthor("Author").
+			SetIsbn(fmt.Sprintf("978-0-00-%06d-0", i)).SetPublishedYear(1900 + i).Save(ctx)
+		require.NoError(b, err, "create book %d", i)
+	}
+	var out struct {
+		Books struct {
+			TotalCount int
+			Edges      []json.RawMessage
+		}
+	}
+	benchQuery(b, s, p.AccessToken, benchBooksQuery, nil).Decode(b, &out)
+	require.Equal(b, benchBooks, out.Books.TotalCount)
+	require.Len(b, out.Books.Edges, benchBooks)
+
+	b.ReportAllocs()
+	before := s.SQLCount()
+	b.ResetTimer()
+	for range b.N {
+		benchQuery(b, s, p.AccessToken, benchBooksQuery, nil)
+	}
+	b.StopTimer()
+	reportSQL(b, s, before)
+}
+
+// BenchmarkNotesWithOwners measures 50 of the caller's notes with each
+// note's owner: sql/op shows whether owners are loaded per note.
+func BenchmarkNotesWithOwners(b *testing.B) {
+	s, p := benchServer(b)
+	ctx := context.Background()
+	owner := uuid.MustParse(p.User.ID)
+	for i := range benchNotes {
+		_, err := s.Client.Note.Create().SetTitle(fmt.Sprintf("Note %02d", i)).SetContent("content").
+			SetOwnerID(owner).Save(ctx)
+		require.NoError(b, err, "create note %d", i)
+	}
+	r := benchQuery(b, s, p.AccessToken, benchNotesQuery, nil)
+	require.Equal(b, benchNotes, strings.Count(string(r.Data), benchOwnerEmailIn), "owners in %s", r.Data)
+
+	b.ReportAllocs()
+	before := s.SQLCount()
+	b.ResetTimer()
+	for range b.N {
+		benchQuery(b, s, p.AccessToken, benchNotesQuery, nil)
+	}
+	b.StopTimer()
+	reportSQL(b, s, before)
+}
+
+// BenchmarkSignin measures a successful sign-in, dominated by one argon2id
+// verification (m=19 MiB, t=2: some 25 ms).
+func BenchmarkSignin(b *testing.B) {
+	s, _ := benchServer(b)
+	vars := map[string]any{"e": benchUserEmail, "p": apitest.Password}
+	b.ReportAllocs()
+	before := s.SQLCount()
+	b.ResetTimer()
+	for range b.N {
+		benchQuery(b, s, "", benchSigninMut, vars)
+	}
+	b.StopTimer()
+	reportSQL(b, s, before)
+}
+
+// BenchmarkRefresh measures refresh-token rotation; each iteration rotates
+// the token the previous one received.
+func BenchmarkRefresh(b *testing.B) {
+	s, p := benchServer(b)
+	token := p.RefreshToken
+	var out struct{ Refresh apitest.Payload }
+	b.ReportAllocs()
+	before := s.SQLCount()
+	b.ResetTimer()
+	for range b.N {
+		benchQuery(b, s, "", benchRefreshMut, map[string]any{"t": token}).Decode(b, &out)
+		if out.Refresh.RefreshToken == "" || out.Refresh.RefreshToken == token {
+			b.Fatalf("refresh did not rotate the token: %+v", out.Refresh)
+		}
+		token = out.Refresh.RefreshToken
+	}
+	b.StopTimer()
+	reportSQL(b, s, before)
+}
+
+// BenchmarkParallelMe measures `me` from GOMAXPROCS concurrent clients.
+func BenchmarkParallelMe(b *testing.B) {
+	s, p := benchServer(b)
+	body, err := json.Marshal(map[string]any{"query": benchMeQuery})
+	require.NoError(b, err)
+	var failed atomic.Bool
+	b.ReportAllocs()
+	before := s.SQLCount()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := benchPost(s, p.AccessToken, body); err != nil {
+				if failed.CompareAndSwap(false, true) {
+					b.Error(err) // not Fatal: this is not the benchmark's goroutine
+				}
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	reportSQL(b, s, before)
+}
+
+// benchPost posts a GraphQL body and returns an error unless the answer is
+// 200 without GraphQL errors. Unlike s.Query it never stops the goroutine,
+// so it is safe in b.RunParallel.
+func benchPost(s *apitest.Server, token string, body []byte) error {
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("new request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := s.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("post: %w", err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		return fmt.Errorf("read answer: %w", err)
+	}
+	var r apitest.Response
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return fmt.Errorf("decode answer %s: %w", raw, err)
+	}
+	if res.StatusCode != http.StatusOK || len(r.Errors) > 0 {
+		return fmt.Errorf("status %d: %s", res.StatusCode, raw)
+	}
+	return nil
+}

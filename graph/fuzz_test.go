@@ -1,0 +1,130 @@
+package graph_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"bitgate/internal/apitest"
+)
+
+// fuzzMethods and fuzzPaths are what the method byte chooses from: its low
+// three bits pick the method, the rest the path.
+var (
+	fuzzMethods = []string{
+		http.MethodGet, http.MethodPost, http.MethodPut, http.MethodOptions,
+		http.MethodHead, http.MethodDelete, http.MethodPatch, http.MethodPost,
+	}
+	fuzzPaths = []string{"/graphql", "/graphql", "/graphql", "/", "/healthz", "/readyz", "/nope"}
+)
+
+// fuzzHeader drops from v the bytes a header value cannot hold at all
+// (the client refuses control characters).
+func fuzzHeader(v string) string {
+	return strings.Map(func(r rune) rune {
+		if (r < ' ' && r != '\t') || r == 0x7f {
+			return -1
+		}
+		return r
+	}, v)
+}
+
+// FuzzHandler sends arbitrary requests to the whole handler: a method and
+// path (chosen by one byte), an Authorization header ("$TOKEN" in it is
+// replaced by a valid access token), a Content-Type and a body (for GET,
+// the body is the query parameter). No answer may be 5xx, every GraphQL
+// error must carry a contract code, nothing may be logged as an internal
+// error, and the server must still answer a plain query afterwards.
+func FuzzHandler(f *testing.F) {
+	logs := &hardLog{}
+	s := apitest.New(f, apitest.Options{LogWriter: logs})
+	user := s.Signup(f, "fuzz@example.com")
+
+	const ctJSON = "application/json"
+	for _, seed := range []struct {
+		method      byte
+		authz, ctyp string
+		body        string
+	}{
+		{1, "", ctJSON, `{"query":"{ __typename }"}`},
+		{0, "", "", `{ book(id: "00000000-0000-0000-0000-000000000000") { id title } }`},
+		{1, "Bearer $TOKEN", ctJSON, `{"query":"{ me { id email permissions } notes(first: 5) { totalCount edges { cursor node { id owner { id } } } } }"}`},
+		{1, "", ctJSON + "; charset=utf-8", `{"query":"mutation($e: String!, $p: String!) { signin(email: $e, password: $p) { accessToken } }","variables":{"e":"fuzz@example.com","p":"nope"}}`},
+		{1, "Bearer $TOKEN", ctJSON, `{"query":"mutation { createNote(input: {title: \"t\", content: \"c\"}) { id } }"}`},
+		{1, "Bearer", ctJSON, `{"query":"{ me { id } }"}`},
+		{1, "Basic Zm9vOmJhcg==", "text/plain", `{"query":"{ __typename }"}`},
+		{1, "", ctJSON, `[{"query":"{ __typename }"},{"query":"{ __typename }"}]`},
+		{1, "", ctJSON, `{"query":"query { ...A } fragment A on Query { ...B } fragment B on Query { ...A }"}`},
+		{1, "Bearer $TOKEN", ctJSON, `{"query":"query($f: Int) { books(first: $f) { totalCount } }","variables":{"f":"abc"}}`},
+		{1, "", ctJSON, "{\"query\":\"{ book(id: \\\"\xff\xfe\\\") { id } }\"}"},
+		{3, "", "", ""},
+		{8, "", "", ""},
+		{1, "Bearer $TOKEN", "application/graphql-response+json", `{"query":"{ users(first: 101) { totalCount } }"}`},
+	} {
+		f.Add(seed.method, seed.authz, seed.ctyp, []byte(seed.body))
+	}
+
+	f.Fuzz(func(t *testing.T, method byte, authz, ctype string, body []byte) {
+		authz = fuzzHeader(strings.ReplaceAll(authz, "$TOKEN", user.AccessToken))
+		ctype = fuzzHeader(ctype)
+		m := fuzzMethods[int(method)%len(fuzzMethods)]
+		path := fuzzPaths[int(method>>3)%len(fuzzPaths)]
+		var reqBody io.Reader = bytes.NewReader(body)
+		if m == http.MethodGet {
+			path += "?query=" + url.QueryEscape(string(body))
+			reqBody = http.NoBody
+		}
+		req, err := http.NewRequest(m, s.URL+path, reqBody)
+		require.NoError(t, err)
+		if authz != "" {
+			req.Header.Set("Authorization", authz)
+		}
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		logs.Take()
+		start := time.Now()
+		res, err := s.HTTP.Do(req)
+		require.NoError(t, err, "%s %s", m, path)
+		require.Less(t, time.Since(start), 5*time.Second, "%s %s: slow answer", m, path)
+		raw, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		require.NoError(t, err)
+
+		require.Less(t, res.StatusCode, 500, "%s %s: %s", m, path, raw)
+		if !bytes.Contains(body, []byte("goroutine")) {
+			require.NotContains(t, string(raw), "goroutine ", "stack trace in answer")
+		}
+		if strings.Contains(res.Header.Get("Content-Type"), "json") && m != http.MethodHead {
+			var r struct {
+				Errors []apitest.Error `json:"errors"`
+			}
+			require.NoError(t, json.Unmarshal(raw, &r), "answer is not JSON: %s", raw)
+			for _, e := range r.Errors {
+				code, _ := e.Extensions["code"].(string)
+				require.True(t, apitest.Codes[code], "error without a contract code: %s", raw)
+				if code == "RATE_LIMITED" {
+					require.NotNil(t, e.Extensions["retryAfter"], "RATE_LIMITED without retryAfter: %s", raw)
+				}
+			}
+			if res.StatusCode >= 400 {
+				require.NotEmpty(t, r.Errors, "4xx without errors: %s", raw)
+			}
+		}
+		for _, line := range strings.Split(logs.Take(), "\n") {
+			require.NotContains(t, line, "level=ERROR", "%s %s %q logged an error", m, path, body)
+		}
+
+		r := s.Query(t, "", `{ book(id: "`+uuid.NewString()+`") { id } }`, nil)
+		require.Equal(t, http.StatusOK, r.Status, "follow-up query: %s", r.Body)
+		require.JSONEq(t, `{"book":null}`, string(r.Data), "follow-up query: %s", r.Body)
+	})
+}
