@@ -175,22 +175,69 @@ var dummyHash = sync.OnceValues(func() (string, error) {
 // Hasher hashes and verifies passwords in a bounded pool: at most workers
 // hashes run at once (argon2id takes 19 MiB each) and at most queue callers
 // wait for a slot; past that, calls return ErrBusy at once. Waiting callers
-// honour ctx cancellation. Hashing runs on the caller's goroutine. A Hasher
-// is safe for concurrent use.
+// honour ctx cancellation. Hashes run on the pool's own goroutines, each on
+// an OS thread of lowered scheduling priority, so that when the CPUs are
+// busy the kernel serves other requests before sign-ins. A Hasher is safe
+// for concurrent use.
 type Hasher struct {
 	slots   chan struct{}
+	jobs    chan func()
 	waiting atomic.Int64
 	queue   int64
+	closing sync.Once
 }
+
+// hashNice is the nice value of hashing threads: below every request.
+const hashNice = 10
 
 // NewHasher returns a Hasher running at most workers hashes at once
 // (runtime.NumCPU() if workers < 1) with at most queue waiting callers (0 if
-// queue < 0).
+// queue < 0). Close stops its goroutines.
 func NewHasher(workers, queue int) *Hasher {
 	if workers < 1 {
 		workers = runtime.NumCPU()
 	}
-	return &Hasher{slots: make(chan struct{}, workers), queue: int64(max(queue, 0))}
+	h := &Hasher{
+		slots: make(chan struct{}, workers),
+		jobs:  make(chan func()),
+		queue: int64(max(queue, 0)),
+	}
+	for range workers {
+		go h.work()
+	}
+	return h
+}
+
+// work runs jobs on a thread of its own at lowered priority. The thread is
+// never unlocked, so it ends with the goroutine and its priority never
+// reaches other goroutines.
+func (h *Hasher) work() {
+	runtime.LockOSThread()
+	lowerThreadPriority(hashNice)
+	for job := range h.jobs {
+		job()
+	}
+}
+
+// Close stops the pool's goroutines. The Hasher must not be used after.
+func (h *Hasher) Close() { h.closing.Do(func() { close(h.jobs) }) }
+
+// run takes a slot and runs fn on a pool goroutine, returning ErrBusy or
+// ctx.Err() like acquire. A panic in fn is raised again in the caller.
+func (h *Hasher) run(ctx context.Context, fn func()) error {
+	if err := h.acquire(ctx); err != nil {
+		return err
+	}
+	defer h.release()
+	done := make(chan any, 1)
+	h.jobs <- func() {
+		defer func() { done <- recover() }()
+		fn()
+	}
+	if p := <-done; p != nil {
+		panic(p)
+	}
+	return nil
 }
 
 // acquire takes a pool slot, waiting in the queue if there is room. It
@@ -224,12 +271,11 @@ func (h *Hasher) release() { <-h.slots }
 // Hash returns HashPassword(password), run in the pool. It returns ErrBusy if
 // the pool and queue are full, ctx.Err() if ctx is done before a slot frees,
 // or the error of HashPassword.
-func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
-	if err := h.acquire(ctx); err != nil {
-		return "", err
+func (h *Hasher) Hash(ctx context.Context, password string) (hash string, err error) {
+	if rerr := h.run(ctx, func() { hash, err = HashPassword(password) }); rerr != nil {
+		return "", rerr
 	}
-	defer h.release()
-	return HashPassword(password)
+	return hash, err
 }
 
 // Verify checks password against an encoded hash (argon2id PHC or bcrypt),
@@ -238,11 +284,10 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 // a wrong password, a wrapped error for a malformed hash, ErrBusy if the pool
 // and queue are full, or ctx.Err() if ctx is done before a slot frees.
 func (h *Hasher) Verify(ctx context.Context, encoded, password string) (needsRehash bool, err error) {
-	if err := h.acquire(ctx); err != nil {
-		return false, err
+	if rerr := h.run(ctx, func() { needsRehash, err = VerifyPassword(encoded, password) }); rerr != nil {
+		return false, rerr
 	}
-	defer h.release()
-	return VerifyPassword(encoded, password)
+	return needsRehash, err
 }
 
 // VerifyDummy spends the same time as one Verify against a current argon2id

@@ -111,6 +111,7 @@ func New(t testing.TB, opts Options) *Server {
 	tokens := auth.NewTokens(Secret, Issuer, Audience, opts.AccessTTL)
 	if opts.Hasher == nil {
 		opts.Hasher = auth.NewHasher(0, 256)
+		t.Cleanup(opts.Hasher.Close)
 	}
 	accounts := account.NewService(client, tokens, opts.Hasher, account.Options{
 		RefreshTTL: opts.RefreshTTL, ReuseGrace: opts.ReuseGrace, Logger: log, Limiter: opts.Limiter,

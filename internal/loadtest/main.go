@@ -90,7 +90,7 @@ comes from one address, so AUTH_RATE would answer before the hashing pool):
 
   go build -o /tmp/lt/bitgate . && AUTH_RATE=0 /tmp/lt/bitgate -addr 127.0.0.1:18181 -data-dir /tmp/lt/data
 
-HASH_WORKERS defaults to half the CPUs (1 on 2 cores), HASH_QUEUE to 32;
+HASH_WORKERS defaults to half the CPUs (1 on 2 cores), HASH_QUEUE to 128;
 compare with HASH_WORKERS=2. The load generator shares this machine's CPUs.
 
 target %s, duration scale %g, flood workers %d
