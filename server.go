@@ -107,6 +107,7 @@ func serve(cfg *config, stderr io.Writer) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	go prune(ctx, a.accounts, log)
 	errc := make(chan error, 1)
 	go func() {
 		if cfg.TLSCertFile != "" {
@@ -128,6 +129,25 @@ func serve(cfg *config, stderr io.Writer) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// prune deletes ended sessions and stale lockouts now and every hour until
+// ctx ends.
+func prune(ctx context.Context, accounts *account.Service, log *slog.Logger) {
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		if n, err := accounts.Prune(ctx); err != nil {
+			log.ErrorContext(ctx, "prune", slog.Any("error", err))
+		} else if n > 0 {
+			log.InfoContext(ctx, "pruned ended sessions and stale lockouts", slog.Int("rows", n))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // newLogger logs text in development and JSON in production.

@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/google/uuid"
+
 	"bitgate/ent"
 	"bitgate/ent/user"
 )
 
 // EnsureAdmin creates an ADMIN from in, or, if in.Email is taken, adds the
-// ADMIN bit to that user and sets their password when one is given.
+// ADMIN bit to that user and sets their password when one is given (which
+// ends their sessions).
 // Reports whether it created the user. Returns BAD_USER_INPUT for invalid
 // fields (a password is required for a new user).
 func (s *Service) EnsureAdmin(ctx context.Context, in CreateUserInput) (*ent.User, bool, error) {
@@ -26,7 +29,8 @@ func (s *Service) EnsureAdmin(ctx context.Context, in CreateUserInput) (*ent.Use
 	} else if err != nil {
 		return nil, false, fmt.Errorf("load user %s: %w", email, err)
 	}
-	upd := existing.Update().SetPermissionLevel(existing.PermissionLevel | PermAdmin)
+	level := existing.PermissionLevel | PermAdmin
+	c := userFields{PermissionLevel: &level}
 	if in.Password != "" {
 		if err := checkPassword("password", in.Password); err != nil {
 			return nil, false, err
@@ -35,13 +39,8 @@ func (s *Service) EnsureAdmin(ctx context.Context, in CreateUserInput) (*ent.Use
 		if err != nil {
 			return nil, false, err
 		}
-		upd.SetPasswordHash(hash)
+		c.PasswordHash = &hash
 	}
-	u, err := upd.Save(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("promote user %s: %w", existing.ID, err)
-	}
-	s.audit(ctx, "user.permission_changed", u.ID,
-		fmt.Sprintf("create-admin: permission level %d -> %d", existing.PermissionLevel, u.PermissionLevel))
-	return u, false, nil
+	u, err := s.saveUser(ctx, existing, c, uuid.Nil)
+	return u, false, err
 }

@@ -119,8 +119,20 @@ func (s *Service) UpdateUser(ctx context.Context, v *Viewer, id uuid.UUID, in Up
 		}
 		c.PasswordHash = &hash
 	}
+	keep := uuid.Nil
+	if self {
+		keep = v.SessionID
+	}
+	return s.saveUser(ctx, target, c, keep)
+}
+
+// saveUser writes validated changes to target in one transaction. A new
+// password hash ends every session of the user but keep (none if uuid.Nil).
+// The changes are audited. Returns CONFLICT for a taken email.
+func (s *Service) saveUser(ctx context.Context, target *ent.User, c userFields, keep uuid.UUID) (*ent.User, error) {
 	var u *ent.User
-	err = s.withTx(ctx, func(tx *ent.Tx) error {
+	err := s.withTx(ctx, func(tx *ent.Tx) error {
+		var err error
 		u, err = tx.User.UpdateOne(target).
 			SetNillableFirstName(c.FirstName).
 			SetNillableLastName(c.LastName).
@@ -134,11 +146,7 @@ func (s *Service) UpdateUser(ctx context.Context, v *Viewer, id uuid.UUID, in Up
 		if c.PasswordHash == nil {
 			return nil
 		}
-		// A new password ends every session but the one that set it.
-		revoke := tx.Session.Update().Where(session.UserID(id), session.RevokedAtIsNil())
-		if self {
-			revoke.Where(session.IDNEQ(v.SessionID))
-		}
+		revoke := tx.Session.Update().Where(session.UserID(target.ID), session.RevokedAtIsNil(), session.IDNEQ(keep))
 		return revoke.SetRevokedAt(s.now()).Exec(ctx)
 	})
 	if err != nil {

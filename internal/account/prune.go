@@ -1,0 +1,34 @@
+package account
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"bitgate/ent/lockout"
+	"bitgate/ent/session"
+)
+
+// pruneAfter is how long ended sessions and stale lockout counts are kept:
+// long past any access token of theirs.
+const pruneAfter = 24 * time.Hour
+
+// Prune deletes sessions that expired or were revoked more than a day ago
+// (with their spent tokens) and lockout rows idle for a day. It is safe to
+// run on every instance at once. Returns how many rows went.
+func (s *Service) Prune(ctx context.Context) (int, error) {
+	before := s.now().Add(-pruneAfter)
+	sessions, err := s.client.Session.Delete().
+		Where(session.Or(session.ExpiresAtLT(before), session.RevokedAtLT(before))).
+		Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("prune sessions: %w", err)
+	}
+	lockouts, err := s.client.Lockout.Delete().
+		Where(lockout.UpdatedAtLT(before), lockout.Or(lockout.LockedUntilIsNil(), lockout.LockedUntilLT(s.now()))).
+		Exec(ctx)
+	if err != nil {
+		return sessions, fmt.Errorf("prune lockouts: %w", err)
+	}
+	return sessions + lockouts, nil
+}
