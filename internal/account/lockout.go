@@ -18,58 +18,86 @@ const (
 	lockoutDuration = 15 * time.Minute
 )
 
-// checkLockout returns RATE_LIMITED, with the seconds left, while email is
-// locked.
-func (s *Service) checkLockout(ctx context.Context, email string) error {
-	l, err := s.client.Lockout.Query().Where(lockout.Email(email)).Only(ctx)
-	switch {
-	case ent.IsNotFound(err):
-		return nil
-	case err != nil:
-		return fmt.Errorf("load lockout: %w", err)
-	}
-	if l.LockedUntil == nil {
-		return nil
-	}
-	left := l.LockedUntil.Sub(s.now())
-	if left <= 0 {
-		return nil
-	}
-	return apperr.Limited("too many failed sign-ins for this email, try again later", int(math.Ceil(left.Seconds())))
+// attempt is a sign-in counted against an email before its password is
+// checked, so that concurrent guesses cannot all slip in before the first
+// failure is recorded.
+type attempt struct {
+	email string
+	n     int // this attempt's place in the run of failures, from 1
 }
 
-// recordFailure counts a failed sign-in for email, atomically across
-// instances (an upsert that increments), and locks the email at the
-// fifth failure in a row. It reports whether this failure locked it.
-func (s *Service) recordFailure(ctx context.Context, email string) (locked bool, err error) {
+// beginAttempt counts a sign-in for email, atomically across instances (an
+// upsert that increments). Returns RATE_LIMITED, with the seconds left,
+// while the email is locked, and locks it at once when more attempts are
+// under way than failures remain.
+func (s *Service) beginAttempt(ctx context.Context, email string) (*attempt, error) {
 	now := s.now()
-	err = s.withTx(ctx, func(tx *ent.Tx) error {
+	a := &attempt{email: email}
+	var lockedUntil time.Time
+	err := s.withTx(ctx, func(tx *ent.Tx) error {
 		id, err := tx.Lockout.Create().SetEmail(email).SetFailures(1).
 			OnConflictColumns(lockout.FieldEmail).AddFailures(1).UpdateUpdatedAt().
 			ID(ctx)
 		if err != nil {
-			return fmt.Errorf("count failed sign-in: %w", err)
+			return fmt.Errorf("count sign-in attempt: %w", err)
 		}
 		l, err := tx.Lockout.Get(ctx, id)
 		if err != nil {
 			return fmt.Errorf("load lockout: %w", err)
 		}
 		switch {
-		case l.LockedUntil != nil && !now.Before(*l.LockedUntil):
-			// The last lock is over: this failure starts a new run.
+		case l.LockedUntil != nil && now.Before(*l.LockedUntil):
+			lockedUntil = *l.LockedUntil
+			return nil
+		case l.LockedUntil != nil:
+			// The last lock is over: this attempt starts a new run.
+			a.n = 1
 			return tx.Lockout.UpdateOne(l).SetFailures(1).ClearLockedUntil().Exec(ctx)
-		case l.LockedUntil == nil && l.Failures >= lockoutFailures:
-			locked = true
-			return tx.Lockout.UpdateOne(l).SetLockedUntil(now.Add(lockoutDuration)).Exec(ctx)
+		case l.Failures > lockoutFailures:
+			lockedUntil = now.Add(lockoutDuration)
+			return tx.Lockout.UpdateOne(l).SetLockedUntil(lockedUntil).Exec(ctx)
 		}
+		a.n = l.Failures
 		return nil
 	})
-	return locked, err
+	if err != nil {
+		return nil, err
+	}
+	if !lockedUntil.IsZero() {
+		return nil, apperr.Limited("too many failed sign-ins for this email, try again later",
+			int(math.Ceil(lockedUntil.Sub(now).Seconds())))
+	}
+	return a, nil
 }
 
-// clearLockout resets email's count after a successful sign-in.
-func (s *Service) clearLockout(ctx context.Context, email string) error {
-	if _, err := s.client.Lockout.Delete().Where(lockout.Email(email)).Exec(ctx); err != nil {
+// fail keeps a failed attempt in the count, locking the email when it was
+// the last one allowed. Reports whether it locked.
+func (s *Service) fail(ctx context.Context, a *attempt) (locked bool, err error) {
+	if a.n < lockoutFailures {
+		return false, nil
+	}
+	err = s.client.Lockout.Update().
+		Where(lockout.Email(a.email), lockout.LockedUntilIsNil()).
+		SetLockedUntil(s.now().Add(lockoutDuration)).
+		Exec(ctx)
+	if err != nil {
+		return false, fmt.Errorf("lock email after %d failures: %w", a.n, err)
+	}
+	return true, nil
+}
+
+// forget takes back an attempt whose password was never checked (the
+// hashing pool was full, say).
+func (s *Service) forget(ctx context.Context, a *attempt) error {
+	if err := s.client.Lockout.Update().Where(lockout.Email(a.email)).AddFailures(-1).Exec(ctx); err != nil {
+		return fmt.Errorf("uncount sign-in attempt: %w", err)
+	}
+	return nil
+}
+
+// succeed resets the email's count after a successful sign-in.
+func (s *Service) succeed(ctx context.Context, a *attempt) error {
+	if _, err := s.client.Lockout.Delete().Where(lockout.Email(a.email)).Exec(ctx); err != nil {
 		return fmt.Errorf("reset lockout: %w", err)
 	}
 	return nil

@@ -66,25 +66,26 @@ func (s *Service) Signin(ctx context.Context, email, password string) (*Payload,
 	if len(password) > maxPasswordBytes {
 		return nil, apperr.Input("password", "password must be at most 1024 bytes")
 	}
-	email, emailErr := NormalizeEmail(email)
-	if emailErr != nil {
+	email, err := NormalizeEmail(email)
+	if err != nil {
 		// No account can have it: spend the hash anyway, answer alike.
-		return nil, s.failSignin(ctx, "", nil, s.hasher.VerifyDummy(ctx, password))
+		return nil, s.failSignin(ctx, nil, nil, s.hasher.VerifyDummy(ctx, password))
 	}
-	if err := s.checkLockout(ctx, email); err != nil {
+	a, err := s.beginAttempt(ctx, email)
+	if err != nil {
 		return nil, err
 	}
 	u, err := s.client.User.Query().Where(user.Email(email)).Only(ctx)
 	if ent.IsNotFound(err) {
-		return nil, s.failSignin(ctx, email, nil, s.hasher.VerifyDummy(ctx, password))
+		return nil, s.failSignin(ctx, a, nil, s.hasher.VerifyDummy(ctx, password))
 	} else if err != nil {
 		return nil, fmt.Errorf("load user by email: %w", err)
 	}
 	needsRehash, err := s.hasher.Verify(ctx, u.PasswordHash, password)
 	if err != nil {
-		return nil, s.failSignin(ctx, email, u, err)
+		return nil, s.failSignin(ctx, a, u, err)
 	}
-	if err := s.clearLockout(ctx, email); err != nil {
+	if err := s.succeed(ctx, a); err != nil {
 		return nil, err
 	}
 	if needsRehash {
@@ -99,10 +100,14 @@ func (s *Service) Signin(ctx context.Context, email, password string) (*Payload,
 }
 
 // failSignin answers a sign-in whose verification returned err: a mismatch
-// counts towards the email's lockout and answers the one bad-credentials
-// error; a busy pool answers RATE_LIMITED. u is nil for an unknown email.
-func (s *Service) failSignin(ctx context.Context, email string, u *ent.User, err error) error {
+// stays counted against the email (a is nil for a malformed one) and
+// answers the one bad-credentials error; a full hashing pool answers
+// RATE_LIMITED and takes the attempt back. u is nil for an unknown email.
+func (s *Service) failSignin(ctx context.Context, a *attempt, u *ent.User, err error) error {
 	if !errors.Is(err, auth.ErrMismatch) {
+		if a != nil {
+			err = errors.Join(err, s.forget(ctx, a))
+		}
 		return hasherError(err)
 	}
 	uid, detail := uuid.Nil, "unknown email"
@@ -110,14 +115,15 @@ func (s *Service) failSignin(ctx context.Context, email string, u *ent.User, err
 		uid, detail = u.ID, "wrong password"
 	}
 	s.audit(ctx, "signin.failed", uid, detail)
-	if email != "" {
-		locked, err := s.recordFailure(ctx, email)
-		if err != nil {
-			return err
-		}
-		if locked {
-			s.audit(ctx, "signin.locked", uid, fmt.Sprintf("%d failed sign-ins in a row", lockoutFailures))
-		}
+	if a == nil {
+		return apperr.ErrBadCredentials
+	}
+	locked, err := s.fail(ctx, a)
+	if err != nil {
+		return err
+	}
+	if locked {
+		s.audit(ctx, "signin.locked", uid, fmt.Sprintf("%d failed sign-ins in a row", lockoutFailures))
 	}
 	return apperr.ErrBadCredentials
 }

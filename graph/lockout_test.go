@@ -1,0 +1,48 @@
+package graph_test
+
+import (
+	"encoding/json"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"bitgate/internal/apitest"
+)
+
+// TestLockoutHoldsUnderConcurrentGuesses sends 20 wrong passwords for one
+// email at once: attempts are counted before the password is checked, so
+// at most 5 are checked (UNAUTHENTICATED), the rest are RATE_LIMITED, and
+// the right password is refused afterwards.
+func TestLockoutHoldsUnderConcurrentGuesses(t *testing.T) {
+	t.Parallel()
+	s := apitest.New(t, apitest.Options{})
+	s.Signup(t, "target@example.com")
+
+	const n = 20
+	codes := make([]string, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			res := authPost(s, authSigninMut, map[string]any{"e": "target@example.com", "p": "wrong guess " + string(rune('a'+i))})
+			var r struct{ Errors []apitest.Error }
+			if res.err == nil && json.Unmarshal(res.body, &r) == nil && len(r.Errors) > 0 {
+				codes[i], _ = r.Errors[0].Extensions["code"].(string)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	count := map[string]int{}
+	for _, c := range codes {
+		count[c]++
+	}
+	require.LessOrEqual(t, count["UNAUTHENTICATED"], 5, "passwords checked: %v", count)
+	require.Equal(t, n, count["UNAUTHENTICATED"]+count["RATE_LIMITED"], "answers: %v", count)
+
+	r := authSignin(t, s, "target@example.com", apitest.Password)
+	require.Equal(t, "RATE_LIMITED", r.Code(), "right password while locked: %s", r.Body)
+}
