@@ -10,10 +10,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -87,8 +87,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) {
 	return &app{client: client, accounts: accounts, handler: h, log: log}, nil
 }
 
-// serve runs the HTTP server until SIGINT or SIGTERM, then lets in-flight
-// requests finish within the shutdown timeout.
+// serve runs the HTTP server until SIGINT or SIGTERM.
 func serve(cfg *config, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -99,7 +98,6 @@ func serve(cfg *config, stderr io.Writer) error {
 	}
 	defer a.client.Close()
 	srv := &http.Server{
-		Addr:              cfg.Addr,
 		Handler:           a.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -107,25 +105,36 @@ func serve(cfg *config, stderr io.Writer) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
 	go prune(ctx, a.accounts, log)
+	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("env", cfg.Env))
+	return serveUntil(ctx, srv, ln, cfg, log)
+}
+
+// serveUntil serves on ln (with TLS when cfg names a certificate) until ctx
+// ends, then stops accepting connections and lets in-flight requests finish
+// within cfg.ShutdownTimeout.
+func serveUntil(ctx context.Context, srv *http.Server, ln net.Listener, cfg *config, log *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() {
 		if cfg.TLSCertFile != "" {
-			errc <- srv.ListenAndServeTLS(cfg.TLSCertFile, cfg.TLSKeyFile)
+			errc <- srv.ServeTLS(ln, cfg.TLSCertFile, cfg.TLSKeyFile)
 		} else {
-			errc <- srv.ListenAndServe()
+			errc <- srv.Serve(ln)
 		}
 	}()
-	log.Info("listening", slog.String("addr", cfg.Addr), slog.String("env", cfg.Env))
 	select {
 	case err := <-errc:
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		return fmt.Errorf("serve on %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil

@@ -74,3 +74,42 @@ func TestConcurrentRefreshAcrossInstances(t *testing.T) {
 		require.Equal(t, p.User.ID, authMe(t, s, winner.AccessToken).ID, "winner's token")
 	}
 }
+
+// TestConcurrentSignupsOneEmail signs up one email ten times at once over
+// two instances: exactly one account is made, the rest are CONFLICT.
+func TestConcurrentSignupsOneEmail(t *testing.T) {
+	t.Parallel()
+	servers := []*apitest.Server{apitest.New(t, apitest.Options{})}
+	servers = append(servers, apitest.New(t, apitest.Options{DatabaseURL: servers[0].DBURL}))
+	const signup = `mutation($in: SignupInput!) { signup(input: $in) { accessToken } }`
+	in := map[string]any{"firstName": "Twin", "lastName": "Twin", "email": "twin@example.com", "password": apitest.Password}
+
+	const n = 10
+	results := make([]authRaw, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			results[i] = authPost(servers[i%2], signup, map[string]any{"in": in})
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	codes := map[string]int{}
+	for i, res := range results {
+		require.NoError(t, res.err, "request %d", i)
+		var r struct{ Errors []apitest.Error }
+		require.NoError(t, json.Unmarshal(res.body, &r), "request %d: %s", i, res.body)
+		code := "ok"
+		if len(r.Errors) > 0 {
+			code, _ = r.Errors[0].Extensions["code"].(string)
+		}
+		codes[code]++
+	}
+	require.Equal(t, map[string]int{"ok": 1, "CONFLICT": n - 1}, codes)
+	users, err := servers[0].Client.User.Query().Count(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 1, users)
+}
