@@ -106,6 +106,7 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	num(&c.HashQueue, "hash-queue", "HASH_QUEUE", 128, "sign-ins that may wait for a hashing slot")
 	num(&c.Limits.MaxDepth, "max-depth", "MAX_QUERY_DEPTH", graph.DefaultMaxDepth, "deepest selection nesting")
 	num(&c.Limits.MaxComplexity, "max-complexity", "MAX_COMPLEXITY", graph.DefaultMaxComplexity, "query complexity limit")
+	num(&c.Limits.MaxFields, "max-fields", "MAX_QUERY_FIELDS", graph.DefaultMaxFields, "fields a query document may hold")
 	num(&c.Limits.MaxAuthFields, "max-auth-fields", "MAX_AUTH_FIELDS", graph.DefaultMaxAuthFields, "signin, signup and refresh fields allowed each per request")
 	num(&c.AuthBurst, "auth-burst", "AUTH_BURST", 100, "signin, signup and refresh calls a client address may make at once, each")
 	str(&c.TLSCertFile, "tls-cert-file", "TLS_CERT_FILE", "", "serve HTTPS with this certificate")
