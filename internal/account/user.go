@@ -103,7 +103,7 @@ func (s *Service) UpdateUser(ctx context.Context, v *Viewer, id uuid.UUID, in Up
 	} else if err != nil {
 		return nil, fmt.Errorf("load user %s: %w", id, err)
 	}
-	c, err := s.userChanges(in)
+	c, err := userChanges(in)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +164,7 @@ type userFields struct {
 
 // userChanges validates the given fields of an update, except the password
 // hash, which is only computed once the update is allowed.
-func (s *Service) userChanges(in UpdateUserInput) (userFields, error) {
+func userChanges(in UpdateUserInput) (userFields, error) {
 	var c userFields
 	var err error
 	if c.FirstName, err = optional("firstName", in.FirstName, cleanName); err != nil {
