@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -45,4 +46,20 @@ func TestLockoutHoldsUnderConcurrentGuesses(t *testing.T) {
 
 	r := authSignin(t, s, "target@example.com", apitest.Password)
 	require.Equal(t, "RATE_LIMITED", r.Code(), "right password while locked: %s", r.Body)
+}
+
+// TestUnknownEmailCostsAHash checks that a sign-in for an unknown email is
+// not answered faster than a hash could run (argon2id with m=19 MiB, t=2
+// takes well over 5 ms on any CPU), so timing cannot tell which emails
+// exist. Only a lower bound: a slow machine cannot make it fail.
+func TestUnknownEmailCostsAHash(t *testing.T) {
+	t.Parallel()
+	s := apitest.New(t, apitest.Options{})
+	for i := range 3 {
+		start := time.Now()
+		r := authSignin(t, s, "nobody"+string(rune('a'+i))+"@example.com", "some password")
+		took := time.Since(start)
+		require.Equal(t, "UNAUTHENTICATED", r.Code(), "%s", r.Body)
+		require.GreaterOrEqual(t, took, 5*time.Millisecond, "an unknown email was refused in %v: no hash was spent", took)
+	}
 }

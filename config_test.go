@@ -1,0 +1,46 @@
+package main
+
+import (
+	"io"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestParseConfigDefaults holds the defaults to the contract: :8080, a
+// SQLite file under ./data, 15-minute access tokens, 30-day sessions and a
+// 10-second reuse grace.
+func TestParseConfigDefaults(t *testing.T) {
+	c, err := parseConfig("t", nil, func(string) string { return "" }, io.Discard, nil)
+	require.NoError(t, err)
+	require.Equal(t, ":8080", c.Addr)
+	require.Equal(t, "file:data/bitgate.db", c.databaseURL())
+	require.Equal(t, 15*time.Minute, c.AccessTTL)
+	require.Equal(t, 30*24*time.Hour, c.RefreshTTL)
+	require.Equal(t, 10*time.Second, c.ReuseGrace)
+	require.False(t, c.production())
+	require.Empty(t, c.CORSOrigins)
+	require.Empty(t, c.TrustedProxies)
+}
+
+// TestParseConfigFromEnvAndFlags reads settings from the environment, with
+// flags taking precedence.
+func TestParseConfigFromEnvAndFlags(t *testing.T) {
+	env := map[string]string{
+		"ADDR": ":9000", "REFRESH_REUSE_GRACE": "1s", "APP_ENV": "production",
+		"DATABASE_URL": "postgres://u@h/db", "CORS_ORIGINS": "https://a.example, https://b.example",
+		"TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1", "AUTH_RATE": "0.5", "MAX_QUERY_DEPTH": "9",
+	}
+	c, err := parseConfig("t", []string{"-addr", ":9001"}, func(k string) string { return env[k] }, io.Discard, nil)
+	require.NoError(t, err)
+	require.Equal(t, ":9001", c.Addr, "a flag beats the environment")
+	require.Equal(t, time.Second, c.ReuseGrace)
+	require.True(t, c.production())
+	require.Equal(t, "postgres://u@h/db", c.databaseURL())
+	require.Equal(t, []string{"https://a.example", "https://b.example"}, c.CORSOrigins)
+	require.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")}, c.TrustedProxies)
+	require.Equal(t, 0.5, c.AuthRate)
+	require.Equal(t, 9, c.Limits.MaxDepth)
+}
