@@ -53,7 +53,7 @@ func publicError(err error, gqlErr *gqlerror.Error) *apperr.Error {
 		}
 		return ae
 	case errors.As(err, &ve):
-		return apperr.Input(camel(ve.Name), fmt.Sprintf("%s: %v", camel(ve.Name), errors.Unwrap(ve)))
+		return apperr.Input(camel(ve.Name), fmt.Sprintf("%s: %v", camel(ve.Name), innermost(ve)))
 	case errors.As(err, &nfe):
 		return apperr.ErrNotFound
 	case errors.As(err, &ce):
@@ -77,6 +77,15 @@ const (
 	codeParseFailed      apperr.Code = errcode.ParseFailed
 	codeValidationFailed apperr.Code = errcode.ValidationFailed
 )
+
+// innermost returns the last error of err's chain: for ent's validation
+// errors, the validator's own words, without ent's wrapping.
+func innermost(err error) error {
+	for next := errors.Unwrap(err); next != nil; next = errors.Unwrap(err) {
+		err = next
+	}
+	return err
+}
 
 // camel turns an ent field name (published_year) into its GraphQL name
 // (publishedYear).
