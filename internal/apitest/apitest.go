@@ -152,9 +152,6 @@ func Main(m *testing.M) int {
 // Exit runs Main and exits with its code: a whole TestMain.
 func Exit(m *testing.M) { os.Exit(Main(m)) }
 
-// OnPostgres reports whether this is the PostgreSQL pass.
-func OnPostgres() bool { return postgresURL != "" }
-
 // FreshDatabase returns the URL of an empty database for one test: an
 // SQLite file in t.TempDir(), or, in the PostgreSQL pass, a new database
 // on the server, dropped when the test ends.

@@ -3,10 +3,7 @@
 // extensions.code in one place. Anything that is not an *Error is internal.
 package apperr
 
-import (
-	"errors"
-	"fmt"
-)
+import "fmt"
 
 // Code is a contract error code, sent as extensions.code.
 type Code string
@@ -79,13 +76,3 @@ var (
 	// ErrNotFound answers a missing object, and one the caller may not see.
 	ErrNotFound = New(NotFound, "not found")
 )
-
-// CodeOf returns the code of err: the code of the first *Error in its chain,
-// or Internal.
-func CodeOf(err error) Code {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return Internal
-}
