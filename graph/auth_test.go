@@ -1,7 +1,6 @@
 package graph_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -413,33 +412,40 @@ func TestAuthRefreshSignedOutSession(t *testing.T) {
 	authRequireRefreshRefused(t, s, p.RefreshToken)
 }
 
-// authRaw is one response read off the test goroutine.
-type authRaw struct {
-	status int
-	body   []byte
-	err    error
-}
+// authRaceRefresh sends n refreshes of one token at once, spread over
+// servers, and requires exactly one winner, every other answer
+// UNAUTHENTICATED without data. It returns the winner's pair.
+func authRaceRefresh(t testing.TB, servers []*apitest.Server, token string, n int) apitest.Payload {
+	t.Helper()
+	results := make([]*apitest.Response, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			results[i], errs[i] = servers[i%len(servers)].Post("", authRefreshMut, map[string]any{"t": token})
+		})
+	}
+	close(start)
+	wg.Wait()
 
-// authPost posts a GraphQL operation without failing the test, for use off
-// the test goroutine.
-func authPost(s *apitest.Server, query string, vars map[string]any) authRaw {
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
-	if err != nil {
-		return authRaw{err: err}
+	var winners []apitest.Payload
+	for i, r := range results {
+		require.NoError(t, errs[i], "request %d", i)
+		r.Check(t)
+		var data struct{ Refresh *apitest.Payload }
+		require.NoError(t, json.Unmarshal(r.Data, &data), "request %d: %s", i, r.Body)
+		if len(r.Errors) == 0 {
+			require.NotNil(t, data.Refresh, "request %d: %s", i, r.Body)
+			winners = append(winners, *data.Refresh)
+			continue
+		}
+		require.Nil(t, data.Refresh, "request %d: data with errors: %s", i, r.Body)
+		require.Equal(t, "UNAUTHENTICATED", r.Code(), "request %d: %s", i, r.Body)
 	}
-	req, err := http.NewRequest(http.MethodPost, s.URL+"/graphql", bytes.NewReader(body))
-	if err != nil {
-		return authRaw{err: err}
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := s.HTTP.Do(req)
-	if err != nil {
-		return authRaw{err: err}
-	}
-	defer res.Body.Close()
-	var buf bytes.Buffer
-	_, err = buf.ReadFrom(res.Body)
-	return authRaw{status: res.StatusCode, body: buf.Bytes(), err: err}
+	require.Len(t, winners, 1, "want exactly one winning refresh of %d", n)
+	return winners[0]
 }
 
 func TestAuthRefreshConcurrent(t *testing.T) {
@@ -447,46 +453,7 @@ func TestAuthRefreshConcurrent(t *testing.T) {
 	s := apitest.New(t, apitest.Options{}) // 10s grace: losers must not revoke the winner
 	p := s.Signup(t, "race@example.com")
 
-	const n = 20
-	results := make([]authRaw, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			results[i] = authPost(s, authRefreshMut, map[string]any{"t": p.RefreshToken})
-		}()
-	}
-	close(start)
-	wg.Wait()
-
-	var winners []apitest.Payload
-	unauthenticated := 0
-	for i, res := range results {
-		require.NoError(t, res.err, "request %d", i)
-		require.Less(t, res.status, 500, "request %d: %s", i, res.body)
-		var r struct {
-			Data struct {
-				Refresh *apitest.Payload `json:"refresh"`
-			} `json:"data"`
-			Errors []apitest.Error `json:"errors"`
-		}
-		require.NoError(t, json.Unmarshal(res.body, &r), "request %d: %s", i, res.body)
-		if len(r.Errors) == 0 {
-			require.NotNil(t, r.Data.Refresh, "request %d: %s", i, res.body)
-			winners = append(winners, *r.Data.Refresh)
-			continue
-		}
-		require.Nil(t, r.Data.Refresh, "request %d: data with errors: %s", i, res.body)
-		require.Equal(t, "UNAUTHENTICATED", r.Errors[0].Extensions["code"], "request %d: %s", i, res.body)
-		unauthenticated++
-	}
-	require.Len(t, winners, 1, "want exactly one winning refresh")
-	require.Equal(t, n-1, unauthenticated)
-
-	w := winners[0]
+	w := authRaceRefresh(t, []*apitest.Server{s}, p.RefreshToken, 20)
 	require.Equal(t, p.User.ID, authMe(t, s, w.AccessToken).ID, "winner's access token")
 	n2 := authMustRefresh(t, s, w.RefreshToken)
 	require.Equal(t, p.User.ID, authMe(t, s, n2.AccessToken).ID, "winner's refresh token")

@@ -1,11 +1,9 @@
 package graph_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -168,15 +166,13 @@ func BenchmarkRefresh(b *testing.B) {
 // BenchmarkParallelMe measures `me` from GOMAXPROCS concurrent clients.
 func BenchmarkParallelMe(b *testing.B) {
 	s, p := benchServer(b)
-	body, err := json.Marshal(map[string]any{"query": benchMeQuery})
-	require.NoError(b, err)
 	var failed atomic.Bool
 	b.ReportAllocs()
 	before := s.SQLCount()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if err := benchPost(s, p.AccessToken, body); err != nil {
+			if err := benchPost(s, p.AccessToken, benchMeQuery); err != nil {
 				if failed.CompareAndSwap(false, true) {
 					b.Error(err) // not Fatal: this is not the benchmark's goroutine
 				}
@@ -188,31 +184,16 @@ func BenchmarkParallelMe(b *testing.B) {
 	reportSQL(b, s, before)
 }
 
-// benchPost posts a GraphQL body and returns an error unless the answer is
-// 200 without GraphQL errors. Unlike s.Query it never stops the goroutine,
-// so it is safe in b.RunParallel.
-func benchPost(s *apitest.Server, token string, body []byte) error {
-	req, err := http.NewRequest(http.MethodPost, s.URL+"/graphql", bytes.NewReader(body))
+// benchPost posts a query and returns an error unless the answer is 200
+// without GraphQL errors. Unlike s.Query it never stops the goroutine, so
+// it is safe in b.RunParallel.
+func benchPost(s *apitest.Server, token, query string) error {
+	r, err := s.Post(token, query, nil)
 	if err != nil {
-		return fmt.Errorf("new request: %w", err)
+		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := s.HTTP.Do(req)
-	if err != nil {
-		return fmt.Errorf("post: %w", err)
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		return fmt.Errorf("read answer: %w", err)
-	}
-	var r apitest.Response
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return fmt.Errorf("decode answer %s: %w", raw, err)
-	}
-	if res.StatusCode != http.StatusOK || len(r.Errors) > 0 {
-		return fmt.Errorf("status %d: %s", res.StatusCode, raw)
+	if r.Status != http.StatusOK || len(r.Errors) > 0 {
+		return fmt.Errorf("status %d: %s", r.Status, r.Body)
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/netip"
 	"regexp"
@@ -626,55 +625,23 @@ func TestHardeningCORS(t *testing.T) {
 	})
 }
 
-// hardResult is one answer of a concurrent request.
-type hardResult struct {
-	status int
-	took   time.Duration
-	body   []byte
-	code   string
-	err    error
-}
-
-// hardPost posts body without a testing.TB, for use from goroutines.
-func hardPost(client *http.Client, url string, body []byte) hardResult {
-	start := time.Now()
-	req, err := http.NewRequest(http.MethodPost, url+"/graphql", bytes.NewReader(body))
-	if err != nil {
-		return hardResult{err: err}
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := client.Do(req)
-	if err != nil {
-		return hardResult{err: err}
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	out := hardResult{status: res.StatusCode, took: time.Since(start), body: raw, err: err}
-	var decoded struct {
-		Errors []apitest.Error `json:"errors"`
-	}
-	if json.Unmarshal(raw, &decoded) == nil && len(decoded.Errors) > 0 {
-		out.code, _ = decoded.Errors[0].Extensions["code"].(string)
-	}
-	return out
-}
-
 func TestHardeningHashingPoolFull(t *testing.T) {
 	t.Parallel()
-	s := apitest.New(t, apitest.Options{Hasher: auth.NewHasher(1, 0)})
-	client := &http.Client{Timeout: 30 * time.Second}
+	hasher := auth.NewHasher(1, 0)
+	t.Cleanup(hasher.Close)
+	s := apitest.New(t, apitest.Options{Hasher: hasher})
 	const n = 20
-	results := make([]hardResult, n)
+	results := make([]*apitest.Response, n)
+	errs := make([]error, n)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range n {
-		body, err := json.Marshal(map[string]any{"query": hardSignupQuery, "variables": map[string]any{"in": map[string]any{
+		in := map[string]any{
 			"firstName": "A", "lastName": "B", "email": hardEmail(fmt.Sprint("flood", i)), "password": apitest.Password,
-		}}})
-		require.NoError(t, err)
+		}
 		wg.Go(func() {
 			<-start
-			results[i] = hardPost(client, s.URL, body)
+			results[i], errs[i] = s.Post("", hardSignupQuery, map[string]any{"in": in})
 		})
 	}
 	close(start)
@@ -683,22 +650,20 @@ func TestHardeningHashingPoolFull(t *testing.T) {
 	var ok, limited int
 	var token string
 	for i, r := range results {
-		require.NoError(t, r.err, "request %d", i)
-		require.Less(t, r.status, 500, "request %d: %s", i, r.body)
-		switch r.code {
+		require.NoError(t, errs[i], "request %d", i)
+		r.Check(t)
+		switch r.Code() {
 		case "":
 			ok++
-			var out struct {
-				Data struct{ Signup struct{ AccessToken string } }
-			}
-			require.NoError(t, json.Unmarshal(r.body, &out))
-			token = out.Data.Signup.AccessToken
+			var out struct{ Signup struct{ AccessToken string } }
+			r.Decode(t, &out)
+			token = out.Signup.AccessToken
 		case "RATE_LIMITED":
 			limited++
-			require.Contains(t, string(r.body), `"retryAfter":`, "request %d: %s", i, r.body)
-			require.Less(t, r.took, 3*time.Second, "request %d waited for a slot: %s", i, r.body)
+			require.Contains(t, string(r.Body), `"retryAfter":`, "request %d: %s", i, r.Body)
+			require.Less(t, r.Took, 3*time.Second, "request %d waited for a slot: %s", i, r.Body)
 		default:
-			require.Failf(t, "unexpected answer", "request %d: %s", i, r.body)
+			require.Failf(t, "unexpected answer", "request %d: %s", i, r.Body)
 		}
 	}
 	t.Logf("%d signed up, %d RATE_LIMITED", ok, limited)

@@ -1,7 +1,6 @@
 package graph_test
 
 import (
-	"encoding/json"
 	"sync"
 	"testing"
 
@@ -40,36 +39,7 @@ func TestConcurrentRefreshAcrossInstances(t *testing.T) {
 	servers = append(servers, apitest.New(t, apitest.Options{DatabaseURL: servers[0].DBURL}))
 	p := servers[0].Signup(t, "race2@example.com")
 
-	const n = 50
-	results := make([]authRaw, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			results[i] = authPost(servers[i%2], authRefreshMut, map[string]any{"t": p.RefreshToken})
-		})
-	}
-	close(start)
-	wg.Wait()
-
-	var winner *apitest.Payload
-	for i, res := range results {
-		require.NoError(t, res.err, "request %d", i)
-		require.Less(t, res.status, 500, "request %d: %s", i, res.body)
-		var r struct {
-			Data   struct{ Refresh *apitest.Payload }
-			Errors []apitest.Error
-		}
-		require.NoError(t, json.Unmarshal(res.body, &r), "request %d: %s", i, res.body)
-		if len(r.Errors) == 0 {
-			require.Nil(t, winner, "a second winner: request %d", i)
-			winner = r.Data.Refresh
-			continue
-		}
-		require.Equal(t, "UNAUTHENTICATED", r.Errors[0].Extensions["code"], "request %d: %s", i, res.body)
-	}
-	require.NotNil(t, winner, "no refresh won")
+	winner := authRaceRefresh(t, servers, p.RefreshToken, 50)
 	for _, s := range servers {
 		require.Equal(t, p.User.ID, authMe(t, s, winner.AccessToken).ID, "winner's token")
 	}
@@ -85,26 +55,26 @@ func TestConcurrentSignupsOneEmail(t *testing.T) {
 	in := map[string]any{"firstName": "Twin", "lastName": "Twin", "email": "twin@example.com", "password": apitest.Password}
 
 	const n = 10
-	results := make([]authRaw, n)
+	results := make([]*apitest.Response, n)
+	errs := make([]error, n)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			results[i] = authPost(servers[i%2], signup, map[string]any{"in": in})
+			results[i], errs[i] = servers[i%2].Post("", signup, map[string]any{"in": in})
 		})
 	}
 	close(start)
 	wg.Wait()
 
 	codes := map[string]int{}
-	for i, res := range results {
-		require.NoError(t, res.err, "request %d", i)
-		var r struct{ Errors []apitest.Error }
-		require.NoError(t, json.Unmarshal(res.body, &r), "request %d: %s", i, res.body)
+	for i, r := range results {
+		require.NoError(t, errs[i], "request %d", i)
+		r.Check(t)
 		code := "ok"
 		if len(r.Errors) > 0 {
-			code, _ = r.Errors[0].Extensions["code"].(string)
+			code = r.Code()
 		}
 		codes[code]++
 	}

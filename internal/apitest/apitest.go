@@ -194,11 +194,13 @@ type Error struct {
 	Extensions map[string]any `json:"extensions"`
 }
 
-// Response is a decoded GraphQL response with its HTTP status and raw body.
+// Response is a decoded GraphQL response with its HTTP status, raw body
+// and how long it took.
 type Response struct {
 	Status int
 	Header http.Header
 	Body   []byte
+	Took   time.Duration
 	Data   json.RawMessage `json:"data"`
 	Errors []Error         `json:"errors"`
 }
@@ -219,37 +221,71 @@ func (r *Response) Decode(t testing.TB, v any) {
 	require.NoError(t, json.Unmarshal(r.Data, v), "decode data %s", r.Data)
 }
 
+// Check holds a response of Post to the rules Query and Raw check.
+func (r *Response) Check(t testing.TB) {
+	t.Helper()
+	checkContract(t, "/graphql", r)
+}
+
 // Query posts a GraphQL operation with an optional bearer token.
 func (s *Server) Query(t testing.TB, token, query string, vars map[string]any) *Response {
 	t.Helper()
+	r, err := s.Post(token, query, vars)
+	require.NoError(t, err, "post %s", query)
+	r.Check(t)
+	return r
+}
+
+// Post posts a GraphQL operation with an optional bearer token without a
+// testing.TB, so that goroutines may call it; check the answer on the test
+// goroutine with Check.
+func (s *Server) Post(token, query string, vars map[string]any) (*Response, error) {
 	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
-	require.NoError(t, err)
+	if err != nil {
+		return nil, fmt.Errorf("encode request: %w", err)
+	}
 	h := http.Header{"Content-Type": {"application/json"}}
 	if token != "" {
 		h.Set("Authorization", "Bearer "+token)
 	}
-	return s.Raw(t, http.MethodPost, "/graphql", h, body)
+	return s.send(http.MethodPost, "/graphql", h, body)
 }
 
 // Raw sends any request to the server and decodes a JSON answer if there is one.
 func (s *Server) Raw(t testing.TB, method, path string, h http.Header, body []byte) *Response {
 	t.Helper()
+	r, err := s.send(method, path, h, body)
+	require.NoError(t, err, "%s %s", method, path)
+	checkContract(t, path, r)
+	return r
+}
+
+// send makes one request and reads its answer.
+func (s *Server) send(method, path string, h http.Header, body []byte) (*Response, error) {
 	req, err := http.NewRequest(method, s.URL+path, bytes.NewReader(body))
-	require.NoError(t, err)
+	if err != nil {
+		return nil, fmt.Errorf("new request: %w", err)
+	}
 	for k, v := range h {
 		req.Header[k] = v
 	}
+	start := time.Now()
 	res, err := s.HTTP.Do(req)
-	require.NoError(t, err, "%s %s", method, path)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
-	r := &Response{Status: res.StatusCode, Header: res.Header, Body: raw}
-	if strings.Contains(res.Header.Get("Content-Type"), "json") {
-		require.NoError(t, json.Unmarshal(raw, r), "decode %s", raw)
+	if err != nil {
+		return nil, fmt.Errorf("read answer: %w", err)
 	}
-	checkContract(t, path, r)
-	return r
+	r := &Response{Status: res.StatusCode, Header: res.Header, Body: raw, Took: time.Since(start)}
+	if strings.Contains(res.Header.Get("Content-Type"), "json") {
+		if err := json.Unmarshal(raw, r); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", raw, err)
+		}
+	}
+	return r, nil
 }
 
 // Codes are the error codes the contract allows.
