@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -102,10 +103,8 @@ func (l operationLimits) MutateOperationParameters(ctx context.Context, p *graph
 	if op := doc.Operations.ForName(p.OperationName); op != nil && op.Operation == ast.Mutation {
 		for name, keys := range authKeys(op.SelectionSet, doc.Fragments, map[string]map[string]bool{}, map[string]bool{}) {
 			if len(keys) > l.maxAuth {
-				return &gqlerror.Error{
-					Message:    fmt.Sprintf("a request may hold at most %d %s", l.maxAuth, name),
-					Extensions: map[string]any{"code": string(apperr.RateLimited), "retryAfter": 1},
-				}
+				limited := apperr.Limited(fmt.Sprintf("a request may hold at most %d %s", l.maxAuth, name), time.Second)
+				return &gqlerror.Error{Message: limited.Message, Extensions: limited.Extensions()}
 			}
 		}
 	}

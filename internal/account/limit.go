@@ -2,7 +2,6 @@ package account
 
 import (
 	"context"
-	"math"
 
 	"bitgate/internal/apperr"
 )
@@ -15,5 +14,5 @@ func (s *Service) allow(ctx context.Context, op string) error {
 	if ok {
 		return nil
 	}
-	return apperr.Limited("too many "+op+" requests from this address, slow down", int(math.Ceil(wait.Seconds())))
+	return apperr.Limited("too many "+op+" requests from this address, slow down", wait)
 }

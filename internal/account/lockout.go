@@ -3,7 +3,6 @@ package account
 import (
 	"context"
 	"fmt"
-	"math"
 	"time"
 
 	"bitgate/ent"
@@ -64,8 +63,7 @@ func (s *Service) beginAttempt(ctx context.Context, email string) (*attempt, err
 		return nil, err
 	}
 	if !lockedUntil.IsZero() {
-		return nil, apperr.Limited("too many failed sign-ins for this email, try again later",
-			int(math.Ceil(lockedUntil.Sub(now).Seconds())))
+		return nil, apperr.Limited("too many failed sign-ins for this email, try again later", lockedUntil.Sub(now))
 	}
 	return a, nil
 }

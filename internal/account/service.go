@@ -77,7 +77,9 @@ func (s *Service) hashPassword(ctx context.Context, password string) (string, er
 // hasherError turns a full hashing pool into RATE_LIMITED.
 func hasherError(err error) error {
 	if errors.Is(err, auth.ErrBusy) {
-		return &apperr.Error{Code: apperr.RateLimited, Message: "too many sign-ins at once, retry shortly", RetryAfter: 1, Err: err}
+		e := apperr.Limited("too many sign-ins at once, retry shortly", time.Second)
+		e.Err = err
+		return e
 	}
 	return fmt.Errorf("password hashing: %w", err)
 }

@@ -224,7 +224,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Payload, error) {
 // than the grace ago revokes its session. Returns UNAUTHENTICATED, or an
 // internal error if the lookup or the revocation fails.
 func (s *Service) refused(ctx context.Context, hash string) error {
-	spent, err := s.client.SpentToken.Query().Where(spenttoken.Hash(hash)).WithSession().Only(ctx)
+	spent, err := s.client.SpentToken.Query().Where(spenttoken.Hash(hash)).Only(ctx)
 	switch {
 	case ent.IsNotFound(err):
 		return errBadRefreshToken
@@ -233,15 +233,16 @@ func (s *Service) refused(ctx context.Context, hash string) error {
 	case s.now().Sub(spent.SpentAt) <= s.opts.ReuseGrace:
 		return errBadRefreshToken
 	}
-	n, err := s.client.Session.Update().
-		Where(session.ID(spent.SessionID), session.RevokedAtIsNil()).
+	sess, err := s.client.Session.UpdateOneID(spent.SessionID).
+		Where(session.RevokedAtIsNil()).
 		SetRevokedAt(s.now()).
 		Save(ctx)
-	if err != nil {
+	switch {
+	case ent.IsNotFound(err): // revoked already
+	case err != nil:
 		return fmt.Errorf("revoke session %s after refresh token reuse: %w", spent.SessionID, err)
-	}
-	if n > 0 {
-		s.audit(ctx, "refresh.reuse_detected", spent.Edges.Session.UserID, "session "+spent.SessionID.String()+" revoked")
+	default:
+		s.audit(ctx, "refresh.reuse_detected", sess.UserID, "session "+sess.ID.String()+" revoked")
 	}
 	return errBadRefreshToken
 }

@@ -14,7 +14,6 @@ import (
 )
 
 var (
-	errEmailTaken    = apperr.New(apperr.Conflict, "email already in use")
 	errOwnLevel      = apperr.New(apperr.Forbidden, "nobody may change their own permissionLevel")
 	errSetLevel      = apperr.New(apperr.Forbidden, "only an ADMIN may change permissionLevel")
 	errDeleteSelf    = apperr.New(apperr.Forbidden, "an ADMIN cannot delete themself")
@@ -255,7 +254,7 @@ func (s *Service) DeleteUser(ctx context.Context, v *Viewer, id uuid.UUID) error
 // userWriteError maps a failed user write: a unique email is CONFLICT.
 func userWriteError(err error) error {
 	if ent.IsConstraintError(err) {
-		return &apperr.Error{Code: apperr.Conflict, Message: errEmailTaken.Message, Err: err}
+		return &apperr.Error{Code: apperr.Conflict, Message: "email already in use", Err: err}
 	}
 	return fmt.Errorf("save user: %w", err)
 }

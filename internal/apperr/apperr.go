@@ -3,7 +3,11 @@
 // extensions.code in one place. Anything that is not an *Error is internal.
 package apperr
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+	"time"
+)
 
 // Code is a contract error code, sent as extensions.code.
 type Code string
@@ -60,9 +64,10 @@ func Input(field, msg string) *Error {
 	return &Error{Code: BadUserInput, Message: msg, Field: field}
 }
 
-// Limited returns a RATE_LIMITED error telling the caller to wait retryAfter seconds.
-func Limited(msg string, retryAfter int) *Error {
-	return &Error{Code: RateLimited, Message: msg, RetryAfter: max(retryAfter, 1)}
+// Limited returns a RATE_LIMITED error telling the caller to wait: its
+// retryAfter is wait in whole seconds, rounded up, at least 1.
+func Limited(msg string, wait time.Duration) *Error {
+	return &Error{Code: RateLimited, Message: msg, RetryAfter: max(int(math.Ceil(wait.Seconds())), 1)}
 }
 
 // Common errors, shared so that every path answers alike.

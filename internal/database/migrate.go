@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"strings"
 
 	atlas "ariga.io/atlas/sql/migrate"
 	"entgo.io/ent/dialect"
@@ -67,8 +66,12 @@ func apply(ctx context.Context, conn *sql.Conn, d string, f atlas.File) error {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	arg := "?"
+	if d == dialect.Postgres {
+		arg = "$1"
+	}
 	var n int
-	if err := tx.QueryRowContext(ctx, rebind(d, "SELECT count(*) FROM schema_migrations WHERE version = ?"), f.Version()).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE version = "+arg, f.Version()).Scan(&n); err != nil {
 		return err
 	}
 	if n > 0 {
@@ -83,7 +86,7 @@ func apply(ctx context.Context, conn *sql.Conn, d string, f atlas.File) error {
 			return fmt.Errorf("%q: %w", s, err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, rebind(d, "INSERT INTO schema_migrations (version) VALUES (?)"), f.Version()); err != nil {
+	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version) VALUES ("+arg+")", f.Version()); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -111,22 +114,4 @@ func migrationDir(d string) (atlas.Dir, error) {
 		return nil, fmt.Errorf("migrations for %s do not match atlas.sum: %w", d, err)
 	}
 	return dir, nil
-}
-
-// rebind turns ? placeholders into PostgreSQL's $n.
-func rebind(d, query string) string {
-	if d != dialect.Postgres {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			fmt.Fprintf(&b, "$%d", n)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
