@@ -2574,8 +2574,6 @@ type SessionMutation struct {
 	created_at          *time.Time
 	updated_at          *time.Time
 	refresh_hash        *string
-	generation          *int
-	addgeneration       *int
 	expires_at          *time.Time
 	revoked_at          *time.Time
 	client_ip           *string
@@ -2837,62 +2835,6 @@ func (m *SessionMutation) OldRefreshHash(ctx context.Context) (v string, err err
 // ResetRefreshHash resets all changes to the "refresh_hash" field.
 func (m *SessionMutation) ResetRefreshHash() {
 	m.refresh_hash = nil
-}
-
-// SetGeneration sets the "generation" field.
-func (m *SessionMutation) SetGeneration(i int) {
-	m.generation = &i
-	m.addgeneration = nil
-}
-
-// Generation returns the value of the "generation" field in the mutation.
-func (m *SessionMutation) Generation() (r int, exists bool) {
-	v := m.generation
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldGeneration returns the old "generation" field's value of the Session entity.
-// If the Session object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *SessionMutation) OldGeneration(ctx context.Context) (v int, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldGeneration is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldGeneration requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldGeneration: %w", err)
-	}
-	return oldValue.Generation, nil
-}
-
-// AddGeneration adds i to the "generation" field.
-func (m *SessionMutation) AddGeneration(i int) {
-	if m.addgeneration != nil {
-		*m.addgeneration += i
-	} else {
-		m.addgeneration = &i
-	}
-}
-
-// AddedGeneration returns the value that was added to the "generation" field in this mutation.
-func (m *SessionMutation) AddedGeneration() (r int, exists bool) {
-	v := m.addgeneration
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// ResetGeneration resets all changes to the "generation" field.
-func (m *SessionMutation) ResetGeneration() {
-	m.generation = nil
-	m.addgeneration = nil
 }
 
 // SetExpiresAt sets the "expires_at" field.
@@ -3167,7 +3109,7 @@ func (m *SessionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SessionMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 8)
 	if m.created_at != nil {
 		fields = append(fields, session.FieldCreatedAt)
 	}
@@ -3179,9 +3121,6 @@ func (m *SessionMutation) Fields() []string {
 	}
 	if m.refresh_hash != nil {
 		fields = append(fields, session.FieldRefreshHash)
-	}
-	if m.generation != nil {
-		fields = append(fields, session.FieldGeneration)
 	}
 	if m.expires_at != nil {
 		fields = append(fields, session.FieldExpiresAt)
@@ -3211,8 +3150,6 @@ func (m *SessionMutation) Field(name string) (ent.Value, bool) {
 		return m.UserID()
 	case session.FieldRefreshHash:
 		return m.RefreshHash()
-	case session.FieldGeneration:
-		return m.Generation()
 	case session.FieldExpiresAt:
 		return m.ExpiresAt()
 	case session.FieldRevokedAt:
@@ -3238,8 +3175,6 @@ func (m *SessionMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldUserID(ctx)
 	case session.FieldRefreshHash:
 		return m.OldRefreshHash(ctx)
-	case session.FieldGeneration:
-		return m.OldGeneration(ctx)
 	case session.FieldExpiresAt:
 		return m.OldExpiresAt(ctx)
 	case session.FieldRevokedAt:
@@ -3285,13 +3220,6 @@ func (m *SessionMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetRefreshHash(v)
 		return nil
-	case session.FieldGeneration:
-		v, ok := value.(int)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetGeneration(v)
-		return nil
 	case session.FieldExpiresAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -3327,21 +3255,13 @@ func (m *SessionMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *SessionMutation) AddedFields() []string {
-	var fields []string
-	if m.addgeneration != nil {
-		fields = append(fields, session.FieldGeneration)
-	}
-	return fields
+	return nil
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *SessionMutation) AddedField(name string) (ent.Value, bool) {
-	switch name {
-	case session.FieldGeneration:
-		return m.AddedGeneration()
-	}
 	return nil, false
 }
 
@@ -3350,13 +3270,6 @@ func (m *SessionMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *SessionMutation) AddField(name string, value ent.Value) error {
 	switch name {
-	case session.FieldGeneration:
-		v, ok := value.(int)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.AddGeneration(v)
-		return nil
 	}
 	return fmt.Errorf("unknown Session numeric field %s", name)
 }
@@ -3404,9 +3317,6 @@ func (m *SessionMutation) ResetField(name string) error {
 		return nil
 	case session.FieldRefreshHash:
 		m.ResetRefreshHash()
-		return nil
-	case session.FieldGeneration:
-		m.ResetGeneration()
 		return nil
 	case session.FieldExpiresAt:
 		m.ResetExpiresAt()

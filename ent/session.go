@@ -27,8 +27,6 @@ type Session struct {
 	UserID uuid.UUID `json:"user_id,omitempty"`
 	// RefreshHash holds the value of the "refresh_hash" field.
 	RefreshHash string `json:"refresh_hash,omitempty"`
-	// how many times the refresh token was rotated
-	Generation int `json:"generation,omitempty"`
 	// ExpiresAt holds the value of the "expires_at" field.
 	ExpiresAt time.Time `json:"expires_at,omitempty"`
 	// RevokedAt holds the value of the "revoked_at" field.
@@ -83,8 +81,6 @@ func (*Session) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case session.FieldGeneration:
-			values[i] = new(sql.NullInt64)
 		case session.FieldRefreshHash, session.FieldClientIP, session.FieldUserAgent:
 			values[i] = new(sql.NullString)
 		case session.FieldCreatedAt, session.FieldUpdatedAt, session.FieldExpiresAt, session.FieldRevokedAt:
@@ -135,12 +131,6 @@ func (_m *Session) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field refresh_hash", values[i])
 			} else if value.Valid {
 				_m.RefreshHash = value.String
-			}
-		case session.FieldGeneration:
-			if value, ok := values[i].(*sql.NullInt64); !ok {
-				return fmt.Errorf("unexpected type %T for field generation", values[i])
-			} else if value.Valid {
-				_m.Generation = int(value.Int64)
 			}
 		case session.FieldExpiresAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -224,9 +214,6 @@ func (_m *Session) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("refresh_hash=")
 	builder.WriteString(_m.RefreshHash)
-	builder.WriteString(", ")
-	builder.WriteString("generation=")
-	builder.WriteString(fmt.Sprintf("%v", _m.Generation))
 	builder.WriteString(", ")
 	builder.WriteString("expires_at=")
 	builder.WriteString(_m.ExpiresAt.Format(time.ANSIC))

@@ -66,20 +66,6 @@ func (_c *SessionCreate) SetRefreshHash(v string) *SessionCreate {
 	return _c
 }
 
-// SetGeneration sets the "generation" field.
-func (_c *SessionCreate) SetGeneration(v int) *SessionCreate {
-	_c.mutation.SetGeneration(v)
-	return _c
-}
-
-// SetNillableGeneration sets the "generation" field if the given value is not nil.
-func (_c *SessionCreate) SetNillableGeneration(v *int) *SessionCreate {
-	if v != nil {
-		_c.SetGeneration(*v)
-	}
-	return _c
-}
-
 // SetExpiresAt sets the "expires_at" field.
 func (_c *SessionCreate) SetExpiresAt(v time.Time) *SessionCreate {
 	_c.mutation.SetExpiresAt(v)
@@ -205,10 +191,6 @@ func (_c *SessionCreate) defaults() {
 		v := session.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
-	if _, ok := _c.mutation.Generation(); !ok {
-		v := session.DefaultGeneration
-		_c.mutation.SetGeneration(v)
-	}
 	if _, ok := _c.mutation.ClientIP(); !ok {
 		v := session.DefaultClientIP
 		_c.mutation.SetClientIP(v)
@@ -236,9 +218,6 @@ func (_c *SessionCreate) check() error {
 	}
 	if _, ok := _c.mutation.RefreshHash(); !ok {
 		return &ValidationError{Name: "refresh_hash", err: errors.New(`ent: missing required field "Session.refresh_hash"`)}
-	}
-	if _, ok := _c.mutation.Generation(); !ok {
-		return &ValidationError{Name: "generation", err: errors.New(`ent: missing required field "Session.generation"`)}
 	}
 	if _, ok := _c.mutation.ExpiresAt(); !ok {
 		return &ValidationError{Name: "expires_at", err: errors.New(`ent: missing required field "Session.expires_at"`)}
@@ -309,10 +288,6 @@ func (_c *SessionCreate) createSpec() (*Session, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.RefreshHash(); ok {
 		_spec.SetField(session.FieldRefreshHash, field.TypeString, value)
 		_node.RefreshHash = value
-	}
-	if value, ok := _c.mutation.Generation(); ok {
-		_spec.SetField(session.FieldGeneration, field.TypeInt, value)
-		_node.Generation = value
 	}
 	if value, ok := _c.mutation.ExpiresAt(); ok {
 		_spec.SetField(session.FieldExpiresAt, field.TypeTime, value)
@@ -436,24 +411,6 @@ func (u *SessionUpsert) SetRefreshHash(v string) *SessionUpsert {
 // UpdateRefreshHash sets the "refresh_hash" field to the value that was provided on create.
 func (u *SessionUpsert) UpdateRefreshHash() *SessionUpsert {
 	u.SetExcluded(session.FieldRefreshHash)
-	return u
-}
-
-// SetGeneration sets the "generation" field.
-func (u *SessionUpsert) SetGeneration(v int) *SessionUpsert {
-	u.Set(session.FieldGeneration, v)
-	return u
-}
-
-// UpdateGeneration sets the "generation" field to the value that was provided on create.
-func (u *SessionUpsert) UpdateGeneration() *SessionUpsert {
-	u.SetExcluded(session.FieldGeneration)
-	return u
-}
-
-// AddGeneration adds v to the "generation" field.
-func (u *SessionUpsert) AddGeneration(v int) *SessionUpsert {
-	u.Add(session.FieldGeneration, v)
 	return u
 }
 
@@ -590,27 +547,6 @@ func (u *SessionUpsertOne) SetRefreshHash(v string) *SessionUpsertOne {
 func (u *SessionUpsertOne) UpdateRefreshHash() *SessionUpsertOne {
 	return u.Update(func(s *SessionUpsert) {
 		s.UpdateRefreshHash()
-	})
-}
-
-// SetGeneration sets the "generation" field.
-func (u *SessionUpsertOne) SetGeneration(v int) *SessionUpsertOne {
-	return u.Update(func(s *SessionUpsert) {
-		s.SetGeneration(v)
-	})
-}
-
-// AddGeneration adds v to the "generation" field.
-func (u *SessionUpsertOne) AddGeneration(v int) *SessionUpsertOne {
-	return u.Update(func(s *SessionUpsert) {
-		s.AddGeneration(v)
-	})
-}
-
-// UpdateGeneration sets the "generation" field to the value that was provided on create.
-func (u *SessionUpsertOne) UpdateGeneration() *SessionUpsertOne {
-	return u.Update(func(s *SessionUpsert) {
-		s.UpdateGeneration()
 	})
 }
 
@@ -923,27 +859,6 @@ func (u *SessionUpsertBulk) SetRefreshHash(v string) *SessionUpsertBulk {
 func (u *SessionUpsertBulk) UpdateRefreshHash() *SessionUpsertBulk {
 	return u.Update(func(s *SessionUpsert) {
 		s.UpdateRefreshHash()
-	})
-}
-
-// SetGeneration sets the "generation" field.
-func (u *SessionUpsertBulk) SetGeneration(v int) *SessionUpsertBulk {
-	return u.Update(func(s *SessionUpsert) {
-		s.SetGeneration(v)
-	})
-}
-
-// AddGeneration adds v to the "generation" field.
-func (u *SessionUpsertBulk) AddGeneration(v int) *SessionUpsertBulk {
-	return u.Update(func(s *SessionUpsert) {
-		s.AddGeneration(v)
-	})
-}
-
-// UpdateGeneration sets the "generation" field to the value that was provided on create.
-func (u *SessionUpsertBulk) UpdateGeneration() *SessionUpsertBulk {
-	return u.Update(func(s *SessionUpsert) {
-		s.UpdateGeneration()
 	})
 }
 

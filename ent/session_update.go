@@ -49,27 +49,6 @@ func (_u *SessionUpdate) SetNillableRefreshHash(v *string) *SessionUpdate {
 	return _u
 }
 
-// SetGeneration sets the "generation" field.
-func (_u *SessionUpdate) SetGeneration(v int) *SessionUpdate {
-	_u.mutation.ResetGeneration()
-	_u.mutation.SetGeneration(v)
-	return _u
-}
-
-// SetNillableGeneration sets the "generation" field if the given value is not nil.
-func (_u *SessionUpdate) SetNillableGeneration(v *int) *SessionUpdate {
-	if v != nil {
-		_u.SetGeneration(*v)
-	}
-	return _u
-}
-
-// AddGeneration adds value to the "generation" field.
-func (_u *SessionUpdate) AddGeneration(v int) *SessionUpdate {
-	_u.mutation.AddGeneration(v)
-	return _u
-}
-
 // SetExpiresAt sets the "expires_at" field.
 func (_u *SessionUpdate) SetExpiresAt(v time.Time) *SessionUpdate {
 	_u.mutation.SetExpiresAt(v)
@@ -245,12 +224,6 @@ func (_u *SessionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.RefreshHash(); ok {
 		_spec.SetField(session.FieldRefreshHash, field.TypeString, value)
 	}
-	if value, ok := _u.mutation.Generation(); ok {
-		_spec.SetField(session.FieldGeneration, field.TypeInt, value)
-	}
-	if value, ok := _u.mutation.AddedGeneration(); ok {
-		_spec.AddField(session.FieldGeneration, field.TypeInt, value)
-	}
 	if value, ok := _u.mutation.ExpiresAt(); ok {
 		_spec.SetField(session.FieldExpiresAt, field.TypeTime, value)
 	}
@@ -348,27 +321,6 @@ func (_u *SessionUpdateOne) SetNillableRefreshHash(v *string) *SessionUpdateOne 
 	if v != nil {
 		_u.SetRefreshHash(*v)
 	}
-	return _u
-}
-
-// SetGeneration sets the "generation" field.
-func (_u *SessionUpdateOne) SetGeneration(v int) *SessionUpdateOne {
-	_u.mutation.ResetGeneration()
-	_u.mutation.SetGeneration(v)
-	return _u
-}
-
-// SetNillableGeneration sets the "generation" field if the given value is not nil.
-func (_u *SessionUpdateOne) SetNillableGeneration(v *int) *SessionUpdateOne {
-	if v != nil {
-		_u.SetGeneration(*v)
-	}
-	return _u
-}
-
-// AddGeneration adds value to the "generation" field.
-func (_u *SessionUpdateOne) AddGeneration(v int) *SessionUpdateOne {
-	_u.mutation.AddGeneration(v)
 	return _u
 }
 
@@ -576,12 +528,6 @@ func (_u *SessionUpdateOne) sqlSave(ctx context.Context) (_node *Session, err er
 	}
 	if value, ok := _u.mutation.RefreshHash(); ok {
 		_spec.SetField(session.FieldRefreshHash, field.TypeString, value)
-	}
-	if value, ok := _u.mutation.Generation(); ok {
-		_spec.SetField(session.FieldGeneration, field.TypeInt, value)
-	}
-	if value, ok := _u.mutation.AddedGeneration(); ok {
-		_spec.AddField(session.FieldGeneration, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.ExpiresAt(); ok {
 		_spec.SetField(session.FieldExpiresAt, field.TypeTime, value)

@@ -24,7 +24,6 @@ func (Session) Fields() []ent.Field {
 	return []ent.Field{
 		field.UUID("user_id", uuid.UUID{}).Immutable(),
 		field.String("refresh_hash").Unique(),
-		field.Int("generation").Default(0).Comment("how many times the refresh token was rotated"),
 		field.Time("expires_at"),
 		field.Time("revoked_at").Optional().Nillable(),
 		field.String("client_ip").Default("").MaxLen(64),

@@ -23,8 +23,6 @@ const (
 	FieldUserID = "user_id"
 	// FieldRefreshHash holds the string denoting the refresh_hash field in the database.
 	FieldRefreshHash = "refresh_hash"
-	// FieldGeneration holds the string denoting the generation field in the database.
-	FieldGeneration = "generation"
 	// FieldExpiresAt holds the string denoting the expires_at field in the database.
 	FieldExpiresAt = "expires_at"
 	// FieldRevokedAt holds the string denoting the revoked_at field in the database.
@@ -62,7 +60,6 @@ var Columns = []string{
 	FieldUpdatedAt,
 	FieldUserID,
 	FieldRefreshHash,
-	FieldGeneration,
 	FieldExpiresAt,
 	FieldRevokedAt,
 	FieldClientIP,
@@ -86,8 +83,6 @@ var (
 	DefaultUpdatedAt func() time.Time
 	// UpdateDefaultUpdatedAt holds the default value on update for the "updated_at" field.
 	UpdateDefaultUpdatedAt func() time.Time
-	// DefaultGeneration holds the default value on creation for the "generation" field.
-	DefaultGeneration int
 	// DefaultClientIP holds the default value on creation for the "client_ip" field.
 	DefaultClientIP string
 	// ClientIPValidator is a validator for the "client_ip" field. It is called by the builders before save.
@@ -126,11 +121,6 @@ func ByUserID(opts ...sql.OrderTermOption) OrderOption {
 // ByRefreshHash orders the results by the refresh_hash field.
 func ByRefreshHash(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRefreshHash, opts...).ToFunc()
-}
-
-// ByGeneration orders the results by the generation field.
-func ByGeneration(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldGeneration, opts...).ToFunc()
 }
 
 // ByExpiresAt orders the results by the expires_at field.

@@ -76,11 +76,6 @@ func RefreshHash(v string) predicate.Session {
 	return predicate.Session(sql.FieldEQ(FieldRefreshHash, v))
 }
 
-// Generation applies equality check predicate on the "generation" field. It's identical to GenerationEQ.
-func Generation(v int) predicate.Session {
-	return predicate.Session(sql.FieldEQ(FieldGeneration, v))
-}
-
 // ExpiresAt applies equality check predicate on the "expires_at" field. It's identical to ExpiresAtEQ.
 func ExpiresAt(v time.Time) predicate.Session {
 	return predicate.Session(sql.FieldEQ(FieldExpiresAt, v))
@@ -264,46 +259,6 @@ func RefreshHashEqualFold(v string) predicate.Session {
 // RefreshHashContainsFold applies the ContainsFold predicate on the "refresh_hash" field.
 func RefreshHashContainsFold(v string) predicate.Session {
 	return predicate.Session(sql.FieldContainsFold(FieldRefreshHash, v))
-}
-
-// GenerationEQ applies the EQ predicate on the "generation" field.
-func GenerationEQ(v int) predicate.Session {
-	return predicate.Session(sql.FieldEQ(FieldGeneration, v))
-}
-
-// GenerationNEQ applies the NEQ predicate on the "generation" field.
-func GenerationNEQ(v int) predicate.Session {
-	return predicate.Session(sql.FieldNEQ(FieldGeneration, v))
-}
-
-// GenerationIn applies the In predicate on the "generation" field.
-func GenerationIn(vs ...int) predicate.Session {
-	return predicate.Session(sql.FieldIn(FieldGeneration, vs...))
-}
-
-// GenerationNotIn applies the NotIn predicate on the "generation" field.
-func GenerationNotIn(vs ...int) predicate.Session {
-	return predicate.Session(sql.FieldNotIn(FieldGeneration, vs...))
-}
-
-// GenerationGT applies the GT predicate on the "generation" field.
-func GenerationGT(v int) predicate.Session {
-	return predicate.Session(sql.FieldGT(FieldGeneration, v))
-}
-
-// GenerationGTE applies the GTE predicate on the "generation" field.
-func GenerationGTE(v int) predicate.Session {
-	return predicate.Session(sql.FieldGTE(FieldGeneration, v))
-}
-
-// GenerationLT applies the LT predicate on the "generation" field.
-func GenerationLT(v int) predicate.Session {
-	return predicate.Session(sql.FieldLT(FieldGeneration, v))
-}
-
-// GenerationLTE applies the LTE predicate on the "generation" field.
-func GenerationLTE(v int) predicate.Session {
-	return predicate.Session(sql.FieldLTE(FieldGeneration, v))
 }
 
 // ExpiresAtEQ applies the EQ predicate on the "expires_at" field.

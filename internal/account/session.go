@@ -199,7 +199,6 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Payload, error) {
 		n, err := tx.Session.Update().
 			Where(session.RefreshHash(oldHash), session.RevokedAtIsNil(), session.ExpiresAtGT(now)).
 			SetRefreshHash(newHash).
-			AddGeneration(1).
 			Save(ctx)
 		if err != nil || n == 0 {
 			return err

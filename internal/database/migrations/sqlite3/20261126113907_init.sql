@@ -11,7 +11,7 @@ CREATE UNIQUE INDEX `lockouts_email_key` ON `lockouts` (`email`);
 -- Create "notes" table
 CREATE TABLE `notes` (`id` uuid NOT NULL, `created_at` datetime NOT NULL, `updated_at` datetime NOT NULL, `title` text NOT NULL, `content` text NOT NULL, `owner_id` uuid NOT NULL, PRIMARY KEY (`id`), CONSTRAINT `notes_users_notes` FOREIGN KEY (`owner_id`) REFERENCES `users` (`id`) ON DELETE CASCADE);
 -- Create "sessions" table
-CREATE TABLE `sessions` (`id` uuid NOT NULL, `created_at` datetime NOT NULL, `updated_at` datetime NOT NULL, `refresh_hash` text NOT NULL, `generation` integer NOT NULL DEFAULT (0), `expires_at` datetime NOT NULL, `revoked_at` datetime NULL, `client_ip` text NOT NULL DEFAULT (''), `user_agent` text NOT NULL DEFAULT (''), `user_id` uuid NOT NULL, PRIMARY KEY (`id`), CONSTRAINT `sessions_users_sessions` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE);
+CREATE TABLE `sessions` (`id` uuid NOT NULL, `created_at` datetime NOT NULL, `updated_at` datetime NOT NULL, `refresh_hash` text NOT NULL, `expires_at` datetime NOT NULL, `revoked_at` datetime NULL, `client_ip` text NOT NULL DEFAULT (''), `user_agent` text NOT NULL DEFAULT (''), `user_id` uuid NOT NULL, PRIMARY KEY (`id`), CONSTRAINT `sessions_users_sessions` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE);
 -- Create index "sessions_refresh_hash_key" to table: "sessions"
 CREATE UNIQUE INDEX `sessions_refresh_hash_key` ON `sessions` (`refresh_hash`);
 -- Create index "session_user_id" to table: "sessions"
