@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"bitgate/auth"
+	"bitgate/ent/user"
+	"bitgate/internal/database"
+)
+
+// TestCreateAdmin creates an admin with ADMIN_PASSWORD, then promotes an
+// existing user with a password read on stdin, as the contract's
+// `go run . create-admin -email E` does.
+func TestCreateAdmin(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"DATA_DIR": dir, "ADMIN_PASSWORD": "first admin password"}
+	getenv := func(k string) string { return env[k] }
+	var out strings.Builder
+	require.NoError(t, run([]string{"create-admin", "-email", " Boss@Example.com "}, getenv, strings.NewReader(""), &out, io.Discard))
+	require.Contains(t, out.String(), "created admin boss@example.com")
+
+	delete(env, "ADMIN_PASSWORD")
+	out.Reset()
+	require.NoError(t, run([]string{"create-admin", "-email", "boss@example.com"}, getenv, strings.NewReader("second admin password\n"), &out, io.Discard))
+	require.Contains(t, out.String(), "promoted admin boss@example.com")
+
+	client, err := database.Open(context.Background(), "file:"+filepath.Join(dir, "bitgate.db"), database.Pool{})
+	require.NoError(t, err)
+	defer client.Close()
+	u, err := client.User.Query().Where(user.Email("boss@example.com")).Only(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 2049, u.PermissionLevel, "FREE|ADMIN")
+	_, err = auth.VerifyPassword(u.PasswordHash, "second admin password")
+	require.NoError(t, err, "the password read on stdin replaced the first")
+
+	err = run([]string{"create-admin", "-email", "new@example.com"}, getenv, strings.NewReader("short\n"), io.Discard, io.Discard)
+	require.ErrorContains(t, err, "at least 8 characters", "a new admin needs a valid password")
+	err = run([]string{"create-admin"}, getenv, strings.NewReader(""), io.Discard, io.Discard)
+	require.ErrorContains(t, err, "-email is required")
+}
+
+// TestHashPassword prints an argon2id hash of the password on stdin that
+// verifies, and refuses a password the contract would refuse.
+func TestHashPassword(t *testing.T) {
+	var out strings.Builder
+	require.NoError(t, run([]string{"hash-password"}, func(string) string { return "" }, strings.NewReader("long enough pw\n"), &out, io.Discard))
+	hash := strings.TrimSpace(out.String())
+	require.True(t, strings.HasPrefix(hash, "$argon2id$v=19$m=19456,t=2,p=1$"), "hash-password printed %q", hash)
+	_, err := auth.VerifyPassword(hash, "long enough pw")
+	require.NoError(t, err)
+
+	err = run([]string{"hash-password"}, func(string) string { return "" }, strings.NewReader("short\n"), io.Discard, io.Discard)
+	require.ErrorContains(t, err, "at least 8 characters")
+}
