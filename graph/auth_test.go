@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -417,18 +416,9 @@ func TestAuthRefreshSignedOutSession(t *testing.T) {
 // UNAUTHENTICATED without data. It returns the winner's pair.
 func authRaceRefresh(t testing.TB, servers []*apitest.Server, token string, n int) apitest.Payload {
 	t.Helper()
-	results := make([]*apitest.Response, n)
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			results[i], errs[i] = servers[i%len(servers)].Post("", authRefreshMut, map[string]any{"t": token})
-		})
-	}
-	close(start)
-	wg.Wait()
+	results, errs := apitest.Concurrently(n, func(i int) (*apitest.Response, error) {
+		return servers[i%len(servers)].Post("", authRefreshMut, map[string]any{"t": token})
+	})
 
 	var winners []apitest.Payload
 	for i, r := range results {

@@ -631,21 +631,11 @@ func TestHardeningHashingPoolFull(t *testing.T) {
 	t.Cleanup(hasher.Close)
 	s := apitest.New(t, apitest.Options{Hasher: hasher})
 	const n = 20
-	results := make([]*apitest.Response, n)
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		in := map[string]any{
+	results, errs := apitest.Concurrently(n, func(i int) (*apitest.Response, error) {
+		return s.Post("", hardSignupQuery, map[string]any{"in": map[string]any{
 			"firstName": "A", "lastName": "B", "email": hardEmail(fmt.Sprint("flood", i)), "password": apitest.Password,
-		}
-		wg.Go(func() {
-			<-start
-			results[i], errs[i] = s.Post("", hardSignupQuery, map[string]any{"in": in})
-		})
-	}
-	close(start)
-	wg.Wait()
+		}})
+	})
 
 	var ok, limited int
 	var token string

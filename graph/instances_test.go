@@ -1,7 +1,6 @@
 package graph_test
 
 import (
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -55,18 +54,9 @@ func TestConcurrentSignupsOneEmail(t *testing.T) {
 	in := map[string]any{"firstName": "Twin", "lastName": "Twin", "email": "twin@example.com", "password": apitest.Password}
 
 	const n = 10
-	results := make([]*apitest.Response, n)
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			results[i], errs[i] = servers[i%2].Post("", signup, map[string]any{"in": in})
-		})
-	}
-	close(start)
-	wg.Wait()
+	results, errs := apitest.Concurrently(n, func(i int) (*apitest.Response, error) {
+		return servers[i%2].Post("", signup, map[string]any{"in": in})
+	})
 
 	codes := map[string]int{}
 	for i, r := range results {

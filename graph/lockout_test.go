@@ -1,7 +1,6 @@
 package graph_test
 
 import (
-	"sync"
 	"testing"
 	"time"
 
@@ -20,24 +19,14 @@ func TestLockoutHoldsUnderConcurrentGuesses(t *testing.T) {
 	s.Signup(t, "target@example.com")
 
 	const n = 20
-	codes := make([]string, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			r, err := s.Post("", authSigninMut, map[string]any{"e": "target@example.com", "p": "wrong guess " + string(rune('a'+i))})
-			if err == nil {
-				codes[i] = r.Code()
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
-
+	results, errs := apitest.Concurrently(n, func(i int) (*apitest.Response, error) {
+		return s.Post("", authSigninMut, map[string]any{"e": "target@example.com", "p": "wrong guess " + string(rune('a'+i))})
+	})
 	count := map[string]int{}
-	for _, c := range codes {
-		count[c]++
+	for i, r := range results {
+		require.NoError(t, errs[i], "request %d", i)
+		r.Check(t)
+		count[r.Code()]++
 	}
 	require.LessOrEqual(t, count["UNAUTHENTICATED"], 5, "passwords checked: %v", count)
 	require.Equal(t, n, count["UNAUTHENTICATED"]+count["RATE_LIMITED"], "answers: %v", count)

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -374,4 +375,22 @@ func (s *Server) User(t testing.TB, email string, level int) Payload {
 	})
 	require.NoError(t, err, "create user %s", email)
 	return s.Signin(t, email, Password)
+}
+
+// Concurrently calls send(0) … send(n-1) on n goroutines released at once,
+// and returns their answers and errors by index. send must not use a
+// testing.TB (Post does not).
+func Concurrently(n int, send func(i int) (*Response, error)) ([]*Response, []error) {
+	results, errs := make([]*Response, n), make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			results[i], errs[i] = send(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return results, errs
 }
