@@ -40,12 +40,13 @@ func createAdmin(args []string, getenv func(string) string, stdin io.Reader, std
 		password = strings.TrimRight(line, "\r\n")
 	}
 	ctx := context.Background()
-	a, err := newApp(ctx, cfg, newLogger(cfg, stderr))
+	log := newLogger(cfg, stderr)
+	a, err := newApp(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer a.client.Close()
-	u, created, err := a.accounts.EnsureAdmin(ctx, account.CreateUserInput{
+	defer a.Close()
+	u, created, err := a.Accounts.EnsureAdmin(ctx, account.CreateUserInput{
 		FirstName: first, LastName: last, Email: email, Password: password,
 	})
 	if err != nil {
@@ -56,7 +57,7 @@ func createAdmin(args []string, getenv func(string) string, stdin io.Reader, std
 		verb = "created"
 	}
 	fmt.Fprintf(stdout, "%s admin %s (%s)\n", verb, u.Email, u.ID)
-	a.log.Info("create-admin", slog.String("user_id", u.ID.String()), slog.Bool("created", created))
+	log.Info("create-admin", slog.String("user_id", u.ID.String()), slog.Bool("created", created))
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"bitgate/graph"
 	"bitgate/internal/database"
+	"bitgate/internal/httpapi"
 )
 
 // config is the server's configuration: each setting is a flag whose
@@ -101,7 +102,7 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	dur(&c.ReuseGrace, "refresh-reuse-grace", "REFRESH_REUSE_GRACE", "10s", "how long a spent refresh token is refused without revoking its session")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may finish on SIGTERM")
 	var maxBody int
-	num(&maxBody, "max-body-bytes", "MAX_BODY_BYTES", graph.DefaultMaxBodyBytes, "request body limit")
+	num(&maxBody, "max-body-bytes", "MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, "request body limit")
 	num(&c.HashWorkers, "hash-workers", "HASH_WORKERS", max(1, runtime.NumCPU()/2), "password hashes at once")
 	num(&c.HashQueue, "hash-queue", "HASH_QUEUE", 128, "sign-ins that may wait for a hashing slot")
 	num(&c.Limits.MaxDepth, "max-depth", "MAX_QUERY_DEPTH", graph.DefaultMaxDepth, "deepest selection nesting")

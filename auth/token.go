@@ -67,19 +67,26 @@ type Tokens struct {
 	issuer   string
 	audience string
 	ttl      time.Duration
+	now      func() time.Time
 	parser   *jwt.Parser
 }
 
 // NewTokens returns a Tokens that signs with key (which should be at least 32
 // random bytes) and issues tokens for issuer and audience that are valid for
-// ttl. The key is copied.
-func NewTokens(key []byte, issuer, audience string, ttl time.Duration) *Tokens {
+// ttl. now is its clock, for issuing and for checking expiry (time.Now if
+// nil). The key is copied.
+func NewTokens(key []byte, issuer, audience string, ttl time.Duration, now func() time.Time) *Tokens {
+	if now == nil {
+		now = time.Now
+	}
 	return &Tokens{
 		key:      append([]byte(nil), key...),
 		issuer:   issuer,
 		audience: audience,
 		ttl:      ttl,
+		now:      now,
 		parser: jwt.NewParser(
+			jwt.WithTimeFunc(now),
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 			jwt.WithIssuer(issuer),
 			jwt.WithAudience(audience),
@@ -95,10 +102,10 @@ func NewTokens(key []byte, issuer, audience string, ttl time.Duration) *Tokens {
 func (t *Tokens) TTL() time.Duration { return t.ttl }
 
 // Issue signs an access token for the user and session with permission bits
-// perm, valid for the TTL from now; its jti is a random UUID. It returns an
-// error if userID or sessionID is the nil UUID, the key is empty, or random
-// or signing operations fail.
-func (t *Tokens) Issue(userID, sessionID uuid.UUID, perm int, now time.Time) (string, error) {
+// perm, valid for the TTL from now by the Tokens' clock; its jti is a random
+// UUID. It returns an error if userID or sessionID is the nil UUID, the key
+// is empty, or random or signing operations fail.
+func (t *Tokens) Issue(userID, sessionID uuid.UUID, perm int) (string, error) {
 	if userID == uuid.Nil || sessionID == uuid.Nil {
 		return "", errors.New("issue token: nil user or session id")
 	}
@@ -109,6 +116,7 @@ func (t *Tokens) Issue(userID, sessionID uuid.UUID, perm int, now time.Time) (st
 	if err != nil {
 		return "", fmt.Errorf("issue token: jti: %w", err)
 	}
+	now := t.now()
 	claims := &Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    t.issuer,

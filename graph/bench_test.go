@@ -38,17 +38,17 @@ const (
 
 // benchServer starts a test server with one FREE user signed up through the
 // API, and returns it with the user's token pair.
-func benchServer(b *testing.B) (*apitest.Server, apitest.Payload) {
+func benchServer(b *testing.B) (*apitest.Client, apitest.Session) {
 	b.Helper()
-	s := apitest.New(b, apitest.Options{})
-	return s, s.Signup(b, benchUserEmail)
+	s := apitest.New(b)
+	return s, s.SignUpAs(b, benchUserEmail)
 }
 
-// benchQuery runs query once through s.Query and fails the benchmark on any
+// benchQuery runs query once through s.Do and fails the benchmark on any
 // GraphQL error.
-func benchQuery(b *testing.B, s *apitest.Server, token, query string, vars map[string]any) *apitest.Response {
+func benchQuery(b *testing.B, s *apitest.Client, token, query string, vars map[string]any) *apitest.Response {
 	b.Helper()
-	r := s.Query(b, token, query, vars)
+	r := s.Do(b, token, query, vars)
 	if len(r.Errors) > 0 || r.Status != http.StatusOK {
 		b.Fatalf("status %d: %s", r.Status, r.Body)
 	}
@@ -56,7 +56,7 @@ func benchQuery(b *testing.B, s *apitest.Server, token, query string, vars map[s
 }
 
 // reportSQL reports the SQL statements per operation run since before.
-func reportSQL(b *testing.B, s *apitest.Server, before int64) {
+func reportSQL(b *testing.B, s *apitest.Client, before int64) {
 	b.Helper()
 	b.ReportMetric(float64(s.SQLCount()-before)/float64(b.N), "sql/op")
 }
@@ -69,7 +69,7 @@ func BenchmarkMe(b *testing.B) {
 	before := s.SQLCount()
 	b.ResetTimer()
 	for range b.N {
-		benchQuery(b, s, p.AccessToken, benchMeQuery, nil)
+		benchQuery(b, s, p.Token, benchMeQuery, nil)
 	}
 	b.StopTimer()
 	reportSQL(b, s, before)
@@ -80,25 +80,19 @@ func BenchmarkBooksPage(b *testing.B) {
 	s, p := benchServer(b)
 	ctx := context.Background()
 	for i := range benchBooks {
-		_, err := s.Client.Book.Create().SetTitle(fmt.Sprintf("Book %03d", i)).SetAuthor("Author").
+		_, err := s.DB.Book.Create().SetTitle(fmt.Sprintf("Book %03d", i)).SetAuthor("Author").
 			SetIsbn(fmt.Sprintf("978-0-00-%06d-0", i)).SetPublishedYear(1900 + i).Save(ctx)
 		require.NoError(b, err, "create book %d", i)
 	}
-	var out struct {
-		Books struct {
-			TotalCount int
-			Edges      []json.RawMessage
-		}
-	}
-	benchQuery(b, s, p.AccessToken, benchBooksQuery, nil).Decode(b, &out)
-	require.Equal(b, benchBooks, out.Books.TotalCount)
-	require.Len(b, out.Books.Edges, benchBooks)
+	books := apitest.Data[apitest.Connection[json.RawMessage]](b, benchQuery(b, s, p.Token, benchBooksQuery, nil), "books")
+	require.Equal(b, benchBooks, books.TotalCount)
+	require.Len(b, books.Edges, benchBooks)
 
 	b.ReportAllocs()
 	before := s.SQLCount()
 	b.ResetTimer()
 	for range b.N {
-		benchQuery(b, s, p.AccessToken, benchBooksQuery, nil)
+		benchQuery(b, s, p.Token, benchBooksQuery, nil)
 	}
 	b.StopTimer()
 	reportSQL(b, s, before)
@@ -109,20 +103,20 @@ func BenchmarkBooksPage(b *testing.B) {
 func BenchmarkNotesWithOwners(b *testing.B) {
 	s, p := benchServer(b)
 	ctx := context.Background()
-	owner := uuid.MustParse(p.User.ID)
+	owner := uuid.MustParse(p.ID)
 	for i := range benchNotes {
-		_, err := s.Client.Note.Create().SetTitle(fmt.Sprintf("Note %02d", i)).SetContent("content").
+		_, err := s.DB.Note.Create().SetTitle(fmt.Sprintf("Note %02d", i)).SetContent("content").
 			SetOwnerID(owner).Save(ctx)
 		require.NoError(b, err, "create note %d", i)
 	}
-	r := benchQuery(b, s, p.AccessToken, benchNotesQuery, nil)
+	r := benchQuery(b, s, p.Token, benchNotesQuery, nil)
 	require.Equal(b, benchNotes, strings.Count(string(r.Data), benchOwnerEmailIn), "owners in %s", r.Data)
 
 	b.ReportAllocs()
 	before := s.SQLCount()
 	b.ResetTimer()
 	for range b.N {
-		benchQuery(b, s, p.AccessToken, benchNotesQuery, nil)
+		benchQuery(b, s, p.Token, benchNotesQuery, nil)
 	}
 	b.StopTimer()
 	reportSQL(b, s, before)
@@ -148,16 +142,15 @@ func BenchmarkSignin(b *testing.B) {
 func BenchmarkRefresh(b *testing.B) {
 	s, p := benchServer(b)
 	token := p.RefreshToken
-	var out struct{ Refresh apitest.Payload }
 	b.ReportAllocs()
 	before := s.SQLCount()
 	b.ResetTimer()
 	for range b.N {
-		benchQuery(b, s, "", benchRefreshMut, map[string]any{"t": token}).Decode(b, &out)
-		if out.Refresh.RefreshToken == "" || out.Refresh.RefreshToken == token {
-			b.Fatalf("refresh did not rotate the token: %+v", out.Refresh)
+		out := apitest.Data[apitest.Session](b, benchQuery(b, s, "", benchRefreshMut, map[string]any{"t": token}), "refresh")
+		if out.RefreshToken == "" || out.RefreshToken == token {
+			b.Fatalf("refresh did not rotate the token: %+v", out)
 		}
-		token = out.Refresh.RefreshToken
+		token = out.RefreshToken
 	}
 	b.StopTimer()
 	reportSQL(b, s, before)
@@ -172,7 +165,7 @@ func BenchmarkParallelMe(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if err := benchPost(s, p.AccessToken, benchMeQuery); err != nil {
+			if err := benchPost(s, p.Token, benchMeQuery); err != nil {
 				if failed.CompareAndSwap(false, true) {
 					b.Error(err) // not Fatal: this is not the benchmark's goroutine
 				}
@@ -187,7 +180,7 @@ func BenchmarkParallelMe(b *testing.B) {
 // benchPost posts a query and returns an error unless the answer is 200
 // without GraphQL errors. Unlike s.Query it never stops the goroutine, so
 // it is safe in b.RunParallel.
-func benchPost(s *apitest.Server, token, query string) error {
+func benchPost(s *apitest.Client, token, query string) error {
 	r, err := s.Post(token, query, nil)
 	if err != nil {
 		return err

@@ -10,7 +10,7 @@ import (
 // signup or refresh). Returns RATE_LIMITED, with the seconds to wait, when
 // the bucket is empty.
 func (s *Service) allow(ctx context.Context, op string) error {
-	ok, wait := s.opts.Limiter.Allow(op+" "+ClientFrom(ctx).IP, s.now())
+	ok, wait := s.opts.Limiter.Allow(op+" "+RequestInfoFrom(ctx).IP, s.now())
 	if ok {
 		return nil
 	}

@@ -32,6 +32,9 @@ type Options struct {
 	Limiter *ratelimit.Limiter
 	// Logger receives security events; nil means slog.Default().
 	Logger *slog.Logger
+	// Now is the clock of sessions, lockouts and rate limits; nil means
+	// time.Now. Tests pass a clock they advance.
+	Now func() time.Time
 }
 
 // Service implements the account operations on an ent client.
@@ -51,7 +54,11 @@ func NewService(client *ent.Client, tokens *auth.Tokens, hasher *auth.Hasher, op
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{client: client, tokens: tokens, hasher: hasher, opts: opts, log: log, now: time.Now}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{client: client, tokens: tokens, hasher: hasher, opts: opts, log: log, now: now}
 }
 
 // Payload is what signup, signin and refresh answer.

@@ -71,7 +71,7 @@ func (s *Service) Signin(ctx context.Context, email, password string) (*Payload,
 		// No account can have it: spend the hash anyway, answer alike.
 		return nil, s.failSignin(ctx, nil, nil, s.hasher.VerifyDummy(ctx, password))
 	}
-	a, err := s.beginAttempt(ctx, email)
+	a, err := s.countAttempt(ctx, email)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +85,7 @@ func (s *Service) Signin(ctx context.Context, email, password string) (*Payload,
 	if err != nil {
 		return nil, s.failSignin(ctx, a, u, err)
 	}
-	if err := s.succeed(ctx, a); err != nil {
+	if err := s.clearFailures(ctx, a); err != nil {
 		return nil, err
 	}
 	if needsRehash {
@@ -106,7 +106,7 @@ func (s *Service) Signin(ctx context.Context, email, password string) (*Payload,
 func (s *Service) failSignin(ctx context.Context, a *attempt, u *ent.User, err error) error {
 	if !errors.Is(err, auth.ErrMismatch) {
 		if a != nil {
-			err = errors.Join(err, s.forget(ctx, a))
+			err = errors.Join(err, s.uncountAttempt(ctx, a))
 		}
 		return hasherError(err)
 	}
@@ -118,7 +118,7 @@ func (s *Service) failSignin(ctx context.Context, a *attempt, u *ent.User, err e
 	if a == nil {
 		return apperr.ErrBadCredentials
 	}
-	locked, err := s.fail(ctx, a)
+	locked, err := s.lockIfLastAttempt(ctx, a)
 	if err != nil {
 		return err
 	}
@@ -146,13 +146,13 @@ func (s *Service) startSession(ctx context.Context, client *ent.Client, u *ent.U
 	if err != nil {
 		return nil, fmt.Errorf("new refresh token: %w", err)
 	}
-	c := ClientFrom(ctx)
+	info := RequestInfoFrom(ctx)
 	sess, err := client.Session.Create().
 		SetUserID(u.ID).
 		SetRefreshHash(hash).
 		SetExpiresAt(s.now().Add(s.opts.RefreshTTL)).
-		SetClientIP(clip(c.IP, 64)).
-		SetUserAgent(clip(c.UserAgent, 512)).
+		SetClientIP(clip(info.IP, 64)).
+		SetUserAgent(clip(info.UserAgent, 512)).
 		Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("create session for user %s: %w", u.ID, err)
@@ -162,7 +162,7 @@ func (s *Service) startSession(ctx context.Context, client *ent.Client, u *ent.U
 
 // payload issues an access token for the session and wraps the pair.
 func (s *Service) payload(u *ent.User, sessionID uuid.UUID, refreshToken string) (*Payload, error) {
-	access, err := s.tokens.Issue(u.ID, sessionID, u.PermissionLevel, s.now())
+	access, err := s.tokens.Issue(u.ID, sessionID, u.PermissionLevel)
 	if err != nil {
 		return nil, fmt.Errorf("issue access token: %w", err)
 	}
@@ -213,16 +213,18 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Payload, error) {
 		return nil, fmt.Errorf("rotate refresh token: %w", err)
 	}
 	if sess == nil {
-		return nil, s.refused(ctx, oldHash)
+		return nil, s.revokeIfReused(ctx, oldHash)
 	}
 	s.log.DebugContext(ctx, "refresh", slog.String("user_id", sess.UserID.String()), slog.String("session_id", sess.ID.String()))
 	return s.payload(sess.Edges.User, sess.ID, newToken)
 }
 
-// refused explains a refresh token that did not rotate. A token spent more
-// than the grace ago revokes its session. Returns UNAUTHENTICATED, or an
-// internal error if the lookup or the revocation fails.
-func (s *Service) refused(ctx context.Context, hash string) error {
+// revokeIfReused refuses a refresh token that did not rotate, and detects
+// reuse: a token spent more than the reuse grace ago is taken as stolen, and
+// its session is revoked (audited as refresh.reuse_detected), which ends
+// the pair issued from it too. Returns UNAUTHENTICATED, or an internal
+// error if the lookup or the revocation fails.
+func (s *Service) revokeIfReused(ctx context.Context, hash string) error {
 	spent, err := s.client.SpentToken.Query().Where(spenttoken.Hash(hash)).Only(ctx)
 	switch {
 	case ent.IsNotFound(err):

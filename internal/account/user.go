@@ -258,3 +258,23 @@ func userWriteError(err error) error {
 	}
 	return fmt.Errorf("save user: %w", err)
 }
+
+// User returns user id as the viewer may see them: themself, or anyone for
+// an ADMIN. Returns FORBIDDEN for anyone else, whether or not the id exists,
+// and nil without an error when an ADMIN asks for a missing id.
+func (s *Service) User(ctx context.Context, v *Viewer, id uuid.UUID) (*ent.User, error) {
+	switch {
+	case v.User.ID == id:
+		return v.User, nil
+	case !v.IsAdmin():
+		return nil, apperr.ErrForbidden
+	}
+	u, err := s.client.User.Get(ctx, id)
+	switch {
+	case ent.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("load user %s: %w", id, err)
+	}
+	return u, nil
+}

@@ -15,7 +15,7 @@ import (
 	"bitgate/internal/database"
 )
 
-func TestMain(m *testing.M) { apitest.Exit(m) }
+func TestMain(m *testing.M) { apitest.Main(m) }
 
 // TestMigrationsMatchSchema fails when ent/schema changed without a new
 // migration: after every migration, ent would still change the database.

@@ -1,4 +1,4 @@
-package graph
+package httpapi
 
 import (
 	"crypto/rand"
@@ -60,7 +60,7 @@ func identify(trusted []netip.Prefix, next http.Handler) http.Handler {
 			id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-ID", id)
-		ctx := account.WithClient(r.Context(), account.Client{
+		ctx := account.WithRequestInfo(r.Context(), account.RequestInfo{
 			IP: clientIP(r, trusted), UserAgent: r.UserAgent(), RequestID: id,
 		})
 		next.ServeHTTP(w, r.WithContext(ctx))

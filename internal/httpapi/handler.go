@@ -1,4 +1,8 @@
-package graph
+// Package httpapi is the server's HTTP layer: routes, request checks and
+// the body limit, client identity, authentication of bearer tokens,
+// security headers, CORS, and the health probes. GraphQL itself is served
+// by the handler it is given.
+package httpapi
 
 import (
 	"bytes"
@@ -14,16 +18,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/parser"
 
-	"bitgate/ent"
 	"bitgate/internal/account"
 	"bitgate/internal/apperr"
 )
@@ -31,17 +31,21 @@ import (
 // DefaultMaxBodyBytes is the default limit of a request body.
 const DefaultMaxBodyBytes = 1 << 20
 
-// HandlerConfig is what NewHandler serves.
-type HandlerConfig struct {
-	Client   *ent.Client
+// Config is what New serves.
+type Config struct {
+	// GraphQL serves /graphql once the request is checked and its caller
+	// authenticated.
+	GraphQL http.Handler
+	// Accounts authenticates bearer tokens.
 	Accounts *account.Service
-	Logger   *slog.Logger
-	// Production turns off the playground and introspection.
+	// Ready reports whether the server can serve (/readyz): nil when the
+	// database answers.
+	Ready  func(context.Context) error
+	Logger *slog.Logger
+	// Production turns off the playground.
 	Production bool
 	// MaxBodyBytes limits a request body; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
-	// Limits bound depth, complexity and auth mutations per request.
-	Limits Limits
 	// CORSOrigins may call the API from a browser; none by default.
 	CORSOrigins []string
 	// TrustedProxies may set X-Forwarded-For; none by default.
@@ -50,33 +54,15 @@ type HandlerConfig struct {
 	TLS bool
 }
 
-// NewHandler returns the server's whole HTTP handler: POST and GET
-// /graphql behind authentication, the playground on / (outside production),
+// New returns the server's whole HTTP handler: POST and GET /graphql
+// behind authentication, the playground on / (outside production),
 // /healthz and /readyz.
-func NewHandler(cfg HandlerConfig) http.Handler {
+func New(cfg Config) http.Handler {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	limits := cfg.Limits.withDefaults()
-	srv := handler.New(NewSchema(cfg.Client, cfg.Accounts, cfg.Logger))
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
-	cache := lru.New[*ast.QueryDocument](1000)
-	srv.SetQueryCache(cache)
-	srv.SetParserTokenLimit(maxTokens)
-	if !cfg.Production {
-		srv.Use(extension.Introspection{})
-	}
-	srv.Use(operationLimits{
-		maxDepth: limits.MaxDepth, maxAuth: limits.MaxAuthFields, maxFields: limits.MaxFields,
-		introspection: !cfg.Production, cache: cache,
-	})
-	srv.Use(extension.FixedComplexityLimit(limits.MaxComplexity))
-	srv.SetErrorPresenter(errorPresenter(cfg.Logger))
-	srv.SetRecoverFunc(recoverFunc(cfg.Logger))
-
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", checkRequest(cfg.MaxBodyBytes, authenticate(cfg.Accounts, srv)))
+	mux.Handle("/graphql", checkRequest(cfg.MaxBodyBytes, authenticate(cfg.Accounts, cfg.GraphQL)))
 	if !cfg.Production {
 		mux.Handle("GET /{$}", playground.Handler("bitgate", "/graphql"))
 	}
@@ -86,7 +72,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if _, err := cfg.Client.User.Query().Exist(ctx); err != nil {
+		if err := cfg.Ready(ctx); err != nil {
 			cfg.Logger.WarnContext(ctx, "readiness check failed", slog.Any("error", err))
 			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
 			return
@@ -193,7 +179,7 @@ func writeHTTPError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{
-		"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": string(codeParseFailed)}}},
+		"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": errcode.ParseFailed}}},
 	})
 }
 

@@ -1,0 +1,127 @@
+// Package app builds the server: it opens the database and wires the
+// services, the GraphQL server and the HTTP handler. The binary and the
+// end-to-end tests both build through New, so that the tests run the
+// server the binary runs.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"bitgate/auth"
+	"bitgate/ent"
+	"bitgate/graph"
+	"bitgate/internal/account"
+	"bitgate/internal/content"
+	"bitgate/internal/database"
+	"bitgate/internal/httpapi"
+	"bitgate/internal/ratelimit"
+)
+
+// Config is what New builds. Zero values keep the defaults of the packages
+// they go to, except where noted.
+type Config struct {
+	// DatabaseURL is postgres://… or an SQLite file (file:…).
+	DatabaseURL string
+	Pool        database.Pool
+	// EntOptions are added to the ent client's (a query counter, say).
+	EntOptions []ent.Option
+
+	// Secret is the HMAC key of access tokens, with their iss and aud.
+	Secret           []byte
+	Issuer, Audience string
+	// AccessTTL, RefreshTTL and ReuseGrace are the token lifetimes and the
+	// refresh token reuse grace; all three must be set.
+	AccessTTL, RefreshTTL, ReuseGrace time.Duration
+
+	// HashWorkers and HashQueue size the password-hashing pool (see
+	// auth.NewHasher).
+	HashWorkers, HashQueue int
+	// AuthRate and AuthBurst limit signin, signup and refresh per client
+	// address (see ratelimit.New); AuthRate 0 means no limit.
+	AuthRate  float64
+	AuthBurst int
+
+	// Logger receives the server log; nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock of tokens, sessions, lockouts and rate limits; nil
+	// means time.Now.
+	Now func() time.Time
+
+	// Production turns off the playground and introspection.
+	Production bool
+	// Limits bound what one GraphQL request may ask for.
+	Limits graph.Limits
+	// MaxBodyBytes, CORSOrigins, TrustedProxies and TLS go to the HTTP
+	// layer (see httpapi.Config).
+	MaxBodyBytes   int64
+	CORSOrigins    []string
+	TrustedProxies []netip.Prefix
+	TLS            bool
+}
+
+// App is the built server.
+type App struct {
+	// Client is the database.
+	Client *ent.Client
+	// Accounts is the account service, for commands and background work.
+	Accounts *account.Service
+	// Handler serves the whole HTTP API.
+	Handler http.Handler
+
+	hasher *auth.Hasher
+}
+
+// New opens the database at cfg.DatabaseURL (applying pending migrations)
+// and wires the server. The caller must Close the App. Returns an error if
+// the database cannot be opened or migrated.
+func New(ctx context.Context, cfg Config) (*App, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	client, err := database.Open(ctx, cfg.DatabaseURL, cfg.Pool, cfg.EntOptions...)
+	if err != nil {
+		return nil, err
+	}
+	hasher := auth.NewHasher(cfg.HashWorkers, cfg.HashQueue)
+	accounts := account.NewService(client,
+		auth.NewTokens(cfg.Secret, cfg.Issuer, cfg.Audience, cfg.AccessTTL, cfg.Now),
+		hasher,
+		account.Options{
+			RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace,
+			Limiter: ratelimit.New(cfg.AuthRate, cfg.AuthBurst),
+			Logger:  log, Now: cfg.Now,
+		})
+	gql := graph.NewServer(graph.ServerConfig{
+		Client: client, Accounts: accounts, Content: content.NewService(client), Logger: log,
+		Introspection: !cfg.Production, Limits: cfg.Limits,
+	})
+	h := httpapi.New(httpapi.Config{
+		GraphQL: gql, Accounts: accounts, Ready: ready(client), Logger: log,
+		Production: cfg.Production, MaxBodyBytes: cfg.MaxBodyBytes,
+		CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies, TLS: cfg.TLS,
+	})
+	return &App{Client: client, Accounts: accounts, Handler: h, hasher: hasher}, nil
+}
+
+// Close stops the hashing pool and closes the database.
+func (a *App) Close() error {
+	a.hasher.Close()
+	if err := a.Client.Close(); err != nil {
+		return fmt.Errorf("close database: %w", err)
+	}
+	return nil
+}
+
+// ready reports whether the database answers a read.
+func ready(client *ent.Client) func(context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := client.User.Query().Exist(ctx)
+		return err
+	}
+}
