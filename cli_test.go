@@ -6,6 +6,9 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -24,10 +27,12 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// cliResult is what a bitgate process printed and how it exited.
+// cliResult is what a bitgate process printed, how it exited, and the
+// working directory it ran in.
 type cliResult struct {
 	stdout, stderr string
 	status         int
+	dir            string
 }
 
 // runBitgate runs bitgate (this test binary, turned into main by TestMain)
@@ -38,7 +43,8 @@ func runBitgate(t *testing.T, env map[string]string, args ...string) cliResult {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], args...)
-	cmd.Dir = t.TempDir()
+	dir := t.TempDir()
+	cmd.Dir = dir
 	cmd.Env = []string{"BITGATE_TEST_RUN_MAIN=1"}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -51,7 +57,7 @@ func runBitgate(t *testing.T, env map[string]string, args ...string) cliResult {
 	if err != nil && !errors.As(err, &exit) {
 		require.NoError(t, err, "run bitgate %q", args)
 	}
-	return cliResult{stdout: stdout.String(), stderr: stderr.String(), status: cmd.ProcessState.ExitCode()}
+	return cliResult{stdout: stdout.String(), stderr: stderr.String(), status: cmd.ProcessState.ExitCode(), dir: dir}
 }
 
 // TestNoSecretInHelpOrErrors runs bitgate with secrets in its environment
@@ -102,10 +108,92 @@ func TestNoSecretInHelpOrErrors(t *testing.T) {
 // show it.
 func TestSecretIsNoFlag(t *testing.T) {
 	t.Parallel()
-	_, err := parseConfig("bitgate", []string{"-jwt-secret", strings.Repeat("k", 32)}, func(string) string { return "" }, &bytes.Buffer{}, nil)
+	_, err := parseConfig("bitgate", []string{"-jwt-secret", strings.Repeat("k", 32)}, func(string) string { return "" }, nil)
 	require.ErrorContains(t, err, "flag provided but not defined: -jwt-secret")
 	getenv := func(k string) string { return map[string]string{"JWT_SECRET": "from the environment"}[k] }
-	cfg, err := parseConfig("bitgate", nil, getenv, &bytes.Buffer{}, nil)
+	cfg, err := parseConfig("bitgate", nil, getenv, nil)
 	require.NoError(t, err)
 	require.Equal(t, "from the environment", cfg.JWTSecret)
+}
+
+// TestHelp asks for help every way there is: it lists the commands and
+// the settings on standard output and exits 0. Before, -h exited 1 and
+// listed neither create-admin nor hash-password.
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-h"}, []string{"serve", "create-admin", "hash-password", "version", "-addr", "(ADDR)", "JWT_SECRET", `(default ":8080")`}},
+		{[]string{"--help"}, []string{"serve", "create-admin", "hash-password", "version", "-database-url", "(DATABASE_URL)"}},
+		{[]string{"help"}, []string{"serve", "create-admin", "hash-password", "version", "-max-depth"}},
+		{[]string{"serve", "-h"}, []string{"create-admin", "-addr"}},
+		{[]string{"create-admin", "--help"}, []string{"create-admin -email E", "-email", "-first-name", "-addr", "ADMIN_PASSWORD"}},
+		{[]string{"help", "create-admin"}, []string{"create-admin -email E", "-email"}},
+		{[]string{"hash-password", "-h"}, []string{"hash-password < password", "standard input"}},
+		{[]string{"version", "-h"}, []string{"bitgate version"}},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			t.Parallel()
+			r := runBitgate(t, nil, tc.args...)
+			require.Equal(t, 0, r.status, "bitgate %q exit status; stderr: %s", tc.args, r.stderr)
+			require.Empty(t, r.stderr, "bitgate %q wrote to stderr", tc.args)
+			for _, w := range tc.want {
+				require.Contains(t, r.stdout, w, "bitgate %q help", tc.args)
+			}
+		})
+	}
+}
+
+// TestCommandLineMistakes are refused with exit status 2, a message on
+// stderr, and no server start (nor a database created). Before, an
+// unknown command such as create-adimn started the server.
+func TestCommandLineMistakes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"create-adimn"}, `unknown command "create-adimn"`},
+		{[]string{"create-adimn", "-email", "a@example.com"}, `unknown command "create-adimn"`},
+		{[]string{"help", "nope"}, `unknown command "nope"`},
+		{[]string{"serve", "extra"}, `unexpected argument "extra"`},
+		{[]string{"-addr", "127.0.0.1:0", "create-admin"}, `unexpected argument "create-admin"`},
+		{[]string{"-adr", "127.0.0.1:0"}, "flag provided but not defined: -adr"},
+		{[]string{"-max-depth", "deep"}, "invalid value"},
+		{[]string{"hash-password", "-x"}, "flag provided but not defined: -x"},
+		{[]string{"version", "now"}, `unexpected argument "now"`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			t.Parallel()
+			r := runBitgate(t, map[string]string{"ADDR": "127.0.0.1:0"}, tc.args...)
+			require.Equal(t, 2, r.status, "bitgate %q exit status; stderr: %s", tc.args, r.stderr)
+			require.Contains(t, r.stderr, tc.want)
+			require.Contains(t, r.stderr, `Run "bitgate -h" for help.`)
+			require.Empty(t, r.stdout)
+			require.NoDirExists(t, filepath.Join(r.dir, "data"), "bitgate %q opened a database", tc.args)
+		})
+	}
+}
+
+// TestOtherErrorsExitOne: a valid command line that fails (here, a
+// setting) exits 1, not 2.
+func TestOtherErrorsExitOne(t *testing.T) {
+	t.Parallel()
+	r := runBitgate(t, map[string]string{"APP_ENV": "staging"})
+	require.Equal(t, 1, r.status, "stderr: %s", r.stderr)
+	require.Contains(t, r.stderr, "APP_ENV must be development or production")
+}
+
+// TestVersion prints the Go version and the modules of the build.
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	r := runBitgate(t, nil, "version")
+	require.Equal(t, 0, r.status, "stderr: %s", r.stderr)
+	require.Regexp(t, `(?m)^bitgate +\S+$`, r.stdout)
+	require.Contains(t, r.stdout, runtime.Version())
+	for _, mod := range []string{"github.com/99designs/gqlgen", "entgo.io/ent", "github.com/golang-jwt/jwt/v5", "golang.org/x/crypto"} {
+		require.Regexp(t, `(?m)^`+regexp.QuoteMeta(mod)+` +v\S+$`, r.stdout)
+	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
 	"net/netip"
 	"path/filepath"
 	"runtime"
@@ -64,12 +63,12 @@ type setting struct{ flag, env string }
 // subcommand's own flags. Help and error output show only the built-in
 // defaults, never a value from the environment, and secrets (JWT_SECRET)
 // are read from the environment only, so that neither `-h` nor `ps` shows
-// them. out receives the help that -h asks for. Returns flag.ErrHelp for
-// -h, or an error for an unknown flag or a malformed value.
-func parseConfig(name string, args []string, getenv func(string) string, out io.Writer, extra func(*flag.FlagSet)) (*config, error) {
+// them. Returns a helpRequest for -h, a usageError for an unknown flag, a
+// malformed flag value or a stray argument, or an error for a malformed
+// environment value or an invalid setting.
+func parseConfig(name string, args []string, getenv func(string) string, extra func(*flag.FlagSet)) (*config, error) {
 	var c config
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(out)
+	fs := newFlagSet(name)
 	var settings []setting
 	str := func(p *string, flagName, key, def, usage string) {
 		fs.StringVar(p, flagName, def, usage+" ("+key+")")
@@ -117,7 +116,7 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	if extra != nil {
 		extra(fs)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
 	given := map[string]bool{}

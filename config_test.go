@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"net/netip"
 	"testing"
 	"time"
@@ -13,7 +12,7 @@ import (
 // SQLite file under ./data, 15-minute access tokens, 30-day sessions and a
 // 10-second reuse grace.
 func TestParseConfigDefaults(t *testing.T) {
-	c, err := parseConfig("t", nil, func(string) string { return "" }, io.Discard, nil)
+	c, err := parseConfig("t", nil, func(string) string { return "" }, nil)
 	require.NoError(t, err)
 	require.Equal(t, ":8080", c.Addr)
 	require.Equal(t, "file:data/bitgate.db", c.databaseURL())
@@ -33,7 +32,7 @@ func TestParseConfigFromEnvAndFlags(t *testing.T) {
 		"DATABASE_URL": "postgres://u@h/db", "CORS_ORIGINS": "https://a.example, https://b.example",
 		"TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1", "AUTH_RATE": "0.5", "MAX_QUERY_DEPTH": "9",
 	}
-	c, err := parseConfig("t", []string{"-addr", ":9001"}, func(k string) string { return env[k] }, io.Discard, nil)
+	c, err := parseConfig("t", []string{"-addr", ":9001"}, func(k string) string { return env[k] }, nil)
 	require.NoError(t, err)
 	require.Equal(t, ":9001", c.Addr, "a flag beats the environment")
 	require.Equal(t, time.Second, c.ReuseGrace)

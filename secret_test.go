@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -26,7 +25,7 @@ func secretConfig(t testing.TB, env map[string]string, args ...string) (*config,
 	for _, a := range args {
 		argv = append(argv, strings.ReplaceAll(a, "$DIR", dir))
 	}
-	cfg, err := parseConfig("bitgate", argv, func(k string) string { return vars[k] }, io.Discard, nil)
+	cfg, err := parseConfig("bitgate", argv, func(k string) string { return vars[k] }, nil)
 	return cfg, dir, err
 }
 
