@@ -41,6 +41,7 @@ var commands = []command{
 		run: createAdmin,
 	},
 	{name: "hash-password", args: "< password", about: "print the argon2id hash of the password on standard input", run: hashPassword},
+	{name: "check-hash", args: "< hashes", about: "check password hashes to import, one a line on standard input; exit 1 if sign-in would refuse any", run: checkHash},
 	{name: "version", about: "print the build's version and the versions of its modules", run: version},
 }
 

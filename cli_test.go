@@ -125,7 +125,7 @@ func TestHelp(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"-h"}, []string{"serve", "create-admin", "hash-password", "version", "-addr", "(ADDR)", "JWT_SECRET", `(default ":8080")`}},
+		{[]string{"-h"}, []string{"serve", "create-admin", "hash-password", "check-hash", "version", "-addr", "(ADDR)", "JWT_SECRET", `(default ":8080")`}},
 		{[]string{"--help"}, []string{"serve", "create-admin", "hash-password", "version", "-database-url", "(DATABASE_URL)"}},
 		{[]string{"help"}, []string{"serve", "create-admin", "hash-password", "version", "-max-depth"}},
 		{[]string{"serve", "-h"}, []string{"create-admin", "-addr"}},

@@ -81,3 +81,33 @@ func hashPassword(p proc, args []string) error {
 	_, err = fmt.Fprintln(p.stdout, h)
 	return err
 }
+
+// checkHash reads password hashes to import, one a line, on stdin, and
+// names on stdout each line that sign-in would refuse (malformed, of an
+// unknown scheme, or costlier than the bounds), with the reason but not
+// the hash. Returns an error if any line is refused.
+func checkHash(p proc, args []string) error {
+	if err := parseFlags(newFlagSet("check-hash"), args); err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(p.stdin)
+	line, refused := 0, 0
+	for sc.Scan() {
+		line++
+		h := strings.TrimSpace(sc.Text())
+		if h == "" {
+			continue
+		}
+		if err := auth.CheckHash(h); err != nil {
+			refused++
+			fmt.Fprintf(p.stdout, "line %d: %v\n", line, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read hashes: %w", err)
+	}
+	if refused > 0 {
+		return fmt.Errorf("check-hash: sign-in would refuse %d of the hashes", refused)
+	}
+	return nil
+}
