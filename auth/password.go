@@ -83,6 +83,8 @@ func HashPassword(password string) (string, error) {
 // VerifyPassword checks password against encoded, an argon2id PHC string or a
 // bcrypt hash ($2a$, $2b$, $2y$). It reports needsRehash=true when the
 // password matches but the hash is not argon2id with the current parameters.
+// bcrypt reads only a password's first 72 bytes, so against a bcrypt hash a
+// longer password never matches.
 // It returns ErrMismatch on a wrong password, and an error wrapping
 // ErrUnusableHash, without any hashing work, when CheckHash refuses encoded.
 // It is unpooled; servers should use Hasher.Verify.
@@ -94,6 +96,11 @@ func VerifyPassword(encoded, password string) (needsRehash bool, err error) {
 		err = bcrypt.CompareHashAndPassword([]byte(encoded), []byte(password))
 		switch {
 		case errors.Is(err, bcrypt.ErrMismatchedHashAndPassword):
+			return false, ErrMismatch
+		case err == nil && len(password) > bcryptMaxPassword:
+			// bcrypt read only the first 72 bytes, so every password
+			// sharing them would match: refuse it (after the same work)
+			// rather than accept, and then rehash, a variant.
 			return false, ErrMismatch
 		case err != nil:
 			return false, fmt.Errorf("verify password: %w: bcrypt: %w", ErrUnusableHash, err)
@@ -131,6 +138,9 @@ func CheckHash(encoded string) error {
 func isBcrypt(encoded string) bool {
 	return strings.HasPrefix(encoded, "$2a$") || strings.HasPrefix(encoded, "$2b$") || strings.HasPrefix(encoded, "$2y$")
 }
+
+// bcryptMaxPassword is how many bytes of a password bcrypt reads.
+const bcryptMaxPassword = 72
 
 // bcryptLen is the length of a bcrypt hash: "$2b$", two cost digits, "$",
 // then 22 characters of salt and 31 of hash.

@@ -193,6 +193,37 @@ func TestHashBounds(t *testing.T) {
 	}
 }
 
+// TestBcryptLongPasswords: bcrypt reads only a password's first 72 bytes,
+// so against a bcrypt hash a longer password never matches, whatever
+// follows those bytes; exactly the 72 bytes do. Before, every password
+// sharing the first 72 bytes matched.
+func TestBcryptLongPasswords(t *testing.T) {
+	first72 := strings.Repeat("0123456789ab", 6)
+	require.Len(t, first72, 72)
+	h, err := bcrypt.GenerateFromPassword([]byte(first72), bcrypt.MinCost)
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		name, password string
+		want           error
+	}{
+		{"exactly the 72 bytes bcrypt read", first72, nil},
+		{"the 72 bytes and one more", first72 + "x", ErrMismatch},
+		{"the 72 bytes and another tail", first72 + " another tail", ErrMismatch},
+		{"71 of the bytes", first72[:71], ErrMismatch},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rehash, err := VerifyPassword(string(h), tt.password)
+			if tt.want != nil {
+				require.ErrorIs(t, err, tt.want, "VerifyPassword(bcrypt, %d bytes) = %v, want %v", len(tt.password), err, tt.want)
+				require.False(t, rehash, "a refused password would be rehashed")
+				return
+			}
+			require.NoError(t, err)
+			require.True(t, rehash)
+		})
+	}
+}
+
 // allocated returns how many bytes the process allocated while f ran.
 func allocated(f func()) uint64 {
 	var before, after runtime.MemStats

@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/bcrypt"
 
 	"bitgate/ent/user"
 	"bitgate/internal/apitest"
@@ -55,4 +57,37 @@ func TestImportedHashOutOfBounds(t *testing.T) {
 	u, err := s.Client.User.Query().Where(user.Email("costly@example.com")).Only(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, hash, u.PasswordHash, "the refused hash was replaced")
+}
+
+// TestImportedBcryptLongPassword: another system hashed a 97-byte password
+// with bcrypt, which kept only its first 72 bytes. Neither that password
+// nor a variant sharing the 72 bytes signs in, and nothing is rehashed;
+// the 72 bytes themselves (all the hash holds) do, and are then rehashed.
+// Before, any variant signed in and the upgrade stored argon2id of it, so
+// that the real password stopped working.
+func TestImportedBcryptLongPassword(t *testing.T) {
+	t.Parallel()
+	s := apitest.New(t, apitest.Options{})
+	ctx := context.Background()
+	real := strings.Repeat("long pass phrase ", 5) + "and its tail" // 97 bytes
+	first72 := real[:72]
+	hash, err := bcrypt.GenerateFromPassword([]byte(first72), bcrypt.MinCost)
+	require.NoError(t, err)
+	importUser(t, s, "long@example.com", string(hash))
+	stored := func() string {
+		u, err := s.Client.User.Query().Where(user.Email("long@example.com")).Only(ctx)
+		require.NoError(t, err)
+		return u.PasswordHash
+	}
+
+	for _, password := range []string{real, first72 + "a variant", first72 + " "} {
+		r := s.Query(t, "", importedSignin, map[string]any{"e": "long@example.com", "p": password})
+		require.Equal(t, "UNAUTHENTICATED", r.Code(), "%d-byte password signed in: %s", len(password), r.Body)
+		require.Equal(t, string(hash), stored(), "a refused password was rehashed")
+	}
+	s.Signin(t, "long@example.com", first72)
+	require.True(t, strings.HasPrefix(stored(), "$argon2id$"), "not rehashed after signing in with the 72 bytes")
+	s.Signin(t, "long@example.com", first72)
+	r := s.Query(t, "", importedSignin, map[string]any{"e": "long@example.com", "p": first72 + "a variant"})
+	require.Equal(t, "UNAUTHENTICATED", r.Code(), "a variant signed in after the rehash: %s", r.Body)
 }
