@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"bitgate/graph"
+	"bitgate/internal/clientip"
 	"bitgate/internal/database"
 )
 
@@ -35,6 +36,7 @@ type config struct {
 	ShutdownTimeout time.Duration
 	AuthRate        float64
 	AuthBurst       int
+	IPv6Prefix      int
 	Limits          graph.Limits
 	CORSOrigins     []string
 	TrustedProxies  []netip.Prefix
@@ -103,6 +105,7 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 	num(&c.Limits.MaxFields, "max-fields", "MAX_QUERY_FIELDS", graph.DefaultMaxFields, "fields a query document may hold")
 	num(&c.Limits.MaxAuthFields, "max-auth-fields", "MAX_AUTH_FIELDS", graph.DefaultMaxAuthFields, "signin, signup and refresh fields allowed each per request")
 	num(&c.AuthBurst, "auth-burst", "AUTH_BURST", 100, "signin, signup and refresh calls a client address may make at once, each")
+	num(&c.IPv6Prefix, "rate-limit-ipv6-prefix", "RATE_LIMIT_IPV6_PREFIX", clientip.DefaultIPv6Prefix, "leading bits of an IPv6 address that the per-address limits count as one client")
 	str(&c.TLSCertFile, "tls-cert-file", "TLS_CERT_FILE", "", "serve HTTPS with this certificate")
 	str(&c.TLSKeyFile, "tls-key-file", "TLS_KEY_FILE", "", "and this key")
 	num(&c.Pool.MaxOpenConns, "db-max-open-conns", "DB_MAX_OPEN_CONNS", 20, "PostgreSQL connections per instance")
@@ -132,6 +135,9 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 	c.MaxBodyBytes = int64(maxBody)
 	if c.AuthRate < 0 {
 		return nil, fmt.Errorf("AUTH_RATE must not be negative")
+	}
+	if c.IPv6Prefix < 1 || c.IPv6Prefix > 128 {
+		return nil, fmt.Errorf("RATE_LIMIT_IPV6_PREFIX must be 1 to 128, not %d", c.IPv6Prefix)
 	}
 	c.CORSOrigins = splitList(origins)
 	for _, p := range splitList(proxies) {

@@ -57,7 +57,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) {
 		auth.NewHasher(cfg.HashWorkers, cfg.HashQueue),
 		account.Options{
 			RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace, Logger: log,
-			Limiter: ratelimit.New(cfg.AuthRate, cfg.AuthBurst),
+			Limiter: ratelimit.New(cfg.AuthRate, cfg.AuthBurst), IPv6Prefix: cfg.IPv6Prefix,
 		})
 	h := graph.NewHandler(graph.HandlerConfig{
 		Client: client, Accounts: accounts, Logger: log,
