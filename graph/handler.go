@@ -22,6 +22,8 @@ import (
 	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/parser"
+	"github.com/vektah/gqlparser/v2/validator/core"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 
 	"bitgate/ent"
 	"bitgate/internal/account"
@@ -64,7 +66,10 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	cache := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(maxTokens)
-	if !cfg.Production {
+	if cfg.Production {
+		srv.SetDisableSuggestion(true)
+		srv.SetValidationRulesFn(rulesWithoutSuggestions)
+	} else {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(operationLimits{
@@ -104,6 +109,26 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 		}).Handler(mux)
 	}
 	return securityHeaders(cfg.TLS, identify(cfg.TrustedProxies, h))
+}
+
+// rulesWithoutSuggestions returns gqlparser's validation rules with each
+// rule that appends "Did you mean …?" (naming fields, arguments, types and
+// input fields the caller did not write) swapped for its variant without
+// suggestions. gqlgen's SetDisableSuggestion swaps only the first and the
+// fourth, and puts them back unless it is set too.
+func rulesWithoutSuggestions() *rules.Rules {
+	r := rules.NewDefaultRules()
+	for _, swap := range [][2]core.Rule{
+		{rules.FieldsOnCorrectTypeRule, rules.FieldsOnCorrectTypeRuleWithoutSuggestions},
+		{rules.KnownArgumentNamesRule, rules.KnownArgumentNamesRuleWithoutSuggestions},
+		{rules.KnownTypeNamesRule, rules.KnownTypeNamesRuleWithoutSuggestions},
+		{rules.ScalarLeafsRule, rules.ScalarLeafsRuleWithoutSuggestions},
+		{rules.ValuesOfCorrectTypeRule, rules.ValuesOfCorrectTypeRuleWithoutSuggestions},
+	} {
+		r.RemoveRule(swap[0].Name)
+		r.AddRule(swap[1].Name, swap[1].RuleFunc)
+	}
+	return r
 }
 
 // authenticate resolves the request's Authorization header into a viewer,
