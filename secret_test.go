@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -26,7 +25,7 @@ func secretConfig(t testing.TB, env map[string]string, args ...string) (*config,
 	for _, a := range args {
 		argv = append(argv, strings.ReplaceAll(a, "$DIR", dir))
 	}
-	cfg, err := parseConfig("bitgate", argv, func(k string) string { return vars[k] }, io.Discard, nil)
+	cfg, err := parseConfig("bitgate", argv, func(k string) string { return vars[k] }, nil)
 	return cfg, dir, err
 }
 
@@ -135,6 +134,8 @@ func TestParseConfigRejects(t *testing.T) {
 		{"bad TRUSTED_PROXIES", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, not-an-ip"}, "TRUSTED_PROXIES"},
 		{"bad REFRESH_REUSE_GRACE", map[string]string{"REFRESH_REUSE_GRACE": "ten seconds"}, "REFRESH_REUSE_GRACE"},
 		{"TLS cert without key", map[string]string{"TLS_CERT_FILE": "c.pem"}, "TLS_KEY_FILE"},
+		{"IPv6 prefix 0", map[string]string{"RATE_LIMIT_IPV6_PREFIX": "0"}, "RATE_LIMIT_IPV6_PREFIX"},
+		{"IPv6 prefix 129", map[string]string{"RATE_LIMIT_IPV6_PREFIX": "129"}, "RATE_LIMIT_IPV6_PREFIX"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

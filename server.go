@@ -3,9 +3,11 @@
 //
 // Usage:
 //
-//	bitgate [flags]                        serve (the default)
+//	bitgate [serve] [flags]                serve (the default)
 //	bitgate create-admin -email E [flags]  create or promote an ADMIN
-//	bitgate hash-password                  hash a password read on stdin
+//	bitgate hash-password < password       hash a password read on stdin
+//	bitgate version                        print the build's versions
+//	bitgate help [command]                 print help
 package main
 
 import (
@@ -25,29 +27,7 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "bitgate:", err)
-		os.Exit(1)
-	}
-}
-
-// run dispatches a subcommand.
-func run(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	cmd := "serve"
-	if len(args) > 0 && (args[0] == "serve" || args[0] == "create-admin" || args[0] == "hash-password") {
-		cmd, args = args[0], args[1:]
-	}
-	switch cmd {
-	case "create-admin":
-		return createAdmin(args, getenv, stdin, stdout, stderr)
-	case "hash-password":
-		return hashPassword(stdin, stdout)
-	}
-	cfg, err := parseConfig("bitgate", args, getenv, stderr, nil)
-	if err != nil {
-		return err
-	}
-	return serve(cfg, stderr)
+	os.Exit(exitStatus(run(os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr), os.Stderr))
 }
 
 // newApp builds the server for cfg through the constructor the tests use.
@@ -61,7 +41,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app.App, error
 		Secret: secret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
 		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace,
 		HashWorkers: cfg.HashWorkers, HashQueue: cfg.HashQueue,
-		AuthRate: cfg.AuthRate, AuthBurst: cfg.AuthBurst,
+		AuthRate: cfg.AuthRate, AuthBurst: cfg.AuthBurst, IPv6Prefix: cfg.IPv6Prefix,
 		Logger: log, Production: cfg.production(), Limits: cfg.Limits,
 		MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins,
 		TrustedProxies: cfg.TrustedProxies, TLS: cfg.TLSCertFile != "",

@@ -8,6 +8,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/validator/core"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 
 	"bitgate/ent"
 	"bitgate/internal/account"
@@ -20,7 +22,9 @@ type ServerConfig struct {
 	Accounts *account.Service
 	Content  *content.Service
 	Logger   *slog.Logger
-	// Introspection answers __schema and __type (off in production).
+	// Introspection answers __schema and __type, and lets validation
+	// errors suggest names ("Did you mean …"); both map the schema, so
+	// production turns it off.
 	Introspection bool
 	// Limits bound depth, fields, complexity and auth mutations per request.
 	Limits Limits
@@ -40,6 +44,9 @@ func NewServer(cfg ServerConfig) *handler.Server {
 	srv.SetParserTokenLimit(maxTokens)
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.SetDisableSuggestion(true)
+		srv.SetValidationRulesFn(rulesWithoutSuggestions)
 	}
 	srv.Use(operationLimits{
 		maxDepth: limits.MaxDepth, maxAuth: limits.MaxAuthFields, maxFields: limits.MaxFields,
@@ -49,4 +56,24 @@ func NewServer(cfg ServerConfig) *handler.Server {
 	srv.SetErrorPresenter(errorPresenter(cfg.Logger))
 	srv.SetRecoverFunc(recoverFunc(cfg.Logger))
 	return srv
+}
+
+// rulesWithoutSuggestions returns gqlparser's validation rules with each
+// rule that appends "Did you mean …?" (naming fields, arguments, types and
+// input fields the caller did not write) swapped for its variant without
+// suggestions. gqlgen's SetDisableSuggestion swaps only the first and the
+// fourth, and puts them back unless it is set too.
+func rulesWithoutSuggestions() *rules.Rules {
+	r := rules.NewDefaultRules()
+	for _, swap := range [][2]core.Rule{
+		{rules.FieldsOnCorrectTypeRule, rules.FieldsOnCorrectTypeRuleWithoutSuggestions},
+		{rules.KnownArgumentNamesRule, rules.KnownArgumentNamesRuleWithoutSuggestions},
+		{rules.KnownTypeNamesRule, rules.KnownTypeNamesRuleWithoutSuggestions},
+		{rules.ScalarLeafsRule, rules.ScalarLeafsRuleWithoutSuggestions},
+		{rules.ValuesOfCorrectTypeRule, rules.ValuesOfCorrectTypeRuleWithoutSuggestions},
+	} {
+		r.RemoveRule(swap[0].Name)
+		r.AddRule(swap[1].Name, swap[1].RuleFunc)
+	}
+	return r
 }

@@ -30,6 +30,10 @@ type Options struct {
 	// Limiter limits signin, signup and refresh per client address; nil
 	// means no limit.
 	Limiter *ratelimit.Limiter
+	// IPv6Prefix is how many leading bits of an IPv6 address the limits
+	// count as one client; 0 means clientip.DefaultIPv6Prefix (64). An
+	// IPv4 address is always a client of its own.
+	IPv6Prefix int
 	// Logger receives security events; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock of sessions, lockouts and rate limits; nil means

@@ -82,6 +82,12 @@ func (s *Service) Signin(ctx context.Context, email, password string) (*Payload,
 		return nil, fmt.Errorf("load user by email: %w", err)
 	}
 	needsRehash, err := s.hasher.Verify(ctx, u.PasswordHash, password)
+	if errors.Is(err, auth.ErrUnusableHash) {
+		// A planted or badly imported hash: refused before any hashing,
+		// it costs one dummy check and answers like a wrong password.
+		s.log.ErrorContext(ctx, "stored password hash refused", slog.String("user_id", u.ID.String()), slog.Any("error", err))
+		err = s.hasher.VerifyDummy(ctx, password)
+	}
 	if err != nil {
 		return nil, s.failSignin(ctx, a, u, err)
 	}

@@ -45,6 +45,9 @@ type Config struct {
 	// address (see ratelimit.New); AuthRate 0 means no limit.
 	AuthRate  float64
 	AuthBurst int
+	// IPv6Prefix is how many leading bits of an IPv6 address the limits
+	// count as one client (see account.Options).
+	IPv6Prefix int
 
 	// Logger receives the server log; nil means slog.Default().
 	Logger *slog.Logger
@@ -94,8 +97,8 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		hasher,
 		account.Options{
 			RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace,
-			Limiter: ratelimit.New(cfg.AuthRate, cfg.AuthBurst),
-			Logger:  log, Now: cfg.Now,
+			Limiter: ratelimit.New(cfg.AuthRate, cfg.AuthBurst), IPv6Prefix: cfg.IPv6Prefix,
+			Logger: log, Now: cfg.Now,
 		})
 	gql := graph.NewServer(graph.ServerConfig{
 		Client: client, Accounts: accounts, Content: content.NewService(client), Logger: log,

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"bitgate/internal/account"
+	"bitgate/internal/clientip"
 )
 
 // Content security policies: nothing at all for the API, and for the
@@ -69,7 +70,7 @@ func identify(trusted []netip.Prefix, next http.Handler) http.Handler {
 
 // clientIP returns the connection's peer address, or, when the peer is a
 // trusted proxy, the right-most address of X-Forwarded-For that is not a
-// trusted proxy itself.
+// trusted proxy itself (hops may carry a port: clientip.ParseHop).
 func clientIP(r *http.Request, trusted []netip.Prefix) string {
 	peer := r.RemoteAddr
 	if host, _, err := net.SplitHostPort(peer); err == nil {
@@ -81,7 +82,7 @@ func clientIP(r *http.Request, trusted []netip.Prefix) string {
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
-		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		hop, err := clientip.ParseHop(hops[i])
 		if err != nil {
 			break // a malformed hop: trust nothing before it
 		}
