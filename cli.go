@@ -132,7 +132,6 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 // values from the environment.
 func printHelp(w io.Writer, c command, fs *flag.FlagSet) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	defer tw.Flush()
 	if c.name == "serve" {
 		fmt.Fprint(tw, "bitgate serves a GraphQL API with sign-up, sign-in, sessions and permissions built in.\n\n")
 		fmt.Fprint(tw, "Usage:\n  bitgate [command] [flags]\n\nCommands:\n")

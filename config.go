@@ -90,7 +90,7 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 	str(&c.DatabaseURL, "database-url", "DATABASE_URL", "", "database: postgres://… for PostgreSQL, else an SQLite file under the data dir")
 	str(&c.Env, "env", "APP_ENV", "development", "development or production")
 	str(&c.LogLevel, "log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
-	str(&c.JWTSecretFile, "jwt-secret-file", "JWT_SECRET_FILE", "", "file holding the HMAC key of access tokens (else JWT_SECRET, from the environment only)")
+	str(&c.JWTSecretFile, "jwt-secret-file", "JWT_SECRET_FILE", "", "file holding the HMAC key of access tokens, when JWT_SECRET (environment only) is not set")
 	str(&c.JWTIssuer, "jwt-issuer", "JWT_ISSUER", "bitgate", "iss claim of access tokens")
 	str(&c.JWTAudience, "jwt-audience", "JWT_AUDIENCE", "bitgate", "aud claim of access tokens")
 	dur(&c.AccessTTL, "access-ttl", "ACCESS_TOKEN_TTL", 15*time.Minute, "access token lifetime")

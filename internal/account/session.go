@@ -66,20 +66,21 @@ func (s *Service) Signin(ctx context.Context, email, password string) (*Payload,
 	if len(password) > maxPasswordBytes {
 		return nil, apperr.Input("password", "password must be at most 1024 bytes")
 	}
-	email, err := NormalizeEmail(email)
+	normal, err := NormalizeEmail(email)
 	if err != nil {
 		// No account can have it: spend the hash anyway, answer alike.
 		return nil, s.failSignin(ctx, nil, nil, s.hasher.VerifyDummy(ctx, password))
 	}
-	a, err := s.countAttempt(ctx, email)
+	a, err := s.countAttempt(ctx, normal)
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.client.User.Query().Where(user.Email(email)).Only(ctx)
-	if ent.IsNotFound(err) {
+	u, err := s.userByEmail(ctx, email, normal)
+	if err != nil {
+		return nil, err
+	}
+	if u == nil {
 		return nil, s.failSignin(ctx, a, nil, s.hasher.VerifyDummy(ctx, password))
-	} else if err != nil {
-		return nil, fmt.Errorf("load user by email: %w", err)
 	}
 	needsRehash, err := s.hasher.Verify(ctx, u.PasswordHash, password)
 	if errors.Is(err, auth.ErrUnusableHash) {

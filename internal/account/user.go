@@ -44,8 +44,8 @@ type newUser struct {
 }
 
 // validateNewUser validates a new user's fields and hashes the password
-// (outside any transaction: hashing is slow). Returns BAD_USER_INPUT or
-// RATE_LIMITED.
+// (outside any transaction: hashing is slow). Returns BAD_USER_INPUT,
+// CONFLICT (the email is held in an older form) or RATE_LIMITED.
 func (s *Service) validateNewUser(ctx context.Context, in CreateUserInput) (newUser, error) {
 	var nu newUser
 	var err error
@@ -56,6 +56,9 @@ func (s *Service) validateNewUser(ctx context.Context, in CreateUserInput) (newU
 		return nu, err
 	}
 	if nu.email, err = NormalizeEmail(in.Email); err != nil {
+		return nu, err
+	}
+	if err := s.checkOlderForms(ctx, in.Email, nu.email, uuid.Nil); err != nil {
 		return nu, err
 	}
 	nu.level = PermFree
@@ -105,6 +108,11 @@ func (s *Service) UpdateUser(ctx context.Context, v *Viewer, id uuid.UUID, in Up
 	c, err := userChanges(in)
 	if err != nil {
 		return nil, err
+	}
+	if c.Email != nil {
+		if err := s.checkOlderForms(ctx, *in.Email, *c.Email, id); err != nil {
+			return nil, err
+		}
 	}
 	if self && (in.Email != nil || in.Password != nil) {
 		if err := s.checkCurrentPassword(ctx, target, in.CurrentPassword); err != nil {
