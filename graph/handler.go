@@ -100,7 +100,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 		h = cors.New(cors.Options{
 			AllowedOrigins: cfg.CORSOrigins,
 			AllowedMethods: []string{http.MethodGet, http.MethodPost},
-			AllowedHeaders: []string{"Authorization", "Content-Type", "Accept", "X-Request-ID"},
+			AllowedHeaders: corsAllowedHeaders,
 			ExposedHeaders: []string{"X-Request-ID"},
 			MaxAge:         600,
 		}).Handler(mux)
