@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"embed"
 	"encoding/hex"
+	"fmt"
 	"html/template"
 	"io"
 	"io/fs"
@@ -19,15 +20,15 @@ import (
 // Prefix is the path under which the page's scripts and styles are served.
 const Prefix = "/playground/"
 
-// assets holds the page, its own script and style, and assets/vendor: one
+// embedded holds the page, its own script and style, and assets/vendor: one
 // folder per npm package, named name@version, with the package's LICENSE.
 //
 //go:embed assets
 var embedded embed.FS
 
 var (
-	assets = must(fs.Sub(embedded, "assets"))
-	page   = template.Must(template.ParseFS(assets, "index.html"))
+	assets, _ = fs.Sub(embedded, "assets") // cannot fail: a valid path
+	page      = template.Must(template.ParseFS(assets, "index.html"))
 )
 
 // csp is the page's policy: scripts and styles from this server only. Dialogs
@@ -60,7 +61,7 @@ func servePage(w http.ResponseWriter, endpoint string) {
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Security-Policy", strings.Replace(csp, "%s", nonce, 1))
+	h.Set("Content-Security-Policy", fmt.Sprintf(csp, nonce))
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	_, _ = w.Write(buf.Bytes())
@@ -92,11 +93,4 @@ func serveAsset(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
 	}
 	http.ServeContent(w, r, name, info.ModTime(), f.(io.ReadSeeker))
-}
-
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
 }
