@@ -10,36 +10,40 @@
   window.__webpack_nonce__ = document.querySelector('meta[name="style-nonce"]').content;
 
   // Headers are not stored unless the user turns on Settings > Persist
-  // headers, which GraphiQL records under OPT_IN. GraphiQL leaves them out of
-  // its tabs when that is off, but its history plugin stores every run's
-  // headers, Authorization included, in graphiql:queries and
-  // graphiql:favorites: the storage below removes them there, and from what
-  // is already stored whenever persistence is off.
+  // headers, which GraphiQL records under OPT_IN. GraphiQL means to leave
+  // them out otherwise, but its history plugin stores every run's headers,
+  // Authorization included, whatever the setting, and it writes tabs and
+  // the headers pane half a second late, with the setting of half a second
+  // before. So whenever the setting is off, the storage below writes the
+  // headers pane nowhere and every stored "headers" as null, and cleans
+  // what is already stored.
   var OPT_IN = 'graphiql:shouldPersistHeaders';
-  var HISTORY = { 'graphiql:queries': 'queries', 'graphiql:favorites': 'favorites' };
+  var HEADERS = 'graphiql:headers';
+  var WITH_HEADERS = ['graphiql:tabState', 'graphiql:queries', 'graphiql:favorites'];
 
   function optedIn() {
     return localStorage.getItem(OPT_IN) === 'true';
   }
 
+  // withoutHeaders returns what to store under key, or null for nothing.
   function withoutHeaders(key, value) {
-    var list = HISTORY[key];
-    if (!list || optedIn()) {
+    if (optedIn() || (key !== HEADERS && WITH_HEADERS.indexOf(key) < 0)) {
       return value;
     }
+    if (key === HEADERS) {
+      return null;
+    }
     try {
-      var stored = JSON.parse(value);
-      (stored[list] || []).forEach(function (item) {
-        delete item.headers;
+      return JSON.stringify(JSON.parse(value), function (k, v) {
+        return k === 'headers' ? null : v;
       });
-      return JSON.stringify(stored);
     } catch (e) {
       return null; // never keep what could not be cleaned
     }
   }
 
-  function cleanHistory() {
-    Object.keys(HISTORY).forEach(function (key) {
+  function cleanStored() {
+    [HEADERS].concat(WITH_HEADERS).forEach(function (key) {
       var value = localStorage.getItem(key);
       if (value !== null) {
         storage.setItem(key, value);
@@ -63,7 +67,7 @@
         localStorage.setItem(key, clean);
       }
       if (key === OPT_IN && value !== 'true') {
-        cleanHistory();
+        cleanStored();
       }
     },
     removeItem: function (key) {
@@ -79,7 +83,7 @@
     },
   };
 
-  cleanHistory();
+  cleanStored();
 
   var defaultQuery = [
     '# Welcome to the bitgate playground.',

@@ -29,6 +29,7 @@ const context = await chromium.launchPersistentContext(profile, {
 });
 
 const problems = [];
+let step = 'start';
 const requests = [];
 const page = context.pages()[0] ?? (await context.newPage());
 await page.addInitScript(() => {
@@ -70,9 +71,23 @@ async function typeInto(selector, text) {
 
 // run executes the query pane and returns the decoded answer.
 async function run(query) {
+  step = `run ${query.slice(0, 40)}`;
   await typeInto('.graphiql-query-editor', query);
   const before = await editorValue('.result-window');
-  await page.click('.graphiql-execute-button');
+  // A click that lands while GraphiQL re-renders after the edit is lost:
+  // click again until the request leaves (never twice once it has).
+  for (let attempt = 1; ; attempt++) {
+    const sent = page.waitForRequest((r) => r.method() === 'POST' && new URL(r.url()).pathname === '/graphql', {
+      timeout: 3000,
+    });
+    await page.click('.graphiql-execute-button');
+    try {
+      await sent;
+      break;
+    } catch (e) {
+      if (attempt === 3) throw e;
+    }
+  }
   await page.waitForFunction(
     (prev) => {
       const v = document.querySelector('.result-window .CodeMirror').CodeMirror.getValue();
@@ -85,6 +100,7 @@ async function run(query) {
 }
 
 async function open() {
+  step = 'open the page';
   await page.goto(base.href);
   await page.waitForSelector('.graphiql-query-editor .CodeMirror', { timeout: 15000 });
   // The schema has loaded when the documentation explorer can list Query.
@@ -136,6 +152,9 @@ try {
   await page.click('button[data-name="headers"]');
   await typeInto(HEADERS, `{"Authorization": "Bearer ${token}"}`);
   check((await run('{ me { email } }')).data?.me?.email === email, 'me failed after opting in');
+  // GraphiQL stores an edited pane half a second after the last keystroke.
+  step = 'wait for the headers to be stored';
+  await page.waitForFunction((t) => (localStorage.getItem('graphiql:headers') ?? '').includes(t), token);
   await open();
   stored = await storedTokenKeys(token);
   check(stored.withToken.length > 0, 'the token is not stored even after opting in');
@@ -156,7 +175,7 @@ try {
   console.log(`playground check passed; screenshots in ${out}`);
 } catch (e) {
   await page.screenshot({ path: join(out, 'failure.png') }).catch(() => {});
-  console.error(`playground check FAILED: ${e.message}`);
+  console.error(`playground check FAILED at "${step}": ${e.message}`);
   if (problems.length) console.error(`also:\n  ${problems.join('\n  ')}`);
   process.exitCode = 1;
 } finally {
