@@ -19,13 +19,13 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/errcode"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/parser"
 
 	"bitgate/internal/account"
 	"bitgate/internal/apperr"
+	"bitgate/internal/playground"
 )
 
 // DefaultMaxBodyBytes is the default limit of a request body.
@@ -64,7 +64,9 @@ func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", checkRequest(cfg.MaxBodyBytes, authenticate(cfg.Accounts, cfg.GraphQL)))
 	if !cfg.Production {
-		mux.Handle("GET /{$}", playground.Handler("bitgate", "/graphql"))
+		pg := playground.Handler("/graphql")
+		mux.Handle("GET /{$}", pg)
+		mux.Handle("GET "+playground.Prefix, pg)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
@@ -84,7 +86,7 @@ func New(cfg Config) http.Handler {
 		h = cors.New(cors.Options{
 			AllowedOrigins: cfg.CORSOrigins,
 			AllowedMethods: []string{http.MethodGet, http.MethodPost},
-			AllowedHeaders: []string{"Authorization", "Content-Type", "Accept", "X-Request-ID"},
+			AllowedHeaders: corsAllowedHeaders,
 			ExposedHeaders: []string{"X-Request-ID"},
 			MaxAge:         600,
 		}).Handler(mux)

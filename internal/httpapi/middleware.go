@@ -13,18 +13,12 @@ import (
 	"bitgate/internal/clientip"
 )
 
-// Content security policies: nothing at all for the API, and for the
-// playground page the CDN it loads GraphiQL from, plus its inline script.
-const (
-	cspAPI        = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-	cspPlayground = "default-src 'none'; script-src 'unsafe-inline' https://cdn.jsdelivr.net; " +
-		"style-src 'unsafe-inline' https://cdn.jsdelivr.net; img-src data: https://cdn.jsdelivr.net; " +
-		"font-src data: https://cdn.jsdelivr.net; worker-src blob:; connect-src 'self'; " +
-		"frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-)
+// cspAPI allows nothing at all; the playground's page sets its own policy
+// (internal/playground).
+const cspAPI = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
-// securityHeaders sets the headers every response carries; API answers
-// are never cached.
+// securityHeaders sets the headers every response carries; answers are
+// never cached unless a handler says otherwise (the playground's assets).
 func securityHeaders(tls bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -32,12 +26,8 @@ func securityHeaders(tls bool, next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		if r.URL.Path == "/" {
-			h.Set("Content-Security-Policy", cspPlayground)
-		} else {
-			h.Set("Content-Security-Policy", cspAPI)
-			h.Set("Cache-Control", "no-store")
-		}
+		h.Set("Content-Security-Policy", cspAPI)
+		h.Set("Cache-Control", "no-store")
 		if tls {
 			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		}
