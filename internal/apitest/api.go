@@ -3,6 +3,7 @@ package apitest
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"bitgate/auth"
 	"bitgate/ent"
 	"bitgate/internal/account"
 )
@@ -182,16 +184,21 @@ func (c *Client) SignIn(t testing.TB, email, password string) Session {
 	return Data[Session](t, c.Do(t, "", OpSignIn, Credentials(email, password)), "signin")
 }
 
-// NewUser creates a user with a fresh email, Password and permission level
-// through the account service (as create-admin does), and signs them in
-// through the API.
+// passwordHash is Password's argon2id hash, made once per test binary, so
+// that the users NewUser stores cost no hashing of their own.
+var passwordHash = sync.OnceValues(func() (string, error) { return auth.HashPassword(Password) })
+
+// NewUser stores a user with a fresh email, Password and permission level
+// straight in the database (the API lets nobody choose their own level),
+// and signs them in through the API.
 func (c *Client) NewUser(t testing.TB, level int) Session {
 	t.Helper()
+	hash, err := passwordHash()
+	require.NoError(t, err, "hash Password")
 	email := Email()
-	_, err := c.Accounts.CreateUser(context.Background(), account.CreateUserInput{
-		FirstName: "Test", LastName: "User", Email: email, Password: Password, PermissionLevel: &level,
-	})
-	require.NoError(t, err, "create user %s", email)
+	err = c.DB.User.Create().SetFirstName("Test").SetLastName("User").SetEmail(email).
+		SetPasswordHash(hash).SetPermissionLevel(level).Exec(context.Background())
+	require.NoError(t, err, "store user %s", email)
 	return c.SignIn(t, email, Password)
 }
 

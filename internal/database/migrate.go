@@ -13,7 +13,8 @@ import (
 )
 
 // migrations holds the versioned migration files of each dialect, written
-// by `go run ./internal/database/gen NAME` from the ent schema.
+// by `go run ./internal/database/gen/main.go NAME` from the ent schema (see
+// the README: it needs MIGRATE_DEV_DATABASE_URL).
 //
 //go:embed migrations
 var migrations embed.FS
