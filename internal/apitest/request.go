@@ -192,7 +192,8 @@ var Leaks = []string{"$argon2id$", "$2a$", "$2b$", "$2y$", "password_hash", "pas
 // /readyz, whose 503 says the database is down), nothing of Leaks, every
 // error with a contract code, BAD_USER_INPUT with a field, RATE_LIMITED
 // with a whole number of seconds in retryAfter, an internal error without
-// detail, and no data under a root field that failed.
+// detail, no data for a request refused before it ran (an error without a
+// path), and no data under a root field that failed.
 func check(t testing.TB, path string, r *Response) {
 	t.Helper()
 	if path != "/readyz" {
@@ -215,7 +216,10 @@ func check(t testing.TB, path string, r *Response) {
 		case "INTERNAL_SERVER_ERROR":
 			require.Equal(t, "internal server error", e.Message)
 		}
-		if len(e.Path) == 1 {
+		switch len(e.Path) {
+		case 0: // refused before it ran
+			require.Contains(t, []string{"", "null"}, string(r.Data), "a refused request answered data: %s", r.Body)
+		case 1:
 			field, _ := e.Path[0].(string)
 			require.Equal(t, "null", rootField(t, r, field), "%s failed with %s but answered data: %s", field, code, r.Body)
 		}
