@@ -147,14 +147,12 @@ func New(t testing.TB, opts ...Options) *Client {
 	}
 }
 
-// NewInstance starts another server with c's options on c's database: a
-// second instance behind a load balancer, or the same one after a restart.
-// It has a clock of its own.
+// NewInstance starts another server with c's options, database and clock:
+// a second instance behind a load balancer, or the same one after a
+// restart.
 func (c *Client) NewInstance(t testing.TB) *Client {
 	t.Helper()
-	o := c.opts
-	o.Clock = nil
-	return New(t, o)
+	return New(t, c.opts)
 }
 
 // Serve serves any handler for the test, for a test of one layer on its
