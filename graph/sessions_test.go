@@ -366,9 +366,10 @@ func TestForgedTokens(t *testing.T) {
 	// accepted, so every refusal below is due to the one thing changed.
 	require.Equal(t, a.ID, c.Me(t, asA(func(*auth.Claims) {})).ID, "control: re-signed valid claims")
 
+	now := c.Clock.Now()
 	expired := asA(func(c *auth.Claims) {
-		c.IssuedAt = jwt.NewNumericDate(time.Now().Add(-time.Hour))
-		c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(-45 * time.Minute))
+		c.IssuedAt = jwt.NewNumericDate(now.Add(-time.Hour))
+		c.ExpiresAt = jwt.NewNumericDate(now.Add(-45 * time.Minute))
 	})
 	// A signed-in user whose session is then deleted from the database.
 	d := c.SignUp(t)

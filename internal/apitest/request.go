@@ -184,12 +184,12 @@ var Codes = map[string]bool{
 	"GRAPHQL_PARSE_FAILED": true, "GRAPHQL_VALIDATION_FAILED": true, "COMPLEXITY_LIMIT_EXCEEDED": true,
 }
 
-// Leaks are what no answer may hold: password hashes, their column's
+// leaks are what no answer may hold: password hashes, their column's
 // names, stack traces.
-var Leaks = []string{"$argon2id$", "$2a$", "$2b$", "$2y$", "password_hash", "passwordHash", "goroutine ", ".go:"}
+var leaks = []string{"$argon2id$", "$2a$", "$2b$", "$2y$", "password_hash", "passwordHash", "goroutine ", ".go:"}
 
 // check holds an answer to the rules every answer keeps: no 5xx (but from
-// /readyz, whose 503 says the database is down), nothing of Leaks, every
+// /readyz, whose 503 says the database is down), nothing of leaks, every
 // error with a contract code, BAD_USER_INPUT with a field, RATE_LIMITED
 // with a whole number of seconds in retryAfter, an internal error without
 // detail, no data for a request refused before it ran (an error without a
@@ -199,7 +199,7 @@ func check(t testing.TB, path string, r *Response) {
 	if path != "/readyz" {
 		require.Less(t, r.Status, 500, "5xx answer: %s", r.Body)
 	}
-	for _, leak := range Leaks {
+	for _, leak := range leaks {
 		require.NotContains(t, string(r.Body), leak, "response leaks %q", leak)
 	}
 	for _, e := range r.Errors {
