@@ -375,11 +375,11 @@ func TestForgedTokens(t *testing.T) {
 	require.NoError(t, c.DB.Session.DeleteOneID(uuid.MustParse(authtest.ClaimsOf(t, d.Token).SessionID)).Exec(context.Background()))
 
 	cases := []struct{ name, authz string }{
-		{"alg none", "Bearer " + authtest.Unsigned(t, "none", ca)},
-		{"alg NONE", "Bearer " + authtest.Unsigned(t, "NONE", ca)},
-		{"HS256 with a wrong key", "Bearer " + authtest.SignWith(t, jwt.SigningMethodHS256, []byte("wrong-secret-0123456789abcdef0123456789"), ca)},
-		{"HS384 with the right key", "Bearer " + authtest.SignWith(t, jwt.SigningMethodHS384, forger.Key, ca)},
-		{"HS512 with the right key", "Bearer " + authtest.SignWith(t, jwt.SigningMethodHS512, forger.Key, ca)},
+		{"alg none", "Bearer " + forger.Unsigned(t, "none", ca)},
+		{"alg NONE", "Bearer " + forger.Unsigned(t, "NONE", ca)},
+		{"HS256 with a wrong key", "Bearer " + forger.SignWith(t, jwt.SigningMethodHS256, []byte("wrong-secret-0123456789abcdef0123456789"), ca)},
+		{"HS384 with the right key", "Bearer " + forger.SignWith(t, jwt.SigningMethodHS384, forger.Key, ca)},
+		{"HS512 with the right key", "Bearer " + forger.SignWith(t, jwt.SigningMethodHS512, forger.Key, ca)},
 		{"payload tampered to ADMIN", "Bearer " + authtest.Tamper(t, a.Token, func(p map[string]any) { p["perm"] = apitest.Admin })},
 		{"signature stripped", "Bearer " + authtest.StripSignature(a.Token)},
 		{"expired", "Bearer " + expired},

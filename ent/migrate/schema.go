@@ -118,6 +118,28 @@ var (
 			},
 		},
 	}
+	// SigningKeysColumns holds the columns for the "signing_keys" table.
+	SigningKeysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "algorithm", Type: field.TypeString},
+		{Name: "public_key", Type: field.TypeBytes},
+		{Name: "private_key", Type: field.TypeBytes},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "active_from", Type: field.TypeTime},
+	}
+	// SigningKeysTable holds the schema information for the "signing_keys" table.
+	SigningKeysTable = &schema.Table{
+		Name:       "signing_keys",
+		Columns:    SigningKeysColumns,
+		PrimaryKey: []*schema.Column{SigningKeysColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "signingkey_active_from",
+				Unique:  false,
+				Columns: []*schema.Column{SigningKeysColumns[5]},
+			},
+		},
+	}
 	// SpentTokensColumns holds the columns for the "spent_tokens" table.
 	SpentTokensColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -163,6 +185,7 @@ var (
 		LockoutsTable,
 		NotesTable,
 		SessionsTable,
+		SigningKeysTable,
 		SpentTokensTable,
 		UsersTable,
 	}

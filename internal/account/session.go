@@ -164,12 +164,12 @@ func (s *Service) startSession(ctx context.Context, client *ent.Client, u *ent.U
 	if err != nil {
 		return nil, fmt.Errorf("create session for user %s: %w", u.ID, err)
 	}
-	return s.payload(u, sess.ID, token)
+	return s.payload(ctx, u, sess.ID, token)
 }
 
 // payload issues an access token for the session and wraps the pair.
-func (s *Service) payload(u *ent.User, sessionID uuid.UUID, refreshToken string) (*Payload, error) {
-	access, err := s.tokens.Issue(u.ID, sessionID, u.PermissionLevel)
+func (s *Service) payload(ctx context.Context, u *ent.User, sessionID uuid.UUID, refreshToken string) (*Payload, error) {
+	access, err := s.tokens.Issue(ctx, u.ID, sessionID, u.PermissionLevel)
 	if err != nil {
 		return nil, fmt.Errorf("issue access token: %w", err)
 	}
@@ -223,7 +223,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Payload, error) {
 		return nil, s.revokeIfReused(ctx, oldHash)
 	}
 	s.log.DebugContext(ctx, "refresh", slog.String("user_id", sess.UserID.String()), slog.String("session_id", sess.ID.String()))
-	return s.payload(sess.Edges.User, sess.ID, newToken)
+	return s.payload(ctx, sess.Edges.User, sess.ID, newToken)
 }
 
 // revokeIfReused refuses a refresh token that did not rotate, and detects
@@ -277,11 +277,15 @@ func (s *Service) Signout(ctx context.Context, v *Viewer, all bool) error {
 
 // Authenticate checks an access token and returns its viewer, with the user
 // as stored now. The token's session must be live: not revoked, not expired.
-// Returns UNAUTHENTICATED for any refused token.
+// Returns UNAUTHENTICATED for any refused token, and an internal error if
+// the database cannot be asked.
 func (s *Service) Authenticate(ctx context.Context, token string) (*Viewer, error) {
-	claims, err := s.tokens.Parse(token)
-	if err != nil {
+	claims, err := s.tokens.Parse(ctx, token)
+	switch {
+	case errors.Is(err, auth.ErrInvalidToken):
 		return nil, errBadAccessToken
+	case err != nil:
+		return nil, fmt.Errorf("check access token: %w", err)
 	}
 	uid, err := claims.UserID()
 	if err != nil {
