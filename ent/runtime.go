@@ -219,13 +219,13 @@ func init() {
 	// session.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	session.UpdateDefaultUpdatedAt = sessionDescUpdatedAt.UpdateDefault.(func() time.Time)
 	// sessionDescClientIP is the schema descriptor for client_ip field.
-	sessionDescClientIP := sessionFields[4].Descriptor()
+	sessionDescClientIP := sessionFields[5].Descriptor()
 	// session.DefaultClientIP holds the default value on creation for the client_ip field.
 	session.DefaultClientIP = sessionDescClientIP.Default.(string)
 	// session.ClientIPValidator is a validator for the "client_ip" field. It is called by the builders before save.
 	session.ClientIPValidator = sessionDescClientIP.Validators[0].(func(string) error)
 	// sessionDescUserAgent is the schema descriptor for user_agent field.
-	sessionDescUserAgent := sessionFields[5].Descriptor()
+	sessionDescUserAgent := sessionFields[6].Descriptor()
 	// session.DefaultUserAgent holds the default value on creation for the user_agent field.
 	session.DefaultUserAgent = sessionDescUserAgent.Default.(string)
 	// session.UserAgentValidator is a validator for the "user_agent" field. It is called by the builders before save.

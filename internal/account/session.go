@@ -153,11 +153,13 @@ func (s *Service) startSession(ctx context.Context, client *ent.Client, u *ent.U
 	if err != nil {
 		return nil, fmt.Errorf("new refresh token: %w", err)
 	}
-	info := RequestInfoFrom(ctx)
+	info, now := RequestInfoFrom(ctx), s.now()
 	sess, err := client.Session.Create().
 		SetUserID(u.ID).
 		SetRefreshHash(hash).
-		SetExpiresAt(s.now().Add(s.opts.RefreshTTL)).
+		SetCreatedAt(now).
+		SetLastUsedAt(now).
+		SetExpiresAt(now.Add(s.opts.RefreshTTL)).
 		SetClientIP(clip(info.IP, 64)).
 		SetUserAgent(clip(info.UserAgent, 512)).
 		Save(ctx)
@@ -200,12 +202,15 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Payload, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new refresh token: %w", err)
 	}
-	now := s.now()
+	info, now := RequestInfoFrom(ctx), s.now()
 	var sess *ent.Session
 	err = s.withTx(ctx, func(tx *ent.Tx) error {
 		n, err := tx.Session.Update().
 			Where(session.RefreshHash(oldHash), session.RevokedAtIsNil(), session.ExpiresAtGT(now)).
 			SetRefreshHash(newHash).
+			SetLastUsedAt(now).
+			SetClientIP(clip(info.IP, 64)).
+			SetUserAgent(clip(info.UserAgent, 512)).
 			Save(ctx)
 		if err != nil || n == 0 {
 			return err
