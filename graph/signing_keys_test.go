@@ -281,3 +281,38 @@ func TestInstancesSeeEachOthersKeys(t *testing.T) {
 	require.Equal(t, u.ID, b.Me(t, u.Token).ID, "the first key still verifies")
 	require.Equal(t, first, kidOf(t, u.Token))
 }
+
+// TestHS256SecretRotation restarts on the same database with a new secret
+// and the old one as JWT_SECRET_PREVIOUS: tokens of the old secret keep
+// working for one access-token lifetime, then not even a long-lived one
+// does; refreshed tokens carry the new secret's kid.
+func TestHS256SecretRotation(t *testing.T) {
+	t.Parallel()
+	before := apitest.New(t)
+	u := before.SignUp(t)
+	oldSecret := before.Forger().Key
+	newSecret := []byte("the next secret, 32 bytes or more!!")
+	after := apitest.New(t, apitest.Options{DatabaseURL: before.DatabaseURL, Secret: newSecret, PreviousSecret: oldSecret})
+
+	require.Equal(t, u.ID, after.Me(t, u.Token).ID, "a token of the previous secret")
+	v := after.Refresh(t, u.RefreshToken)
+	require.Equal(t, auth.HMACKeyID(newSecret), kidOf(t, v.Token))
+	require.Equal(t, u.ID, after.Me(t, v.Token).ID)
+	apitest.RequireCode(t, before.Do(t, v.Token, apitest.OpMe, nil), "UNAUTHENTICATED") // the old instance knows no new secret
+
+	// A token of the old secret that would live two hours (forged: the
+	// server never issues one) works until one lifetime after the restart.
+	long := before.Forger()
+	long.TTL, long.Now = 2*time.Hour, after.Clock.Now
+	w := after.SignIn(t, u.Email, apitest.Password)
+	forged := long.Sign(t, long.Claims(u.ID, apitest.SessionID(t, w)))
+	require.Equal(t, u.ID, after.Me(t, forged).ID)
+	after.Clock.Advance(15*time.Minute + auth.Leeway)
+	apitest.RequireCode(t, after.Do(t, forged, apitest.OpMe, nil), "UNAUTHENTICATED")
+
+	// Without JWT_SECRET_PREVIOUS the old secret's tokens fail at once.
+	plain := apitest.New(t, apitest.Options{DatabaseURL: before.DatabaseURL, Secret: newSecret})
+	old := before.SignIn(t, u.Email, apitest.Password)
+	require.Equal(t, u.ID, before.Me(t, old.Token).ID, "control")
+	apitest.RequireCode(t, plain.Do(t, old.Token, apitest.OpMe, nil), "UNAUTHENTICATED")
+}

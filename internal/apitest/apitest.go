@@ -39,6 +39,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"bitgate/auth"
 	"bitgate/auth/authtest"
 	"bitgate/ent"
 	"bitgate/graph"
@@ -76,6 +77,10 @@ type Options struct {
 	Limits         graph.Limits
 	CORSOrigins    []string
 	TrustedProxies []netip.Prefix
+	// Secret is the HS256 key; nil means the test servers' own. Previous,
+	// if set, is the one it replaced, verifying for one access-token
+	// lifetime from the start (as JWT_SECRET_PREVIOUS).
+	Secret, PreviousSecret []byte
 	// EdDSA signs with Ed25519 keys in the database instead of HS256;
 	// Keys tunes them.
 	EdDSA bool
@@ -129,7 +134,13 @@ func New(t testing.TB, opts ...Options) *Client {
 		w, level = o.Log, slog.LevelDebug
 	}
 	queries := new(atomic.Int64)
-	signing := app.Signing{Secret: secret}
+	if o.Secret == nil {
+		o.Secret = secret
+	}
+	signing := app.Signing{Secret: o.Secret, PreviousSecret: o.PreviousSecret}
+	if o.PreviousSecret != nil {
+		signing.PreviousUntil = o.Clock.Now().Add(or(o.AccessTTL, 15*time.Minute) + auth.Leeway)
+	}
 	if o.EdDSA {
 		signing = app.Signing{Alg: "EdDSA", KEK: kek, Keys: o.Keys}
 	}
@@ -184,7 +195,7 @@ func (c *Client) SQLCount() int64 { return c.queries.Load() }
 
 // Forger returns a token forger with the server's key, claims and clock.
 func (c *Client) Forger() authtest.Forger {
-	return authtest.Forger{Key: secret, Issuer: issuer, Audience: audience, Now: c.Clock.Now}
+	return authtest.Forger{Key: c.opts.Secret, Issuer: issuer, Audience: audience, Now: c.Clock.Now}
 }
 
 // or returns v, or def when v is zero.
