@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -100,7 +101,7 @@ type key struct {
 // current key cannot be decrypted with this KEK.
 func Open(ctx context.Context, client *ent.Client, kekBytes []byte, opts Options) (*Store, error) {
 	if opts.AccessTTL <= 0 {
-		return nil, fmt.Errorf("signing keys: access token lifetime must be positive")
+		return nil, errors.New("signing keys: access token lifetime must be positive")
 	}
 	if opts.PublishAhead <= 0 {
 		opts.PublishAhead = DefaultPublishAhead
@@ -151,7 +152,7 @@ func (s *Store) SigningKey(ctx context.Context) (auth.Key, error) {
 	k := s.snapshot(ctx, now).current(now)
 	switch {
 	case k == nil:
-		return auth.Key{}, fmt.Errorf("no signing key is active: run bitgate keys rotate")
+		return auth.Key{}, errors.New("no signing key is active: run bitgate keys rotate")
 	case k.private == nil:
 		return auth.Key{}, fmt.Errorf("signing key %s: %w", k.info.ID, k.err)
 	}
@@ -269,7 +270,7 @@ func (s *Store) load(ctx context.Context) (*snapshot, error) {
 		}
 		k.private = ed25519.NewKeyFromSeed(seed)
 		if !k.private.Public().(ed25519.PublicKey).Equal(k.public) {
-			k.private, k.err = nil, fmt.Errorf("its private half does not match its public key")
+			k.private, k.err = nil, errors.New("its private half does not match its public key")
 		}
 	}
 	return sn, nil
