@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"time"
 
-	"bitgate/auth"
 	"bitgate/internal/app"
 	"bitgate/internal/keys"
 )
@@ -17,8 +15,7 @@ import (
 const kekFileName = "jwt-kek"
 
 // signingConfig reads the keys of cfg.JWTAlg: for HS256 the secret and the
-// previous one, which verifies for one access-token lifetime from now (a
-// log line says until when); for EdDSA the KEK.
+// previous one; for EdDSA the KEK.
 func signingConfig(cfg *config, log *slog.Logger) (app.Signing, error) {
 	if cfg.JWTAlg == "EdDSA" {
 		kek, err := keyEncryptionKey(cfg, log)
@@ -32,13 +29,7 @@ func signingConfig(cfg *config, log *slog.Logger) (app.Signing, error) {
 	if err != nil {
 		return app.Signing{}, err
 	}
-	sg := app.Signing{Alg: "HS256", Secret: secret, PreviousSecret: previous}
-	if previous != nil {
-		sg.PreviousUntil = time.Now().Add(cfg.AccessTTL + auth.Leeway)
-		log.Warn("JWT_SECRET_PREVIOUS verifies access tokens for one access-token lifetime; remove it after that",
-			slog.Time("until", sg.PreviousUntil), slog.String("previous_kid", auth.HMACKeyID(previous)))
-	}
-	return sg, nil
+	return app.Signing{Alg: "HS256", Secret: secret, PreviousSecret: previous}, nil
 }
 
 // previousSecret returns JWT_SECRET_PREVIOUS or the contents of

@@ -292,7 +292,11 @@ func TestHS256SecretRotation(t *testing.T) {
 	u := before.SignUp(t)
 	oldSecret := before.Forger().Key
 	newSecret := []byte("the next secret, 32 bytes or more!!")
-	after := apitest.New(t, apitest.Options{DatabaseURL: before.DatabaseURL, Secret: newSecret, PreviousSecret: oldSecret})
+	log := &apitest.Log{}
+	after := apitest.New(t, apitest.Options{DatabaseURL: before.DatabaseURL, Secret: newSecret, PreviousSecret: oldSecret, Log: log})
+	require.Contains(t, log.String(), "previous HS256 secret verifies access tokens for one access-token lifetime")
+	require.Contains(t, log.String(), auth.HMACKeyID(oldSecret), "the log names the previous secret by its kid")
+	require.NotContains(t, log.String(), string(oldSecret))
 
 	require.Equal(t, u.ID, after.Me(t, u.Token).ID, "a token of the previous secret")
 	v := after.Refresh(t, u.RefreshToken)

@@ -39,7 +39,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"bitgate/auth"
 	"bitgate/auth/authtest"
 	"bitgate/ent"
 	"bitgate/graph"
@@ -77,9 +76,8 @@ type Options struct {
 	Limits         graph.Limits
 	CORSOrigins    []string
 	TrustedProxies []netip.Prefix
-	// Secret is the HS256 key; nil means the test servers' own. Previous,
-	// if set, is the one it replaced, verifying for one access-token
-	// lifetime from the start (as JWT_SECRET_PREVIOUS).
+	// Secret is the HS256 key; nil means the test servers' own.
+	// PreviousSecret, if set, is the one it replaced (JWT_SECRET_PREVIOUS).
 	Secret, PreviousSecret []byte
 	// EdDSA signs with Ed25519 keys in the database instead of HS256;
 	// Keys tunes them.
@@ -138,9 +136,6 @@ func New(t testing.TB, opts ...Options) *Client {
 		o.Secret = secret
 	}
 	signing := app.Signing{Secret: o.Secret, PreviousSecret: o.PreviousSecret}
-	if o.PreviousSecret != nil {
-		signing.PreviousUntil = o.Clock.Now().Add(or(o.AccessTTL, 15*time.Minute) + auth.Leeway)
-	}
 	if o.EdDSA {
 		signing = app.Signing{Alg: "EdDSA", KEK: kek, Keys: o.Keys}
 	}

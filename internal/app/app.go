@@ -74,9 +74,9 @@ type Signing struct {
 	// Alg is "HS256" (the default) or "EdDSA".
 	Alg string
 	// Secret is the HMAC key of HS256. PreviousSecret, if set, is the one
-	// it replaced, which verifies until PreviousUntil.
+	// it replaced: it verifies for one access-token lifetime (plus
+	// auth.Leeway) from New, which logs until when.
 	Secret, PreviousSecret []byte
-	PreviousUntil          time.Time
 	// KEK encrypts the EdDSA private keys in the database (see keys.Open);
 	// Keys tunes the key set (its AccessTTL, Now and Logger are filled in).
 	KEK  []byte
@@ -143,8 +143,21 @@ func signingKeys(ctx context.Context, client *ent.Client, cfg Config, log *slog.
 	sg := cfg.Signing
 	switch sg.Alg {
 	case "", "HS256":
-		set, err := auth.NewHMACKeys(sg.Secret, auth.HMACOptions{Previous: sg.PreviousSecret, PreviousUntil: sg.PreviousUntil, Now: cfg.Now})
-		return set, nil, err
+		opts := auth.HMACOptions{Previous: sg.PreviousSecret, Now: cfg.Now}
+		if sg.PreviousSecret != nil {
+			now := time.Now
+			if cfg.Now != nil {
+				now = cfg.Now
+			}
+			opts.PreviousUntil = now().Add(cfg.AccessTTL + auth.Leeway)
+			log.Warn("the previous HS256 secret verifies access tokens for one access-token lifetime; remove JWT_SECRET_PREVIOUS after that",
+				slog.Time("until", opts.PreviousUntil), slog.String("previous_kid", auth.HMACKeyID(sg.PreviousSecret)))
+		}
+		set, err := auth.NewHMACKeys(sg.Secret, opts)
+		if err != nil {
+			return nil, nil, fmt.Errorf("signing keys: %w", err)
+		}
+		return set, nil, nil
 	case "EdDSA":
 		opts := sg.Keys
 		opts.AccessTTL, opts.Now, opts.Logger = cfg.AccessTTL, cfg.Now, log
