@@ -34,21 +34,20 @@ func keysCommand(p proc, args []string) error {
 		return err
 	}
 	defer a.Close()
-	store, stdout := a.Keys, p.stdout
 	if sub == "rotate" {
-		k, err := store.Rotate(ctx)
+		k, err := a.Keys.Rotate(ctx)
 		if err != nil {
 			return fmt.Errorf("keys rotate: %w", err)
 		}
-		fmt.Fprintf(stdout, "added key %s: published now, signing from %s; the current key verifies its tokens until %s\n",
+		fmt.Fprintf(p.stdout, "added key %s: published now, signing from %s; the current key verifies its tokens until %s\n",
 			k.ID, stamp(k.ActiveFrom), stamp(k.ActiveFrom.Add(cfg.AccessTTL+auth.Leeway)))
 		return nil
 	}
-	list, err := store.List(ctx)
+	list, err := a.Keys.List(ctx)
 	if err != nil {
 		return fmt.Errorf("keys list: %w", err)
 	}
-	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	w := tabwriter.NewWriter(p.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "KID\tALG\tSTATE\tCREATED\tSIGNS FROM\tVERIFIES UNTIL")
 	for _, k := range list {
 		until := "-"
