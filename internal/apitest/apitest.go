@@ -45,11 +45,13 @@ import (
 	"bitgate/internal/account"
 	"bitgate/internal/app"
 	"bitgate/internal/database"
+	"bitgate/internal/keys"
 )
 
-// The signing key and claims of test servers.
+// The signing keys and claims of test servers.
 var (
 	secret   = []byte("test-secret-0123456789abcdef0123456789")
+	kek      = []byte("test-kek-0123456789abcdef0123456")
 	issuer   = "bitgate-test"
 	audience = "bitgate-test-api"
 )
@@ -74,6 +76,13 @@ type Options struct {
 	Limits         graph.Limits
 	CORSOrigins    []string
 	TrustedProxies []netip.Prefix
+	// Secret is the HS256 key; nil means the test servers' own.
+	// PreviousSecret, if set, is the one it replaced (JWT_SECRET_PREVIOUS).
+	Secret, PreviousSecret []byte
+	// EdDSA signs with Ed25519 keys in the database instead of HS256;
+	// Keys tunes them.
+	EdDSA bool
+	Keys  keys.Options
 	// Clock is the server's clock; nil means a new one at the current time.
 	Clock *Clock
 	// Log, if set, receives the server log at every level instead of the
@@ -90,6 +99,8 @@ type Client struct {
 	DB *ent.Client
 	// Accounts is the server's account service.
 	Accounts *account.Service
+	// Keys are the server's signing keys with EdDSA; nil with HS256.
+	Keys *keys.Store
 	// DatabaseURL is where DB lives (see NewInstance).
 	DatabaseURL string
 	// Clock is the server's clock.
@@ -121,10 +132,17 @@ func New(t testing.TB, opts ...Options) *Client {
 		w, level = o.Log, slog.LevelDebug
 	}
 	queries := new(atomic.Int64)
+	if o.Secret == nil {
+		o.Secret = secret
+	}
+	signing := app.Signing{Secret: o.Secret, PreviousSecret: o.PreviousSecret}
+	if o.EdDSA {
+		signing = app.Signing{Alg: "EdDSA", KEK: kek, Keys: o.Keys}
+	}
 	a, err := app.New(context.Background(), app.Config{
 		DatabaseURL: o.DatabaseURL,
 		EntOptions:  []ent.Option{ent.Debug(), ent.Log(func(...any) { queries.Add(1) })},
-		Secret:      secret, Issuer: issuer, Audience: audience,
+		Signing:     signing, Issuer: issuer, Audience: audience,
 		AccessTTL:   or(o.AccessTTL, 15*time.Minute),
 		RefreshTTL:  or(o.RefreshTTL, 720*time.Hour),
 		ReuseGrace:  or(o.ReuseGrace, 10*time.Second),
@@ -142,7 +160,7 @@ func New(t testing.TB, opts ...Options) *Client {
 		_ = a.Close() // a test may have closed the database already
 	})
 	return &Client{
-		URL: ts.URL, DB: a.Client, Accounts: a.Accounts, DatabaseURL: o.DatabaseURL, Clock: o.Clock,
+		URL: ts.URL, DB: a.Client, Accounts: a.Accounts, Keys: a.Keys, DatabaseURL: o.DatabaseURL, Clock: o.Clock,
 		http: ts.Client(), opts: o, queries: queries,
 	}
 }
@@ -170,7 +188,7 @@ func (c *Client) SQLCount() int64 { return c.queries.Load() }
 
 // Forger returns a token forger with the server's key, claims and clock.
 func (c *Client) Forger() authtest.Forger {
-	return authtest.Forger{Key: secret, Issuer: issuer, Audience: audience, Now: c.Clock.Now}
+	return authtest.Forger{Key: c.opts.Secret, Issuer: issuer, Audience: audience, Now: c.Clock.Now}
 }
 
 // or returns v, or def when v is zero.

@@ -19,6 +19,7 @@ import (
 	"bitgate/internal/content"
 	"bitgate/internal/database"
 	"bitgate/internal/httpapi"
+	"bitgate/internal/keys"
 	"bitgate/internal/ratelimit"
 )
 
@@ -31,8 +32,9 @@ type Config struct {
 	// EntOptions are added to the ent client's (a query counter, say).
 	EntOptions []ent.Option
 
-	// Secret is the HMAC key of access tokens, with their iss and aud.
-	Secret           []byte
+	// Signing says how access tokens are signed; Issuer and Audience are
+	// their iss and aud.
+	Signing          Signing
 	Issuer, Audience string
 	// AccessTTL, RefreshTTL and ReuseGrace are the token lifetimes and the
 	// refresh token reuse grace; all three must be set.
@@ -67,12 +69,28 @@ type Config struct {
 	TLS            bool
 }
 
+// Signing says how access tokens are signed.
+type Signing struct {
+	// Alg is "HS256" (the default) or "EdDSA".
+	Alg string
+	// Secret is the HMAC key of HS256. PreviousSecret, if set, is the one
+	// it replaced: it verifies for one access-token lifetime (plus
+	// auth.Leeway) from New, which logs until when.
+	Secret, PreviousSecret []byte
+	// KEK encrypts the EdDSA private keys in the database (see keys.Open);
+	// Keys tunes the key set (its AccessTTL, Now and Logger are filled in).
+	KEK  []byte
+	Keys keys.Options
+}
+
 // App is the built server.
 type App struct {
 	// Client is the database.
 	Client *ent.Client
 	// Accounts is the account service, for commands and background work.
 	Accounts *account.Service
+	// Keys are the EdDSA signing keys; nil with HS256.
+	Keys *keys.Store
 	// Handler serves the whole HTTP API.
 	Handler http.Handler
 
@@ -81,7 +99,8 @@ type App struct {
 
 // New opens the database at cfg.DatabaseURL (applying pending migrations)
 // and wires the server. The caller must Close the App. Returns an error if
-// the database cannot be opened or migrated.
+// the database cannot be opened or migrated, or the signing keys cannot be
+// made or read.
 func New(ctx context.Context, cfg Config) (*App, error) {
 	log := cfg.Logger
 	if log == nil {
@@ -91,9 +110,14 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	keySet, store, err := signingKeys(ctx, client, cfg, log)
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
 	hasher := auth.NewHasher(cfg.HashWorkers, cfg.HashQueue)
 	accounts := account.NewService(client,
-		auth.NewTokens(cfg.Secret, cfg.Issuer, cfg.Audience, cfg.AccessTTL, cfg.Now),
+		auth.NewTokens(keySet, cfg.Issuer, cfg.Audience, cfg.AccessTTL, cfg.Now),
 		hasher,
 		account.Options{
 			RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace,
@@ -108,8 +132,42 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		GraphQL: gql, Accounts: accounts, Ready: ready(client), Logger: log,
 		Production: cfg.Production, MaxBodyBytes: cfg.MaxBodyBytes,
 		CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies, TLS: cfg.TLS,
+		JWKS: keys.Handler(store),
 	})
-	return &App{Client: client, Accounts: accounts, Handler: h, hasher: hasher}, nil
+	return &App{Client: client, Accounts: accounts, Keys: store, Handler: h, hasher: hasher}, nil
+}
+
+// signingKeys returns the key set of cfg.Signing, and for EdDSA the store
+// behind it (nil for HS256, which publishes no keys).
+func signingKeys(ctx context.Context, client *ent.Client, cfg Config, log *slog.Logger) (auth.KeySet, *keys.Store, error) {
+	sg := cfg.Signing
+	switch sg.Alg {
+	case "", "HS256":
+		opts := auth.HMACOptions{Previous: sg.PreviousSecret, Now: cfg.Now}
+		if sg.PreviousSecret != nil {
+			now := time.Now
+			if cfg.Now != nil {
+				now = cfg.Now
+			}
+			opts.PreviousUntil = now().Add(cfg.AccessTTL + auth.Leeway)
+			log.Warn("the previous HS256 secret verifies access tokens for one access-token lifetime; remove JWT_SECRET_PREVIOUS after that",
+				slog.Time("until", opts.PreviousUntil), slog.String("previous_kid", auth.HMACKeyID(sg.PreviousSecret)))
+		}
+		set, err := auth.NewHMACKeys(sg.Secret, opts)
+		if err != nil {
+			return nil, nil, fmt.Errorf("signing keys: %w", err)
+		}
+		return set, nil, nil
+	case "EdDSA":
+		opts := sg.Keys
+		opts.AccessTTL, opts.Now, opts.Logger = cfg.AccessTTL, cfg.Now, log
+		store, err := keys.Open(ctx, client, sg.KEK, opts)
+		if err != nil {
+			return nil, nil, fmt.Errorf("signing keys: %w", err)
+		}
+		return store, store, nil
+	}
+	return nil, nil, fmt.Errorf("unknown signing algorithm %q", sg.Alg)
 }
 
 // Close stops the hashing pool and closes the database.
