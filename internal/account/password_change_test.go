@@ -85,7 +85,7 @@ func TestNewPasswordRefusesRacingSignins(t *testing.T) {
 			// What the command runs; it answers no HTTP request.
 			_, _, err := c.Accounts.EnsureAdmin(context.Background(), account.CreateUserInput{
 				FirstName: "Ops", LastName: "Admin", Email: v.Email, Password: newPassword,
-			})
+			}, true)
 			return &apitest.Response{Status: http.StatusOK}, err
 		}},
 	} {
