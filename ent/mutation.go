@@ -4550,27 +4550,29 @@ func (m *SpentTokenMutation) ResetEdge(name string) error {
 // UserMutation represents an operation that mutates the User nodes in the graph.
 type UserMutation struct {
 	config
-	op                  Op
-	typ                 string
-	id                  *uuid.UUID
-	created_at          *time.Time
-	updated_at          *time.Time
-	first_name          *string
-	last_name           *string
-	email               *string
-	password_hash       *string
-	permission_level    *int
-	addpermission_level *int
-	clearedFields       map[string]struct{}
-	notes               map[uuid.UUID]struct{}
-	removednotes        map[uuid.UUID]struct{}
-	clearednotes        bool
-	sessions            map[uuid.UUID]struct{}
-	removedsessions     map[uuid.UUID]struct{}
-	clearedsessions     bool
-	done                bool
-	oldValue            func(context.Context) (*User, error)
-	predicates          []predicate.User
+	op                    Op
+	typ                   string
+	id                    *uuid.UUID
+	created_at            *time.Time
+	updated_at            *time.Time
+	first_name            *string
+	last_name             *string
+	email                 *string
+	password_hash         *string
+	permission_level      *int
+	addpermission_level   *int
+	credential_version    *int
+	addcredential_version *int
+	clearedFields         map[string]struct{}
+	notes                 map[uuid.UUID]struct{}
+	removednotes          map[uuid.UUID]struct{}
+	clearednotes          bool
+	sessions              map[uuid.UUID]struct{}
+	removedsessions       map[uuid.UUID]struct{}
+	clearedsessions       bool
+	done                  bool
+	oldValue              func(context.Context) (*User, error)
+	predicates            []predicate.User
 }
 
 var _ ent.Mutation = (*UserMutation)(nil)
@@ -4949,6 +4951,62 @@ func (m *UserMutation) ResetPermissionLevel() {
 	m.addpermission_level = nil
 }
 
+// SetCredentialVersion sets the "credential_version" field.
+func (m *UserMutation) SetCredentialVersion(i int) {
+	m.credential_version = &i
+	m.addcredential_version = nil
+}
+
+// CredentialVersion returns the value of the "credential_version" field in the mutation.
+func (m *UserMutation) CredentialVersion() (r int, exists bool) {
+	v := m.credential_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCredentialVersion returns the old "credential_version" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldCredentialVersion(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCredentialVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCredentialVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCredentialVersion: %w", err)
+	}
+	return oldValue.CredentialVersion, nil
+}
+
+// AddCredentialVersion adds i to the "credential_version" field.
+func (m *UserMutation) AddCredentialVersion(i int) {
+	if m.addcredential_version != nil {
+		*m.addcredential_version += i
+	} else {
+		m.addcredential_version = &i
+	}
+}
+
+// AddedCredentialVersion returns the value that was added to the "credential_version" field in this mutation.
+func (m *UserMutation) AddedCredentialVersion() (r int, exists bool) {
+	v := m.addcredential_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCredentialVersion resets all changes to the "credential_version" field.
+func (m *UserMutation) ResetCredentialVersion() {
+	m.credential_version = nil
+	m.addcredential_version = nil
+}
+
 // AddNoteIDs adds the "notes" edge to the Note entity by ids.
 func (m *UserMutation) AddNoteIDs(ids ...uuid.UUID) {
 	if m.notes == nil {
@@ -5091,7 +5149,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 8)
 	if m.created_at != nil {
 		fields = append(fields, user.FieldCreatedAt)
 	}
@@ -5112,6 +5170,9 @@ func (m *UserMutation) Fields() []string {
 	}
 	if m.permission_level != nil {
 		fields = append(fields, user.FieldPermissionLevel)
+	}
+	if m.credential_version != nil {
+		fields = append(fields, user.FieldCredentialVersion)
 	}
 	return fields
 }
@@ -5135,6 +5196,8 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.PasswordHash()
 	case user.FieldPermissionLevel:
 		return m.PermissionLevel()
+	case user.FieldCredentialVersion:
+		return m.CredentialVersion()
 	}
 	return nil, false
 }
@@ -5158,6 +5221,8 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldPasswordHash(ctx)
 	case user.FieldPermissionLevel:
 		return m.OldPermissionLevel(ctx)
+	case user.FieldCredentialVersion:
+		return m.OldCredentialVersion(ctx)
 	}
 	return nil, fmt.Errorf("unknown User field %s", name)
 }
@@ -5216,6 +5281,13 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetPermissionLevel(v)
 		return nil
+	case user.FieldCredentialVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCredentialVersion(v)
+		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)
 }
@@ -5227,6 +5299,9 @@ func (m *UserMutation) AddedFields() []string {
 	if m.addpermission_level != nil {
 		fields = append(fields, user.FieldPermissionLevel)
 	}
+	if m.addcredential_version != nil {
+		fields = append(fields, user.FieldCredentialVersion)
+	}
 	return fields
 }
 
@@ -5237,6 +5312,8 @@ func (m *UserMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case user.FieldPermissionLevel:
 		return m.AddedPermissionLevel()
+	case user.FieldCredentialVersion:
+		return m.AddedCredentialVersion()
 	}
 	return nil, false
 }
@@ -5252,6 +5329,13 @@ func (m *UserMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddPermissionLevel(v)
+		return nil
+	case user.FieldCredentialVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCredentialVersion(v)
 		return nil
 	}
 	return fmt.Errorf("unknown User numeric field %s", name)
@@ -5300,6 +5384,9 @@ func (m *UserMutation) ResetField(name string) error {
 		return nil
 	case user.FieldPermissionLevel:
 		m.ResetPermissionLevel()
+		return nil
+	case user.FieldCredentialVersion:
+		m.ResetCredentialVersion()
 		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)

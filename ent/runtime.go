@@ -311,6 +311,12 @@ func init() {
 	user.DefaultPermissionLevel = userDescPermissionLevel.Default.(int)
 	// user.PermissionLevelValidator is a validator for the "permission_level" field. It is called by the builders before save.
 	user.PermissionLevelValidator = userDescPermissionLevel.Validators[0].(func(int) error)
+	// userDescCredentialVersion is the schema descriptor for credential_version field.
+	userDescCredentialVersion := userFields[5].Descriptor()
+	// user.DefaultCredentialVersion holds the default value on creation for the credential_version field.
+	user.DefaultCredentialVersion = userDescCredentialVersion.Default.(int)
+	// user.CredentialVersionValidator is a validator for the "credential_version" field. It is called by the builders before save.
+	user.CredentialVersionValidator = userDescCredentialVersion.Validators[0].(func(int) error)
 	// userDescID is the schema descriptor for id field.
 	userDescID := userMixinFields0[0].Descriptor()
 	// user.DefaultID holds the default value on creation for the id field.

@@ -32,6 +32,8 @@ type User struct {
 	PasswordHash string `json:"-"`
 	// PermissionLevel holds the value of the "permission_level" field.
 	PermissionLevel int `json:"permission_level,omitempty"`
+	// CredentialVersion holds the value of the "credential_version" field.
+	CredentialVersion int `json:"credential_version,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the UserQuery when eager-loading is set.
 	Edges        UserEdges `json:"edges"`
@@ -75,7 +77,7 @@ func (*User) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case user.FieldPermissionLevel:
+		case user.FieldPermissionLevel, user.FieldCredentialVersion:
 			values[i] = new(sql.NullInt64)
 		case user.FieldFirstName, user.FieldLastName, user.FieldEmail, user.FieldPasswordHash:
 			values[i] = new(sql.NullString)
@@ -146,6 +148,12 @@ func (_m *User) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.PermissionLevel = int(value.Int64)
 			}
+		case user.FieldCredentialVersion:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field credential_version", values[i])
+			} else if value.Valid {
+				_m.CredentialVersion = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -211,6 +219,9 @@ func (_m *User) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("permission_level=")
 	builder.WriteString(fmt.Sprintf("%v", _m.PermissionLevel))
+	builder.WriteString(", ")
+	builder.WriteString("credential_version=")
+	builder.WriteString(fmt.Sprintf("%v", _m.CredentialVersion))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"bitgate/ent"
+	"bitgate/ent/auditevent"
 	"bitgate/ent/lockout"
 	"bitgate/internal/apitest"
 )
@@ -253,10 +254,10 @@ func TestAuthFieldsPerRequest(t *testing.T) {
 	ctx := context.Background()
 	victim := c.SignUp(t).Email
 
-	t.Run("500 aliased signins are refused as a whole", func(t *testing.T) {
+	t.Run("200 aliased signins are refused as a whole", func(t *testing.T) {
 		var q strings.Builder
 		q.WriteString("mutation {")
-		for i := range 500 {
+		for i := range 200 { // 400 fields: under the field limit, so the auth cap refuses it
 			fmt.Fprintf(&q, " a%d: signin(email: %q, password: \"guess-%d\") { accessToken }", i, victim, i)
 		}
 		q.WriteString(" }")
@@ -302,6 +303,52 @@ func TestAuthFieldsPerRequest(t *testing.T) {
 		})
 		require.NotEmpty(t, apitest.Data[apitest.Session](t, r, "signup").Token)
 		require.NotEmpty(t, apitest.Data[apitest.Session](t, r, "signin").Token)
+	})
+
+	// gqlgen caches a document by its text. The cap must hold for the
+	// operation that runs, however the document got into the cache.
+	signins := func(name string, emails ...string) string {
+		var q strings.Builder
+		fmt.Fprintf(&q, "mutation %s {", name)
+		for i, e := range emails {
+			fmt.Fprintf(&q, " a%d: signin(email: %q, password: %q) { accessToken }", i, e, wrongPassword)
+		}
+		return q.String() + " }"
+	}
+	named := func(t *testing.T, query, operationName string) *apitest.Response {
+		body, err := json.Marshal(apitest.Vars{"query": query, "operationName": operationName})
+		require.NoError(t, err)
+		return c.Raw(t, http.MethodPost, "/graphql", apitest.Header(), body)
+	}
+	// checked counts the sign-ins that checked a password: each is audited
+	// once, as signin or signin.failed (an unknown email costs a hash too).
+	checked := func() int {
+		return c.DB.AuditEvent.Query().Where(auditevent.ActionIn("signin", "signin.failed")).CountX(ctx)
+	}
+	hundred := make([]string, 100)
+	for i := range hundred {
+		hundred[i] = apitest.Email()
+	}
+
+	t.Run("a document cached under another operation name is counted again", func(t *testing.T) {
+		doc := signins("Many", hundred...)
+		before := checked()
+		apitest.RequireCode(t, named(t, doc, "NoSuchOperation"), "GRAPHQL_VALIDATION_FAILED")
+		r := named(t, doc, "Many")
+		apitest.RequireCode(t, r, "RATE_LIMITED")
+		require.Len(t, r.Errors, 1, "one refusal for the whole request: %s", r.Body)
+		require.Equal(t, before, checked(), "aliased sign-ins of a cached document ran")
+	})
+
+	t.Run("the operation that runs is counted, not the one named when it was cached", func(t *testing.T) {
+		doc := signins("One", apitest.Email()) + " " + signins("Many", hundred...)
+		before := checked()
+		apitest.RequireCode(t, named(t, doc, "One"), "UNAUTHENTICATED")
+		require.Equal(t, before+1, checked(), "the one sign-in of One")
+		for range 2 {
+			apitest.RequireCode(t, named(t, doc, "Many"), "RATE_LIMITED")
+		}
+		require.Equal(t, before+1, checked(), "aliased sign-ins of a cached document ran")
 	})
 
 	t.Run("batched JSON array body", func(t *testing.T) {

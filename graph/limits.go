@@ -67,9 +67,10 @@ var authFields = map[string]bool{"signin": true, "signup": true, "refresh": true
 
 // operationLimits is a gqlgen extension that bounds what one request may
 // ask for. Before gqlgen validates a query it has not seen, it refuses a
-// document of more than maxFields fields (GRAPHQL_VALIDATION_FAILED) or an
-// operation holding more than maxAuth of one auth mutation (RATE_LIMITED);
-// after validation, an operation nested deeper than maxDepth or asking for
+// document of more than maxFields fields (GRAPHQL_VALIDATION_FAILED).
+// After validation, on every request, cached document or not, it refuses
+// the operation about to run if it holds more than maxAuth of one auth
+// mutation (RATE_LIMITED), is nested deeper than maxDepth, or asks for
 // introspection when it is off (GRAPHQL_VALIDATION_FAILED).
 type operationLimits struct {
 	maxDepth, maxAuth, maxFields int
@@ -100,14 +101,6 @@ func (l operationLimits) MutateOperationParameters(ctx context.Context, p *graph
 	if err != nil {
 		return nil
 	}
-	if op := doc.Operations.ForName(p.OperationName); op != nil && op.Operation == ast.Mutation {
-		for name, keys := range authKeys(op.SelectionSet, doc.Fragments, map[string]map[string]bool{}, map[string]bool{}) {
-			if len(keys) > l.maxAuth {
-				limited := apperr.Limited(fmt.Sprintf("a request may hold at most %d %s", l.maxAuth, name), time.Second)
-				return &gqlerror.Error{Message: limited.Message, Extensions: limited.Extensions()}
-			}
-		}
-	}
 	n := 0
 	for _, op := range doc.Operations {
 		n += countFields(op.SelectionSet)
@@ -121,29 +114,51 @@ func (l operationLimits) MutateOperationParameters(ctx context.Context, p *graph
 	return nil
 }
 
-// authKeys collects, per auth mutation, the response keys (aliases) under
-// which set asks for it: gqlgen runs a field once per response key. seen
-// holds the fragments already followed.
-func authKeys(set ast.SelectionSet, frags ast.FragmentDefinitionList, keys map[string]map[string]bool, seen map[string]bool) map[string]map[string]bool {
-	for _, sel := range set {
-		switch s := sel.(type) {
-		case *ast.Field:
-			if authFields[s.Name] {
-				if keys[s.Name] == nil {
-					keys[s.Name] = map[string]bool{}
+// tooManyAuth refuses an operation holding more than max response keys
+// (aliases) of one auth mutation: gqlgen runs a root field once per
+// response key. Auth mutations are root fields, so it looks at the
+// operation's top level and the fragments spread there, each fragment once.
+func tooManyAuth(op *ast.OperationDefinition, max int) *gqlerror.Error {
+	if op.Operation != ast.Mutation {
+		return nil
+	}
+	var keys map[string]map[string]bool // allocated at the first auth field
+	var seen map[string]bool
+	var walk func(set ast.SelectionSet)
+	walk = func(set ast.SelectionSet) {
+		for _, sel := range set {
+			switch s := sel.(type) {
+			case *ast.Field:
+				if authFields[s.Name] {
+					if keys == nil {
+						keys = map[string]map[string]bool{}
+					}
+					if keys[s.Name] == nil {
+						keys[s.Name] = map[string]bool{}
+					}
+					keys[s.Name][s.Alias] = true
 				}
-				keys[s.Name][s.Alias] = true
-			}
-		case *ast.InlineFragment:
-			authKeys(s.SelectionSet, frags, keys, seen)
-		case *ast.FragmentSpread:
-			if f := frags.ForName(s.Name); f != nil && !seen[s.Name] {
-				seen[s.Name] = true
-				authKeys(f.SelectionSet, frags, keys, seen)
+			case *ast.InlineFragment:
+				walk(s.SelectionSet)
+			case *ast.FragmentSpread:
+				if s.Definition != nil && !seen[s.Name] {
+					if seen == nil {
+						seen = map[string]bool{}
+					}
+					seen[s.Name] = true
+					walk(s.Definition.SelectionSet)
+				}
 			}
 		}
 	}
-	return keys
+	walk(op.SelectionSet)
+	for name, k := range keys {
+		if len(k) > max {
+			limited := apperr.Limited(fmt.Sprintf("a request may hold at most %d %s", max, name), time.Second)
+			return &gqlerror.Error{Message: limited.Message, Extensions: limited.Extensions()}
+		}
+	}
+	return nil
 }
 
 // countFields counts the fields written in set, not following fragment
@@ -161,12 +176,16 @@ func countFields(set ast.SelectionSet) int {
 	return n
 }
 
-// MutateOperationContext checks the operation, which gqlgen has parsed and
-// validated (so fragments are known and acyclic).
+// MutateOperationContext checks the operation gqlgen picked to run, after
+// parsing and validation (so fragments are known and acyclic) and before
+// any resolver. It runs for every request, cached documents included.
 func (l operationLimits) MutateOperationContext(_ context.Context, opCtx *graphql.OperationContext) *gqlerror.Error {
 	op := opCtx.Operation
 	if op == nil {
 		return nil
+	}
+	if err := tooManyAuth(op, l.maxAuth); err != nil {
+		return err
 	}
 	if d := depth(op.SelectionSet, map[string]int{}); d > l.maxDepth {
 		return validationError("operation is nested %d levels deep, more than the limit of %d", d, l.maxDepth)

@@ -16,7 +16,8 @@ type User struct{ ent.Schema }
 func (User) Mixin() []ent.Mixin { return []ent.Mixin{IDMixin{}, TimeMixin{}} }
 
 // Fields returns the user fields. The email is stored normalised (trimmed,
-// lower-cased) by the code that writes it; the password hash is never exposed.
+// lower-cased) by the code that writes it; the password hash and its
+// version are never exposed.
 func (User) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("first_name").MaxLen(100),
@@ -24,6 +25,11 @@ func (User) Fields() []ent.Field {
 		field.String("email").MaxLen(254).Unique(),
 		field.String("password_hash").Sensitive().Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Int("permission_level").Default(1).NonNegative(),
+		// credential_version goes up with every new password. A sign-in
+		// stores its session only if the version it read with the hash it
+		// verified is still current, so a sign-in racing a password change
+		// cannot keep a session.
+		field.Int("credential_version").Default(0).NonNegative().Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 

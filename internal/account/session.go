@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
 	"bitgate/auth"
@@ -92,18 +94,70 @@ func (s *Service) Signin(ctx context.Context, email, password string) (*Payload,
 	if err != nil {
 		return nil, s.failSignin(ctx, a, u, err)
 	}
+	signinPause(ctx, u, "verified")
+	p, err := s.startVerifiedSession(ctx, u)
+	if errors.Is(err, errPasswordChanged) {
+		// The password changed while this one was checked: it is wrong now.
+		return nil, s.failSignin(ctx, a, u, auth.ErrMismatch)
+	}
+	if err != nil {
+		return nil, err
+	}
 	if err := s.clearFailures(ctx, a); err != nil {
 		return nil, err
 	}
 	if needsRehash {
 		s.upgradeHash(ctx, u, password)
 	}
-	p, err := s.startSession(ctx, s.client, u)
-	if err != nil {
-		return nil, err
-	}
 	s.audit(ctx, "signin", u.ID, "session "+p.SessionID.String())
 	return p, nil
+}
+
+// signinPause runs in every sign-in whose password verified, at two
+// points: "verified", before the transaction that stores its session, and
+// "checked", in that transaction, once the credential version was found
+// current. It does nothing; tests replace it to pause sign-ins there while
+// a password change commits.
+var signinPause = func(_ context.Context, _ *ent.User, at string) {}
+
+// errPasswordChanged is startVerifiedSession's refusal.
+var errPasswordChanged = errors.New("the password changed during sign-in")
+
+// startVerifiedSession starts a session for u, whose password was just
+// verified against u.PasswordHash, if no new password has been set since u
+// was read: the credential version read with that hash must still be
+// current when the session is stored, checked in the same transaction. On
+// PostgreSQL the check also locks the user row against updates until the
+// session is stored, so a password change either commits first (and the
+// check fails) or waits, and then revokes this session with the others; on
+// SQLite the transaction holds the database's write lock from its start.
+// Returns errPasswordChanged when the version moved.
+func (s *Service) startVerifiedSession(ctx context.Context, u *ent.User) (*Payload, error) {
+	var p *Payload
+	err := s.withTx(ctx, func(tx *ent.Tx) error {
+		current, err := tx.User.Query().
+			Where(user.ID(u.ID), user.CredentialVersion(u.CredentialVersion), forShare).
+			Exist(ctx)
+		switch {
+		case err != nil:
+			return fmt.Errorf("check credential version of user %s: %w", u.ID, err)
+		case !current:
+			return errPasswordChanged
+		}
+		signinPause(ctx, u, "checked")
+		p, err = s.startSession(ctx, tx.Client(), u)
+		return err
+	})
+	return p, err
+}
+
+// forShare makes a query lock the rows it reads against updates until its
+// transaction ends, on PostgreSQL (FOR SHARE). SQLite has no row locks and
+// needs none: its transactions are immediate, so they run one at a time.
+func forShare(s *sql.Selector) {
+	if s.Dialect() == dialect.Postgres {
+		s.ForShare()
+	}
 }
 
 // failSignin answers a sign-in whose verification returned err: a mismatch

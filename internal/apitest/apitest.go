@@ -210,6 +210,10 @@ type Clock struct {
 // NewClock returns a Clock at the current time.
 func NewClock() *Clock { return &Clock{now: time.Now()} }
 
+// NewClockAt returns a Clock at t, in t's location: a server whose clock
+// reads times in another zone, as a server in that zone would.
+func NewClockAt(t time.Time) *Clock { return &Clock{now: t} }
+
 // Now returns the clock's time.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()

@@ -32,8 +32,8 @@ type Pool struct {
 // lock, and returns an ent client with extra options. A postgres:// or
 // postgresql:// URL is PostgreSQL through pgx; a file: URL (or any other
 // path) is an SQLite file, opened in WAL mode with foreign keys on, a busy
-// timeout and immediate transactions (so that a transaction that writes
-// never fails to upgrade its lock).
+// timeout, immediate transactions (so that a transaction that writes
+// never fails to upgrade its lock) and times stored in UTC.
 func Open(ctx context.Context, rawURL string, pool Pool, opts ...ent.Option) (*ent.Client, error) {
 	d, db, err := openDB(rawURL)
 	if err != nil {
@@ -85,7 +85,12 @@ func openDB(rawURL string) (string, *sql.DB, error) {
 		return "", nil, fmt.Errorf("create database file: %w", err)
 	}
 	f.Close()
-	dsn := "file:" + path + "?_txlock=immediate" +
+	// Times are written in UTC in SQLite's own format, whatever the zone of
+	// the value or of the process ("2026-12-27 03:34:39.156343665+00:00"),
+	// so that SQLite's date functions read them and SQL compares them as
+	// text in time order; the driver's default was time.Time.String() in
+	// the value's zone. Times read back are in UTC.
+	dsn := "file:" + path + "?_txlock=immediate&_time_format=sqlite&_timezone=UTC" +
 		"&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
