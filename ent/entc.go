@@ -17,7 +17,10 @@ func main() {
 		entgql.WithSchemaGenerator(),
 		entgql.WithSchemaPath("./graph/ent.graphql"),
 		// The Query type is written by hand in schema.graphql, so that every
-		// root field carries its permission rule; drop entgql's node/nodes.
+		// root field carries its permission rule. entgql's Query holds node
+		// and nodes, resolved by ent's Noder, which reads any row of any
+		// table: schema.graphql declares them too, resolved through the
+		// services' rules (graph/node.go).
 		entgql.WithSchemaHook(func(_ *gen.Graph, s *ast.Schema) error {
 			delete(s.Types, "Query")
 			return nil

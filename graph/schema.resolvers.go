@@ -198,6 +198,16 @@ func (r *queryResolver) Sessions(ctx context.Context) ([]*ent.Session, error) {
 	return r.accounts.Sessions(ctx, v)
 }
 
+// Node is the resolver for the node field.
+func (r *queryResolver) Node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
+	return r.node(ctx, id)
+}
+
+// Nodes is the resolver for the nodes field.
+func (r *queryResolver) Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder, error) {
+	return r.nodes(ctx, ids)
+}
+
 // AuditEvents is the resolver for the auditEvents field.
 func (r *queryResolver) AuditEvents(ctx context.Context, first *int, after *string, last *int, before *string) (*ent.AuditEventConnection, error) {
 	p, err := newPage(ctx, first, after, last, before)
