@@ -75,14 +75,15 @@ func RequestInfoFrom(ctx context.Context) RequestInfo {
 // Authorize returns the signed-in viewer of ctx if they hold permission bit
 // now, ADMIN implying every bit: the rule of @hasPermission. It returns
 // UNAUTHENTICATED for an anonymous request and for one whose token was
-// refused, and FORBIDDEN for a viewer without the bit.
+// refused, and FORBIDDEN naming the permission for a viewer without the
+// bit.
 func Authorize(ctx context.Context, bit int) (*Viewer, error) {
 	v, err := ViewerFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if !Allowed(v.User.PermissionLevel, bit) {
-		return nil, apperr.ErrForbidden
+		return nil, apperr.NeedsPermission(permissionNames[bit])
 	}
 	return v, nil
 }

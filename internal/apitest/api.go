@@ -78,6 +78,9 @@ const (
 	Admin = account.PermAdmin
 )
 
+// Permissions are the contract's permission names and their bits.
+var Permissions = map[string]int{"FREE": Free, "PAID": Paid, "ADMIN": Admin}
+
 // Password is the password of every user the helpers make.
 const Password = "correct horse battery"
 

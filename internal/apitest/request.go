@@ -191,9 +191,11 @@ var leaks = []string{"$argon2id$", "$2a$", "$2b$", "$2y$", "password_hash", "pas
 // check holds an answer to the rules every answer keeps: no 5xx (but from
 // /readyz, whose 503 says the database is down), nothing of leaks, every
 // error with a contract code, BAD_USER_INPUT with a field, RATE_LIMITED
-// with a whole number of seconds in retryAfter, an internal error without
-// detail, no data for a request refused before it ran (an error without a
-// path), and no data under a root field that failed.
+// with a whole number of seconds in retryAfter, a reason only on
+// UNAUTHENTICATED (TOKEN_EXPIRED) and a requiredPermission only on
+// FORBIDDEN (a Permission), an internal error without detail, no data for
+// a request refused before it ran (an error without a path), and no data
+// under a root field that failed.
 func check(t testing.TB, path string, r *Response) {
 	t.Helper()
 	if path != "/readyz" {
@@ -215,6 +217,12 @@ func check(t testing.TB, path string, r *Response) {
 			require.Positive(t, after, "retryAfter: %+v", e)
 		case "INTERNAL_SERVER_ERROR":
 			require.Equal(t, "internal server error", e.Message)
+		}
+		if reason, ok := e.Extensions["reason"]; ok {
+			require.True(t, code == "UNAUTHENTICATED" && reason == "TOKEN_EXPIRED", "unknown reason: %+v", e)
+		}
+		if perm, ok := e.Extensions["requiredPermission"]; ok {
+			require.True(t, code == "FORBIDDEN" && Permissions[perm.(string)] != 0, "unknown requiredPermission: %+v", e)
 		}
 		switch len(e.Path) {
 		case 0: // refused before it ran
