@@ -6,7 +6,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/validator/core"
 	"github.com/vektah/gqlparser/v2/validator/rules"
@@ -30,15 +29,14 @@ type ServerConfig struct {
 	Limits Limits
 }
 
-// NewServer returns the GraphQL endpoint: the schema over GET and POST,
-// with a query cache, the operation limits, the error presenter and panic
+// NewServer returns the GraphQL endpoint: the schema over GET and POST (see
+// httpTransport), with a query cache, the operation limits, the error presenter and panic
 // recovery. It expects the request's viewer in the context (see
 // account.WithViewer).
 func NewServer(cfg ServerConfig) *handler.Server {
 	limits := cfg.Limits.withDefaults()
 	srv := handler.New(NewSchema(cfg.Client, cfg.Accounts, cfg.Content))
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(httpTransport{})
 	cache := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(maxTokens)
