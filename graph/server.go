@@ -13,6 +13,7 @@ import (
 	"bitgate/ent"
 	"bitgate/internal/account"
 	"bitgate/internal/content"
+	"bitgate/internal/persisted"
 )
 
 // ServerConfig is what NewServer serves.
@@ -27,10 +28,15 @@ type ServerConfig struct {
 	Introspection bool
 	// Limits bound depth, fields, complexity and auth mutations per request.
 	Limits Limits
+	// Documents are the trusted documents clients may run by id; with
+	// DocumentsOnly, nothing else runs.
+	Documents     *persisted.Documents
+	DocumentsOnly bool
 }
 
 // NewServer returns the GraphQL endpoint: the schema over GET and POST (see
-// httpTransport), with a query cache, the operation limits, the error presenter and panic
+// httpTransport), with trusted documents and automatic persisted queries,
+// a query cache, the operation limits, the error presenter and panic
 // recovery. It expects the request's viewer in the context (see
 // account.WithViewer).
 func NewServer(cfg ServerConfig) *handler.Server {
@@ -40,6 +46,9 @@ func NewServer(cfg ServerConfig) *handler.Server {
 	cache := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(maxTokens)
+	// Extensions that fill in the query run in this order, before the limits.
+	srv.Use(trustedDocuments{docs: cfg.Documents, only: cfg.DocumentsOnly})
+	srv.Use(apq())
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {

@@ -33,7 +33,9 @@ const (
 //   - a mutation over GET is 405 with Allow: POST, also when its text comes
 //     from a persisted document (gqlgen: 406 without an error code);
 //   - a body or a parameter it cannot read is 400, coded, without echoing
-//     the body (gqlgen echoes it, and it may hold a password).
+//     the body (gqlgen echoes it, and it may hold a password);
+//   - it reads documentId, the id of a trusted document, from the body or
+//     the URL (gqlgen does not).
 //
 // The HTTP layer has already refused other methods, other content types
 // and bodies over the limit.
@@ -52,13 +54,16 @@ func (httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	w.Header().Set("Content-Type", media)
 	ctx := r.Context()
 	start := graphql.Now()
-	params, err := readParams(r)
+	params, documentID, err := readParams(r)
 	if err != nil {
 		requestError(ctx, w, exec, http.StatusBadRequest, err)
 		return
 	}
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	if documentID != "" {
+		ctx = withDocumentID(ctx, documentID)
+	}
 	opCtx, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
 		status := http.StatusOK
@@ -80,34 +85,36 @@ func (httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 }
 
 // readParams reads a GraphQL request from a POST body ({query,
-// operationName, variables, extensions}) or from GET parameters of the
-// same names, variables and extensions as JSON objects.
+// operationName, variables, extensions, documentId}) or from GET
+// parameters of the same names, variables and extensions as JSON objects.
 // Numbers stay json.Number, for gqlgen to coerce. Returns a
 // GRAPHQL_PARSE_FAILED error that does not echo the input.
-func readParams(r *http.Request) (*graphql.RawParams, *gqlerror.Error) {
+func readParams(r *http.Request) (_ *graphql.RawParams, documentID string, _ *gqlerror.Error) {
 	var in struct {
 		Query         string         `json:"query"`
 		OperationName string         `json:"operationName"`
 		Variables     map[string]any `json:"variables"`
 		Extensions    map[string]any `json:"extensions"`
+		DocumentID    string         `json:"documentId"`
 	}
 	if r.Method == http.MethodPost {
 		if err := decodeJSON(r.Body, &in); err != nil {
-			return nil, parseError("the body is not a JSON object of query, operationName, variables and extensions")
+			return nil, "", parseError("the body is not a JSON object of query, operationName, variables, extensions and documentId")
 		}
 	} else {
 		q, err := url.ParseQuery(r.URL.RawQuery)
 		if err != nil {
-			return nil, parseError("the URL's query string is malformed")
+			return nil, "", parseError("the URL's query string is malformed")
 		}
-		in.Query, in.OperationName = q.Get("query"), q.Get("operationName")
+		in.Query, in.OperationName, in.DocumentID = q.Get("query"), q.Get("operationName"), q.Get("documentId")
 		for name, dst := range map[string]*map[string]any{"variables": &in.Variables, "extensions": &in.Extensions} {
 			if v := q.Get(name); v != "" && decodeJSON(strings.NewReader(v), dst) != nil {
-				return nil, parseError(name + " must be a JSON object")
+				return nil, "", parseError(name + " must be a JSON object")
 			}
 		}
 	}
-	return &graphql.RawParams{Query: in.Query, OperationName: in.OperationName, Variables: in.Variables, Extensions: in.Extensions}, nil
+	p := &graphql.RawParams{Query: in.Query, OperationName: in.OperationName, Variables: in.Variables, Extensions: in.Extensions}
+	return p, in.DocumentID, nil
 }
 
 // decodeJSON decodes one JSON value into dst, keeping numbers as

@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"bitgate/internal/database"
 	"bitgate/internal/httpapi"
 	"bitgate/internal/keys"
+	"bitgate/internal/persisted"
 	"bitgate/internal/ratelimit"
 )
 
@@ -61,6 +63,10 @@ type Config struct {
 	Production bool
 	// Limits bound what one GraphQL request may ask for.
 	Limits graph.Limits
+	// PersistedDocuments are the manifest files of trusted documents (see
+	// persisted.Load); with PersistedDocumentsOnly, nothing else runs.
+	PersistedDocuments     []string
+	PersistedDocumentsOnly bool
 	// MaxBodyBytes, CORSOrigins, TrustedProxies and TLS go to the HTTP
 	// layer (see httpapi.Config).
 	MaxBodyBytes   int64
@@ -99,12 +105,19 @@ type App struct {
 
 // New opens the database at cfg.DatabaseURL (applying pending migrations)
 // and wires the server. The caller must Close the App. Returns an error if
-// the database cannot be opened or migrated, or the signing keys cannot be
-// made or read.
+// the persisted documents cannot be loaded, the database cannot be opened
+// or migrated, or the signing keys cannot be made or read.
 func New(ctx context.Context, cfg Config) (*App, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
+	}
+	if cfg.PersistedDocumentsOnly && len(cfg.PersistedDocuments) == 0 {
+		return nil, errors.New("running persisted documents only needs persisted documents")
+	}
+	docs, err := persisted.Load(cfg.PersistedDocuments...)
+	if err != nil {
+		return nil, err
 	}
 	client, err := database.Open(ctx, cfg.DatabaseURL, cfg.Pool, cfg.EntOptions...)
 	if err != nil {
@@ -127,6 +140,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	gql := graph.NewServer(graph.ServerConfig{
 		Client: client, Accounts: accounts, Content: content.NewService(client), Logger: log,
 		Introspection: !cfg.Production, Limits: cfg.Limits,
+		Documents: docs, DocumentsOnly: cfg.PersistedDocumentsOnly,
 	})
 	h := httpapi.New(httpapi.Config{
 		GraphQL: gql, Accounts: accounts, Ready: ready(client), Logger: log,
