@@ -6,7 +6,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -111,9 +110,6 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
-	}
-	if cfg.PersistedDocumentsOnly && len(cfg.PersistedDocuments) == 0 {
-		return nil, errors.New("running persisted documents only needs persisted documents")
 	}
 	docs, err := persisted.Load(cfg.PersistedDocuments...)
 	if err != nil {
