@@ -53,6 +53,11 @@ type config struct {
 	// KEK (environment only), or the file KEKFile names, encrypts the EdDSA
 	// private keys in the database.
 	KEK, KEKFile string
+
+	// PersistedDocuments are manifest files of trusted documents; with
+	// PersistedDocumentsOnly nothing else runs.
+	PersistedDocuments     []string
+	PersistedDocumentsOnly bool
 }
 
 // production reports whether APP_ENV=production.
@@ -127,8 +132,11 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 	dur(&c.Pool.ConnMaxLifetime, "db-conn-max-lifetime", "DB_CONN_MAX_LIFETIME", 30*time.Minute, "how long a PostgreSQL connection is reused")
 	fs.Float64Var(&c.AuthRate, "auth-rate", 5, "signin, signup and refresh calls a client address regains each second, each (0: no limit) (AUTH_RATE)")
 	settings = append(settings, setting{"auth-rate", "AUTH_RATE"})
-	var origins, proxies string
+	var origins, proxies, documents string
 	str(&origins, "cors-origins", "CORS_ORIGINS", "", "comma-separated origins allowed to call the API from a browser")
+	str(&documents, "persisted-documents", "PERSISTED_DOCUMENTS", "", "comma-separated manifest files of trusted documents (graphql-codegen's persisted-documents.json, Apollo's persisted-query-manifest.json)")
+	fs.BoolVar(&c.PersistedDocumentsOnly, "persisted-documents-only", false, "run only the trusted documents, refuse any other operation (PERSISTED_DOCUMENTS_ONLY)")
+	settings = append(settings, setting{"persisted-documents-only", "PERSISTED_DOCUMENTS_ONLY"})
 	str(&proxies, "trusted-proxies", "TRUSTED_PROXIES", "", "comma-separated addresses or CIDRs of proxies whose X-Forwarded-For is believed")
 	if extra != nil {
 		extra(fs)
@@ -158,6 +166,10 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 		return nil, fmt.Errorf("RATE_LIMIT_IPV6_PREFIX must be 1 to 128, not %d", c.IPv6Prefix)
 	}
 	c.CORSOrigins = splitList(origins)
+	c.PersistedDocuments = splitList(documents)
+	if c.PersistedDocumentsOnly && len(c.PersistedDocuments) == 0 {
+		return nil, fmt.Errorf("PERSISTED_DOCUMENTS_ONLY needs PERSISTED_DOCUMENTS")
+	}
 	for _, p := range splitList(proxies) {
 		prefix, err := parsePrefix(p)
 		if err != nil {

@@ -46,3 +46,16 @@ func TestParseConfigFromEnvAndFlags(t *testing.T) {
 	require.Equal(t, 9, c.Limits.MaxDepth)
 	require.Equal(t, 56, c.IPv6Prefix)
 }
+
+// TestPersistedDocumentsOnlyNeedsDocuments refuses to run only trusted
+// documents without any, and reads the list of manifests.
+func TestPersistedDocumentsOnlyNeedsDocuments(t *testing.T) {
+	env := map[string]string{"PERSISTED_DOCUMENTS_ONLY": "true"}
+	_, err := parseConfig("t", nil, func(k string) string { return env[k] }, nil)
+	require.ErrorContains(t, err, "PERSISTED_DOCUMENTS")
+	env["PERSISTED_DOCUMENTS"] = "a.json, b.json"
+	c, err := parseConfig("t", nil, func(k string) string { return env[k] }, nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a.json", "b.json"}, c.PersistedDocuments)
+	require.True(t, c.PersistedDocumentsOnly)
+}

@@ -46,6 +46,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app.App, error
 		Logger: log, Production: cfg.production(), Limits: cfg.Limits,
 		MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins,
 		TrustedProxies: cfg.TrustedProxies, TLS: cfg.TLSCertFile != "",
+		PersistedDocuments: cfg.PersistedDocuments, PersistedDocumentsOnly: cfg.PersistedDocumentsOnly,
 	})
 }
 

@@ -13,24 +13,25 @@ import (
 	"github.com/google/uuid"
 )
 
-// User is the model entity for the User schema.
+// A person who can sign in. The user themself and an ADMIN may read it.
 type User struct {
 	config `json:"-"`
 	// ID of the ent.
+	// Unique among all objects: a UUID, time-ordered (version 7).
 	ID uuid.UUID `json:"id,omitempty"`
-	// CreatedAt holds the value of the "created_at" field.
+	// When it was created.
 	CreatedAt time.Time `json:"created_at,omitempty"`
-	// UpdatedAt holds the value of the "updated_at" field.
+	// When it was last changed.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
-	// FirstName holds the value of the "first_name" field.
+	// Given name, 1 to 100 characters.
 	FirstName string `json:"first_name,omitempty"`
-	// LastName holds the value of the "last_name" field.
+	// Family name, 1 to 100 characters.
 	LastName string `json:"last_name,omitempty"`
-	// Email holds the value of the "email" field.
+	// Sign-in email, trimmed and lower-cased; unique.
 	Email string `json:"email,omitempty"`
 	// PasswordHash holds the value of the "password_hash" field.
 	PasswordHash string `json:"-"`
-	// PermissionLevel holds the value of the "permission_level" field.
+	// Bitmask of the Permission bits: FREE = 1, PAID = 4, ADMIN = 2048 (permissions decodes it).
 	PermissionLevel int `json:"permission_level,omitempty"`
 	// CredentialVersion holds the value of the "credential_version" field.
 	CredentialVersion int `json:"credential_version,omitempty"`

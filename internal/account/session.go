@@ -23,7 +23,8 @@ import (
 const maxRefreshTokenLen = 128
 
 var (
-	errBadAccessToken  = apperr.New(apperr.Unauthenticated, "invalid, expired or revoked access token")
+	errBadAccessToken  = apperr.New(apperr.Unauthenticated, "invalid or revoked access token")
+	errExpiredToken    = &apperr.Error{Code: apperr.Unauthenticated, Message: "access token expired: refresh it", Reason: apperr.ReasonTokenExpired}
 	errBadRefreshToken = apperr.New(apperr.Unauthenticated, "invalid, expired or revoked refresh token")
 )
 
@@ -336,11 +337,15 @@ func (s *Service) Signout(ctx context.Context, v *Viewer, all bool) error {
 
 // Authenticate checks an access token and returns its viewer, with the user
 // as stored now. The token's session must be live: not revoked, not expired.
-// Returns UNAUTHENTICATED for any refused token, and an internal error if
+// Returns UNAUTHENTICATED for any refused token, with the reason
+// TOKEN_EXPIRED for one that is right in every way but its age (whatever
+// its session became since: a refresh will tell), and an internal error if
 // the database cannot be asked.
 func (s *Service) Authenticate(ctx context.Context, token string) (*Viewer, error) {
 	claims, err := s.tokens.Parse(ctx, token)
 	switch {
+	case errors.Is(err, auth.ErrExpired):
+		return nil, errExpiredToken
 	case errors.Is(err, auth.ErrInvalidToken):
 		return nil, errBadAccessToken
 	case err != nil:

@@ -72,10 +72,13 @@ type Options struct {
 	// HashWorkers is the hashing pool's size (0: one per CPU); HashQueue
 	// how many callers may wait for it (0: 256, negative: none).
 	HashWorkers, HashQueue int
-	// Limits, CORSOrigins and TrustedProxies go to the server as they are.
-	Limits         graph.Limits
-	CORSOrigins    []string
-	TrustedProxies []netip.Prefix
+	// Limits, CORSOrigins, TrustedProxies and the persisted documents go
+	// to the server as they are.
+	Limits                 graph.Limits
+	CORSOrigins            []string
+	TrustedProxies         []netip.Prefix
+	PersistedDocuments     []string
+	PersistedDocumentsOnly bool
 	// Secret is the HS256 key; nil means the test servers' own.
 	// PreviousSecret, if set, is the one it replaced (JWT_SECRET_PREVIOUS).
 	Secret, PreviousSecret []byte
@@ -152,6 +155,7 @@ func New(t testing.TB, opts ...Options) *Client {
 		Now:        o.Clock.Now,
 		Production: o.Production, Limits: o.Limits,
 		CORSOrigins: o.CORSOrigins, TrustedProxies: o.TrustedProxies,
+		PersistedDocuments: o.PersistedDocuments, PersistedDocumentsOnly: o.PersistedDocumentsOnly,
 	})
 	require.NoError(t, err, "build the server")
 	ts := httptest.NewServer(a.Handler)

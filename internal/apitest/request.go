@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -73,6 +74,28 @@ func (c *Client) DoWithHeader(t testing.TB, h http.Header, query string, vars Va
 	withJSON := Header()
 	maps.Copy(withJSON, h)
 	return c.Raw(t, http.MethodPost, "/graphql", withJSON, operation(t, query, vars))
+}
+
+// DoBody posts any JSON request body (documentId, extensions, …) with
+// token as the bearer token (none if empty), and checks the answer like
+// Do.
+func (c *Client) DoBody(t testing.TB, token string, body Vars) *Response {
+	t.Helper()
+	raw, err := json.Marshal(body)
+	require.NoError(t, err, "encode request")
+	return c.Raw(t, http.MethodPost, "/graphql", bearer(token), raw)
+}
+
+// Get sends a GraphQL request over GET with the URL parameters params
+// (query, variables, extensions, documentId, …) and token as the bearer
+// token (none if empty), and checks the answer like Do.
+func (c *Client) Get(t testing.TB, token string, params url.Values) *Response {
+	t.Helper()
+	h := http.Header{}
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
+	}
+	return c.Raw(t, http.MethodGet, "/graphql?"+params.Encode(), h, nil)
 }
 
 // Raw sends any request (method, path, headers and body as given, no
@@ -182,6 +205,7 @@ var Codes = map[string]bool{
 	"UNAUTHENTICATED": true, "FORBIDDEN": true, "BAD_USER_INPUT": true, "NOT_FOUND": true,
 	"CONFLICT": true, "RATE_LIMITED": true, "INTERNAL_SERVER_ERROR": true,
 	"GRAPHQL_PARSE_FAILED": true, "GRAPHQL_VALIDATION_FAILED": true, "COMPLEXITY_LIMIT_EXCEEDED": true,
+	"PERSISTED_QUERY_NOT_FOUND": true, "PERSISTED_QUERY_NOT_IN_LIST": true,
 }
 
 // leaks are what no answer may hold: password hashes, their column's
@@ -191,9 +215,11 @@ var leaks = []string{"$argon2id$", "$2a$", "$2b$", "$2y$", "password_hash", "pas
 // check holds an answer to the rules every answer keeps: no 5xx (but from
 // /readyz, whose 503 says the database is down), nothing of leaks, every
 // error with a contract code, BAD_USER_INPUT with a field, RATE_LIMITED
-// with a whole number of seconds in retryAfter, an internal error without
-// detail, no data for a request refused before it ran (an error without a
-// path), and no data under a root field that failed.
+// with a whole number of seconds in retryAfter, a reason only on
+// UNAUTHENTICATED (TOKEN_EXPIRED) and a requiredPermission only on
+// FORBIDDEN (a Permission), an internal error without detail, no data for
+// a request refused before it ran (an error without a path), and no data
+// under a root field that failed.
 func check(t testing.TB, path string, r *Response) {
 	t.Helper()
 	if path != "/readyz" {
@@ -215,6 +241,12 @@ func check(t testing.TB, path string, r *Response) {
 			require.Positive(t, after, "retryAfter: %+v", e)
 		case "INTERNAL_SERVER_ERROR":
 			require.Equal(t, "internal server error", e.Message)
+		}
+		if reason, ok := e.Extensions["reason"]; ok {
+			require.True(t, code == "UNAUTHENTICATED" && reason == "TOKEN_EXPIRED", "unknown reason: %+v", e)
+		}
+		if perm, ok := e.Extensions["requiredPermission"]; ok {
+			require.True(t, code == "FORBIDDEN" && Permissions[perm.(string)] != 0, "unknown requiredPermission: %+v", e)
 		}
 		switch len(e.Path) {
 		case 0: // refused before it ran

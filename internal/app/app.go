@@ -20,6 +20,7 @@ import (
 	"bitgate/internal/database"
 	"bitgate/internal/httpapi"
 	"bitgate/internal/keys"
+	"bitgate/internal/persisted"
 	"bitgate/internal/ratelimit"
 )
 
@@ -61,6 +62,10 @@ type Config struct {
 	Production bool
 	// Limits bound what one GraphQL request may ask for.
 	Limits graph.Limits
+	// PersistedDocuments are the manifest files of trusted documents (see
+	// persisted.Load); with PersistedDocumentsOnly, nothing else runs.
+	PersistedDocuments     []string
+	PersistedDocumentsOnly bool
 	// MaxBodyBytes, CORSOrigins, TrustedProxies and TLS go to the HTTP
 	// layer (see httpapi.Config).
 	MaxBodyBytes   int64
@@ -99,12 +104,16 @@ type App struct {
 
 // New opens the database at cfg.DatabaseURL (applying pending migrations)
 // and wires the server. The caller must Close the App. Returns an error if
-// the database cannot be opened or migrated, or the signing keys cannot be
-// made or read.
+// the persisted documents cannot be loaded, the database cannot be opened
+// or migrated, or the signing keys cannot be made or read.
 func New(ctx context.Context, cfg Config) (*App, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
+	}
+	docs, err := persisted.Load(cfg.PersistedDocuments...)
+	if err != nil {
+		return nil, err
 	}
 	client, err := database.Open(ctx, cfg.DatabaseURL, cfg.Pool, cfg.EntOptions...)
 	if err != nil {
@@ -127,6 +136,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	gql := graph.NewServer(graph.ServerConfig{
 		Client: client, Accounts: accounts, Content: content.NewService(client), Logger: log,
 		Introspection: !cfg.Production, Limits: cfg.Limits,
+		Documents: docs, DocumentsOnly: cfg.PersistedDocumentsOnly,
 	})
 	h := httpapi.New(httpapi.Config{
 		GraphQL: gql, Accounts: accounts, Ready: ready(client), Logger: log,

@@ -14,14 +14,11 @@ import (
 	"mime"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/rs/cors"
-	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/parser"
 
 	"bitgate/internal/account"
 	"bitgate/internal/apperr"
@@ -120,18 +117,13 @@ func authenticate(accounts *account.Service, next http.Handler) http.Handler {
 // checkRequest answers requests GraphQL cannot read before they reach it,
 // each with a 4xx status and a JSON errors array: a method other than GET
 // and POST (405), a POST body that is not JSON (415), or a body over limit
-// bytes (413). It reads the body whole, so no handler reads more.
+// bytes (413). It reads the body whole, so no handler reads more. What a
+// GET may ask (queries only) and malformed parameters are the GraphQL
+// transport's to refuse (graph.httpTransport).
 func checkRequest(limit int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodGet:
-			if status, msg := checkGET(r.URL.Query()); status != 0 {
-				if status == http.StatusMethodNotAllowed {
-					w.Header().Set("Allow", "POST")
-				}
-				writeHTTPError(w, status, msg)
-				return
-			}
 		case http.MethodPost:
 			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 				writeHTTPError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
@@ -157,28 +149,6 @@ func checkRequest(limit int64, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// checkGET refuses, with a status and a message, the GET requests gqlgen
-// would refuse without an error code: a mutation (405: GET must not change
-// anything) and variables or extensions that are not a JSON object (400).
-func checkGET(q url.Values) (int, string) {
-	for _, param := range []string{"variables", "extensions"} {
-		if v := q.Get(param); v != "" {
-			var m map[string]any
-			if json.Unmarshal([]byte(v), &m) != nil {
-				return http.StatusBadRequest, param + " must be a JSON object"
-			}
-		}
-	}
-	doc, err := parser.ParseQuery(&ast.Source{Input: q.Get("query")})
-	if err != nil {
-		return 0, "" // gqlgen answers parse errors with their code
-	}
-	if op := doc.Operations.ForName(q.Get("operationName")); op != nil && op.Operation != ast.Query {
-		return http.StatusMethodNotAllowed, "GET runs queries only: send a " + string(op.Operation) + " with POST"
-	}
-	return 0, ""
 }
 
 // writeHTTPError answers a request that never reached GraphQL.
