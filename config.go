@@ -44,6 +44,8 @@ type config struct {
 	TLSCertFile     string
 	TLSKeyFile      string
 	Pool            database.Pool
+	// SQLiteSynchronous is NORMAL or FULL (see database.Options).
+	SQLiteSynchronous string
 }
 
 // production reports whether APP_ENV=production.
@@ -112,6 +114,7 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 	num(&c.Pool.MaxOpenConns, "db-max-open-conns", "DB_MAX_OPEN_CONNS", 20, "PostgreSQL connections per instance")
 	num(&c.Pool.MaxIdleConns, "db-max-idle-conns", "DB_MAX_IDLE_CONNS", 10, "idle PostgreSQL connections kept per instance")
 	dur(&c.Pool.ConnMaxLifetime, "db-conn-max-lifetime", "DB_CONN_MAX_LIFETIME", 30*time.Minute, "how long a PostgreSQL connection is reused")
+	str(&c.SQLiteSynchronous, "sqlite-synchronous", "SQLITE_SYNCHRONOUS", database.SynchronousNormal, "NORMAL: an SQLite commit survives a crash of the process; FULL: also a power loss or an OS crash, at the cost of a sync per commit")
 	fs.Float64Var(&c.AuthRate, "auth-rate", 5, "signin, signup and refresh calls a client address regains each second, each (0: no limit) (AUTH_RATE)")
 	settings = append(settings, setting{"auth-rate", "AUTH_RATE"})
 	var origins, proxies string
@@ -161,6 +164,10 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 		if d.v <= 0 {
 			return nil, fmt.Errorf("%s must be positive", d.name)
 		}
+	}
+	c.SQLiteSynchronous = strings.ToUpper(c.SQLiteSynchronous)
+	if c.SQLiteSynchronous != database.SynchronousNormal && c.SQLiteSynchronous != database.SynchronousFull {
+		return nil, fmt.Errorf("SQLITE_SYNCHRONOUS must be NORMAL or FULL, not %q", c.SQLiteSynchronous)
 	}
 	if c.ReuseGrace < 0 {
 		return nil, fmt.Errorf("REFRESH_REUSE_GRACE must not be negative")

@@ -37,7 +37,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app.App, error
 		return nil, err
 	}
 	return app.New(ctx, app.Config{
-		DatabaseURL: cfg.databaseURL(), Pool: cfg.Pool,
+		DatabaseURL: cfg.databaseURL(), Pool: cfg.Pool, SQLiteSynchronous: cfg.SQLiteSynchronous,
 		Secret: secret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
 		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace,
 		HashWorkers: cfg.HashWorkers, HashQueue: cfg.HashQueue,

@@ -28,6 +28,9 @@ type Config struct {
 	// DatabaseURL is postgres://… or an SQLite file (file:…).
 	DatabaseURL string
 	Pool        database.Pool
+	// SQLiteSynchronous is SQLite's synchronous setting, NORMAL (when
+	// empty) or FULL (see database.Options).
+	SQLiteSynchronous string
 	// EntOptions are added to the ent client's (a query counter, say).
 	EntOptions []ent.Option
 
@@ -87,10 +90,13 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	client, err := database.Open(ctx, cfg.DatabaseURL, cfg.Pool, cfg.EntOptions...)
+	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{
+		Pool: cfg.Pool, Synchronous: cfg.SQLiteSynchronous, EntOptions: cfg.EntOptions,
+	})
 	if err != nil {
 		return nil, err
 	}
+	client := db.Client
 	hasher := auth.NewHasher(cfg.HashWorkers, cfg.HashQueue)
 	accounts := account.NewService(client,
 		auth.NewTokens(cfg.Secret, cfg.Issuer, cfg.Audience, cfg.AccessTTL, cfg.Now),

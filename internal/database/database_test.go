@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,11 +22,11 @@ func TestMain(m *testing.M) { apitest.Main(m) }
 // migration: after every migration, ent would still change the database.
 func TestMigrationsMatchSchema(t *testing.T) {
 	t.Parallel()
-	client, err := database.Open(context.Background(), apitest.FreshDatabase(t), database.Pool{})
+	db, err := database.Open(context.Background(), apitest.FreshDatabase(t), database.Options{})
 	require.NoError(t, err)
-	defer client.Close()
+	defer db.Close()
 	var buf bytes.Buffer
-	require.NoError(t, client.Schema.WriteTo(context.Background(), &buf, migrate.WithDropColumn(true), migrate.WithDropIndex(true)))
+	require.NoError(t, db.Client.Schema.WriteTo(context.Background(), &buf, migrate.WithDropColumn(true), migrate.WithDropIndex(true)))
 	var changes []string
 	for _, line := range strings.Split(buf.String(), "\n") {
 		if line = strings.TrimSpace(line); line != "" && line != "BEGIN;" && line != "COMMIT;" {
@@ -45,9 +46,9 @@ func TestConcurrentStartsMigrateOnce(t *testing.T) {
 	errs := make([]error, 10)
 	for i := range errs {
 		wg.Go(func() {
-			client, err := database.Open(context.Background(), url, database.Pool{})
+			db, err := database.Open(context.Background(), url, database.Options{})
 			if err == nil {
-				err = client.Close()
+				err = db.Close()
 			}
 			errs[i] = err
 		})
@@ -85,4 +86,37 @@ func TestRedact(t *testing.T) {
 			t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
+}
+
+// TestSQLiteSynchronous: SQLite's synchronous setting is in effect on every
+// connection of the pool, not only on the first: NORMAL (1) by default,
+// FULL (2) when asked for.
+func TestSQLiteSynchronous(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		setting string
+		want    int
+	}{{"", 1}, {"normal", 1}, {database.SynchronousFull, 2}} {
+		t.Run("setting "+tc.setting, func(t *testing.T) {
+			t.Parallel()
+			db, err := database.Open(t.Context(), "file:"+filepath.Join(t.TempDir(), "s.db"), database.Options{Synchronous: tc.setting})
+			require.NoError(t, err)
+			defer db.Close()
+			// Hold several connections at once, so that the pool must open
+			// each of them.
+			conns := make([]*sql.Conn, 4)
+			for i := range conns {
+				conns[i], err = db.SQL.Conn(t.Context())
+				require.NoError(t, err)
+				defer conns[i].Close()
+			}
+			for i, conn := range conns {
+				var got int
+				require.NoError(t, conn.QueryRowContext(t.Context(), "PRAGMA synchronous").Scan(&got))
+				require.Equal(t, tc.want, got, "PRAGMA synchronous on connection %d", i)
+			}
+		})
+	}
+	_, err := database.Open(t.Context(), "file:"+filepath.Join(t.TempDir(), "s.db"), database.Options{Synchronous: "OFF"})
+	require.ErrorContains(t, err, "want NORMAL or FULL")
 }
