@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -79,7 +80,9 @@ type App struct {
 	// Handler serves the whole HTTP API.
 	Handler http.Handler
 
+	db     *database.DB
 	hasher *auth.Hasher
+	log    *slog.Logger
 }
 
 // New opens the database at cfg.DatabaseURL (applying pending migrations)
@@ -110,27 +113,40 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Client: client, Accounts: accounts, Content: content.NewService(client), Logger: log,
 		Introspection: !cfg.Production, Limits: cfg.Limits,
 	})
-	h := httpapi.New(httpapi.Config{
-		GraphQL: gql, Accounts: accounts, Ready: ready(client), Logger: log,
+	a := &App{Client: client, Accounts: accounts, db: db, hasher: hasher, log: log}
+	a.Handler = httpapi.New(httpapi.Config{
+		GraphQL: gql, Accounts: accounts, Ready: a.ready, Logger: log,
 		Production: cfg.Production, MaxBodyBytes: cfg.MaxBodyBytes,
 		CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies, TLS: cfg.TLS,
 	})
-	return &App{Client: client, Accounts: accounts, Handler: h, hasher: hasher}, nil
+	return a, nil
 }
 
 // Close stops the hashing pool and closes the database.
 func (a *App) Close() error {
 	a.hasher.Close()
-	if err := a.Client.Close(); err != nil {
+	if err := a.db.Close(); err != nil {
 		return fmt.Errorf("close database: %w", err)
 	}
 	return nil
 }
 
-// ready reports whether the database answers a read.
-func ready(client *ent.Client) func(context.Context) error {
-	return func(ctx context.Context) error {
-		_, err := client.User.Query().Exist(ctx)
-		return err
+// The answers of /readyz when not ready.
+var errDatabaseUnavailable = errors.New("database unavailable")
+
+// ready reports whether the server can serve (see database.DB.Ready): nil,
+// or an error whose message says why without detail, which goes to the
+// log.
+func (a *App) ready(ctx context.Context) error {
+	err := a.db.Ready(ctx)
+	if err == nil {
+		return nil
 	}
+	a.log.WarnContext(ctx, "not ready", slog.Any("error", err))
+	for _, reason := range []error{database.ErrWritesFailing, database.ErrMigrationsMissing} {
+		if errors.Is(err, reason) {
+			return reason
+		}
+	}
+	return errDatabaseUnavailable
 }

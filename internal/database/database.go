@@ -58,6 +58,9 @@ type DB struct {
 	SQL *sql.DB
 	// Dialect is dialect.SQLite or dialect.Postgres.
 	Dialect string
+
+	versions []string    // of the embedded migrations
+	writes   *writeWatch // how the last write through Client ended
 }
 
 // Open opens the database at rawURL, applies the pending migrations under a
@@ -65,10 +68,12 @@ type DB struct {
 // through pgx; a file: URL (or any other path) is an SQLite file, opened
 // in WAL mode with foreign keys on, a busy timeout, opts.Synchronous and
 // immediate transactions (so that a transaction that writes never fails to
-// upgrade its lock). Returns an error if opts.Synchronous is neither NORMAL
-// nor FULL, or if the database cannot be opened or migrated.
+// upgrade its lock), after PRAGMA quick_check found it sound. Returns an
+// error wrapping ErrCorrupt for an SQLite file that is not, an error if
+// opts.Synchronous is neither NORMAL nor FULL, or if the database cannot be
+// opened or migrated.
 func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
-	d, db, err := openDB(rawURL, opts.Synchronous)
+	d, db, err := openDB(ctx, rawURL, opts.Synchronous)
 	if err != nil {
 		return nil, err
 	}
@@ -83,12 +88,15 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 			db.SetConnMaxLifetime(opts.Pool.ConnMaxLifetime)
 		}
 	}
-	if err := migrate(ctx, db, d); err != nil {
+	versions, err := migrate(ctx, db, d)
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", Redact(rawURL), err)
 	}
-	client := ent.NewClient(append([]ent.Option{ent.Driver(entsql.OpenDB(d, db))}, opts.EntOptions...)...)
-	return &DB{Client: client, SQL: db, Dialect: d}, nil
+	writes := &writeWatch{}
+	drv := watchedDriver{entsql.OpenDB(d, db), writes}
+	client := ent.NewClient(append([]ent.Option{ent.Driver(drv)}, opts.EntOptions...)...)
+	return &DB{Client: client, SQL: db, Dialect: d, versions: versions, writes: writes}, nil
 }
 
 // Close closes the database.
@@ -100,8 +108,9 @@ func IsPostgres(rawURL string) bool {
 }
 
 // openDB opens the database/sql handle and names its ent dialect.
-// synchronous is SQLite's setting (empty: NORMAL).
-func openDB(rawURL, synchronous string) (string, *sql.DB, error) {
+// synchronous is SQLite's setting (empty: NORMAL); an SQLite file is
+// checked (quickCheck).
+func openDB(ctx context.Context, rawURL, synchronous string) (string, *sql.DB, error) {
 	if IsPostgres(rawURL) {
 		db, err := sql.Open("pgx", rawURL)
 		if err != nil {
@@ -136,6 +145,10 @@ func openDB(rawURL, synchronous string) (string, *sql.DB, error) {
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return "", nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	if err := quickCheck(ctx, db, path); err != nil {
+		db.Close()
+		return "", nil, err
 	}
 	return dialect.SQLite, db, nil
 }
