@@ -34,6 +34,7 @@ type config struct {
 	MaxBodyBytes    int64
 	HashWorkers     int
 	HashQueue       int
+	ShutdownDrain   time.Duration
 	ShutdownTimeout time.Duration
 	AuthRate        float64
 	AuthBurst       int
@@ -98,7 +99,8 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 	dur(&c.AccessTTL, "access-ttl", "ACCESS_TOKEN_TTL", 15*time.Minute, "access token lifetime")
 	dur(&c.RefreshTTL, "refresh-ttl", "REFRESH_TOKEN_TTL", 720*time.Hour, "refresh token (session) lifetime")
 	dur(&c.ReuseGrace, "refresh-reuse-grace", "REFRESH_REUSE_GRACE", 10*time.Second, "how long a spent refresh token is refused without revoking its session")
-	dur(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", 15*time.Second, "how long in-flight requests may finish on SIGTERM")
+	dur(&c.ShutdownDrain, "shutdown-drain", "SHUTDOWN_DRAIN", 5*time.Second, "how long the server keeps serving on SIGTERM while /readyz answers 503, before it stops accepting connections")
+	dur(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", 15*time.Second, "how long in-flight requests may then finish before they are cancelled")
 	var maxBody int
 	num(&maxBody, "max-body-bytes", "MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, "request body limit")
 	num(&c.HashWorkers, "hash-workers", "HASH_WORKERS", max(1, runtime.NumCPU()/2), "password hashes at once")
@@ -169,8 +171,13 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 	if c.SQLiteSynchronous != database.SynchronousNormal && c.SQLiteSynchronous != database.SynchronousFull {
 		return nil, fmt.Errorf("SQLITE_SYNCHRONOUS must be NORMAL or FULL, not %q", c.SQLiteSynchronous)
 	}
-	if c.ReuseGrace < 0 {
-		return nil, fmt.Errorf("REFRESH_REUSE_GRACE must not be negative")
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"REFRESH_REUSE_GRACE", c.ReuseGrace}, {"SHUTDOWN_DRAIN", c.ShutdownDrain}, {"SHUTDOWN_TIMEOUT", c.ShutdownTimeout}} {
+		if d.v < 0 {
+			return nil, fmt.Errorf("%s must not be negative", d.name)
+		}
 	}
 	return &c, nil
 }

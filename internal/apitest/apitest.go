@@ -167,6 +167,16 @@ func Serve(t testing.TB, h http.Handler) *Client {
 	return &Client{URL: ts.URL, Clock: NewClock(), http: ts.Client(), queries: new(atomic.Int64)}
 }
 
+// Connect returns a client of a server that runs elsewhere at url (the
+// binary's own serve path, say), on connections of its own, which it
+// keeps alive between requests like any HTTP client; DB and Accounts are
+// nil.
+func Connect(t testing.TB, url string) *Client {
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &Client{URL: url, Clock: NewClock(), http: &http.Client{Transport: tr}, queries: new(atomic.Int64)}
+}
+
 // SQLCount returns how many SQL statements the server has run so far.
 func (c *Client) SQLCount() int64 { return c.queries.Load() }
 

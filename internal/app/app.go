@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"bitgate/auth"
@@ -80,9 +81,10 @@ type App struct {
 	// Handler serves the whole HTTP API.
 	Handler http.Handler
 
-	db     *database.DB
-	hasher *auth.Hasher
-	log    *slog.Logger
+	db       *database.DB
+	hasher   *auth.Hasher
+	log      *slog.Logger
+	draining atomic.Bool
 }
 
 // New opens the database at cfg.DatabaseURL (applying pending migrations)
@@ -114,15 +116,35 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Introspection: !cfg.Production, Limits: cfg.Limits,
 	})
 	a := &App{Client: client, Accounts: accounts, db: db, hasher: hasher, log: log}
-	a.Handler = httpapi.New(httpapi.Config{
+	a.Handler = a.closeWhenDraining(httpapi.New(httpapi.Config{
 		GraphQL: gql, Accounts: accounts, Ready: a.ready, Logger: log,
 		Production: cfg.Production, MaxBodyBytes: cfg.MaxBodyBytes,
 		CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies, TLS: cfg.TLS,
-	})
+	}))
 	return a, nil
 }
 
-// Close stops the hashing pool and closes the database.
+// Drain prepares the server to stop while it still serves: /readyz
+// answers 503 (shutting down), so that load balancers stop sending, and
+// every response asks its client to close the connection, so that the
+// next request goes out on a new one (to another instance, or refused
+// once this one stops accepting) instead of racing the server's close of
+// an idle connection. It cannot be undone.
+func (a *App) Drain() { a.draining.Store(true) }
+
+// closeWhenDraining adds Connection: close to every response once Drain
+// was called.
+func (a *App) closeWhenDraining(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Close stops the hashing pool and closes the database. The server must
+// not be serving: no handler may run.
 func (a *App) Close() error {
 	a.hasher.Close()
 	if err := a.db.Close(); err != nil {
@@ -131,13 +153,19 @@ func (a *App) Close() error {
 	return nil
 }
 
-// The answers of /readyz when not ready.
-var errDatabaseUnavailable = errors.New("database unavailable")
+// The answers of /readyz when not ready (see also database.DB.Ready).
+var (
+	errDraining            = errors.New("shutting down")
+	errDatabaseUnavailable = errors.New("database unavailable")
+)
 
 // ready reports whether the server can serve (see database.DB.Ready): nil,
 // or an error whose message says why without detail, which goes to the
 // log.
 func (a *App) ready(ctx context.Context) error {
+	if a.draining.Load() {
+		return errDraining
+	}
 	err := a.db.Ready(ctx)
 	if err == nil {
 		return nil
