@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"entgo.io/ent/dialect"
+
 	"bitgate/auth"
 	"bitgate/ent"
 	"bitgate/graph"
@@ -47,7 +49,9 @@ type Config struct {
 	// auth.NewHasher).
 	HashWorkers, HashQueue int
 	// AuthRate and AuthBurst limit signin, signup and refresh per client
-	// address (see ratelimit.New); AuthRate 0 means no limit.
+	// address, in memory on SQLite (see ratelimit.New), in the database for
+	// every instance on PostgreSQL (ratelimit.NewShared); AuthRate 0 means
+	// no limit.
 	AuthRate  float64
 	AuthBurst int
 	// IPv6Prefix is how many leading bits of an IPv6 address the limits
@@ -103,12 +107,18 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	client := db.Client
 	hasher := auth.NewHasher(cfg.HashWorkers, cfg.HashQueue)
+	// One SQLite file has one instance, whose buckets may live in memory;
+	// the instances on one PostgreSQL database share theirs in it.
+	var limiter account.Limiter = ratelimit.New(cfg.AuthRate, cfg.AuthBurst)
+	if db.Dialect == dialect.Postgres {
+		limiter = ratelimit.NewShared(db.SQL, cfg.AuthRate, cfg.AuthBurst)
+	}
 	accounts := account.NewService(client,
 		auth.NewTokens(cfg.Secret, cfg.Issuer, cfg.Audience, cfg.AccessTTL, cfg.Now),
 		hasher,
 		account.Options{
 			RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace,
-			Limiter: ratelimit.New(cfg.AuthRate, cfg.AuthBurst), IPv6Prefix: cfg.IPv6Prefix,
+			Limiter: limiter, IPv6Prefix: cfg.IPv6Prefix,
 			Logger: log, Now: cfg.Now,
 		})
 	gql := graph.NewServer(graph.ServerConfig{
