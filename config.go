@@ -20,6 +20,7 @@ import (
 // environment only.
 type config struct {
 	Addr            string
+	MetricsAddr     string
 	DataDir         string
 	DatabaseURL     string
 	Env             string
@@ -89,6 +90,7 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 		settings = append(settings, setting{flagName, key})
 	}
 	str(&c.Addr, "addr", "ADDR", ":8080", "listen address")
+	str(&c.MetricsAddr, "metrics-addr", "METRICS_ADDR", "", "serve Prometheus metrics at /metrics on this address only (none when empty)")
 	str(&c.DataDir, "data-dir", "DATA_DIR", "data", "directory of the SQLite file and the generated signing secret")
 	str(&c.DatabaseURL, "database-url", "DATABASE_URL", "", "database: postgres://… for PostgreSQL, else an SQLite file under the data dir")
 	str(&c.Env, "env", "APP_ENV", "development", "development or production")

@@ -25,6 +25,7 @@ import (
 
 	"bitgate/internal/account"
 	"bitgate/internal/app"
+	"bitgate/internal/metrics"
 )
 
 func main() {
@@ -37,6 +38,10 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app.App, error
 	if err != nil {
 		return nil, err
 	}
+	var m *metrics.Metrics
+	if cfg.MetricsAddr != "" {
+		m = metrics.New()
+	}
 	return app.New(ctx, app.Config{
 		DatabaseURL: cfg.databaseURL(), Pool: cfg.Pool, SQLiteSynchronous: cfg.SQLiteSynchronous,
 		Secret: secret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
@@ -46,6 +51,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app.App, error
 		Logger: log, Production: cfg.production(), Limits: cfg.Limits,
 		MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins,
 		TrustedProxies: cfg.TrustedProxies, TLS: cfg.TLSCertFile != "",
+		Metrics: m,
 	})
 }
 
@@ -60,21 +66,44 @@ func serve(cfg *config, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	lns, err := listen(cfg)
 	if err != nil {
 		a.Close()
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		return err
 	}
-	return serveUntil(ctx, a, ln, cfg, log)
+	return serveUntil(ctx, a, lns, cfg, log)
+}
+
+// listeners are the addresses the server serves on.
+type listeners struct {
+	api     net.Listener
+	metrics net.Listener // nil without METRICS_ADDR
+}
+
+// listen listens on cfg.Addr, and on cfg.MetricsAddr if set.
+func listen(cfg *config) (listeners, error) {
+	var lns listeners
+	var err error
+	if lns.api, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return lns, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	if cfg.MetricsAddr != "" {
+		if lns.metrics, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			lns.api.Close()
+			return lns, fmt.Errorf("listen on METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
+		}
+	}
+	return lns, nil
 }
 
 // cancelGrace is how long the handlers of requests cancelled at the end of
 // SHUTDOWN_TIMEOUT get to return.
 const cancelGrace = 5 * time.Second
 
-// serveUntil serves a on ln (with TLS when cfg names a certificate) until
-// ctx ends, then shuts down in the order load balancers expect, and closes
-// a:
+// serveUntil serves a on lns.api (with TLS when cfg names a certificate),
+// and its metrics at /metrics on lns.metrics if set, until ctx ends; then
+// it shuts down in the order load balancers expect, and closes a (the
+// metrics are served to the end):
 //
 //  1. Drain for cfg.ShutdownDrain: /readyz answers 503 and every response
 //     closes its connection (see app.App.Drain), while the server still
@@ -88,7 +117,7 @@ const cancelGrace = 5 * time.Second
 //     does.
 //
 // Returns an error if serving fails, or if requests had to be cancelled.
-func serveUntil(ctx context.Context, a *app.App, ln net.Listener, cfg *config, log *slog.Logger) error {
+func serveUntil(ctx context.Context, a *app.App, lns listeners, cfg *config, log *slog.Logger) error {
 	requests, cancelRequests := context.WithCancel(context.Background())
 	defer cancelRequests()
 	srv := &http.Server{
@@ -106,6 +135,15 @@ func serveUntil(ctx context.Context, a *app.App, ln net.Listener, cfg *config, l
 		defer close(pruned)
 		prune(pruneCtx, a.Accounts, log)
 	}()
+	if lns.metrics != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.Metrics.Handler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: srv.ErrorLog}
+		go msrv.Serve(lns.metrics) //nolint:errcheck // ends with Close
+		defer msrv.Close()
+		log.Info("serving metrics", slog.String("addr", lns.metrics.Addr().String()+"/metrics"))
+	}
+	ln := lns.api
 	errc := make(chan error, 1)
 	go func() {
 		if cfg.TLSCertFile != "" {

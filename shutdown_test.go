@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -12,53 +11,6 @@ import (
 
 	"bitgate/internal/apitest"
 )
-
-// server is bitgate served by its own serve path on a port of its own.
-type server struct {
-	url  string
-	addr string
-	log  *apitest.Log
-	// signal ends the serve context, as SIGTERM does.
-	signal context.CancelFunc
-
-	stopped chan struct{} // closed when serveUntil returned err
-	err     error
-}
-
-// wait waits for serveUntil to return, and returns its error.
-func (s *server) wait() error {
-	<-s.stopped
-	return s.err
-}
-
-// startServer runs bitgate with the settings in args on a fresh data
-// directory and a free port: the server serve builds, served by
-// serveUntil, which serve calls once it handles the signals.
-func startServer(t *testing.T, args ...string) *server {
-	t.Helper()
-	args = append([]string{"-addr", "127.0.0.1:0", "-data-dir", t.TempDir(), "-log-level", "debug"}, args...)
-	cfg, err := parseConfig("bitgate", args, func(string) string { return "" }, nil)
-	require.NoError(t, err)
-	s := &server{log: &apitest.Log{}, stopped: make(chan struct{})}
-	log := newLogger(cfg, s.log)
-	ctx, cancel := context.WithCancel(context.Background())
-	s.signal = cancel
-	a, err := newApp(ctx, cfg, log)
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", cfg.Addr)
-	require.NoError(t, err)
-	s.addr = ln.Addr().String()
-	s.url = "http://" + s.addr
-	go func() {
-		s.err = serveUntil(ctx, a, ln, cfg, log)
-		close(s.stopped)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		_ = s.wait()
-	})
-	return s
-}
 
 // signinsInFlight sends n sign-ins, each on a connection of its own, to
 // unknown emails (each costs a hash and answers UNAUTHENTICATED), waits

@@ -35,6 +35,9 @@ type Options struct {
 	IPv6Prefix int
 	// Logger receives security events; nil means slog.Default().
 	Logger *slog.Logger
+	// Events, if set, is told the action of every security event as it is
+	// audited (signin.failed, refresh.reuse_detected, ...), for metrics.
+	Events func(action string)
 	// Now is the clock of sessions, lockouts and rate limits; nil means
 	// time.Now. Tests pass a clock they advance.
 	Now func() time.Time

@@ -45,6 +45,7 @@ import (
 	"bitgate/internal/account"
 	"bitgate/internal/app"
 	"bitgate/internal/database"
+	"bitgate/internal/metrics"
 )
 
 // The signing key and claims of test servers.
@@ -79,6 +80,8 @@ type Options struct {
 	// Log, if set, receives the server log at every level instead of the
 	// test log (which gets warnings and errors).
 	Log *Log
+	// Metrics, if set, receives the server's metrics.
+	Metrics *metrics.Metrics
 }
 
 // Client is a running test server and a client of its API.
@@ -131,6 +134,7 @@ func New(t testing.TB, opts ...Options) *Client {
 		HashWorkers: o.HashWorkers, HashQueue: or(o.HashQueue, 256),
 		AuthRate: o.AuthRate, AuthBurst: o.AuthBurst,
 		Logger:     slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})),
+		Metrics:    o.Metrics,
 		Now:        o.Clock.Now,
 		Production: o.Production, Limits: o.Limits,
 		CORSOrigins: o.CORSOrigins, TrustedProxies: o.TrustedProxies,

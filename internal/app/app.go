@@ -23,6 +23,7 @@ import (
 	"bitgate/internal/content"
 	"bitgate/internal/database"
 	"bitgate/internal/httpapi"
+	"bitgate/internal/metrics"
 	"bitgate/internal/ratelimit"
 )
 
@@ -60,6 +61,8 @@ type Config struct {
 
 	// Logger receives the server log; nil means slog.Default().
 	Logger *slog.Logger
+	// Metrics, if set, receives the server's metrics (see metrics.New).
+	Metrics *metrics.Metrics
 	// Now is the clock of tokens, sessions, lockouts and rate limits; nil
 	// means time.Now.
 	Now func() time.Time
@@ -84,6 +87,8 @@ type App struct {
 	Accounts *account.Service
 	// Handler serves the whole HTTP API.
 	Handler http.Handler
+	// Metrics are Config.Metrics, for the server to serve.
+	Metrics *metrics.Metrics
 
 	db       *database.DB
 	hasher   *auth.Hasher
@@ -106,7 +111,15 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	client := db.Client
-	hasher := auth.NewHasher(cfg.HashWorkers, cfg.HashQueue)
+	var (
+		hashOptions []auth.HasherOption
+		events      func(string)
+	)
+	if m := cfg.Metrics; m != nil {
+		hashOptions = append(hashOptions, auth.ObserveWaits(m.HashWaited))
+		events = m.SecurityEvent
+	}
+	hasher := auth.NewHasher(cfg.HashWorkers, cfg.HashQueue, hashOptions...)
 	// One SQLite file has one instance, whose buckets may live in memory;
 	// the instances on one PostgreSQL database share theirs in it.
 	var limiter account.Limiter = ratelimit.New(cfg.AuthRate, cfg.AuthBurst)
@@ -119,18 +132,25 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		account.Options{
 			RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace,
 			Limiter: limiter, IPv6Prefix: cfg.IPv6Prefix,
-			Logger: log, Now: cfg.Now,
+			Logger: log, Events: events, Now: cfg.Now,
 		})
 	gql := graph.NewServer(graph.ServerConfig{
 		Client: client, Accounts: accounts, Content: content.NewService(client), Logger: log,
 		Introspection: !cfg.Production, Limits: cfg.Limits,
 	})
-	a := &App{Client: client, Accounts: accounts, db: db, hasher: hasher, log: log}
-	a.Handler = a.closeWhenDraining(httpapi.New(httpapi.Config{
+	a := &App{Client: client, Accounts: accounts, Metrics: cfg.Metrics, db: db, hasher: hasher, log: log}
+	h := httpapi.New(httpapi.Config{
 		GraphQL: gql, Accounts: accounts, Ready: a.ready, Logger: log,
 		Production: cfg.Production, MaxBodyBytes: cfg.MaxBodyBytes,
 		CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies, TLS: cfg.TLS,
-	}))
+	})
+	if m := cfg.Metrics; m != nil {
+		gql.Use(m.GraphQLExtension())
+		h = m.Instrument(h)
+		m.WatchDB(db.SQL)
+		m.WatchHashQueue(hasher.Queue)
+	}
+	a.Handler = a.closeWhenDraining(h)
 	return a, nil
 }
 
