@@ -28,8 +28,10 @@ type command struct {
 	run   func(p proc, args []string) error
 }
 
-// secretEnv is the help on JWT_SECRET, which is never a flag.
-const secretEnv = "  JWT_SECRET\tHMAC key of access tokens (its bytes), instead of -jwt-secret-file or a generated key\n"
+// secretEnv is the help on the signing secrets, which are never flags.
+const secretEnv = "  JWT_SECRET\tHMAC key of access tokens (its bytes), instead of -jwt-secret-file or a generated key\n" +
+	"  JWT_SECRET_PREVIOUS\tthe HMAC key JWT_SECRET replaced: verifies for one access-token lifetime\n" +
+	"  JWT_KEY_ENCRYPTION_KEY\twith JWT_ALG=EdDSA: 32 bytes, base64, that encrypt the signing keys in the database\n"
 
 // commands are bitgate's subcommands, in the order help lists them; serve
 // is the default.
@@ -40,6 +42,7 @@ var commands = []command{
 		env: secretEnv + "  ADMIN_PASSWORD\tthe admin's password; without it, the first line of standard input\n",
 		run: createAdmin,
 	},
+	{name: "keys", args: "list|rotate [flags]", about: "list the EdDSA signing keys, or add one that signs after 10 minutes", env: secretEnv, run: keysCommand},
 	{name: "hash-password", args: "< password", about: "print the argon2id hash of the password on standard input", run: hashPassword},
 	{name: "check-hash", args: "< hashes", about: "check password hashes to import, one a line on standard input; exit 1 if sign-in would refuse any", run: checkHash},
 	{name: "version", about: "print the build's version and the versions of its modules", run: version},

@@ -48,6 +48,15 @@ type config struct {
 	Pool            database.Pool
 	// SQLiteSynchronous is NORMAL or FULL (see database.Options).
 	SQLiteSynchronous string
+
+	// JWTAlg is HS256 or EdDSA.
+	JWTAlg string
+	// JWTSecretPrevious (environment only), or the file
+	// JWTSecretPreviousFile names, is the HS256 secret JWTSecret replaced.
+	JWTSecretPrevious, JWTSecretPreviousFile string
+	// KEK (environment only), or the file KEKFile names, encrypts the EdDSA
+	// private keys in the database.
+	KEK, KEKFile string
 }
 
 // production reports whether APP_ENV=production.
@@ -68,8 +77,9 @@ type setting struct{ flag, env string }
 // parseConfig parses the settings from args, then from getenv for every
 // flag not given, over the built-in defaults; extra, if not nil, adds a
 // subcommand's own flags. Help and error output show only the built-in
-// defaults, never a value from the environment, and secrets (JWT_SECRET)
-// are read from the environment only, so that neither `-h` nor `ps` shows
+// defaults, never a value from the environment, and secrets (JWT_SECRET,
+// JWT_SECRET_PREVIOUS, JWT_KEY_ENCRYPTION_KEY) are read from the
+// environment only, so that neither `-h` nor `ps` shows
 // them. Returns a helpRequest for -h, a usageError for an unknown flag, a
 // malformed flag value or a stray argument, or an error for a malformed
 // environment value or an invalid setting.
@@ -96,6 +106,9 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 	str(&c.Env, "env", "APP_ENV", "development", "development or production")
 	str(&c.LogLevel, "log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
 	str(&c.JWTSecretFile, "jwt-secret-file", "JWT_SECRET_FILE", "", "file holding the HMAC key of access tokens, when JWT_SECRET (environment only) is not set")
+	str(&c.JWTAlg, "jwt-alg", "JWT_ALG", "HS256", "signing algorithm of access tokens: HS256, or EdDSA with keys in the database")
+	str(&c.JWTSecretPreviousFile, "jwt-secret-previous-file", "JWT_SECRET_PREVIOUS_FILE", "", "file holding the HMAC key the current one replaced, when JWT_SECRET_PREVIOUS (environment only) is not set")
+	str(&c.KEKFile, "jwt-key-encryption-key-file", "JWT_KEY_ENCRYPTION_KEY_FILE", "", "file holding the key that encrypts the EdDSA keys, when JWT_KEY_ENCRYPTION_KEY (environment only) is not set")
 	str(&c.JWTIssuer, "jwt-issuer", "JWT_ISSUER", "bitgate", "iss claim of access tokens")
 	str(&c.JWTAudience, "jwt-audience", "JWT_AUDIENCE", "bitgate", "aud claim of access tokens")
 	dur(&c.AccessTTL, "access-ttl", "ACCESS_TOKEN_TTL", 15*time.Minute, "access token lifetime")
@@ -140,6 +153,10 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 		}
 	}
 	c.JWTSecret = getenv("JWT_SECRET")
+	c.JWTSecretPrevious, c.KEK = getenv("JWT_SECRET_PREVIOUS"), getenv("JWT_KEY_ENCRYPTION_KEY")
+	if c.JWTAlg != "HS256" && c.JWTAlg != "EdDSA" {
+		return nil, fmt.Errorf("JWT_ALG must be HS256 or EdDSA, not %q", c.JWTAlg)
+	}
 	c.MaxBodyBytes = int64(maxBody)
 	if c.AuthRate < 0 {
 		return nil, fmt.Errorf("AUTH_RATE must not be negative")

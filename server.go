@@ -6,6 +6,7 @@
 //	bitgate [serve] [flags]                serve (the default)
 //	bitgate create-admin -email E [flags]  create or promote an ADMIN
 //	bitgate hash-password < password       hash a password read on stdin
+//	bitgate keys list|rotate [flags]       list or rotate the EdDSA signing keys
 //	bitgate version                        print the build's versions
 //	bitgate help [command]                 print help
 package main
@@ -34,7 +35,7 @@ func main() {
 
 // newApp builds the server for cfg through the constructor the tests use.
 func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app.App, error) {
-	secret, err := signingSecret(cfg)
+	signing, err := signingConfig(cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +45,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app.App, error
 	}
 	return app.New(ctx, app.Config{
 		DatabaseURL: cfg.databaseURL(), Pool: cfg.Pool, SQLiteSynchronous: cfg.SQLiteSynchronous,
-		Secret: secret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
+		Signing: signing, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
 		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace,
 		HashWorkers: cfg.HashWorkers, HashQueue: cfg.HashQueue,
 		AuthRate: cfg.AuthRate, AuthBurst: cfg.AuthBurst, IPv6Prefix: cfg.IPv6Prefix,

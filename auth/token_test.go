@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -24,9 +25,14 @@ var forger = authtest.Forger{
 	Issuer: "bitgate", Audience: "bitgate-api", TTL: time.Minute,
 }
 
-// newTokens returns the Tokens under test, on the clock now (time.Now if nil).
+// newTokens returns the Tokens under test, with forger's key, on the clock
+// now (time.Now if nil).
 func newTokens(now func() time.Time) *auth.Tokens {
-	return auth.NewTokens(forger.Key, forger.Issuer, forger.Audience, 15*time.Minute, now)
+	keys, err := auth.NewHMACKeys(forger.Key, auth.HMACOptions{Now: now})
+	if err != nil {
+		panic(err)
+	}
+	return auth.NewTokens(keys, forger.Issuer, forger.Audience, 15*time.Minute, now)
 }
 
 // validClaims returns claims that Parse accepts when signed by forger.
@@ -36,10 +42,10 @@ func TestTokensRoundTrip(t *testing.T) {
 	tok := newTokens(nil)
 	require.Equal(t, 15*time.Minute, tok.TTL())
 	user, session := uuid.New(), uuid.New()
-	s, err := tok.Issue(user, session, 7)
+	s, err := tok.Issue(context.Background(), user, session, 7)
 	require.NoError(t, err)
 
-	c, err := tok.Parse(s)
+	c, err := tok.Parse(context.Background(), s)
 	require.NoError(t, err, "Parse(%q)", s)
 	gotUser, err := c.UserID()
 	require.NoError(t, err)
@@ -55,29 +61,29 @@ func TestTokensRoundTrip(t *testing.T) {
 	require.NotNil(t, c.IssuedAt)
 	require.Equal(t, 15*time.Minute, c.ExpiresAt.Sub(c.IssuedAt.Time))
 
-	s2, err := tok.Issue(user, session, 7)
+	s2, err := tok.Issue(context.Background(), user, session, 7)
 	require.NoError(t, err)
-	c2, err := tok.Parse(s2)
+	c2, err := tok.Parse(context.Background(), s2)
 	require.NoError(t, err)
 	require.NotEqual(t, c.ID, c2.ID, "jti must differ between tokens")
 }
 
 func TestIssueRejectsNilIDs(t *testing.T) {
 	tok := newTokens(nil)
-	_, err := tok.Issue(uuid.Nil, uuid.New(), 0)
+	_, err := tok.Issue(context.Background(), uuid.Nil, uuid.New(), 0)
 	require.Error(t, err)
-	_, err = tok.Issue(uuid.New(), uuid.Nil, 0)
+	_, err = tok.Issue(context.Background(), uuid.New(), uuid.Nil, 0)
 	require.Error(t, err)
-	_, err = auth.NewTokens(nil, forger.Issuer, forger.Audience, time.Minute, nil).Issue(uuid.New(), uuid.New(), 0)
-	require.Error(t, err)
+	_, err = auth.NewHMACKeys(nil, auth.HMACOptions{})
+	require.Error(t, err, "NewHMACKeys accepted an empty secret")
 }
 
 func TestParseRejects(t *testing.T) {
 	tok := newTokens(nil)
-	valid, err := tok.Issue(uuid.New(), uuid.New(), 1)
+	valid, err := tok.Issue(context.Background(), uuid.New(), uuid.New(), 1)
 	require.NoError(t, err)
 	anHourAgo := func() time.Time { return time.Now().Add(-time.Hour) }
-	expired, err := newTokens(anHourAgo).Issue(uuid.New(), uuid.New(), 1)
+	expired, err := newTokens(anHourAgo).Issue(context.Background(), uuid.New(), uuid.New(), 1)
 	require.NoError(t, err)
 
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -89,7 +95,7 @@ func TestParseRejects(t *testing.T) {
 	with := func(edit func(c *auth.Claims)) string {
 		return forger.Sign(t, authtest.With(validClaims(), edit))
 	}
-	hs256 := map[string]any{"alg": "HS256", "typ": "JWT"}
+	hs256 := forger.Header("HS256")
 	c := validClaims()
 
 	tests := []struct {
@@ -107,14 +113,14 @@ func TestParseRejects(t *testing.T) {
 			c.IssuedAt = jwt.NewNumericDate(time.Now().Add(5 * time.Minute))
 			c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(10 * time.Minute))
 		})},
-		{"wrong key", authtest.SignWith(t, jwt.SigningMethodHS256, []byte("another key another key another!"), validClaims())},
-		{"alg none by hand", authtest.Unsigned(t, "none", validClaims())},
-		{"alg none via jwt", authtest.SignWith(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, validClaims())},
-		{"HS384 same key", authtest.SignWith(t, jwt.SigningMethodHS384, forger.Key, validClaims())},
-		{"HS512 same key", authtest.SignWith(t, jwt.SigningMethodHS512, forger.Key, validClaims())},
-		{"RS256", authtest.SignWith(t, jwt.SigningMethodRS256, rsaKey, validClaims())},
-		{"ES256", authtest.SignWith(t, jwt.SigningMethodES256, ecKey, validClaims())},
-		{"RS256 header with HMAC signature", authtest.SignRaw(t, map[string]any{"alg": "RS256", "typ": "JWT"}, validClaims(), jwt.SigningMethodHS256, forger.Key)},
+		{"wrong key", forger.SignWith(t, jwt.SigningMethodHS256, []byte("another key another key another!"), validClaims())},
+		{"alg none by hand", forger.Unsigned(t, "none", validClaims())},
+		{"alg none via jwt", forger.SignWith(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, validClaims())},
+		{"HS384 same key", forger.SignWith(t, jwt.SigningMethodHS384, forger.Key, validClaims())},
+		{"HS512 same key", forger.SignWith(t, jwt.SigningMethodHS512, forger.Key, validClaims())},
+		{"RS256", forger.SignWith(t, jwt.SigningMethodRS256, rsaKey, validClaims())},
+		{"ES256", forger.SignWith(t, jwt.SigningMethodES256, ecKey, validClaims())},
+		{"RS256 header with HMAC signature", authtest.SignRaw(t, forger.Header("RS256"), validClaims(), jwt.SigningMethodHS256, forger.Key)},
 		{"tampered perm", authtest.Tamper(t, valid, func(p map[string]any) { p["perm"] = 1 << 30 })},
 		{"stripped signature", authtest.StripSignature(valid)},
 		{"wrong iss", with(func(c *auth.Claims) { c.Issuer = "evil" })},
@@ -138,7 +144,7 @@ func TestParseRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := tok.Parse(tt.token)
+			c, err := tok.Parse(context.Background(), tt.token)
 			require.Nil(t, c, "Parse(%q) claims = %+v, want nil", tt.token, c)
 			require.True(t, errors.Is(err, auth.ErrInvalidToken), "Parse(%q) = %v, want %v", tt.token, err, auth.ErrInvalidToken)
 		})
@@ -150,15 +156,15 @@ func TestParseRejects(t *testing.T) {
 func TestParseUsesTheClock(t *testing.T) {
 	now := time.Now()
 	tok := newTokens(func() time.Time { return now })
-	s, err := tok.Issue(uuid.New(), uuid.New(), 1)
+	s, err := tok.Issue(context.Background(), uuid.New(), uuid.New(), 1)
 	require.NoError(t, err)
 
 	now = now.Add(tok.TTL() + 10*time.Second) // expired 10s ago: inside the leeway
-	_, err = tok.Parse(s)
+	_, err = tok.Parse(context.Background(), s)
 	require.NoError(t, err, "Parse(%q) 10s after expiry = %v, want nil", s, err)
 
 	now = now.Add(time.Minute)
-	_, err = tok.Parse(s)
+	_, err = tok.Parse(context.Background(), s)
 	require.ErrorIs(t, err, auth.ErrInvalidToken, "Parse(%q) 70s after expiry", s)
 }
 
@@ -172,10 +178,10 @@ func TestClaimsHelpersReject(t *testing.T) {
 
 func BenchmarkParse(b *testing.B) {
 	tok := newTokens(nil)
-	s, err := tok.Issue(uuid.New(), uuid.New(), 1)
+	s, err := tok.Issue(context.Background(), uuid.New(), uuid.New(), 1)
 	require.NoError(b, err)
 	for b.Loop() {
-		if _, err := tok.Parse(s); err != nil {
+		if _, err := tok.Parse(context.Background(), s); err != nil {
 			b.Fatal(err)
 		}
 	}

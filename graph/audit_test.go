@@ -129,7 +129,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	logs := &apitest.Log{}
 	c := apitest.New(t, apitest.Options{Log: logs})
 	const newPassword = "brand new s3cret passphrase"
-	secrets := []string{apitest.Password, newPassword, wrongPassword}
+	secrets := []string{apitest.Password, newPassword, wrongPassword, string(c.Forger().Key)}
 	keep := func(s apitest.Session) apitest.Session {
 		secrets = append(secrets, s.Token, s.RefreshToken)
 		return s

@@ -11,6 +11,7 @@ import (
 	"bitgate/graph/model"
 	"bitgate/internal/account"
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -37,6 +38,15 @@ func (r *mutationResolver) Signout(ctx context.Context, allSessions *bool) (bool
 		return false, err
 	}
 	return true, r.accounts.Signout(ctx, v, allSessions != nil && *allSessions)
+}
+
+// RevokeSession is the resolver for the revokeSession field.
+func (r *mutationResolver) RevokeSession(ctx context.Context, id uuid.UUID) (bool, error) {
+	v, err := account.ViewerFrom(ctx)
+	if err != nil {
+		return false, err
+	}
+	return true, r.accounts.RevokeSession(ctx, v, id)
 }
 
 // CreateUser is the resolver for the createUser field.
@@ -167,6 +177,15 @@ func (r *queryResolver) Note(ctx context.Context, id uuid.UUID) (*ent.Note, erro
 	return r.content.Note(ctx, v, id)
 }
 
+// Sessions is the resolver for the sessions field.
+func (r *queryResolver) Sessions(ctx context.Context) ([]*ent.Session, error) {
+	v, err := account.ViewerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.accounts.Sessions(ctx, v)
+}
+
 // AuditEvents is the resolver for the auditEvents field.
 func (r *queryResolver) AuditEvents(ctx context.Context, first *int, after *string, last *int, before *string) (*ent.AuditEventConnection, error) {
 	p, err := newPage(first, after, last, before)
@@ -176,9 +195,33 @@ func (r *queryResolver) AuditEvents(ctx context.Context, first *int, after *stri
 	return r.client.AuditEvent.Query().Where(where[predicate.AuditEvent](p)...).Paginate(ctx, p.after, p.first, p.before, p.last)
 }
 
+// LastUsedAt is the resolver for the lastUsedAt field.
+func (r *sessionResolver) LastUsedAt(ctx context.Context, obj *ent.Session) (*time.Time, error) {
+	t := account.LastUsed(obj)
+	return &t, nil
+}
+
+// Current is the resolver for the current field.
+func (r *sessionResolver) Current(ctx context.Context, obj *ent.Session) (bool, error) {
+	v, err := account.ViewerFrom(ctx)
+	if err != nil {
+		return false, err
+	}
+	return v.IsCurrent(obj), nil
+}
+
 // Permissions is the resolver for the permissions field.
 func (r *userResolver) Permissions(ctx context.Context, obj *ent.User) ([]model.Permission, error) {
 	return permissions(obj.PermissionLevel), nil
+}
+
+// Sessions is the resolver for the sessions field.
+func (r *userResolver) Sessions(ctx context.Context, obj *ent.User) ([]*ent.Session, error) {
+	v, err := account.ViewerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.accounts.UserSessions(ctx, v, obj.ID)
 }
 
 // Mutation returns MutationResolver implementation.
@@ -187,7 +230,11 @@ func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Session returns SessionResolver implementation.
+func (r *Resolver) Session() SessionResolver { return &sessionResolver{r} }
+
 type (
 	mutationResolver struct{ *Resolver }
 	queryResolver    struct{ *Resolver }
+	sessionResolver  struct{ *Resolver }
 )

@@ -13,6 +13,7 @@ import (
 
 	"bitgate/auth"
 	"bitgate/auth/authtest"
+	"bitgate/ent/auditevent"
 	"bitgate/ent/user"
 	"bitgate/internal/apitest"
 )
@@ -365,21 +366,26 @@ func TestForgedTokens(t *testing.T) {
 	// Control: alice's claims re-signed exactly as the server signs are
 	// accepted, so every refusal below is due to the one thing changed.
 	require.Equal(t, a.ID, c.Me(t, asA(func(*auth.Claims) {})).ID, "control: re-signed valid claims")
+	require.Equal(t, a.ID, c.Me(t, authtest.SignRaw(t, forger.Header("HS256"), ca, jwt.SigningMethodHS256, forger.Key)).ID, "control: the server's header by hand")
 
+	now := c.Clock.Now()
 	expired := asA(func(c *auth.Claims) {
-		c.IssuedAt = jwt.NewNumericDate(time.Now().Add(-time.Hour))
-		c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(-45 * time.Minute))
+		c.IssuedAt = jwt.NewNumericDate(now.Add(-time.Hour))
+		c.ExpiresAt = jwt.NewNumericDate(now.Add(-45 * time.Minute))
 	})
 	// A signed-in user whose session is then deleted from the database.
 	d := c.SignUp(t)
 	require.NoError(t, c.DB.Session.DeleteOneID(uuid.MustParse(authtest.ClaimsOf(t, d.Token).SessionID)).Exec(context.Background()))
 
 	cases := []struct{ name, authz string }{
-		{"alg none", "Bearer " + authtest.Unsigned(t, "none", ca)},
-		{"alg NONE", "Bearer " + authtest.Unsigned(t, "NONE", ca)},
-		{"HS256 with a wrong key", "Bearer " + authtest.SignWith(t, jwt.SigningMethodHS256, []byte("wrong-secret-0123456789abcdef0123456789"), ca)},
-		{"HS384 with the right key", "Bearer " + authtest.SignWith(t, jwt.SigningMethodHS384, forger.Key, ca)},
-		{"HS512 with the right key", "Bearer " + authtest.SignWith(t, jwt.SigningMethodHS512, forger.Key, ca)},
+		{"alg none", "Bearer " + forger.Unsigned(t, "none", ca)},
+		{"alg NONE", "Bearer " + forger.Unsigned(t, "NONE", ca)},
+		{"HS256 with a wrong key", "Bearer " + forger.SignWith(t, jwt.SigningMethodHS256, []byte("wrong-secret-0123456789abcdef0123456789"), ca)},
+		{"HS384 with the right key", "Bearer " + forger.SignWith(t, jwt.SigningMethodHS384, forger.Key, ca)},
+		{"HS512 with the right key", "Bearer " + forger.SignWith(t, jwt.SigningMethodHS512, forger.Key, ca)},
+		{"no kid", "Bearer " + authtest.SignRaw(t, map[string]any{"alg": "HS256", "typ": "JWT"}, ca, jwt.SigningMethodHS256, forger.Key)},
+		{"a kid not in the set", "Bearer " + authtest.SignRaw(t, forger.Header("HS256", "kid", auth.HMACKeyID([]byte("another secret"))), ca, jwt.SigningMethodHS256, forger.Key)},
+		{"jku header", "Bearer " + authtest.SignRaw(t, forger.Header("HS256", "jku", "https://evil.example/jwks.json"), ca, jwt.SigningMethodHS256, forger.Key)},
 		{"payload tampered to ADMIN", "Bearer " + authtest.Tamper(t, a.Token, func(p map[string]any) { p["perm"] = apitest.Admin })},
 		{"signature stripped", "Bearer " + authtest.StripSignature(a.Token)},
 		{"expired", "Bearer " + expired},
@@ -465,4 +471,161 @@ func TestPasswordChange(t *testing.T) {
 		apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(self.Email, apitest.Password)), "UNAUTHENTICATED")
 		require.Equal(t, self.ID, c.SignIn(t, self.Email, newPassword).ID)
 	})
+}
+
+// TestListSessions lists the caller's live sessions: one per sign-in, the
+// most recently used first, the current one marked, with the user agent
+// and address of their last sign-in or refresh; ended and expired ones are
+// left out.
+func TestListSessions(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t, apitest.Options{RefreshTTL: time.Hour})
+	phone := c.SignUp(t)
+	c.Clock.Advance(time.Minute)
+	laptop := apitest.Data[apitest.Session](t, c.DoWithHeader(t, apitest.Header("User-Agent", "Laptop/1.0"),
+		apitest.OpSignIn, apitest.Credentials(phone.Email, apitest.Password)), "signin")
+	c.Clock.Advance(time.Minute)
+	ended := c.SignIn(t, phone.Email, apitest.Password)
+	require.True(t, apitest.Data[bool](t, c.Do(t, ended.Token, apitest.OpSignOut, nil), "signout"))
+	other := c.SignUp(t) // another user's sessions are not listed
+
+	list := c.Sessions(t, laptop.Token)
+	require.Len(t, list, 2, "live sessions: %+v", list)
+	require.Equal(t, apitest.SessionID(t, laptop), list[0].ID, "most recently used first")
+	require.True(t, list[0].Current)
+	require.Equal(t, "Laptop/1.0", list[0].UserAgent)
+	require.Equal(t, "127.0.0.1", list[0].ClientIP)
+	require.WithinDuration(t, c.Clock.Now().Add(-time.Minute), list[0].CreatedAt, time.Second)
+	require.Equal(t, list[0].CreatedAt, list[0].LastUsedAt, "last used at sign-in")
+	require.Equal(t, list[0].CreatedAt.Add(time.Hour), list[0].ExpiresAt)
+	require.Equal(t, apitest.SessionID(t, phone), list[1].ID)
+	require.False(t, list[1].Current)
+	require.Equal(t, "Go-http-client/1.1", list[1].UserAgent)
+
+	// A refresh makes the phone's session the most recently used, and
+	// records where it came from.
+	c.Clock.Advance(time.Minute)
+	h := apitest.Header("User-Agent", "Phone/2.0")
+	phone = apitest.Data[apitest.Session](t, c.DoWithHeader(t, h, apitest.OpRefresh, apitest.Vars{"refreshToken": phone.RefreshToken}), "refresh")
+	list = c.Sessions(t, phone.Token)
+	require.Len(t, list, 2)
+	require.Equal(t, apitest.SessionID(t, phone), list[0].ID)
+	require.True(t, list[0].Current)
+	require.Equal(t, "Phone/2.0", list[0].UserAgent)
+	require.WithinDuration(t, c.Clock.Now(), list[0].LastUsedAt, time.Second)
+	require.True(t, list[0].LastUsedAt.After(list[0].CreatedAt))
+	require.Equal(t, list[0].CreatedAt.Add(time.Hour), list[0].ExpiresAt, "a refresh does not extend the session")
+	require.False(t, list[1].Current)
+
+	require.Len(t, c.Sessions(t, other.Token), 1, "the other user sees their own session only")
+
+	// The phone's session ends an hour after its sign-up; the laptop's,
+	// begun a minute later, is still live.
+	c.Clock.Advance(57*time.Minute + 30*time.Second)
+	laptop = c.Refresh(t, laptop.RefreshToken)
+	list = c.Sessions(t, laptop.Token)
+	require.Len(t, list, 1, "an expired session is not live: %+v", list)
+	require.Equal(t, apitest.SessionID(t, laptop), list[0].ID)
+
+	apitest.RequireCode(t, c.Do(t, "", apitest.OpSessions, nil), "UNAUTHENTICATED")
+}
+
+// TestRevokeSession ends one of the caller's other sessions: its access
+// and refresh tokens stop working at once, the caller's own keeps working,
+// and the revocation is audited.
+func TestRevokeSession(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	admin := c.NewUser(t, apitest.Admin)
+	lost := c.SignUp(t)
+	here := c.SignIn(t, lost.Email, apitest.Password)
+	require.Equal(t, lost.ID, c.Me(t, lost.Token).ID, "control: the lost session works")
+
+	require.True(t, apitest.Data[bool](t, c.Do(t, here.Token, apitest.OpRevokeSession, apitest.Vars{"id": apitest.SessionID(t, lost)}), "revokeSession"))
+	c.RequireEnded(t, lost)
+	require.Equal(t, lost.ID, c.Me(t, here.Token).ID, "the caller's own session lives on")
+	require.Len(t, c.Sessions(t, here.Token), 1)
+	c.Refresh(t, here.RefreshToken)
+
+	events := apitest.Data[apitest.Connection[apitest.AuditEvent]](t, c.Do(t, admin.Token, apitest.OpAuditEvents, apitest.Vars{"last": 1}), "auditEvents").Nodes()
+	require.Len(t, events, 1)
+	require.Equal(t, "session.revoked", events[0].Action)
+	require.Equal(t, lost.ID, *events[0].UserID)
+	require.Nil(t, events[0].ActorID, "revoked by the user themself")
+	require.Equal(t, "session "+apitest.SessionID(t, lost), events[0].Detail)
+
+	// Revoking it again: it is no longer live.
+	apitest.RequireCode(t, c.Do(t, here.Token, apitest.OpRevokeSession, apitest.Vars{"id": apitest.SessionID(t, lost)}), "NOT_FOUND")
+	apitest.RequireCode(t, c.Do(t, "", apitest.OpRevokeSession, apitest.Vars{"id": apitest.SessionID(t, here)}), "UNAUTHENTICATED")
+	apitest.RequireCode(t, c.Do(t, here.Token, apitest.OpRevokeSession, apitest.Vars{"id": "not-a-uuid"}), "BAD_USER_INPUT", "id")
+}
+
+// TestRevokeCurrentSession ends the session of the request itself: as
+// signout does, both of its tokens stop working, and it is audited as a
+// signout.
+func TestRevokeCurrentSession(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	u := c.SignUp(t)
+	other := c.SignIn(t, u.Email, apitest.Password)
+	require.True(t, apitest.Data[bool](t, c.Do(t, u.Token, apitest.OpRevokeSession, apitest.Vars{"id": apitest.SessionID(t, u)}), "revokeSession"))
+	c.RequireEnded(t, u)
+	require.Equal(t, u.ID, c.Me(t, other.Token).ID)
+	last, err := c.DB.AuditEvent.Query().Order(auditevent.ByCreatedAt(), auditevent.ByID()).All(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "signout", last[len(last)-1].Action)
+}
+
+// TestRevokeSessionNotFound tries another user's session, a missing one
+// and a revoked one: each is NOT_FOUND with the same message, and the
+// other user's session keeps working.
+func TestRevokeSessionNotFound(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	me := c.NewUser(t, apitest.Free|apitest.Paid)
+	victim := c.SignUp(t)
+	signedOut := c.SignUp(t)
+	require.True(t, apitest.Data[bool](t, c.Do(t, signedOut.Token, apitest.OpSignOut, nil), "signout"))
+
+	var messages []string
+	for _, id := range []string{apitest.SessionID(t, victim), uuid.NewString(), apitest.SessionID(t, signedOut)} {
+		e := apitest.RequireCode(t, c.Do(t, me.Token, apitest.OpRevokeSession, apitest.Vars{"id": id}), "NOT_FOUND")
+		messages = append(messages, e.Message)
+	}
+	require.Equal(t, []string{messages[0], messages[0], messages[0]}, messages, "another user's session answers as a missing one")
+	require.Equal(t, victim.ID, c.Me(t, victim.Token).ID, "the victim's session lives on")
+	c.Refresh(t, victim.RefreshToken)
+
+	// Nor may a non-admin list another user's sessions.
+	apitest.RequireCode(t, c.Do(t, me.Token, apitest.OpUserSessions, apitest.Vars{"id": victim.ID}), "FORBIDDEN")
+	own := apitest.Data[struct{ Sessions []apitest.LiveSession }](t, c.Do(t, me.Token, apitest.OpUserSessions, apitest.Vars{"id": me.ID}), "user")
+	require.Len(t, own.Sessions, 1, "a user sees their own sessions through User.sessions")
+}
+
+// TestAdminSessions lets an ADMIN see any user's sessions and end one of
+// them: its tokens stop working at once, and the audit names the admin.
+func TestAdminSessions(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	admin := c.NewUser(t, apitest.Admin)
+	u := c.SignUp(t)
+	second := c.SignIn(t, u.Email, apitest.Password)
+
+	seen := apitest.Data[struct{ Sessions []apitest.LiveSession }](t, c.Do(t, admin.Token, apitest.OpUserSessions, apitest.Vars{"id": u.ID}), "user")
+	require.Len(t, seen.Sessions, 2)
+	for _, s := range seen.Sessions {
+		require.False(t, s.Current, "none of them is the admin's")
+	}
+
+	require.True(t, apitest.Data[bool](t, c.Do(t, admin.Token, apitest.OpRevokeSession, apitest.Vars{"id": apitest.SessionID(t, second)}), "revokeSession"))
+	c.RequireEnded(t, second)
+	require.Equal(t, u.ID, c.Me(t, u.Token).ID, "the user's other session lives on")
+	require.Equal(t, admin.ID, c.Me(t, admin.Token).ID, "the admin's own session lives on")
+
+	ev, err := c.DB.AuditEvent.Query().Where(auditevent.Action("session.revoked")).Only(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, u.ID, ev.UserID.String())
+	require.Equal(t, admin.ID, ev.ActorID.String())
+
+	apitest.RequireCode(t, c.Do(t, admin.Token, apitest.OpRevokeSession, apitest.Vars{"id": uuid.NewString()}), "NOT_FOUND")
 }

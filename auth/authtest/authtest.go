@@ -18,9 +18,14 @@ import (
 	"bitgate/auth"
 )
 
-// Forger makes tokens with a server's key, issuer and audience.
+// Forger makes tokens with a server's key, issuer and audience. Every token
+// it signs names KID in its header, so that a forgery is refused for what
+// it forges, not for a missing kid.
 type Forger struct {
-	Key              []byte
+	// Key is the server's HS256 secret.
+	Key []byte
+	// KID is the kid its tokens name; empty means Key's (auth.HMACKeyID).
+	KID              string
 	Issuer, Audience string
 	// TTL is the lifetime of claims made by Claims; 0 means 15 minutes.
 	TTL time.Duration
@@ -61,18 +66,38 @@ func With(c *auth.Claims, edit func(*auth.Claims)) *auth.Claims {
 	return &out
 }
 
-// Sign signs claims with HS256 and f.Key, as the server signs.
-func (f Forger) Sign(t testing.TB, claims jwt.Claims) string {
-	t.Helper()
-	return SignWith(t, jwt.SigningMethodHS256, f.Key, claims)
+// kid returns the kid f's tokens name.
+func (f Forger) kid() string {
+	if f.KID != "" {
+		return f.KID
+	}
+	return auth.HMACKeyID(f.Key)
 }
 
-// SignWith signs claims with any method and key.
-func SignWith(t testing.TB, method jwt.SigningMethod, key any, claims jwt.Claims) string {
+// Sign signs claims with HS256 and f.Key, as an HS256 server signs.
+func (f Forger) Sign(t testing.TB, claims jwt.Claims) string {
 	t.Helper()
-	token, err := jwt.NewWithClaims(method, claims).SignedString(key)
+	return f.SignWith(t, jwt.SigningMethodHS256, f.Key, claims)
+}
+
+// SignWith signs claims with any method and key, under f's kid.
+func (f Forger) SignWith(t testing.TB, method jwt.SigningMethod, key any, claims jwt.Claims) string {
+	t.Helper()
+	unsigned := jwt.NewWithClaims(method, claims)
+	unsigned.Header["kid"] = f.kid()
+	token, err := unsigned.SignedString(key)
 	require.NoError(t, err, "sign a %s token", method.Alg())
 	return token
+}
+
+// Header returns the header f's tokens carry, with alg and the extra
+// fields of keyValues (pairs of name and value) added, for SignRaw.
+func (f Forger) Header(alg string, keyValues ...any) map[string]any {
+	h := map[string]any{"alg": alg, "typ": "JWT", "kid": f.kid()}
+	for i := 0; i+1 < len(keyValues); i += 2 {
+		h[keyValues[i].(string)] = keyValues[i+1]
+	}
+	return h
 }
 
 // SignRaw signs any JSON header and payload with method and key, bypassing
@@ -86,11 +111,11 @@ func SignRaw(t testing.TB, header map[string]any, payload any, method jwt.Signin
 	return signed + "." + base64.RawURLEncoding.EncodeToString(sig)
 }
 
-// Unsigned returns payload under a header naming alg ("none", "NONE", …)
-// with an empty signature.
-func Unsigned(t testing.TB, alg string, payload any) string {
+// Unsigned returns payload under f's header naming alg ("none", "NONE",
+// …) with an empty signature.
+func (f Forger) Unsigned(t testing.TB, alg string, payload any) string {
 	t.Helper()
-	return Segment(t, map[string]string{"alg": alg, "typ": "JWT"}) + "." + Segment(t, payload) + "."
+	return Segment(t, f.Header(alg)) + "." + Segment(t, payload) + "."
 }
 
 // Tamper returns token with its payload changed by edit and re-encoded, its

@@ -26,8 +26,10 @@ func (Session) Fields() []ent.Field {
 		field.String("refresh_hash").Unique(),
 		field.Time("expires_at"),
 		field.Time("revoked_at").Optional().Nillable(),
-		field.String("client_ip").Default("").MaxLen(64),
-		field.String("user_agent").Default("").MaxLen(512),
+		field.Time("last_used_at").Optional().Nillable().
+			Comment("the last sign-in or refresh; null for sessions older than the column"),
+		field.String("client_ip").Default("").MaxLen(64).Comment("as of the last sign-in or refresh"),
+		field.String("user_agent").Default("").MaxLen(512).Comment("as of the last sign-in or refresh"),
 	}
 }
 

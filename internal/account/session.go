@@ -153,23 +153,25 @@ func (s *Service) startSession(ctx context.Context, client *ent.Client, u *ent.U
 	if err != nil {
 		return nil, fmt.Errorf("new refresh token: %w", err)
 	}
-	info := RequestInfoFrom(ctx)
+	info, now := RequestInfoFrom(ctx), s.now()
 	sess, err := client.Session.Create().
 		SetUserID(u.ID).
 		SetRefreshHash(hash).
-		SetExpiresAt(s.now().Add(s.opts.RefreshTTL)).
+		SetCreatedAt(now).
+		SetLastUsedAt(now).
+		SetExpiresAt(now.Add(s.opts.RefreshTTL)).
 		SetClientIP(clip(info.IP, 64)).
 		SetUserAgent(clip(info.UserAgent, 512)).
 		Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("create session for user %s: %w", u.ID, err)
 	}
-	return s.payload(u, sess.ID, token)
+	return s.payload(ctx, u, sess.ID, token)
 }
 
 // payload issues an access token for the session and wraps the pair.
-func (s *Service) payload(u *ent.User, sessionID uuid.UUID, refreshToken string) (*Payload, error) {
-	access, err := s.tokens.Issue(u.ID, sessionID, u.PermissionLevel)
+func (s *Service) payload(ctx context.Context, u *ent.User, sessionID uuid.UUID, refreshToken string) (*Payload, error) {
+	access, err := s.tokens.Issue(ctx, u.ID, sessionID, u.PermissionLevel)
 	if err != nil {
 		return nil, fmt.Errorf("issue access token: %w", err)
 	}
@@ -200,12 +202,15 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Payload, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new refresh token: %w", err)
 	}
-	now := s.now()
+	info, now := RequestInfoFrom(ctx), s.now()
 	var sess *ent.Session
 	err = s.withTx(ctx, func(tx *ent.Tx) error {
 		n, err := tx.Session.Update().
 			Where(session.RefreshHash(oldHash), session.RevokedAtIsNil(), session.ExpiresAtGT(now)).
 			SetRefreshHash(newHash).
+			SetLastUsedAt(now).
+			SetClientIP(clip(info.IP, 64)).
+			SetUserAgent(clip(info.UserAgent, 512)).
 			Save(ctx)
 		if err != nil || n == 0 {
 			return err
@@ -223,7 +228,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Payload, error) {
 		return nil, s.revokeIfReused(ctx, oldHash)
 	}
 	s.log.DebugContext(ctx, "refresh", slog.String("user_id", sess.UserID.String()), slog.String("session_id", sess.ID.String()))
-	return s.payload(sess.Edges.User, sess.ID, newToken)
+	return s.payload(ctx, sess.Edges.User, sess.ID, newToken)
 }
 
 // revokeIfReused refuses a refresh token that did not rotate, and detects
@@ -277,11 +282,15 @@ func (s *Service) Signout(ctx context.Context, v *Viewer, all bool) error {
 
 // Authenticate checks an access token and returns its viewer, with the user
 // as stored now. The token's session must be live: not revoked, not expired.
-// Returns UNAUTHENTICATED for any refused token.
+// Returns UNAUTHENTICATED for any refused token, and an internal error if
+// the database cannot be asked.
 func (s *Service) Authenticate(ctx context.Context, token string) (*Viewer, error) {
-	claims, err := s.tokens.Parse(token)
-	if err != nil {
+	claims, err := s.tokens.Parse(ctx, token)
+	switch {
+	case errors.Is(err, auth.ErrInvalidToken):
 		return nil, errBadAccessToken
+	case err != nil:
+		return nil, fmt.Errorf("check access token: %w", err)
 	}
 	uid, err := claims.UserID()
 	if err != nil {

@@ -3,6 +3,8 @@ package apitest
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +12,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"bitgate/auth"
+	"bitgate/auth/authtest"
 	"bitgate/ent"
 	"bitgate/internal/account"
 )
@@ -21,6 +25,7 @@ const (
 	bookFields    = `id title author isbn publishedYear createdAt updatedAt`
 	noteFields    = `id title content owner { id email } createdAt updatedAt`
 	auditFields   = `action userID actorID clientIP requestID detail createdAt`
+	liveFields    = `id createdAt lastUsedAt expiresAt userAgent clientIP current`
 	pageArgs      = `($first: Int, $after: String, $last: Int, $before: String)`
 	pageParams    = `(first: $first, after: $after, last: $last, before: $before)`
 	pageInfo      = `totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }`
@@ -34,6 +39,10 @@ const (
 	OpSignIn  = `mutation($email: String!, $password: String!) { signin(email: $email, password: $password) { ` + sessionFields + ` } }`
 	OpRefresh = `mutation($refreshToken: String!) { refresh(refreshToken: $refreshToken) { ` + sessionFields + ` } }`
 	OpSignOut = `mutation($all: Boolean) { signout(allSessions: $all) }`
+
+	OpSessions      = `{ sessions { ` + liveFields + ` } }`
+	OpUserSessions  = `query($id: ID!) { user(id: $id) { sessions { ` + liveFields + ` } } }`
+	OpRevokeSession = `mutation($id: ID!) { revokeSession(id: $id) }`
 
 	OpMe         = `{ me { ` + userFields + ` } }`
 	OpUser       = `query($id: ID!) { user(id: $id) { ` + userFields + ` } }`
@@ -86,6 +95,18 @@ type Session struct {
 	TokenType    string `json:"tokenType"`
 	ExpiresIn    int    `json:"expiresIn"`
 	User         `json:"user"`
+}
+
+// LiveSession is a Session (one sign-in and its refreshes) as the API
+// answers it.
+type LiveSession struct {
+	ID         string    `json:"id"`
+	CreatedAt  time.Time `json:"createdAt"`
+	LastUsedAt time.Time `json:"lastUsedAt"`
+	ExpiresAt  time.Time `json:"expiresAt"`
+	UserAgent  string    `json:"userAgent"`
+	ClientIP   string    `json:"clientIP"`
+	Current    bool      `json:"current"`
 }
 
 // Book is a Book as the API answers it.
@@ -182,16 +203,21 @@ func (c *Client) SignIn(t testing.TB, email, password string) Session {
 	return Data[Session](t, c.Do(t, "", OpSignIn, Credentials(email, password)), "signin")
 }
 
-// NewUser creates a user with a fresh email, Password and permission level
-// through the account service (as create-admin does), and signs them in
-// through the API.
+// passwordHash is Password's argon2id hash, made once per test binary, so
+// that the users NewUser stores cost no hashing of their own.
+var passwordHash = sync.OnceValues(func() (string, error) { return auth.HashPassword(Password) })
+
+// NewUser stores a user with a fresh email, Password and permission level
+// straight in the database (the API lets nobody choose their own level),
+// and signs them in through the API.
 func (c *Client) NewUser(t testing.TB, level int) Session {
 	t.Helper()
+	hash, err := passwordHash()
+	require.NoError(t, err, "hash Password")
 	email := Email()
-	_, err := c.Accounts.CreateUser(context.Background(), account.CreateUserInput{
-		FirstName: "Test", LastName: "User", Email: email, Password: Password, PermissionLevel: &level,
-	})
-	require.NoError(t, err, "create user %s", email)
+	err = c.DB.User.Create().SetFirstName("Test").SetLastName("User").SetEmail(email).
+		SetPasswordHash(hash).SetPermissionLevel(level).Exec(context.Background())
+	require.NoError(t, err, "store user %s", email)
 	return c.SignIn(t, email, Password)
 }
 
@@ -210,6 +236,24 @@ func (c *Client) Me(t testing.TB, token string) User {
 	me := Data[User](t, c.Do(t, token, OpMe, nil), "me")
 	require.NotEmpty(t, me.ID, "me without id")
 	return me
+}
+
+// Sessions lists the live sessions of token's user through the API.
+func (c *Client) Sessions(t testing.TB, token string) []LiveSession {
+	t.Helper()
+	return Data[[]LiveSession](t, c.Do(t, token, OpSessions, nil), "sessions")
+}
+
+// SessionID returns the id of the session s signed in to (its token's sid).
+func SessionID(t testing.TB, s Session) string {
+	t.Helper()
+	return authtest.ClaimsOf(t, s.Token).SessionID
+}
+
+// JWKS fetches /.well-known/jwks.json.
+func (c *Client) JWKS(t testing.TB) *Response {
+	t.Helper()
+	return c.Raw(t, http.MethodGet, "/.well-known/jwks.json", nil, nil)
 }
 
 // RequireRefreshRefused requires refreshToken to be refused

@@ -187,21 +187,22 @@ var Codes = map[string]bool{
 	"GRAPHQL_PARSE_FAILED": true, "GRAPHQL_VALIDATION_FAILED": true, "COMPLEXITY_LIMIT_EXCEEDED": true,
 }
 
-// Leaks are what no answer may hold: password hashes, their column's
+// leaks are what no answer may hold: password hashes, their column's
 // names, stack traces.
-var Leaks = []string{"$argon2id$", "$2a$", "$2b$", "$2y$", "password_hash", "passwordHash", "goroutine ", ".go:"}
+var leaks = []string{"$argon2id$", "$2a$", "$2b$", "$2y$", "password_hash", "passwordHash", "goroutine ", ".go:"}
 
 // check holds an answer to the rules every answer keeps: no 5xx (but from
-// /readyz, whose 503 says the database is down), nothing of Leaks, every
+// /readyz, whose 503 says the database is down), nothing of leaks, every
 // error with a contract code, BAD_USER_INPUT with a field, RATE_LIMITED
 // with a whole number of seconds in retryAfter, an internal error without
-// detail, and no data under a root field that failed.
+// detail, no data for a request refused before it ran (an error without a
+// path), and no data under a root field that failed.
 func check(t testing.TB, path string, r *Response) {
 	t.Helper()
 	if path != "/readyz" {
 		require.Less(t, r.Status, 500, "5xx answer: %s", r.Body)
 	}
-	for _, leak := range Leaks {
+	for _, leak := range leaks {
 		require.NotContains(t, string(r.Body), leak, "response leaks %q", leak)
 	}
 	for _, e := range r.Errors {
@@ -218,7 +219,10 @@ func check(t testing.TB, path string, r *Response) {
 		case "INTERNAL_SERVER_ERROR":
 			require.Equal(t, "internal server error", e.Message)
 		}
-		if len(e.Path) == 1 {
+		switch len(e.Path) {
+		case 0: // refused before it ran
+			require.Contains(t, []string{"", "null"}, string(r.Data), "a refused request answered data: %s", r.Body)
+		case 1:
 			field, _ := e.Path[0].(string)
 			require.Equal(t, "null", rootField(t, r, field), "%s failed with %s but answered data: %s", field, code, r.Body)
 		}

@@ -23,6 +23,7 @@ import (
 	"bitgate/internal/content"
 	"bitgate/internal/database"
 	"bitgate/internal/httpapi"
+	"bitgate/internal/keys"
 	"bitgate/internal/metrics"
 	"bitgate/internal/ratelimit"
 )
@@ -39,8 +40,9 @@ type Config struct {
 	// EntOptions are added to the ent client's (a query counter, say).
 	EntOptions []ent.Option
 
-	// Secret is the HMAC key of access tokens, with their iss and aud.
-	Secret           []byte
+	// Signing says how access tokens are signed; Issuer and Audience are
+	// their iss and aud.
+	Signing          Signing
 	Issuer, Audience string
 	// AccessTTL, RefreshTTL and ReuseGrace are the token lifetimes and the
 	// refresh token reuse grace; all three must be set.
@@ -79,12 +81,28 @@ type Config struct {
 	TLS            bool
 }
 
+// Signing says how access tokens are signed.
+type Signing struct {
+	// Alg is "HS256" (the default) or "EdDSA".
+	Alg string
+	// Secret is the HMAC key of HS256. PreviousSecret, if set, is the one
+	// it replaced: it verifies for one access-token lifetime (plus
+	// auth.Leeway) from New, which logs until when.
+	Secret, PreviousSecret []byte
+	// KEK encrypts the EdDSA private keys in the database (see keys.Open);
+	// Keys tunes the key set (its AccessTTL, Now and Logger are filled in).
+	KEK  []byte
+	Keys keys.Options
+}
+
 // App is the built server.
 type App struct {
 	// Client is the database.
 	Client *ent.Client
 	// Accounts is the account service, for commands and background work.
 	Accounts *account.Service
+	// Keys are the EdDSA signing keys; nil with HS256.
+	Keys *keys.Store
 	// Handler serves the whole HTTP API.
 	Handler http.Handler
 	// Metrics are Config.Metrics, for the server to serve.
@@ -98,7 +116,8 @@ type App struct {
 
 // New opens the database at cfg.DatabaseURL (applying pending migrations)
 // and wires the server. The caller must Close the App. Returns an error if
-// the database cannot be opened or migrated.
+// the database cannot be opened or migrated, or the signing keys cannot be
+// made or read.
 func New(ctx context.Context, cfg Config) (*App, error) {
 	log := cfg.Logger
 	if log == nil {
@@ -111,6 +130,11 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	client := db.Client
+	keySet, store, err := signingKeys(ctx, client, cfg, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	var (
 		hashOptions []auth.HasherOption
 		events      func(string)
@@ -127,7 +151,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		limiter = ratelimit.NewShared(db.SQL, cfg.AuthRate, cfg.AuthBurst)
 	}
 	accounts := account.NewService(client,
-		auth.NewTokens(cfg.Secret, cfg.Issuer, cfg.Audience, cfg.AccessTTL, cfg.Now),
+		auth.NewTokens(keySet, cfg.Issuer, cfg.Audience, cfg.AccessTTL, cfg.Now),
 		hasher,
 		account.Options{
 			RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace,
@@ -138,11 +162,12 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Client: client, Accounts: accounts, Content: content.NewService(client), Logger: log,
 		Introspection: !cfg.Production, Limits: cfg.Limits,
 	})
-	a := &App{Client: client, Accounts: accounts, Metrics: cfg.Metrics, db: db, hasher: hasher, log: log}
+	a := &App{Client: client, Accounts: accounts, Keys: store, Metrics: cfg.Metrics, db: db, hasher: hasher, log: log}
 	h := httpapi.New(httpapi.Config{
 		GraphQL: gql, Accounts: accounts, Ready: a.ready, Logger: log,
 		Production: cfg.Production, MaxBodyBytes: cfg.MaxBodyBytes,
 		CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies, TLS: cfg.TLS,
+		JWKS: keys.Handler(store),
 	})
 	if m := cfg.Metrics; m != nil {
 		gql.Use(m.GraphQLExtension())
@@ -152,6 +177,39 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	a.Handler = a.closeWhenDraining(h)
 	return a, nil
+}
+
+// signingKeys returns the key set of cfg.Signing, and for EdDSA the store
+// behind it (nil for HS256, which publishes no keys).
+func signingKeys(ctx context.Context, client *ent.Client, cfg Config, log *slog.Logger) (auth.KeySet, *keys.Store, error) {
+	sg := cfg.Signing
+	switch sg.Alg {
+	case "", "HS256":
+		opts := auth.HMACOptions{Previous: sg.PreviousSecret, Now: cfg.Now}
+		if sg.PreviousSecret != nil {
+			now := time.Now
+			if cfg.Now != nil {
+				now = cfg.Now
+			}
+			opts.PreviousUntil = now().Add(cfg.AccessTTL + auth.Leeway)
+			log.Warn("the previous HS256 secret verifies access tokens for one access-token lifetime; remove JWT_SECRET_PREVIOUS after that",
+				slog.Time("until", opts.PreviousUntil), slog.String("previous_kid", auth.HMACKeyID(sg.PreviousSecret)))
+		}
+		set, err := auth.NewHMACKeys(sg.Secret, opts)
+		if err != nil {
+			return nil, nil, fmt.Errorf("signing keys: %w", err)
+		}
+		return set, nil, nil
+	case "EdDSA":
+		opts := sg.Keys
+		opts.AccessTTL, opts.Now, opts.Logger = cfg.AccessTTL, cfg.Now, log
+		store, err := keys.Open(ctx, client, sg.KEK, opts)
+		if err != nil {
+			return nil, nil, fmt.Errorf("signing keys: %w", err)
+		}
+		return store, store, nil
+	}
+	return nil, nil, fmt.Errorf("unknown signing algorithm %q", sg.Alg)
 }
 
 // Drain prepares the server to stop while it still serves: /readyz

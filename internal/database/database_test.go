@@ -57,10 +57,12 @@ func TestConcurrentStartsMigrateOnce(t *testing.T) {
 	for i, err := range errs {
 		require.NoError(t, err, "instance %d", i)
 	}
-	driver, dir := "sqlite", "sqlite3"
+	driver, dir := "sqlite", "migrations/sqlite3"
 	if database.IsPostgres(url) {
-		driver, dir = "pgx", "postgres"
+		driver, dir = "pgx", "migrations/postgres"
 	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.sql"))
+	require.NoError(t, err)
 	db, err := sql.Open(driver, url)
 	require.NoError(t, err)
 	defer db.Close()
@@ -74,9 +76,7 @@ func TestConcurrentStartsMigrateOnce(t *testing.T) {
 		versions = append(versions, v)
 	}
 	require.NoError(t, rows.Err())
-	files, err := filepath.Glob(filepath.Join("migrations", dir, "*.sql"))
-	require.NoError(t, err)
-	require.Len(t, versions, len(files), "applied migrations: %v", versions)
+	require.Len(t, versions, len(files), "applied migrations: %v, files: %v", versions, files)
 }
 
 func TestRedact(t *testing.T) {

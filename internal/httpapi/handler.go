@@ -52,11 +52,13 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// TLS adds Strict-Transport-Security.
 	TLS bool
+	// JWKS, if set, serves GET /.well-known/jwks.json.
+	JWKS http.Handler
 }
 
 // New returns the server's whole HTTP handler: POST and GET /graphql
 // behind authentication, the playground on / (outside production),
-// /healthz and /readyz.
+// /healthz and /readyz, and the JWKS when there is one.
 func New(cfg Config) http.Handler {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
@@ -67,6 +69,9 @@ func New(cfg Config) http.Handler {
 		pg := playground.Handler("/graphql")
 		mux.Handle("GET /{$}", pg)
 		mux.Handle("GET "+playground.Prefix, pg)
+	}
+	if cfg.JWKS != nil {
+		mux.Handle("GET /.well-known/jwks.json", cfg.JWKS)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
