@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -121,4 +122,27 @@ func TestSQLiteSynchronous(t *testing.T) {
 	}
 	_, err := database.Open(t.Context(), "file:"+filepath.Join(t.TempDir(), "s.db"), database.Options{Synchronous: "OFF"})
 	require.ErrorContains(t, err, "want NORMAL or FULL")
+}
+
+// TestWriteFaultThroughReturning: on PostgreSQL ent inserts a row with a
+// database-made id by INSERT … RETURNING, a query whose error comes with
+// its rows; a read-only session's refusal there still marks writes
+// failing.
+func TestWriteFaultThroughReturning(t *testing.T) {
+	t.Parallel()
+	url := apitest.FreshDatabase(t)
+	if !database.IsPostgres(url) {
+		t.Skip("SQLite has no read-only sessions")
+	}
+	db, err := database.Open(t.Context(), url, database.Options{})
+	require.NoError(t, err)
+	defer db.Close()
+	db.SQL.SetMaxOpenConns(1) // one session, made read-only
+	_, err = db.SQL.ExecContext(t.Context(), "SET default_transaction_read_only = on")
+	require.NoError(t, err)
+	require.NoError(t, db.Ready(t.Context()), "no write failed yet")
+
+	err = db.Client.AddressLimit.Create().SetKey("signin 192.0.2.1").SetFullAt(time.Now()).Exec(t.Context())
+	require.ErrorContains(t, err, "read-only transaction")
+	require.ErrorIs(t, db.Ready(t.Context()), database.ErrWritesFailing)
 }

@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 
 	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -91,9 +90,9 @@ func (d watchedDriver) Exec(ctx context.Context, query string, args, v any) erro
 }
 
 // Query runs a query, which writes when it is an INSERT, UPDATE or DELETE
-// (… RETURNING); its faults may come with the rows.
+// (… RETURNING).
 func (d watchedDriver) Query(ctx context.Context, query string, args, v any) error {
-	return watchQuery(d.Driver, d.w, ctx, query, args, v)
+	return watchQuery(ctx, d.Driver, d.w, query, args, v)
 }
 
 // Tx begins a watched transaction (on SQLite, BEGIN IMMEDIATE already
@@ -123,7 +122,7 @@ func (t watchedTx) Exec(ctx context.Context, query string, args, v any) error {
 
 // Query runs a query in the transaction like watchedDriver.Query.
 func (t watchedTx) Query(ctx context.Context, query string, args, v any) error {
-	return watchQuery(t.Tx, t.w, ctx, query, args, v)
+	return watchQuery(ctx, t.Tx, t.w, query, args, v)
 }
 
 // Commit commits the transaction: its writes are stored, or failed.
@@ -137,16 +136,11 @@ func (t watchedTx) Commit() error {
 	return err
 }
 
-// watchQuery runs a query on q and, when it writes, records the faults of
-// the query and of its rows.
-func watchQuery(q dialect.ExecQuerier, w *writeWatch, ctx context.Context, query string, args, v any) error { //nolint:revive // ctx follows the querier it is given
+// watchQuery runs a query on q and, when it writes, records its fault.
+func watchQuery(ctx context.Context, q dialect.ExecQuerier, w *writeWatch, query string, args, v any) error {
 	err := q.Query(ctx, query, args, v)
-	if !writes(query) {
-		return err
-	}
-	w.failed(err)
-	if rows, ok := v.(*entsql.Rows); ok && err == nil {
-		rows.ColumnScanner = watchedRows{rows.ColumnScanner, w}
+	if writes(query) {
+		w.failed(err)
 	}
 	return err
 }
@@ -155,17 +149,4 @@ func watchQuery(q dialect.ExecQuerier, w *writeWatch, ctx context.Context, query
 func writes(query string) bool {
 	verb, _, _ := strings.Cut(strings.TrimSpace(query), " ")
 	return strings.EqualFold(verb, "INSERT") || strings.EqualFold(verb, "UPDATE") || strings.EqualFold(verb, "DELETE")
-}
-
-// watchedRows records a fault that ends the rows of a writing query.
-type watchedRows struct {
-	entsql.ColumnScanner
-	w *writeWatch
-}
-
-// Err returns the rows' error, recording a fault.
-func (r watchedRows) Err() error {
-	err := r.ColumnScanner.Err()
-	r.w.failed(err)
-	return err
 }
