@@ -34,9 +34,10 @@ func TestCreateAdmin(t *testing.T) {
 	require.NoError(t, run([]string{"create-admin", "-promote", "-email", "boss@example.com"}, getenv, strings.NewReader("second admin password\n"), &out, io.Discard))
 	require.Contains(t, out.String(), "promoted admin boss@example.com")
 
-	client, err := database.Open(context.Background(), "file:"+filepath.Join(dir, "bitgate.db"), database.Pool{})
+	db, err := database.Open(context.Background(), "file:"+filepath.Join(dir, "bitgate.db"), database.Options{})
 	require.NoError(t, err)
-	defer client.Close()
+	defer db.Close()
+	client := db.Client
 	u, err := client.User.Query().Where(user.Email("boss@example.com")).Only(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, 2049, u.PermissionLevel, "FREE|ADMIN")
@@ -65,9 +66,9 @@ func TestCreateAdminExistingAccount(t *testing.T) {
 		adminPassword    = "the operator's admin password"
 	)
 	open := func() *ent.Client {
-		client, err := database.Open(ctx, "file:"+filepath.Join(dir, "bitgate.db"), database.Pool{})
+		db, err := database.Open(ctx, "file:"+filepath.Join(dir, "bitgate.db"), database.Options{})
 		require.NoError(t, err)
-		return client
+		return db.Client
 	}
 	client := open()
 	hash, err := auth.HashPassword(attackerPassword)

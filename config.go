@@ -20,6 +20,7 @@ import (
 // environment only.
 type config struct {
 	Addr            string
+	MetricsAddr     string
 	DataDir         string
 	DatabaseURL     string
 	Env             string
@@ -34,6 +35,7 @@ type config struct {
 	MaxBodyBytes    int64
 	HashWorkers     int
 	HashQueue       int
+	ShutdownDrain   time.Duration
 	ShutdownTimeout time.Duration
 	AuthRate        float64
 	AuthBurst       int
@@ -44,6 +46,8 @@ type config struct {
 	TLSCertFile     string
 	TLSKeyFile      string
 	Pool            database.Pool
+	// SQLiteSynchronous is NORMAL or FULL (see database.Options).
+	SQLiteSynchronous string
 
 	// JWTAlg is HS256 or EdDSA.
 	JWTAlg string
@@ -101,6 +105,7 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 		settings = append(settings, setting{flagName, key})
 	}
 	str(&c.Addr, "addr", "ADDR", ":8080", "listen address")
+	str(&c.MetricsAddr, "metrics-addr", "METRICS_ADDR", "", "serve Prometheus metrics at /metrics on this address only (none when empty)")
 	str(&c.DataDir, "data-dir", "DATA_DIR", "data", "directory of the SQLite file and the generated signing secret")
 	str(&c.DatabaseURL, "database-url", "DATABASE_URL", "", "database: postgres://… for PostgreSQL, else an SQLite file under the data dir")
 	str(&c.Env, "env", "APP_ENV", "development", "development or production")
@@ -114,7 +119,8 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 	dur(&c.AccessTTL, "access-ttl", "ACCESS_TOKEN_TTL", 15*time.Minute, "access token lifetime")
 	dur(&c.RefreshTTL, "refresh-ttl", "REFRESH_TOKEN_TTL", 720*time.Hour, "refresh token (session) lifetime")
 	dur(&c.ReuseGrace, "refresh-reuse-grace", "REFRESH_REUSE_GRACE", 10*time.Second, "how long a spent refresh token is refused without revoking its session")
-	dur(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", 15*time.Second, "how long in-flight requests may finish on SIGTERM")
+	dur(&c.ShutdownDrain, "shutdown-drain", "SHUTDOWN_DRAIN", 5*time.Second, "how long the server keeps serving on SIGTERM while /readyz answers 503, before it stops accepting connections")
+	dur(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", 15*time.Second, "how long in-flight requests may then finish before they are cancelled")
 	var maxBody int
 	num(&maxBody, "max-body-bytes", "MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, "request body limit")
 	num(&c.HashWorkers, "hash-workers", "HASH_WORKERS", max(1, runtime.NumCPU()/2), "password hashes at once")
@@ -130,6 +136,7 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 	num(&c.Pool.MaxOpenConns, "db-max-open-conns", "DB_MAX_OPEN_CONNS", 20, "PostgreSQL connections per instance")
 	num(&c.Pool.MaxIdleConns, "db-max-idle-conns", "DB_MAX_IDLE_CONNS", 10, "idle PostgreSQL connections kept per instance")
 	dur(&c.Pool.ConnMaxLifetime, "db-conn-max-lifetime", "DB_CONN_MAX_LIFETIME", 30*time.Minute, "how long a PostgreSQL connection is reused")
+	str(&c.SQLiteSynchronous, "sqlite-synchronous", "SQLITE_SYNCHRONOUS", database.SynchronousNormal, "NORMAL: an SQLite commit survives a crash of the process; FULL: also a power loss or an OS crash, at the cost of a sync per commit")
 	fs.Float64Var(&c.AuthRate, "auth-rate", 5, "signin, signup and refresh calls a client address regains each second, each (0: no limit) (AUTH_RATE)")
 	settings = append(settings, setting{"auth-rate", "AUTH_RATE"})
 	var origins, proxies, documents string
@@ -191,8 +198,17 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 			return nil, fmt.Errorf("%s must be positive", d.name)
 		}
 	}
-	if c.ReuseGrace < 0 {
-		return nil, fmt.Errorf("REFRESH_REUSE_GRACE must not be negative")
+	c.SQLiteSynchronous = strings.ToUpper(c.SQLiteSynchronous)
+	if c.SQLiteSynchronous != database.SynchronousNormal && c.SQLiteSynchronous != database.SynchronousFull {
+		return nil, fmt.Errorf("SQLITE_SYNCHRONOUS must be NORMAL or FULL, not %q", c.SQLiteSynchronous)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"REFRESH_REUSE_GRACE", c.ReuseGrace}, {"SHUTDOWN_DRAIN", c.ShutdownDrain}, {"SHUTDOWN_TIMEOUT", c.ShutdownTimeout}} {
+		if d.v < 0 {
+			return nil, fmt.Errorf("%s must not be negative", d.name)
+		}
 	}
 	return &c, nil
 }

@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"bitgate/ent/addresslimit"
 	"bitgate/ent/auditevent"
 	"bitgate/ent/book"
 	"bitgate/ent/lockout"
@@ -21,6 +22,12 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	addresslimitFields := schema.AddressLimit{}.Fields()
+	_ = addresslimitFields
+	// addresslimitDescKey is the schema descriptor for key field.
+	addresslimitDescKey := addresslimitFields[0].Descriptor()
+	// addresslimit.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	addresslimit.KeyValidator = addresslimitDescKey.Validators[0].(func(string) error)
 	auditeventMixin := schema.AuditEvent{}.Mixin()
 	auditeventMixinFields0 := auditeventMixin[0].Fields()
 	_ = auditeventMixinFields0

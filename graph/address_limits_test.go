@@ -9,6 +9,7 @@ import (
 
 	"bitgate/ent/session"
 	"bitgate/internal/apitest"
+	"bitgate/internal/database"
 )
 
 // signinVia signs in to email with a wrong password through a trusted
@@ -68,4 +69,34 @@ func TestSessionKeepsFullClientAddress(t *testing.T) {
 	ips, err := s.DB.Session.Query().Select(session.FieldClientIP).Strings(context.Background())
 	require.NoError(t, err)
 	require.Contains(t, ips, "2001:db8:1:2:a:b:c:d", "session client addresses")
+}
+
+// TestAddressLimitsAcrossInstances sends 20 sign-ins from one address at
+// once, alternately to two instances on one database, with AUTH_BURST=10.
+// On PostgreSQL the instances share the buckets in the database: exactly
+// 10 pass, and the next is refused whichever instance gets it. Before,
+// each instance had buckets of its own and all 20 passed. On SQLite, whose
+// file has one instance, each process keeps its own.
+func TestAddressLimitsAcrossInstances(t *testing.T) {
+	t.Parallel()
+	const burst, calls = 10, 20
+	a := apitest.New(t, apitest.Options{AuthRate: 0.001, AuthBurst: burst})
+	servers := []*apitest.Client{a, a.NewInstance(t)}
+
+	answers := apitest.Concurrently(t, calls, func(i int) (*apitest.Response, error) {
+		return servers[i%2].Post("", apitest.OpSignIn, apitest.Credentials(apitest.Email(), "not the password"))
+	})
+	codes := map[string]int{}
+	for _, r := range answers {
+		codes[r.Code()]++
+	}
+	if !database.IsPostgres(a.DatabaseURL) {
+		require.Equal(t, map[string]int{"UNAUTHENTICATED": calls}, codes, "per process on SQLite")
+		return
+	}
+	require.Equal(t, map[string]int{"UNAUTHENTICATED": burst, "RATE_LIMITED": calls - burst}, codes)
+	for _, s := range servers {
+		e := apitest.RequireCode(t, s.Do(t, "", apitest.OpSignIn, apitest.Credentials(apitest.Email(), "not the password")), "RATE_LIMITED")
+		require.Greater(t, e.Extensions["retryAfter"], float64(900), "a token comes back every 1000 s")
+	}
 }

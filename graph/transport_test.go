@@ -514,9 +514,10 @@ func TestHugeDocumentsRefusedBeforeValidation(t *testing.T) {
 // stack trace, and a server that still answers.
 func TestPanicIsRecovered(t *testing.T) {
 	t.Parallel()
-	client, err := database.Open(context.Background(), "file:"+filepath.Join(t.TempDir(), "p.db"), database.Pool{})
+	db, err := database.Open(context.Background(), "file:"+filepath.Join(t.TempDir(), "p.db"), database.Options{})
 	require.NoError(t, err)
-	defer client.Close()
+	defer db.Close()
+	client := db.Client
 	log := &apitest.Log{}
 	c := apitest.Serve(t, graph.NewServer(graph.ServerConfig{
 		Client: client, Content: content.NewService(client), Logger: slog.New(slog.NewTextHandler(log, nil)),

@@ -8,6 +8,18 @@ import (
 )
 
 var (
+	// AddressLimitsColumns holds the columns for the "address_limits" table.
+	AddressLimitsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "key", Type: field.TypeString, Unique: true, Size: 100},
+		{Name: "full_at", Type: field.TypeTime},
+	}
+	// AddressLimitsTable holds the schema information for the "address_limits" table.
+	AddressLimitsTable = &schema.Table{
+		Name:       "address_limits",
+		Columns:    AddressLimitsColumns,
+		PrimaryKey: []*schema.Column{AddressLimitsColumns[0]},
+	}
 	// AuditEventsColumns holds the columns for the "audit_events" table.
 	AuditEventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -182,6 +194,7 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		AddressLimitsTable,
 		AuditEventsTable,
 		BooksTable,
 		LockoutsTable,

@@ -46,6 +46,7 @@ import (
 	"bitgate/internal/app"
 	"bitgate/internal/database"
 	"bitgate/internal/keys"
+	"bitgate/internal/metrics"
 )
 
 // The signing keys and claims of test servers.
@@ -91,6 +92,8 @@ type Options struct {
 	// Log, if set, receives the server log at every level instead of the
 	// test log (which gets warnings and errors).
 	Log *Log
+	// Metrics, if set, receives the server's metrics.
+	Metrics *metrics.Metrics
 }
 
 // Client is a running test server and a client of its API.
@@ -152,6 +155,7 @@ func New(t testing.TB, opts ...Options) *Client {
 		HashWorkers: o.HashWorkers, HashQueue: or(o.HashQueue, 256),
 		AuthRate: o.AuthRate, AuthBurst: o.AuthBurst,
 		Logger:     slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})),
+		Metrics:    o.Metrics,
 		Now:        o.Clock.Now,
 		Production: o.Production, Limits: o.Limits,
 		CORSOrigins: o.CORSOrigins, TrustedProxies: o.TrustedProxies,
@@ -185,6 +189,16 @@ func Serve(t testing.TB, h http.Handler) *Client {
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	return &Client{URL: ts.URL, Clock: NewClock(), http: ts.Client(), queries: new(atomic.Int64)}
+}
+
+// Connect returns a client of a server that runs elsewhere at url (the
+// binary's own serve path, say), on connections of its own, which it
+// keeps alive between requests like any HTTP client; DB and Accounts are
+// nil.
+func Connect(t testing.TB, url string) *Client {
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &Client{URL: url, Clock: NewClock(), http: &http.Client{Transport: tr}, queries: new(atomic.Int64)}
 }
 
 // SQLCount returns how many SQL statements the server has run so far.
@@ -374,11 +388,11 @@ func dropTemplate() error {
 
 // migrate opens the database at u, which migrates it, and closes it.
 func migrate(u string) error {
-	client, err := database.Open(context.Background(), u, database.Pool{})
+	db, err := database.Open(context.Background(), u, database.Options{})
 	if err != nil {
 		return err
 	}
-	return client.Close()
+	return db.Close()
 }
 
 // postgresDatabase creates a database for one test on the PostgreSQL

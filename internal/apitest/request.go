@@ -25,6 +25,9 @@ type Vars = map[string]any
 type Response struct {
 	Status int
 	Header http.Header
+	// Close reports whether the server closed the connection after the
+	// answer (Connection: close, which Go's client takes out of Header).
+	Close  bool
 	Body   []byte
 	Took   time.Duration
 	Data   json.RawMessage `json:"data"`
@@ -191,7 +194,7 @@ func (c *Client) Send(method, path string, h http.Header, body []byte) (*Respons
 	if err != nil {
 		return nil, fmt.Errorf("read answer: %w", err)
 	}
-	r := &Response{Status: res.StatusCode, Header: res.Header, Body: raw, Took: time.Since(start)}
+	r := &Response{Status: res.StatusCode, Header: res.Header, Close: res.Close, Body: raw, Took: time.Since(start)}
 	if len(raw) > 0 && strings.Contains(res.Header.Get("Content-Type"), "json") {
 		if err := json.Unmarshal(raw, r); err != nil {
 			return nil, fmt.Errorf("decode %s: %w", raw, err)

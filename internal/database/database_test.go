@@ -28,11 +28,11 @@ func TestMain(m *testing.M) { apitest.Main(m) }
 // migration: after every migration, ent would still change the database.
 func TestMigrationsMatchSchema(t *testing.T) {
 	t.Parallel()
-	client, err := database.Open(context.Background(), apitest.FreshDatabase(t), database.Pool{})
+	db, err := database.Open(context.Background(), apitest.FreshDatabase(t), database.Options{})
 	require.NoError(t, err)
-	defer client.Close()
+	defer db.Close()
 	var buf bytes.Buffer
-	require.NoError(t, client.Schema.WriteTo(context.Background(), &buf, migrate.WithDropColumn(true), migrate.WithDropIndex(true)))
+	require.NoError(t, db.Client.Schema.WriteTo(context.Background(), &buf, migrate.WithDropColumn(true), migrate.WithDropIndex(true)))
 	var changes []string
 	for _, line := range strings.Split(buf.String(), "\n") {
 		if line = strings.TrimSpace(line); line != "" && line != "BEGIN;" && line != "COMMIT;" {
@@ -52,9 +52,9 @@ func TestConcurrentStartsMigrateOnce(t *testing.T) {
 	errs := make([]error, 10)
 	for i := range errs {
 		wg.Go(func() {
-			client, err := database.Open(context.Background(), url, database.Pool{})
+			db, err := database.Open(context.Background(), url, database.Options{})
 			if err == nil {
-				err = client.Close()
+				err = db.Close()
 			}
 			errs[i] = err
 		})
@@ -152,9 +152,10 @@ func TestUpgradeKeepsRows(t *testing.T) {
 		require.NoError(t, err, "%s", s)
 	}
 	ctx := context.Background()
-	client, err := database.Open(ctx, url, database.Pool{})
+	opened, err := database.Open(ctx, url, database.Options{})
 	require.NoError(t, err)
-	defer client.Close()
+	defer opened.Close()
+	client := opened.Client
 	u := client.User.Query().OnlyX(ctx)
 	require.Equal(t, "ada@example.com", u.Email)
 	require.Zero(t, u.CredentialVersion)
@@ -237,6 +238,7 @@ func TestUpgradeRewritesTimestamps(t *testing.T) {
 		{"INSERT INTO lockouts (email, failures, updated_at) VALUES ('b@example.com', 1, ?)", []any{sample()}},
 		{"INSERT INTO signing_keys (id, algorithm, public_key, private_key, created_at, active_from) VALUES ('k', 'EdDSA', x'00', x'00', ?, ?)",
 			[]any{sample(), sample()}},
+		{"INSERT INTO address_limits (key, full_at) VALUES ('signin 192.0.2.1', ?)", []any{sample()}},
 		{"INSERT INTO audit_events (id, created_at, action) VALUES ('0190d0b0-0000-7000-8000-000000000006', ?, 'signin')", []any{sample()}},
 	} {
 		_, err := db.Exec(ins.sql, ins.args...)
@@ -255,9 +257,10 @@ func TestUpgradeRewritesTimestamps(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 
-	client, err := database.Open(context.Background(), url, database.Pool{})
+	opened, err := database.Open(context.Background(), url, database.Options{})
 	require.NoError(t, err)
-	defer client.Close()
+	defer opened.Close()
+	client := opened.Client
 
 	// Each stored value is now one of the samples, written as the driver
 	// writes it (UTC, SQLite's format); SQLite's julianday reads it.
@@ -295,4 +298,60 @@ func TestUpgradeRewritesTimestamps(t *testing.T) {
 	inKiritimati := exp.In(zone("Pacific/Kiritimati"))
 	require.True(t, client.Session.Query().Where(session.ID(s.ID), session.ExpiresAtGT(inKiritimati.Add(-time.Nanosecond))).ExistX(ctx))
 	require.False(t, client.Session.Query().Where(session.ID(s.ID), session.ExpiresAtGT(inKiritimati)).ExistX(ctx))
+}
+
+// TestSQLiteSynchronous: SQLite's synchronous setting is in effect on every
+// connection of the pool, not only on the first: NORMAL (1) by default,
+// FULL (2) when asked for.
+func TestSQLiteSynchronous(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		setting string
+		want    int
+	}{{"", 1}, {"normal", 1}, {database.SynchronousFull, 2}} {
+		t.Run("setting "+tc.setting, func(t *testing.T) {
+			t.Parallel()
+			db, err := database.Open(t.Context(), "file:"+filepath.Join(t.TempDir(), "s.db"), database.Options{Synchronous: tc.setting})
+			require.NoError(t, err)
+			defer db.Close()
+			// Hold several connections at once, so that the pool must open
+			// each of them.
+			conns := make([]*sql.Conn, 4)
+			for i := range conns {
+				conns[i], err = db.SQL.Conn(t.Context())
+				require.NoError(t, err)
+				defer conns[i].Close()
+			}
+			for i, conn := range conns {
+				var got int
+				require.NoError(t, conn.QueryRowContext(t.Context(), "PRAGMA synchronous").Scan(&got))
+				require.Equal(t, tc.want, got, "PRAGMA synchronous on connection %d", i)
+			}
+		})
+	}
+	_, err := database.Open(t.Context(), "file:"+filepath.Join(t.TempDir(), "s.db"), database.Options{Synchronous: "OFF"})
+	require.ErrorContains(t, err, "want NORMAL or FULL")
+}
+
+// TestWriteFaultThroughReturning: on PostgreSQL ent inserts a row with a
+// database-made id by INSERT … RETURNING, a query whose error comes with
+// its rows; a read-only session's refusal there still marks writes
+// failing.
+func TestWriteFaultThroughReturning(t *testing.T) {
+	t.Parallel()
+	url := apitest.FreshDatabase(t)
+	if !database.IsPostgres(url) {
+		t.Skip("SQLite has no read-only sessions")
+	}
+	db, err := database.Open(t.Context(), url, database.Options{})
+	require.NoError(t, err)
+	defer db.Close()
+	db.SQL.SetMaxOpenConns(1) // one session, made read-only
+	_, err = db.SQL.ExecContext(t.Context(), "SET default_transaction_read_only = on")
+	require.NoError(t, err)
+	require.NoError(t, db.Ready(t.Context()), "no write failed yet")
+
+	err = db.Client.AddressLimit.Create().SetKey("signin 192.0.2.1").SetFullAt(time.Now()).Exec(t.Context())
+	require.ErrorContains(t, err, "read-only transaction")
+	require.ErrorIs(t, db.Ready(t.Context()), database.ErrWritesFailing)
 }

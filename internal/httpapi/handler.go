@@ -35,8 +35,8 @@ type Config struct {
 	GraphQL http.Handler
 	// Accounts authenticates bearer tokens.
 	Accounts *account.Service
-	// Ready reports whether the server can serve (/readyz): nil when the
-	// database answers.
+	// Ready reports whether the server can serve (/readyz): nil when it
+	// can, else an error whose message, safe to show, says why.
 	Ready  func(context.Context) error
 	Logger *slog.Logger
 	// Production turns off the playground.
@@ -77,8 +77,7 @@ func New(cfg Config) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := cfg.Ready(ctx); err != nil {
-			cfg.Logger.WarnContext(ctx, "readiness check failed", slog.Any("error", err))
-			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = io.WriteString(w, "ok\n")
