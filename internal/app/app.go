@@ -24,8 +24,8 @@ import (
 	"bitgate/internal/database"
 	"bitgate/internal/httpapi"
 	"bitgate/internal/keys"
-	"bitgate/internal/persisted"
 	"bitgate/internal/metrics"
+	"bitgate/internal/persisted"
 	"bitgate/internal/ratelimit"
 )
 
