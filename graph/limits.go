@@ -72,10 +72,14 @@ var authFields = map[string]bool{"signin": true, "signup": true, "refresh": true
 // After validation, on every request, cached document or not, it refuses
 // the operation about to run if it holds more than maxAuth of one auth
 // mutation (RATE_LIMITED), is nested deeper than maxDepth, or asks for
-// introspection when it is off (GRAPHQL_VALIDATION_FAILED).
+// introspection when it is off (GRAPHQL_VALIDATION_FAILED), or if its
+// fragments expand to more fields than maxComplexity
+// (COMPLEXITY_LIMIT_EXCEEDED: every field costs at least 1, so gqlgen's
+// complexity check would refuse it too, but only after walking every
+// expansion, which fragments spreading each other twice make exponential).
 type operationLimits struct {
-	maxDepth, maxAuth, maxFields int
-	introspection                bool
+	maxDepth, maxAuth, maxFields, maxComplexity int
+	introspection                               bool
 	// cache is gqlgen's query cache: a query found there passed already.
 	cache graphql.Cache[*ast.QueryDocument]
 }
@@ -191,6 +195,11 @@ func (l operationLimits) MutateOperationContext(_ context.Context, opCtx *graphq
 	if d := depth(op.SelectionSet, map[string]int{}); d > l.maxDepth {
 		return validationError("operation is nested %d levels deep, more than the limit of %d", d, l.maxDepth)
 	}
+	if n := expandedFields(op.SelectionSet, map[string]int{}); n > l.maxComplexity {
+		err := gqlerror.Errorf("operation expands to more fields than the complexity limit of %d", l.maxComplexity)
+		errcode.Set(err, codeComplexityLimit)
+		return err
+	}
 	if !l.introspection && introspects(op.SelectionSet, map[string]bool{}) {
 		return validationError("introspection is disabled")
 	}
@@ -220,6 +229,37 @@ func depth(set ast.SelectionSet, memo map[string]int) int {
 	}
 	return deepest
 }
+
+// expandedFields returns how many fields set selects once every fragment
+// spread is replaced by its fragment, counting each fragment's size once
+// (memo); the count stops growing past maxExpanded, so that it cannot
+// overflow.
+func expandedFields(set ast.SelectionSet, memo map[string]int) int {
+	n := 0
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			n += 1 + expandedFields(s.SelectionSet, memo)
+		case *ast.InlineFragment:
+			n += expandedFields(s.SelectionSet, memo)
+		case *ast.FragmentSpread:
+			size, ok := memo[s.Name]
+			if !ok && s.Definition != nil {
+				size = expandedFields(s.Definition.SelectionSet, memo)
+				memo[s.Name] = size
+			}
+			n += size
+		}
+		n = min(n, maxExpanded)
+	}
+	return n
+}
+
+// codeComplexityLimit is the code of gqlgen's complexity refusal.
+const codeComplexityLimit = "COMPLEXITY_LIMIT_EXCEEDED"
+
+// maxExpanded caps expandedFields' count, far above any complexity limit.
+const maxExpanded = 1 << 40
 
 // introspects reports whether set selects __schema or __type anywhere
 // (seen holds the fragments already looked at).

@@ -57,7 +57,7 @@ func NewServer(cfg ServerConfig) *handler.Server {
 	}
 	srv.Use(operationLimits{
 		maxDepth: limits.MaxDepth, maxAuth: limits.MaxAuthFields, maxFields: limits.MaxFields,
-		introspection: cfg.Introspection, cache: cache,
+		maxComplexity: limits.MaxComplexity, introspection: cfg.Introspection, cache: cache,
 	})
 	srv.Use(extension.FixedComplexityLimit(limits.MaxComplexity))
 	srv.SetErrorPresenter(errorPresenter(cfg.Logger))
