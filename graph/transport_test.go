@@ -346,45 +346,6 @@ func TestSecurityHeaders(t *testing.T) {
 	})
 }
 
-func TestCORS(t *testing.T) {
-	t.Parallel()
-	preflight := func(t *testing.T, c *apitest.Client, origin string) *apitest.Response {
-		t.Helper()
-		return c.Raw(t, http.MethodOptions, "/graphql", http.Header{
-			"Origin":                         {origin},
-			"Access-Control-Request-Method":  {"POST"},
-			"Access-Control-Request-Headers": {"authorization, content-type"},
-		}, nil)
-	}
-	post := func(t *testing.T, c *apitest.Client, origin string) *apitest.Response {
-		t.Helper()
-		return c.Raw(t, http.MethodPost, "/graphql", apitest.Header("Origin", origin), []byte(`{"query":"{ __typename }"}`))
-	}
-
-	t.Run("no origin is allowed by default", func(t *testing.T) {
-		t.Parallel()
-		c := apitest.New(t)
-		require.Empty(t, preflight(t, c, "https://evil.example").Header.Get("Access-Control-Allow-Origin"), "default CORS allows any origin (preflight)")
-		require.Empty(t, post(t, c, "https://evil.example").Header.Get("Access-Control-Allow-Origin"), "default CORS allows any origin (POST)")
-	})
-
-	t.Run("an allow-list", func(t *testing.T) {
-		t.Parallel()
-		c := apitest.New(t, apitest.Options{CORSOrigins: []string{"https://app.example"}})
-		r := preflight(t, c, "https://app.example")
-		require.Less(t, r.Status, 300)
-		require.Equal(t, "https://app.example", r.Header.Get("Access-Control-Allow-Origin"))
-		require.Contains(t, strings.ToLower(r.Header.Get("Access-Control-Allow-Headers")), "authorization")
-		r = post(t, c, "https://app.example")
-		require.Equal(t, http.StatusOK, r.Status)
-		require.Equal(t, "https://app.example", r.Header.Get("Access-Control-Allow-Origin"))
-		for _, evil := range []string{"https://evil.example", "https://app.example.evil.example", "http://app.example"} {
-			require.Empty(t, preflight(t, c, evil).Header.Get("Access-Control-Allow-Origin"), evil)
-			require.Empty(t, post(t, c, evil).Header.Get("Access-Control-Allow-Origin"), evil)
-		}
-	})
-}
-
 // nested returns open, then inner, then as many closing braces.
 func nested(open string, n int, inner string) string {
 	return strings.Repeat(open+" { ", n) + inner + strings.Repeat(" }", n)
