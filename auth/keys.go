@@ -92,6 +92,9 @@ func hmacKey(secret []byte) Key {
 	return Key{ID: HMACKeyID(secret), Method: jwt.SigningMethodHS256, Private: secret, Public: secret}
 }
 
+// noKID is the kid VerificationKey is asked for when a token has none.
+const noKID = ""
+
 // HMACKeyID returns the kid of an HS256 secret: "hs256-" and 16 characters
 // of an HMAC of a fixed text under the secret. It names the secret without
 // helping to guess it any more than a token signed with it does.
@@ -108,11 +111,12 @@ func (k *HMACKeys) Algorithm() string { return jwt.SigningMethodHS256.Alg() }
 func (k *HMACKeys) SigningKey(context.Context) (Key, error) { return k.current, nil }
 
 // VerificationKey returns the current secret, or the previous one until its
-// deadline, by kid. Returns an error wrapping ErrUnknownKey for any other
-// kid.
+// deadline, by kid. The empty kid names the current secret: tokens of the
+// releases before kids carried none and were signed with it. Returns an
+// error wrapping ErrUnknownKey for any other kid.
 func (k *HMACKeys) VerificationKey(_ context.Context, kid string) (Key, error) {
 	switch {
-	case kid == k.current.ID:
+	case kid == k.current.ID, kid == noKID:
 		return k.current, nil
 	case k.previous.ID != "" && kid == k.previous.ID && k.now().Before(k.previousUntil):
 		return k.previous, nil

@@ -133,7 +133,6 @@ func TestParseRefusesHeaders(t *testing.T) {
 		{"x5c", map[string]any{"kid": kid, "x5c": []string{"MIIB"}}},
 		{"crit", map[string]any{"kid": kid, "crit": []string{"exp"}}},
 		{"typ not JWT", map[string]any{"kid": kid, "typ": "at+jwt"}},
-		{"no kid", map[string]any{"typ": "JWT"}},
 		{"empty kid", map[string]any{"kid": ""}},
 		{"kid not a string", map[string]any{"kid": 7}},
 		{"unknown kid", map[string]any{"kid": "hs256-AAAAAAAAAAAAAAAA"}},
@@ -146,6 +145,21 @@ func TestParseRefusesHeaders(t *testing.T) {
 	// Control: the same construction with the header Issue writes passes.
 	_, err := tok.Parse(t.Context(), signHeader(t, jwt.SigningMethodHS256, forger.Key, map[string]any{"kid": kid, "typ": "JWT"}, validClaims()))
 	require.NoError(t, err)
+}
+
+// TestParseTokensWithoutKID accepts an HS256 token without a kid, as the
+// releases before kids issued, under the current secret only, so that an
+// upgrade signs nobody out; an EdDSA key set knows no such token.
+func TestParseTokensWithoutKID(t *testing.T) {
+	noKID := map[string]any{"typ": "JWT"}
+	tok := newTokens(nil)
+	_, err := tok.Parse(t.Context(), signHeader(t, jwt.SigningMethodHS256, forger.Key, noKID, validClaims()))
+	require.NoError(t, err, "a token of the release before kids")
+	requireInvalid(t, tok, signHeader(t, jwt.SigningMethodHS256, []byte("another secret, 32 bytes or more!"), noKID, validClaims()))
+
+	ed := newEdKeys(t)
+	edTok := auth.NewTokens(ed, forger.Issuer, forger.Audience, 15*time.Minute, nil)
+	requireInvalid(t, edTok, signHeader(t, jwt.SigningMethodEdDSA, ed.current.Private, noKID, validClaims()))
 }
 
 // TestEdDSA signs and verifies with Ed25519 and refuses the forgeries that

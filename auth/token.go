@@ -228,8 +228,11 @@ func (t *Tokens) verificationKey(ctx context.Context, tok *jwt.Token) (any, erro
 		return nil, fmt.Errorf("typ %v is not JWT", typ)
 	}
 	kid, ok := tok.Header["kid"].(string)
-	if !ok || kid == "" {
-		return nil, errors.New("no kid")
+	switch _, present := tok.Header["kid"]; {
+	case !present:
+		kid = noKID // a token of a release before kids: HS256 only
+	case !ok || kid == "":
+		return nil, errors.New("kid is not a name")
 	}
 	key, err := t.keys.VerificationKey(ctx, kid)
 	switch {

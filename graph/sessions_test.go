@@ -367,6 +367,8 @@ func TestForgedTokens(t *testing.T) {
 	// accepted, so every refusal below is due to the one thing changed.
 	require.Equal(t, a.ID, c.Me(t, asA(func(*auth.Claims) {})).ID, "control: re-signed valid claims")
 	require.Equal(t, a.ID, c.Me(t, authtest.SignRaw(t, forger.Header("HS256"), ca, jwt.SigningMethodHS256, forger.Key)).ID, "control: the server's header by hand")
+	require.Equal(t, a.ID, c.Me(t, authtest.SignRaw(t, map[string]any{"alg": "HS256", "typ": "JWT"}, ca, jwt.SigningMethodHS256, forger.Key)).ID,
+		"a token without kid, as releases before kids issued, signed with the current secret")
 
 	now := c.Clock.Now()
 	expired := asA(func(c *auth.Claims) {
@@ -383,7 +385,7 @@ func TestForgedTokens(t *testing.T) {
 		{"HS256 with a wrong key", "Bearer " + forger.SignWith(t, jwt.SigningMethodHS256, []byte("wrong-secret-0123456789abcdef0123456789"), ca)},
 		{"HS384 with the right key", "Bearer " + forger.SignWith(t, jwt.SigningMethodHS384, forger.Key, ca)},
 		{"HS512 with the right key", "Bearer " + forger.SignWith(t, jwt.SigningMethodHS512, forger.Key, ca)},
-		{"no kid", "Bearer " + authtest.SignRaw(t, map[string]any{"alg": "HS256", "typ": "JWT"}, ca, jwt.SigningMethodHS256, forger.Key)},
+		{"no kid, another secret", "Bearer " + authtest.SignRaw(t, map[string]any{"alg": "HS256", "typ": "JWT"}, ca, jwt.SigningMethodHS256, []byte("wrong-secret-0123456789abcdef0123456789"))},
 		{"a kid not in the set", "Bearer " + authtest.SignRaw(t, forger.Header("HS256", "kid", auth.HMACKeyID([]byte("another secret"))), ca, jwt.SigningMethodHS256, forger.Key)},
 		{"jku header", "Bearer " + authtest.SignRaw(t, forger.Header("HS256", "jku", "https://evil.example/jwks.json"), ca, jwt.SigningMethodHS256, forger.Key)},
 		{"payload tampered to ADMIN", "Bearer " + authtest.Tamper(t, a.Token, func(p map[string]any) { p["perm"] = apitest.Admin })},
