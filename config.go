@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -173,6 +174,11 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 		return nil, fmt.Errorf("RATE_LIMIT_IPV6_PREFIX must be 1 to 128, not %d", c.IPv6Prefix)
 	}
 	c.CORSOrigins = splitList(origins)
+	for _, o := range c.CORSOrigins {
+		if err := checkOrigin(o); err != nil {
+			return nil, fmt.Errorf("CORS_ORIGINS: %w", err)
+		}
+	}
 	c.PersistedDocuments = splitList(documents)
 	if c.PersistedDocumentsOnly && len(c.PersistedDocuments) == 0 {
 		return nil, fmt.Errorf("PERSISTED_DOCUMENTS_ONLY needs PERSISTED_DOCUMENTS")
@@ -211,6 +217,21 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 		}
 	}
 	return &c, nil
+}
+
+// checkOrigin accepts an exact origin, scheme://host[:port], and nothing
+// that the CORS library would widen: "*" or a pattern would let every
+// origin (or every subdomain) call the API with a user's token.
+func checkOrigin(o string) error {
+	u, err := url.Parse(o)
+	switch {
+	case strings.Contains(o, "*"):
+		return fmt.Errorf("%q: list exact origins, not patterns", o)
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+		u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("%q is not an origin of the form https://host[:port]", o)
+	}
+	return nil
 }
 
 // splitList splits a comma-separated list, dropping blanks.

@@ -128,6 +128,10 @@ func TestParseConfigRejects(t *testing.T) {
 		{"TLS cert without key", map[string]string{"TLS_CERT_FILE": "c.pem"}, "TLS_KEY_FILE"},
 		{"IPv6 prefix 0", map[string]string{"RATE_LIMIT_IPV6_PREFIX": "0"}, "RATE_LIMIT_IPV6_PREFIX"},
 		{"IPv6 prefix 129", map[string]string{"RATE_LIMIT_IPV6_PREFIX": "129"}, "RATE_LIMIT_IPV6_PREFIX"},
+		{"any origin", map[string]string{"CORS_ORIGINS": "https://a.example, *"}, "CORS_ORIGINS"},
+		{"an origin pattern", map[string]string{"CORS_ORIGINS": "https://*.example.com"}, "CORS_ORIGINS"},
+		{"an origin without scheme", map[string]string{"CORS_ORIGINS": "app.example"}, "CORS_ORIGINS"},
+		{"an origin with a path", map[string]string{"CORS_ORIGINS": "https://app.example/app"}, "CORS_ORIGINS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
