@@ -44,10 +44,11 @@ type signinResult struct {
 // only then does the server stop accepting connections. Not one request
 // fails. Before, the listener closed at once: requests sent after the
 // signal were refused, and a load balancer still routing to the server
-// got errors.
+// got errors. The drain is long (10 s) so that a busy machine still sends
+// every request of the test within it.
 func TestShutdownDrainsFirst(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, "-shutdown-drain", "3s", "-hash-workers", "1", "-auth-rate", "0")
+	s := startServer(t, "-shutdown-drain", "10s", "-hash-workers", "1", "-auth-rate", "0")
 	const inFlight = 16
 	held, answered := signinsInFlight(t, s, inFlight)
 
