@@ -17,6 +17,7 @@ import (
 	"bitgate/ent/lockout"
 	"bitgate/ent/note"
 	"bitgate/ent/session"
+	"bitgate/ent/signinattempt"
 	"bitgate/ent/signingkey"
 	"bitgate/ent/spenttoken"
 	"bitgate/ent/user"
@@ -45,6 +46,8 @@ type Client struct {
 	Note *NoteClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
+	// SigninAttempt is the client for interacting with the SigninAttempt builders.
+	SigninAttempt *SigninAttemptClient
 	// SigningKey is the client for interacting with the SigningKey builders.
 	SigningKey *SigningKeyClient
 	// SpentToken is the client for interacting with the SpentToken builders.
@@ -68,6 +71,7 @@ func (c *Client) init() {
 	c.Lockout = NewLockoutClient(c.config)
 	c.Note = NewNoteClient(c.config)
 	c.Session = NewSessionClient(c.config)
+	c.SigninAttempt = NewSigninAttemptClient(c.config)
 	c.SigningKey = NewSigningKeyClient(c.config)
 	c.SpentToken = NewSpentTokenClient(c.config)
 	c.User = NewUserClient(c.config)
@@ -161,17 +165,18 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:          ctx,
-		config:       cfg,
-		AddressLimit: NewAddressLimitClient(cfg),
-		AuditEvent:   NewAuditEventClient(cfg),
-		Book:         NewBookClient(cfg),
-		Lockout:      NewLockoutClient(cfg),
-		Note:         NewNoteClient(cfg),
-		Session:      NewSessionClient(cfg),
-		SigningKey:   NewSigningKeyClient(cfg),
-		SpentToken:   NewSpentTokenClient(cfg),
-		User:         NewUserClient(cfg),
+		ctx:           ctx,
+		config:        cfg,
+		AddressLimit:  NewAddressLimitClient(cfg),
+		AuditEvent:    NewAuditEventClient(cfg),
+		Book:          NewBookClient(cfg),
+		Lockout:       NewLockoutClient(cfg),
+		Note:          NewNoteClient(cfg),
+		Session:       NewSessionClient(cfg),
+		SigninAttempt: NewSigninAttemptClient(cfg),
+		SigningKey:    NewSigningKeyClient(cfg),
+		SpentToken:    NewSpentTokenClient(cfg),
+		User:          NewUserClient(cfg),
 	}, nil
 }
 
@@ -189,17 +194,18 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:          ctx,
-		config:       cfg,
-		AddressLimit: NewAddressLimitClient(cfg),
-		AuditEvent:   NewAuditEventClient(cfg),
-		Book:         NewBookClient(cfg),
-		Lockout:      NewLockoutClient(cfg),
-		Note:         NewNoteClient(cfg),
-		Session:      NewSessionClient(cfg),
-		SigningKey:   NewSigningKeyClient(cfg),
-		SpentToken:   NewSpentTokenClient(cfg),
-		User:         NewUserClient(cfg),
+		ctx:           ctx,
+		config:        cfg,
+		AddressLimit:  NewAddressLimitClient(cfg),
+		AuditEvent:    NewAuditEventClient(cfg),
+		Book:          NewBookClient(cfg),
+		Lockout:       NewLockoutClient(cfg),
+		Note:          NewNoteClient(cfg),
+		Session:       NewSessionClient(cfg),
+		SigninAttempt: NewSigninAttemptClient(cfg),
+		SigningKey:    NewSigningKeyClient(cfg),
+		SpentToken:    NewSpentTokenClient(cfg),
+		User:          NewUserClient(cfg),
 	}, nil
 }
 
@@ -230,7 +236,7 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.AddressLimit, c.AuditEvent, c.Book, c.Lockout, c.Note, c.Session,
-		c.SigningKey, c.SpentToken, c.User,
+		c.SigninAttempt, c.SigningKey, c.SpentToken, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -241,7 +247,7 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.AddressLimit, c.AuditEvent, c.Book, c.Lockout, c.Note, c.Session,
-		c.SigningKey, c.SpentToken, c.User,
+		c.SigninAttempt, c.SigningKey, c.SpentToken, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -262,6 +268,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Note.mutate(ctx, m)
 	case *SessionMutation:
 		return c.Session.mutate(ctx, m)
+	case *SigninAttemptMutation:
+		return c.SigninAttempt.mutate(ctx, m)
 	case *SigningKeyMutation:
 		return c.SigningKey.mutate(ctx, m)
 	case *SpentTokenMutation:
@@ -1119,6 +1127,139 @@ func (c *SessionClient) mutate(ctx context.Context, m *SessionMutation) (Value, 
 	}
 }
 
+// SigninAttemptClient is a client for the SigninAttempt schema.
+type SigninAttemptClient struct {
+	config
+}
+
+// NewSigninAttemptClient returns a client for the SigninAttempt from the given config.
+func NewSigninAttemptClient(c config) *SigninAttemptClient {
+	return &SigninAttemptClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `signinattempt.Hooks(f(g(h())))`.
+func (c *SigninAttemptClient) Use(hooks ...Hook) {
+	c.hooks.SigninAttempt = append(c.hooks.SigninAttempt, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `signinattempt.Intercept(f(g(h())))`.
+func (c *SigninAttemptClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SigninAttempt = append(c.inters.SigninAttempt, interceptors...)
+}
+
+// Create returns a builder for creating a SigninAttempt entity.
+func (c *SigninAttemptClient) Create() *SigninAttemptCreate {
+	mutation := newSigninAttemptMutation(c.config, OpCreate)
+	return &SigninAttemptCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SigninAttempt entities.
+func (c *SigninAttemptClient) CreateBulk(builders ...*SigninAttemptCreate) *SigninAttemptCreateBulk {
+	return &SigninAttemptCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SigninAttemptClient) MapCreateBulk(slice any, setFunc func(*SigninAttemptCreate, int)) *SigninAttemptCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SigninAttemptCreateBulk{err: fmt.Errorf("calling to SigninAttemptClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SigninAttemptCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SigninAttemptCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SigninAttempt.
+func (c *SigninAttemptClient) Update() *SigninAttemptUpdate {
+	mutation := newSigninAttemptMutation(c.config, OpUpdate)
+	return &SigninAttemptUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SigninAttemptClient) UpdateOne(_m *SigninAttempt) *SigninAttemptUpdateOne {
+	mutation := newSigninAttemptMutation(c.config, OpUpdateOne, withSigninAttempt(_m))
+	return &SigninAttemptUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SigninAttemptClient) UpdateOneID(id int) *SigninAttemptUpdateOne {
+	mutation := newSigninAttemptMutation(c.config, OpUpdateOne, withSigninAttemptID(id))
+	return &SigninAttemptUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SigninAttempt.
+func (c *SigninAttemptClient) Delete() *SigninAttemptDelete {
+	mutation := newSigninAttemptMutation(c.config, OpDelete)
+	return &SigninAttemptDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SigninAttemptClient) DeleteOne(_m *SigninAttempt) *SigninAttemptDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SigninAttemptClient) DeleteOneID(id int) *SigninAttemptDeleteOne {
+	builder := c.Delete().Where(signinattempt.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SigninAttemptDeleteOne{builder}
+}
+
+// Query returns a query builder for SigninAttempt.
+func (c *SigninAttemptClient) Query() *SigninAttemptQuery {
+	return &SigninAttemptQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSigninAttempt},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SigninAttempt entity by its id.
+func (c *SigninAttemptClient) Get(ctx context.Context, id int) (*SigninAttempt, error) {
+	return c.Query().Where(signinattempt.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SigninAttemptClient) GetX(ctx context.Context, id int) *SigninAttempt {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *SigninAttemptClient) Hooks() []Hook {
+	return c.hooks.SigninAttempt
+}
+
+// Interceptors returns the client interceptors.
+func (c *SigninAttemptClient) Interceptors() []Interceptor {
+	return c.inters.SigninAttempt
+}
+
+func (c *SigninAttemptClient) mutate(ctx context.Context, m *SigninAttemptMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SigninAttemptCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SigninAttemptUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SigninAttemptUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SigninAttemptDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SigninAttempt mutation op: %q", m.Op())
+	}
+}
+
 // SigningKeyClient is a client for the SigningKey schema.
 type SigningKeyClient struct {
 	config
@@ -1569,11 +1710,11 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AddressLimit, AuditEvent, Book, Lockout, Note, Session, SigningKey, SpentToken,
-		User []ent.Hook
+		AddressLimit, AuditEvent, Book, Lockout, Note, Session, SigninAttempt,
+		SigningKey, SpentToken, User []ent.Hook
 	}
 	inters struct {
-		AddressLimit, AuditEvent, Book, Lockout, Note, Session, SigningKey, SpentToken,
-		User []ent.Interceptor
+		AddressLimit, AuditEvent, Book, Lockout, Note, Session, SigninAttempt,
+		SigningKey, SpentToken, User []ent.Interceptor
 	}
 )

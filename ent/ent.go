@@ -9,6 +9,7 @@ import (
 	"bitgate/ent/lockout"
 	"bitgate/ent/note"
 	"bitgate/ent/session"
+	"bitgate/ent/signinattempt"
 	"bitgate/ent/signingkey"
 	"bitgate/ent/spenttoken"
 	"bitgate/ent/user"
@@ -81,15 +82,16 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			addresslimit.Table: addresslimit.ValidColumn,
-			auditevent.Table:   auditevent.ValidColumn,
-			book.Table:         book.ValidColumn,
-			lockout.Table:      lockout.ValidColumn,
-			note.Table:         note.ValidColumn,
-			session.Table:      session.ValidColumn,
-			signingkey.Table:   signingkey.ValidColumn,
-			spenttoken.Table:   spenttoken.ValidColumn,
-			user.Table:         user.ValidColumn,
+			addresslimit.Table:  addresslimit.ValidColumn,
+			auditevent.Table:    auditevent.ValidColumn,
+			book.Table:          book.ValidColumn,
+			lockout.Table:       lockout.ValidColumn,
+			note.Table:          note.ValidColumn,
+			session.Table:       session.ValidColumn,
+			signinattempt.Table: signinattempt.ValidColumn,
+			signingkey.Table:    signingkey.ValidColumn,
+			spenttoken.Table:    spenttoken.ValidColumn,
+			user.Table:          user.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -10,6 +10,7 @@ import (
 	"bitgate/ent/note"
 	"bitgate/ent/schema"
 	"bitgate/ent/session"
+	"bitgate/ent/signinattempt"
 	"bitgate/ent/signingkey"
 	"bitgate/ent/spenttoken"
 	"bitgate/ent/user"
@@ -241,6 +242,12 @@ func init() {
 	sessionDescID := sessionMixinFields0[0].Descriptor()
 	// session.DefaultID holds the default value on creation for the id field.
 	session.DefaultID = sessionDescID.Default.(func() uuid.UUID)
+	signinattemptFields := schema.SigninAttempt{}.Fields()
+	_ = signinattemptFields
+	// signinattemptDescEmail is the schema descriptor for email field.
+	signinattemptDescEmail := signinattemptFields[0].Descriptor()
+	// signinattempt.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	signinattempt.EmailValidator = signinattemptDescEmail.Validators[0].(func(string) error)
 	signingkeyFields := schema.SigningKey{}.Fields()
 	_ = signingkeyFields
 	// signingkeyDescAlgorithm is the schema descriptor for algorithm field.

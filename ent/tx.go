@@ -24,6 +24,8 @@ type Tx struct {
 	Note *NoteClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
+	// SigninAttempt is the client for interacting with the SigninAttempt builders.
+	SigninAttempt *SigninAttemptClient
 	// SigningKey is the client for interacting with the SigningKey builders.
 	SigningKey *SigningKeyClient
 	// SpentToken is the client for interacting with the SpentToken builders.
@@ -167,6 +169,7 @@ func (tx *Tx) init() {
 	tx.Lockout = NewLockoutClient(tx.config)
 	tx.Note = NewNoteClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
+	tx.SigninAttempt = NewSigninAttemptClient(tx.config)
 	tx.SigningKey = NewSigningKeyClient(tx.config)
 	tx.SpentToken = NewSpentTokenClient(tx.config)
 	tx.User = NewUserClient(tx.config)

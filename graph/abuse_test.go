@@ -11,136 +11,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"bitgate/ent"
 	"bitgate/ent/auditevent"
-	"bitgate/ent/lockout"
 	"bitgate/internal/apitest"
 )
 
 // The defences of the README's "Abuse protection" table: the lockout of an
 // email, per-address limits, one auth mutation per request, and a bounded
 // hashing pool.
-
-// failures returns the stored run of failed sign-ins of email, 0 if none.
-func failures(t testing.TB, c *apitest.Client, email string) int {
-	t.Helper()
-	l, err := c.DB.Lockout.Query().Where(lockout.Email(strings.ToLower(email))).Only(context.Background())
-	if ent.IsNotFound(err) {
-		return 0
-	}
-	require.NoError(t, err, "load lockout")
-	return l.Failures
-}
-
-// requireLocked requires a sign-in of email with password to answer
-// RATE_LIMITED within the 15-minute lock, and returns the error.
-func requireLocked(t testing.TB, c *apitest.Client, email, password string) apitest.Error {
-	t.Helper()
-	e := apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(email, password)), "RATE_LIMITED")
-	require.LessOrEqual(t, e.Extensions["retryAfter"], float64(900), "retryAfter of %+v", e)
-	return e
-}
-
-// failSignIn signs in n times with a wrong password, each UNAUTHENTICATED.
-func failSignIn(t testing.TB, c *apitest.Client, email string, n int) {
-	t.Helper()
-	for range n {
-		apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(email, wrongPassword)), "UNAUTHENTICATED")
-	}
-}
-
-func TestLockout(t *testing.T) {
-	t.Parallel()
-
-	t.Run("five failures lock the email whatever the password", func(t *testing.T) {
-		t.Parallel()
-		c := apitest.New(t)
-		email := c.SignUp(t).Email
-		// The count is per normalised email: case and blanks do not help.
-		for _, e := range []string{email, strings.ToUpper(email), " " + email, email, email} {
-			apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(e, wrongPassword)), "UNAUTHENTICATED")
-		}
-		require.Equal(t, 5, failures(t, c, email))
-		requireLocked(t, c, email, apitest.Password)
-		requireLocked(t, c, strings.ToUpper(email), apitest.Password)
-		requireLocked(t, c, email, wrongPassword)
-		l, err := c.DB.Lockout.Query().Where(lockout.Email(email)).Only(context.Background())
-		require.NoError(t, err)
-		require.NotNil(t, l.LockedUntil, "lock not stored")
-		require.WithinDuration(t, c.Clock.Now().Add(15*time.Minute), *l.LockedUntil, time.Second)
-
-		// Another email is unaffected.
-		other := c.SignUp(t)
-		c.SignIn(t, other.Email, apitest.Password)
-
-		// The lock holds until its 15 minutes are over; then the right
-		// password works and resets the count.
-		c.Clock.Advance(15*time.Minute - time.Second)
-		requireLocked(t, c, email, apitest.Password)
-		c.Clock.Advance(2 * time.Second)
-		c.SignIn(t, email, apitest.Password)
-		require.Equal(t, 0, failures(t, c, email), "success did not reset the count")
-	})
-
-	t.Run("an unknown email locks alike", func(t *testing.T) {
-		t.Parallel()
-		c := apitest.New(t)
-		known, unknown := c.SignUp(t).Email, apitest.Email()
-		for range 5 {
-			ek := apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(known, wrongPassword)), "UNAUTHENTICATED")
-			eu := apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(unknown, wrongPassword)), "UNAUTHENTICATED")
-			require.Equal(t, ek.Message, eu.Message, "unknown and known emails answer differently")
-		}
-		lk := requireLocked(t, c, known, apitest.Password)
-		lu := requireLocked(t, c, unknown, apitest.Password)
-		require.Equal(t, lk.Message, lu.Message, "locks of unknown and known emails differ")
-		l, err := c.DB.Lockout.Query().Where(lockout.Email(unknown)).Only(context.Background())
-		require.NoError(t, err, "unknown email's lock not stored")
-		require.NotNil(t, l.LockedUntil, "unknown email's lock not stored")
-	})
-
-	t.Run("a success resets the count", func(t *testing.T) {
-		t.Parallel()
-		c := apitest.New(t)
-		email := c.SignUp(t).Email
-		failSignIn(t, c, email, 4)
-		require.Equal(t, 4, failures(t, c, email))
-		c.SignIn(t, email, apitest.Password)
-		require.Equal(t, 0, failures(t, c, email))
-		failSignIn(t, c, email, 4)
-		require.Equal(t, 4, failures(t, c, email))
-		c.SignIn(t, email, apitest.Password)
-	})
-
-	t.Run("the lock survives a restart", func(t *testing.T) {
-		t.Parallel()
-		c := apitest.New(t)
-		email := c.SignUp(t).Email
-		failSignIn(t, c, email, 5)
-		requireLocked(t, c, email, apitest.Password)
-		requireLocked(t, c.NewInstance(t), email, apitest.Password)
-	})
-
-	// Attempts are counted before the password is checked, so of 20 wrong
-	// passwords sent at once at most 5 are checked (UNAUTHENTICATED), the
-	// rest are RATE_LIMITED, and the right password is refused afterwards.
-	t.Run("concurrent guesses", func(t *testing.T) {
-		t.Parallel()
-		c := apitest.New(t)
-		email := c.SignUp(t).Email
-		const n = 20
-		answers := apitest.Concurrently(t, n, func(i int) (*apitest.Response, error) {
-			return c.Post("", apitest.OpSignIn, apitest.Credentials(email, fmt.Sprint("wrong guess ", i)))
-		})
-		count := map[string]int{}
-		for _, r := range answers {
-			count[r.Code()]++
-		}
-		require.LessOrEqual(t, count["UNAUTHENTICATED"], 5, "passwords checked: %v", count)
-		require.Equal(t, n, count["UNAUTHENTICATED"]+count["RATE_LIMITED"], "answers: %v", count)
-		requireLocked(t, c, email, apitest.Password)
-	})
-}
 
 // TestUnknownEmailCostsAHash checks that a sign-in for an unknown email is
 // not answered faster than a hash could run (argon2id with m=19 MiB, t=2

@@ -131,6 +131,25 @@ var (
 			},
 		},
 	}
+	// SigninAttemptsColumns holds the columns for the "signin_attempts" table.
+	SigninAttemptsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "email", Type: field.TypeString, Size: 254},
+		{Name: "expires_at", Type: field.TypeTime},
+	}
+	// SigninAttemptsTable holds the schema information for the "signin_attempts" table.
+	SigninAttemptsTable = &schema.Table{
+		Name:       "signin_attempts",
+		Columns:    SigninAttemptsColumns,
+		PrimaryKey: []*schema.Column{SigninAttemptsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "signinattempt_email",
+				Unique:  false,
+				Columns: []*schema.Column{SigninAttemptsColumns[1]},
+			},
+		},
+	}
 	// SigningKeysColumns holds the columns for the "signing_keys" table.
 	SigningKeysColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 64},
@@ -200,6 +219,7 @@ var (
 		LockoutsTable,
 		NotesTable,
 		SessionsTable,
+		SigninAttemptsTable,
 		SigningKeysTable,
 		SpentTokensTable,
 		UsersTable,

@@ -24,6 +24,9 @@ type Note func(*sql.Selector)
 // Session is the predicate function for session builders.
 type Session func(*sql.Selector)
 
+// SigninAttempt is the predicate function for signinattempt builders.
+type SigninAttempt func(*sql.Selector)
+
 // SigningKey is the predicate function for signingkey builders.
 type SigningKey func(*sql.Selector)
 

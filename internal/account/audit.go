@@ -3,15 +3,22 @@ package account
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/google/uuid"
 )
 
+// auditTimeout bounds storing an audit event.
+const auditTimeout = 5 * time.Second
+
 // audit records a security event in the log and in the AuditEvent table:
 // what happened, to which user (uuid.Nil if none is known), who did it if
 // another signed-in user, from where, and a short detail. It must never be
-// given a secret. A failure to store the event is logged, not returned.
+// given a secret. The event is stored even if the client has gone; a
+// failure to store it is logged, not returned.
 func (s *Service) audit(ctx context.Context, action string, userID uuid.UUID, detail string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+	defer cancel()
 	info := RequestInfoFrom(ctx)
 	attrs := []slog.Attr{slog.String("client_ip", info.IP)}
 	create := s.client.AuditEvent.Create().

@@ -2,11 +2,18 @@ package account
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"math/rand/v2"
 	"time"
 
+	"github.com/google/uuid"
+
+	"bitgate/auth"
 	"bitgate/ent"
 	"bitgate/ent/lockout"
+	"bitgate/ent/signinattempt"
 	"bitgate/internal/apperr"
 )
 
@@ -17,86 +24,195 @@ const (
 	lockoutDuration = 15 * time.Minute
 )
 
-// attempt is a sign-in counted against an email before its password is
-// checked, so that concurrent guesses cannot all slip in before the first
-// failure is recorded.
+// Only a checked password that did not match is a failure. So that
+// concurrent guesses cannot all be checked before the first failure is
+// stored, a sign-in first reserves a place: a SigninAttempt row, granted
+// only while the email's failures plus the attempts in flight stay under
+// lockoutFailures. Callers past that wait for a place (polling, since the
+// places may be held by other instances) until their context ends. A place
+// is given back when the check ends, whatever its outcome, on a context
+// the client cannot cancel; one left by a crash lapses after attemptLease,
+// and the check itself is bounded well below it, so a live check never
+// outlasts its place.
+const (
+	attemptLease   = time.Minute
+	attemptTimeout = 45 * time.Second // waiting for a place and checking the password
+	settleTimeout  = 5 * time.Second  // storing the outcome once the check is over
+	pollFirst      = 10 * time.Millisecond
+	pollMax        = 200 * time.Millisecond
+)
+
+// attempt is a place reserved to check one password for email.
 type attempt struct {
+	id    int
 	email string
-	n     int // this attempt's place in the run of failures, from 1
 }
 
-// countAttempt counts a sign-in for email, atomically across instances (an
-// upsert that increments). Returns RATE_LIMITED, with the seconds left,
-// while the email is locked, and locks it at once when more attempts are
-// under way than failures remain.
-func (s *Service) countAttempt(ctx context.Context, email string) (*attempt, error) {
+// reserveAttempt waits for a place to check a password for email and
+// reserves it. Returns RATE_LIMITED, with the seconds left, while the email
+// is locked, or when ctx ends before a place frees (with ctx's error as
+// the cause), or an error if the database fails.
+func (s *Service) reserveAttempt(ctx context.Context, email string) (*attempt, error) {
+	for wait := pollFirst; ; wait = min(2*wait, pollMax) {
+		a, lockedUntil, err := s.tryReserve(ctx, email)
+		switch {
+		case err != nil:
+			return nil, err
+		case !lockedUntil.IsZero():
+			return nil, apperr.Limited("too many failed sign-ins for this email, try again later", lockedUntil.Sub(s.now()))
+		case a != nil:
+			return a, nil
+		}
+		timer := time.NewTimer(wait/2 + rand.N(wait)) // jittered, so that waiters spread out
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			e := apperr.Limited("too many sign-ins for this email at once, retry shortly", time.Second)
+			e.Err = ctx.Err()
+			return nil, e
+		case <-timer.C:
+		}
+	}
+}
+
+// tryReserve reserves a place for email in one transaction, which first
+// locks the email's lockout row (creating it) so that reservations and
+// outcomes of one email take turns on every instance. It returns the
+// place, or when the email is locked the end of the lock, or neither when
+// every place is taken.
+func (s *Service) tryReserve(ctx context.Context, email string) (a *attempt, lockedUntil time.Time, err error) {
 	now := s.now()
-	a := &attempt{email: email}
-	var lockedUntil time.Time
-	err := s.withTx(ctx, func(tx *ent.Tx) error {
-		id, err := tx.Lockout.Create().SetEmail(email).SetFailures(1).
-			OnConflictColumns(lockout.FieldEmail).AddFailures(1).UpdateUpdatedAt().
+	err = s.withTx(ctx, func(tx *ent.Tx) error {
+		id, err := tx.Lockout.Create().SetEmail(email).SetUpdatedAt(now).
+			OnConflictColumns(lockout.FieldEmail).UpdateUpdatedAt().
 			ID(ctx)
 		if err != nil {
-			return fmt.Errorf("count sign-in attempt: %w", err)
+			return fmt.Errorf("lock lockout row: %w", err)
 		}
 		l, err := tx.Lockout.Get(ctx, id)
 		if err != nil {
 			return fmt.Errorf("load lockout: %w", err)
 		}
-		switch {
-		case l.LockedUntil != nil && now.Before(*l.LockedUntil):
-			lockedUntil = *l.LockedUntil
-			return nil
-		case l.LockedUntil != nil:
-			// The last lock is over: this attempt starts a new run.
-			a.n = 1
-			return tx.Lockout.UpdateOne(l).SetFailures(1).ClearLockedUntil().Exec(ctx)
-		case l.Failures > lockoutFailures:
-			lockedUntil = now.Add(lockoutDuration)
-			return tx.Lockout.UpdateOne(l).SetLockedUntil(lockedUntil).Exec(ctx)
+		if l.LockedUntil != nil {
+			if now.Before(*l.LockedUntil) {
+				lockedUntil = *l.LockedUntil
+				return nil
+			}
+			// The lock is over: a new run of failures starts.
+			if l, err = tx.Lockout.UpdateOne(l).SetFailures(0).ClearLockedUntil().Save(ctx); err != nil {
+				return fmt.Errorf("end lock: %w", err)
+			}
 		}
-		a.n = l.Failures
+		if _, err := tx.SigninAttempt.Delete().
+			Where(signinattempt.Email(email), signinattempt.ExpiresAtLTE(now)).
+			Exec(ctx); err != nil {
+			return fmt.Errorf("delete lapsed sign-in attempts: %w", err)
+		}
+		inFlight, err := tx.SigninAttempt.Query().Where(signinattempt.Email(email)).Count(ctx)
+		if err != nil {
+			return fmt.Errorf("count sign-in attempts: %w", err)
+		}
+		if l.Failures+inFlight >= lockoutFailures {
+			return nil
+		}
+		at, err := tx.SigninAttempt.Create().SetEmail(email).SetExpiresAt(now.Add(attemptLease)).Save(ctx)
+		if err != nil {
+			return fmt.Errorf("reserve sign-in attempt: %w", err)
+		}
+		a = &attempt{id: at.ID, email: email}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	if !lockedUntil.IsZero() {
-		return nil, apperr.Limited("too many failed sign-ins for this email, try again later", lockedUntil.Sub(now))
-	}
-	return a, nil
+	return a, lockedUntil, err
 }
 
-// lockIfLastAttempt keeps a failed attempt in the count and locks the email
-// when it was the last one allowed. Reports whether it locked.
-func (s *Service) lockIfLastAttempt(ctx context.Context, a *attempt) (locked bool, err error) {
-	if a.n < lockoutFailures {
-		return false, nil
+// settleAttempt stores the outcome of the check of a, whose verification
+// returned checkErr, and gives a's place back, on a context that outlives
+// the request's cancellation: a checked password counts even if the client
+// left. u is the account checked, nil for an unknown email. A success
+// resets the email's failures and returns nil; a mismatch is a failure,
+// audited, which locks the email when it is the fifth in a row, and
+// answers the one bad-credentials error; any other outcome (a full hashing
+// pool, a cancelled or timed-out request, a database error) is no failure
+// and is returned as it is. Returns an error if the database fails.
+func (s *Service) settleAttempt(ctx context.Context, a *attempt, u *ent.User, checkErr error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	switch {
+	case checkErr == nil:
+		return s.withTx(ctx, func(tx *ent.Tx) error {
+			if _, err := tx.Lockout.Delete().Where(lockout.Email(a.email), lockout.LockedUntilIsNil()).Exec(ctx); err != nil {
+				return fmt.Errorf("reset lockout: %w", err)
+			}
+			return releaseAttempt(ctx, tx.Client(), a)
+		})
+	case errors.Is(checkErr, auth.ErrMismatch):
+		return s.recordFailure(ctx, a, u)
 	}
-	err = s.client.Lockout.Update().
-		Where(lockout.Email(a.email), lockout.LockedUntilIsNil()).
-		SetLockedUntil(s.now().Add(lockoutDuration)).
-		Exec(ctx)
-	if err != nil {
-		return false, fmt.Errorf("lock email after %d failures: %w", a.n, err)
+	if err := releaseAttempt(ctx, s.client, a); err != nil {
+		// The place lapses by itself; the answer is checkErr's.
+		s.log.WarnContext(ctx, "give back sign-in attempt", slog.Any("error", err))
 	}
-	return true, nil
+	return checkErr
 }
 
-// uncountAttempt takes back an attempt whose password was never checked
-// (the hashing pool was full, say).
-func (s *Service) uncountAttempt(ctx context.Context, a *attempt) error {
-	if err := s.client.Lockout.Update().Where(lockout.Email(a.email)).AddFailures(-1).Exec(ctx); err != nil {
-		return fmt.Errorf("uncount sign-in attempt: %w", err)
+// recordFailure counts a's failed check and gives its place back in one
+// transaction, locking the email when the failure is the last one allowed.
+// It audits signin.failed, and signin.locked when the lock starts, and
+// returns the bad-credentials error, or an error if the database fails.
+func (s *Service) recordFailure(ctx context.Context, a *attempt, u *ent.User) error {
+	now := s.now()
+	locked := false
+	err := s.withTx(ctx, func(tx *ent.Tx) error {
+		// An upsert: a success of a concurrent check may have deleted the row.
+		id, err := tx.Lockout.Create().SetEmail(a.email).SetFailures(1).SetUpdatedAt(now).
+			OnConflictColumns(lockout.FieldEmail).AddFailures(1).UpdateUpdatedAt().
+			ID(ctx)
+		if err != nil {
+			return fmt.Errorf("count failed sign-in: %w", err)
+		}
+		l, err := tx.Lockout.Get(ctx, id)
+		if err != nil {
+			return fmt.Errorf("load lockout: %w", err)
+		}
+		if l.Failures >= lockoutFailures && l.LockedUntil == nil {
+			if err := tx.Lockout.UpdateOne(l).SetLockedUntil(now.Add(lockoutDuration)).Exec(ctx); err != nil {
+				return fmt.Errorf("lock email after %d failures: %w", l.Failures, err)
+			}
+			locked = true
+		}
+		return releaseAttempt(ctx, tx.Client(), a)
+	})
+	if err != nil {
+		return err
+	}
+	s.auditFailure(ctx, u)
+	if locked {
+		s.audit(ctx, "signin.locked", userID(u), fmt.Sprintf("%d failed sign-ins in a row", lockoutFailures))
+	}
+	return apperr.ErrBadCredentials
+}
+
+// releaseAttempt deletes a's reservation.
+func releaseAttempt(ctx context.Context, client *ent.Client, a *attempt) error {
+	if err := client.SigninAttempt.DeleteOneID(a.id).Exec(ctx); err != nil && !ent.IsNotFound(err) {
+		return fmt.Errorf("release sign-in attempt: %w", err)
 	}
 	return nil
 }
 
-// clearFailures resets the email's count after a successful sign-in.
-func (s *Service) clearFailures(ctx context.Context, a *attempt) error {
-	if _, err := s.client.Lockout.Delete().Where(lockout.Email(a.email)).Exec(ctx); err != nil {
-		return fmt.Errorf("reset lockout: %w", err)
+// auditFailure audits a failed sign-in of u (nil for an unknown email).
+func (s *Service) auditFailure(ctx context.Context, u *ent.User) {
+	detail := "unknown email"
+	if u != nil {
+		detail = "wrong password"
 	}
-	return nil
+	s.audit(ctx, "signin.failed", userID(u), detail)
+}
+
+// userID returns u's id, or uuid.Nil for no user.
+func userID(u *ent.User) uuid.UUID {
+	if u == nil {
+		return uuid.Nil
+	}
+	return u.ID
 }

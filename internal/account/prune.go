@@ -7,6 +7,7 @@ import (
 
 	"bitgate/ent/lockout"
 	"bitgate/ent/session"
+	"bitgate/ent/signinattempt"
 )
 
 // pruneAfter is how long ended sessions and stale lockout counts are kept:
@@ -14,7 +15,8 @@ import (
 const pruneAfter = 24 * time.Hour
 
 // Prune deletes sessions that expired or were revoked more than a day ago
-// (with their spent tokens) and lockout rows idle for a day. It is safe to
+// (with their spent tokens), lockout rows idle for a day and sign-in
+// attempts lapsed for a day (left by a crashed instance). It is safe to
 // run on every instance at once. Returns how many rows went.
 func (s *Service) Prune(ctx context.Context) (int, error) {
 	before := s.now().Add(-pruneAfter)
@@ -30,5 +32,10 @@ func (s *Service) Prune(ctx context.Context) (int, error) {
 	if err != nil {
 		return sessions, fmt.Errorf("prune lockouts: %w", err)
 	}
-	return sessions + lockouts, nil
+	// Places a crashed instance held for sign-ins, lapsed long ago.
+	attempts, err := s.client.SigninAttempt.Delete().Where(signinattempt.ExpiresAtLT(before)).Exec(ctx)
+	if err != nil {
+		return sessions + lockouts, fmt.Errorf("prune sign-in attempts: %w", err)
+	}
+	return sessions + lockouts + attempts, nil
 }

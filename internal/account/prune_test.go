@@ -14,8 +14,9 @@ import (
 
 func TestMain(m *testing.M) { apitest.Main(m) }
 
-// TestPrune keeps live sessions and fresh lockout counts, and deletes
-// sessions ended over a day ago, with their spent tokens, and stale counts.
+// TestPrune keeps live sessions, fresh lockout counts and sign-in attempts
+// in flight, and deletes sessions ended over a day ago, with their spent
+// tokens, stale counts, and attempts a crashed instance left.
 func TestPrune(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -33,10 +34,12 @@ func TestPrune(t *testing.T) {
 	require.NoError(t, c.DB.Session.UpdateOneID(sessionOf(revoked)).SetRevokedAt(longAgo).Exec(ctx))
 	require.NoError(t, c.DB.Lockout.Create().SetEmail("stale@example.com").SetFailures(3).SetUpdatedAt(longAgo).Exec(ctx))
 	require.NoError(t, c.DB.Lockout.Create().SetEmail("fresh@example.com").SetFailures(3).Exec(ctx))
+	require.NoError(t, c.DB.SigninAttempt.Create().SetEmail("crashed@example.com").SetExpiresAt(longAgo).Exec(ctx))
+	require.NoError(t, c.DB.SigninAttempt.Create().SetEmail("live@example.com").SetExpiresAt(c.Clock.Now().Add(time.Minute)).Exec(ctx))
 
 	n, err := c.Accounts.Prune(ctx)
 	require.NoError(t, err)
-	require.Equal(t, 3, n, "two sessions and one lockout")
+	require.Equal(t, 4, n, "two sessions, one lockout and one sign-in attempt")
 
 	ids, err := c.DB.Session.Query().IDs(ctx)
 	require.NoError(t, err)
@@ -47,4 +50,7 @@ func TestPrune(t *testing.T) {
 	emails, err := c.DB.Lockout.Query().Select("email").Strings(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []string{"fresh@example.com"}, emails)
+	emails, err = c.DB.SigninAttempt.Query().Select("email").Strings(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{"live@example.com"}, emails, "the live sign-in attempt stays")
 }

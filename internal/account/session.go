@@ -59,9 +59,12 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (*Payload, error) 
 
 // Signin checks an email and password and starts a session. A wrong email
 // and a wrong password give the same UNAUTHENTICATED error after the same
-// amount of hashing work. Returns RATE_LIMITED while the email is locked
-// out, when the client address is over its limit, or when hashing is
-// saturated.
+// amount of hashing work. Only a checked password that does not match
+// counts against the email's lockout, and no more passwords of one email
+// are checked at once than failures remain before the lock: a sign-in past
+// that waits for a place (see reserveAttempt). Returns RATE_LIMITED while
+// the email is locked out, when ctx ends before a place frees, when the
+// client address is over its limit, or when hashing is saturated.
 func (s *Service) Signin(ctx context.Context, email, password string) (*Payload, error) {
 	if err := s.allow(ctx, "signin"); err != nil {
 		return nil, err
@@ -72,18 +75,54 @@ func (s *Service) Signin(ctx context.Context, email, password string) (*Payload,
 	normal, err := NormalizeEmail(email)
 	if err != nil {
 		// No account can have it: spend the hash anyway, answer alike.
-		return nil, s.failSignin(ctx, nil, nil, s.hasher.VerifyDummy(ctx, password))
+		if err := s.hasher.VerifyDummy(ctx, password); !errors.Is(err, auth.ErrMismatch) {
+			return nil, hasherError(err)
+		}
+		s.auditFailure(ctx, nil)
+		return nil, apperr.ErrBadCredentials
 	}
-	a, err := s.countAttempt(ctx, normal)
+	// Waiting, checking and storing the session are bounded, so that they
+	// never outlive the place (attemptLease).
+	checkCtx, cancel := context.WithTimeout(ctx, attemptTimeout)
+	defer cancel()
+	a, err := s.reserveAttempt(checkCtx, normal)
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.userByEmail(ctx, email, normal)
-	if err != nil {
+	u, needsRehash, err := s.checkPassword(checkCtx, email, normal, password)
+	var p *Payload
+	if err == nil {
+		signinPause(ctx, u, "verified")
+		p, err = s.startVerifiedSession(checkCtx, u)
+		if errors.Is(err, errPasswordChanged) {
+			// The password changed while this one was checked: it is wrong now.
+			err = auth.ErrMismatch
+		}
+	}
+	if err := s.settleAttempt(ctx, a, u, err); err != nil {
 		return nil, err
+	}
+	if needsRehash {
+		s.upgradeHash(ctx, u, password)
+	}
+	s.audit(ctx, "signin", u.ID, "session "+p.SessionID.String())
+	return p, nil
+}
+
+// checkPassword loads the account of the email typed as raw (normal form
+// normal, see userByEmail) and checks password against its hash; an
+// unknown email costs one dummy check. It returns the account (nil for an
+// unknown email) and whether its hash needs an upgrade, with
+// auth.ErrMismatch for a wrong password or an unknown email, RATE_LIMITED
+// when the hashing pool is full, or an error if the lookup or the hashing
+// fails.
+func (s *Service) checkPassword(ctx context.Context, raw, normal, password string) (*ent.User, bool, error) {
+	u, err := s.userByEmail(ctx, raw, normal)
+	if err != nil {
+		return nil, false, err
 	}
 	if u == nil {
-		return nil, s.failSignin(ctx, a, nil, s.hasher.VerifyDummy(ctx, password))
+		return nil, false, verifyError(s.hasher.VerifyDummy(ctx, password))
 	}
 	needsRehash, err := s.hasher.Verify(ctx, u.PasswordHash, password)
 	if errors.Is(err, auth.ErrUnusableHash) {
@@ -92,26 +131,16 @@ func (s *Service) Signin(ctx context.Context, email, password string) (*Payload,
 		s.log.ErrorContext(ctx, "stored password hash refused", slog.String("user_id", u.ID.String()), slog.Any("error", err))
 		err = s.hasher.VerifyDummy(ctx, password)
 	}
-	if err != nil {
-		return nil, s.failSignin(ctx, a, u, err)
+	return u, needsRehash, verifyError(err)
+}
+
+// verifyError passes a verification's outcome on: nil or auth.ErrMismatch
+// as they are, anything else through hasherError.
+func verifyError(err error) error {
+	if err == nil || errors.Is(err, auth.ErrMismatch) {
+		return err
 	}
-	signinPause(ctx, u, "verified")
-	p, err := s.startVerifiedSession(ctx, u)
-	if errors.Is(err, errPasswordChanged) {
-		// The password changed while this one was checked: it is wrong now.
-		return nil, s.failSignin(ctx, a, u, auth.ErrMismatch)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := s.clearFailures(ctx, a); err != nil {
-		return nil, err
-	}
-	if needsRehash {
-		s.upgradeHash(ctx, u, password)
-	}
-	s.audit(ctx, "signin", u.ID, "session "+p.SessionID.String())
-	return p, nil
+	return hasherError(err)
 }
 
 // signinPause runs in every sign-in whose password verified, at two
@@ -159,35 +188,6 @@ func forShare(s *sql.Selector) {
 	if s.Dialect() == dialect.Postgres {
 		s.ForShare()
 	}
-}
-
-// failSignin answers a sign-in whose verification returned err: a mismatch
-// stays counted against the email (a is nil for a malformed one) and
-// answers the one bad-credentials error; a full hashing pool answers
-// RATE_LIMITED and takes the attempt back. u is nil for an unknown email.
-func (s *Service) failSignin(ctx context.Context, a *attempt, u *ent.User, err error) error {
-	if !errors.Is(err, auth.ErrMismatch) {
-		if a != nil {
-			err = errors.Join(err, s.uncountAttempt(ctx, a))
-		}
-		return hasherError(err)
-	}
-	uid, detail := uuid.Nil, "unknown email"
-	if u != nil {
-		uid, detail = u.ID, "wrong password"
-	}
-	s.audit(ctx, "signin.failed", uid, detail)
-	if a == nil {
-		return apperr.ErrBadCredentials
-	}
-	locked, err := s.lockIfLastAttempt(ctx, a)
-	if err != nil {
-		return err
-	}
-	if locked {
-		s.audit(ctx, "signin.locked", uid, fmt.Sprintf("%d failed sign-ins in a row", lockoutFailures))
-	}
-	return apperr.ErrBadCredentials
 }
 
 // upgradeHash rehashes a password whose stored hash is bcrypt or has old

@@ -2,6 +2,7 @@ package apitest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -114,11 +115,17 @@ func (c *Client) Raw(t testing.TB, method, path string, h http.Header, body []by
 // Post posts a GraphQL operation like Do, but without a testing.TB, so that
 // goroutines may call it; Concurrently checks its answers.
 func (c *Client) Post(token, query string, vars Vars) (*Response, error) {
+	return c.PostContext(context.Background(), token, query, vars)
+}
+
+// PostContext is Post with a context: a client that gives up (hangs up)
+// when ctx ends.
+func (c *Client) PostContext(ctx context.Context, token, query string, vars Vars) (*Response, error) {
 	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	if err != nil {
 		return nil, fmt.Errorf("encode request: %w", err)
 	}
-	return c.Send(http.MethodPost, "/graphql", bearer(token), body)
+	return c.send(ctx, http.MethodPost, "/graphql", bearer(token), body)
 }
 
 // Concurrently calls send(0) … send(n-1) on n goroutines released at once,
@@ -177,7 +184,12 @@ func operation(t testing.TB, query string, vars Vars) []byte {
 // nothing and needs no testing.TB: for a fuzz test, whose input an answer
 // may rightly echo, to check in its own way.
 func (c *Client) Send(method, path string, h http.Header, body []byte) (*Response, error) {
-	req, err := http.NewRequest(method, c.URL+path, bytes.NewReader(body))
+	return c.send(context.Background(), method, path, h, body)
+}
+
+// send makes one request within ctx and reads its answer.
+func (c *Client) send(ctx context.Context, method, path string, h http.Header, body []byte) (*Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.URL+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("new request: %w", err)
 	}

@@ -1,0 +1,264 @@
+package graph_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"bitgate/ent"
+	"bitgate/ent/auditevent"
+	"bitgate/ent/lockout"
+	"bitgate/internal/apitest"
+)
+
+// The lockout of an email: 5 failed sign-ins in a row lock it for 15
+// minutes, whatever the password; only checked passwords that did not
+// match count, and at most as many passwords are checked at once as
+// failures remain.
+
+// failures returns the stored run of failed sign-ins of email, 0 if none.
+func failures(t testing.TB, c *apitest.Client, email string) int {
+	t.Helper()
+	l, err := c.DB.Lockout.Query().Where(lockout.Email(strings.ToLower(email))).Only(context.Background())
+	if ent.IsNotFound(err) {
+		return 0
+	}
+	require.NoError(t, err, "load lockout")
+	return l.Failures
+}
+
+// requireLocked requires a sign-in of email with password to answer
+// RATE_LIMITED within the 15-minute lock, and returns the error.
+func requireLocked(t testing.TB, c *apitest.Client, email, password string) apitest.Error {
+	t.Helper()
+	e := apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(email, password)), "RATE_LIMITED")
+	require.LessOrEqual(t, e.Extensions["retryAfter"], float64(900), "retryAfter of %+v", e)
+	return e
+}
+
+// failSignIn signs in n times with a wrong password, each UNAUTHENTICATED.
+func failSignIn(t testing.TB, c *apitest.Client, email string, n int) {
+	t.Helper()
+	for range n {
+		apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(email, wrongPassword)), "UNAUTHENTICATED")
+	}
+}
+
+func TestLockout(t *testing.T) {
+	t.Parallel()
+
+	t.Run("five failures lock the email whatever the password", func(t *testing.T) {
+		t.Parallel()
+		c := apitest.New(t)
+		email := c.SignUp(t).Email
+		// The count is per normalised email: case and blanks do not help.
+		for _, e := range []string{email, strings.ToUpper(email), " " + email, email, email} {
+			apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(e, wrongPassword)), "UNAUTHENTICATED")
+		}
+		require.Equal(t, 5, failures(t, c, email))
+		requireLocked(t, c, email, apitest.Password)
+		requireLocked(t, c, strings.ToUpper(email), apitest.Password)
+		requireLocked(t, c, email, wrongPassword)
+		l, err := c.DB.Lockout.Query().Where(lockout.Email(email)).Only(context.Background())
+		require.NoError(t, err)
+		require.NotNil(t, l.LockedUntil, "lock not stored")
+		require.WithinDuration(t, c.Clock.Now().Add(15*time.Minute), *l.LockedUntil, time.Second)
+
+		// Another email is unaffected.
+		other := c.SignUp(t)
+		c.SignIn(t, other.Email, apitest.Password)
+
+		// The lock holds until its 15 minutes are over; then the right
+		// password works and resets the count.
+		c.Clock.Advance(15*time.Minute - time.Second)
+		requireLocked(t, c, email, apitest.Password)
+		c.Clock.Advance(2 * time.Second)
+		c.SignIn(t, email, apitest.Password)
+		require.Equal(t, 0, failures(t, c, email), "success did not reset the count")
+	})
+
+	t.Run("an unknown email locks alike", func(t *testing.T) {
+		t.Parallel()
+		c := apitest.New(t)
+		known, unknown := c.SignUp(t).Email, apitest.Email()
+		for range 5 {
+			ek := apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(known, wrongPassword)), "UNAUTHENTICATED")
+			eu := apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(unknown, wrongPassword)), "UNAUTHENTICATED")
+			require.Equal(t, ek.Message, eu.Message, "unknown and known emails answer differently")
+		}
+		lk := requireLocked(t, c, known, apitest.Password)
+		lu := requireLocked(t, c, unknown, apitest.Password)
+		require.Equal(t, lk.Message, lu.Message, "locks of unknown and known emails differ")
+		l, err := c.DB.Lockout.Query().Where(lockout.Email(unknown)).Only(context.Background())
+		require.NoError(t, err, "unknown email's lock not stored")
+		require.NotNil(t, l.LockedUntil, "unknown email's lock not stored")
+	})
+
+	t.Run("a success resets the count", func(t *testing.T) {
+		t.Parallel()
+		c := apitest.New(t)
+		email := c.SignUp(t).Email
+		failSignIn(t, c, email, 4)
+		require.Equal(t, 4, failures(t, c, email))
+		c.SignIn(t, email, apitest.Password)
+		require.Equal(t, 0, failures(t, c, email))
+		failSignIn(t, c, email, 4)
+		require.Equal(t, 4, failures(t, c, email))
+		c.SignIn(t, email, apitest.Password)
+	})
+
+	t.Run("the lock survives a restart", func(t *testing.T) {
+		t.Parallel()
+		c := apitest.New(t)
+		email := c.SignUp(t).Email
+		failSignIn(t, c, email, 5)
+		requireLocked(t, c, email, apitest.Password)
+		requireLocked(t, c.NewInstance(t), email, apitest.Password)
+	})
+
+}
+
+// TestLockoutUnderConcurrency tries the lockout from both sides at once:
+// wrong guesses sent together cannot get more than 5 passwords checked,
+// and right passwords sent together never lock the account, on SQLite and
+// on PostgreSQL.
+func TestLockoutUnderConcurrency(t *testing.T) {
+	t.Parallel()
+
+	t.Run("20 wrong guesses at once check 5 passwords", func(t *testing.T) {
+		t.Parallel()
+		c := apitest.New(t)
+		email := c.SignUp(t).Email
+		const n = 20
+		answers := apitest.Concurrently(t, n, func(i int) (*apitest.Response, error) {
+			return c.Post("", apitest.OpSignIn, apitest.Credentials(email, fmt.Sprint("wrong guess ", i)))
+		})
+		count := codes(answers)
+		require.Equal(t, map[string]int{"UNAUTHENTICATED": 5, "RATE_LIMITED": n - 5}, count, "passwords checked")
+		requireLocked(t, c, email, apitest.Password)
+		require.Equal(t, 1, audited(t, c, "signin.locked"), "locks audited")
+		require.Equal(t, 5, audited(t, c, "signin.failed"), "failures audited")
+	})
+
+	for _, tc := range []struct {
+		name           string
+		before, atOnce int
+	}{
+		{"8 right passwords at once all sign in", 0, 8},
+		{"16 right passwords at once all sign in", 0, 16},
+		{"16 right passwords at once after 4 failures all sign in", 4, 16},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := apitest.New(t)
+			email := c.SignUp(t).Email
+			failSignIn(t, c, email, tc.before)
+			answers := apitest.Concurrently(t, tc.atOnce, func(int) (*apitest.Response, error) {
+				return c.Post("", apitest.OpSignIn, apitest.Credentials(email, apitest.Password))
+			})
+			require.Equal(t, map[string]int{"": tc.atOnce}, codes(answers), "answers")
+			require.Zero(t, failures(t, c, email), "failures left after right passwords")
+			require.Zero(t, audited(t, c, "signin.locked"), "a lock started")
+		})
+	}
+
+	// A full hashing pool refuses (RATE_LIMITED) without checking the
+	// password: such a refusal is no failure, and a later sign-in works.
+	t.Run("refusals of a full hashing pool are no failures", func(t *testing.T) {
+		t.Parallel()
+		c := apitest.New(t, apitest.Options{HashWorkers: 1, HashQueue: -1})
+		email := c.SignUp(t).Email
+		right := apitest.Concurrently(t, 16, func(int) (*apitest.Response, error) {
+			return c.Post("", apitest.OpSignIn, apitest.Credentials(email, apitest.Password))
+		})
+		wrong := apitest.Concurrently(t, 16, func(i int) (*apitest.Response, error) {
+			return c.Post("", apitest.OpSignIn, apitest.Credentials(email, fmt.Sprint("wrong guess ", i)))
+		})
+		t.Logf("right passwords: %v; wrong ones: %v", codes(right), codes(wrong))
+		require.Zero(t, codes(right)["UNAUTHENTICATED"], "a right password was refused")
+		checked := codes(wrong)["UNAUTHENTICATED"]
+		require.Positive(t, checked, "no wrong password was checked")
+		if checked < 5 {
+			require.Equal(t, checked, failures(t, c, email), "failures counted beyond the passwords checked")
+			c.SignIn(t, email, apitest.Password)
+		} else {
+			requireLocked(t, c, email, apitest.Password)
+		}
+	})
+
+	// A client that gives up while its sign-in waits (for the hashing
+	// pool, busy with another account's sign-ins, or for a place to check)
+	// and then retries is never locked out: what it gave up was never
+	// checked, so it is no failure.
+	t.Run("a client that gives up and retries is not locked", func(t *testing.T) {
+		t.Parallel()
+		c := apitest.New(t, apitest.Options{HashWorkers: 1})
+		email, busy := c.SignUp(t).Email, c.SignUp(t).Email
+		flood, stop := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for flood.Err() == nil {
+					_, _ = c.PostContext(flood, "", apitest.OpSignIn, apitest.Credentials(busy, apitest.Password))
+				}
+			})
+		}
+		for range 2 * 5 {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+			_, _ = c.PostContext(ctx, "", apitest.OpSignIn, apitest.Credentials(email, apitest.Password))
+			cancel()
+		}
+		stop()
+		wg.Wait()
+		c.SignIn(t, email, apitest.Password)
+		require.Zero(t, failures(t, c, email))
+		require.Zero(t, audited(t, c, "signin.locked"), "a lock started")
+	})
+	// An instance that crashes mid-check leaves its place reserved: it
+	// holds no failure and lapses after a minute, so the email is never
+	// locked by it and signs in again once it lapses.
+	t.Run("places left by a crash lapse", func(t *testing.T) {
+		t.Parallel()
+		c := apitest.New(t)
+		email := c.SignUp(t).Email
+		for range 5 {
+			require.NoError(t, c.DB.SigninAttempt.Create().SetEmail(email).
+				SetExpiresAt(c.Clock.Now().Add(time.Minute)).Exec(context.Background()))
+		}
+		// While they hold, a sign-in waits for a place, and its client
+		// gives up.
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		_, err := c.PostContext(ctx, "", apitest.OpSignIn, apitest.Credentials(email, apitest.Password))
+		require.ErrorIs(t, err, context.DeadlineExceeded, "a password was checked with 5 checks in flight")
+
+		c.Clock.Advance(time.Minute)
+		c.SignIn(t, email, apitest.Password)
+		require.Zero(t, failures(t, c, email))
+		left, err := c.DB.SigninAttempt.Query().Count(context.Background())
+		require.NoError(t, err)
+		require.Zero(t, left, "places left reserved")
+	})
+}
+
+// codes counts answers by their first error code ("" for a success).
+func codes(answers []*apitest.Response) map[string]int {
+	count := map[string]int{}
+	for _, r := range answers {
+		count[r.Code()]++
+	}
+	return count
+}
+
+// audited returns how many audit events of action are stored.
+func audited(t testing.TB, c *apitest.Client, action string) int {
+	t.Helper()
+	n, err := c.DB.AuditEvent.Query().Where(auditevent.Action(action)).Count(context.Background())
+	require.NoError(t, err, "count %s events", action)
+	return n
+}
