@@ -38,6 +38,8 @@ type config struct {
 	HashQueue       int
 	ShutdownDrain   time.Duration
 	ShutdownTimeout time.Duration
+	RequestTimeout  time.Duration
+	DBTimeout       time.Duration
 	AuthRate        float64
 	AuthBurst       int
 	IPv6Prefix      int
@@ -122,6 +124,7 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 	dur(&c.ReuseGrace, "refresh-reuse-grace", "REFRESH_REUSE_GRACE", 10*time.Second, "how long a spent refresh token is refused without revoking its session")
 	dur(&c.ShutdownDrain, "shutdown-drain", "SHUTDOWN_DRAIN", 5*time.Second, "how long the server keeps serving on SIGTERM while /readyz answers 503, before it stops accepting connections")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", 15*time.Second, "how long in-flight requests may then finish before they are cancelled")
+	dur(&c.RequestTimeout, "request-timeout", "REQUEST_TIMEOUT", httpapi.DefaultRequestTimeout, "how long a GraphQL request may run before it is answered SERVICE_UNAVAILABLE")
 	var maxBody int
 	num(&maxBody, "max-body-bytes", "MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, "request body limit")
 	num(&c.HashWorkers, "hash-workers", "HASH_WORKERS", max(1, runtime.NumCPU()/2), "password hashes at once")
@@ -138,6 +141,7 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 	num(&c.Pool.MaxIdleConns, "db-max-idle-conns", "DB_MAX_IDLE_CONNS", 10, "idle PostgreSQL connections kept per instance")
 	dur(&c.Pool.ConnMaxLifetime, "db-conn-max-lifetime", "DB_CONN_MAX_LIFETIME", 30*time.Minute, "how long a PostgreSQL connection is reused")
 	str(&c.SQLiteSynchronous, "sqlite-synchronous", "SQLITE_SYNCHRONOUS", database.SynchronousNormal, "NORMAL: an SQLite commit survives a crash of the process; FULL: also a power loss or an OS crash, at the cost of a sync per commit")
+	dur(&c.DBTimeout, "db-timeout", "DB_TIMEOUT", database.DefaultCallTimeout, "how long one database statement or transaction may take")
 	fs.Float64Var(&c.AuthRate, "auth-rate", 5, "signin, signup and refresh calls a client address regains each second, each (0: no limit) (AUTH_RATE)")
 	settings = append(settings, setting{"auth-rate", "AUTH_RATE"})
 	var origins, proxies, documents string
@@ -199,7 +203,10 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"ACCESS_TOKEN_TTL", c.AccessTTL}, {"REFRESH_TOKEN_TTL", c.RefreshTTL}} {
+	}{
+		{"ACCESS_TOKEN_TTL", c.AccessTTL}, {"REFRESH_TOKEN_TTL", c.RefreshTTL},
+		{"REQUEST_TIMEOUT", c.RequestTimeout}, {"DB_TIMEOUT", c.DBTimeout},
+	} {
 		if d.v <= 0 {
 			return nil, fmt.Errorf("%s must be positive", d.name)
 		}

@@ -44,13 +44,13 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app.App, error
 		m = metrics.New()
 	}
 	return app.New(ctx, app.Config{
-		DatabaseURL: cfg.databaseURL(), Pool: cfg.Pool, SQLiteSynchronous: cfg.SQLiteSynchronous,
+		DatabaseURL: cfg.databaseURL(), Pool: cfg.Pool, SQLiteSynchronous: cfg.SQLiteSynchronous, DBTimeout: cfg.DBTimeout,
 		Signing: signing, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
 		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace,
 		HashWorkers: cfg.HashWorkers, HashQueue: cfg.HashQueue,
 		AuthRate: cfg.AuthRate, AuthBurst: cfg.AuthBurst, IPv6Prefix: cfg.IPv6Prefix,
 		Logger: log, Production: cfg.production(), Limits: cfg.Limits,
-		MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins,
+		MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout, CORSOrigins: cfg.CORSOrigins,
 		TrustedProxies: cfg.TrustedProxies, TLS: cfg.TLSCertFile != "",
 		PersistedDocuments: cfg.PersistedDocuments, PersistedDocumentsOnly: cfg.PersistedDocumentsOnly,
 		Metrics: m,
@@ -126,7 +126,7 @@ func serveUntil(ctx context.Context, a *app.App, lns listeners, cfg *config, log
 		Handler:           a.Handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		WriteTimeout:      30*time.Second + cfg.RequestTimeout + 10*time.Second, // body, handling, answer
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return requests },

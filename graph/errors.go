@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -16,6 +17,7 @@ import (
 	"bitgate/ent"
 	"bitgate/ent/schema/uuidgql"
 	"bitgate/internal/apperr"
+	"bitgate/internal/database"
 )
 
 // errorPresenter returns the GraphQL error presenter: it gives every error
@@ -28,13 +30,30 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			if _, ok := gqlErr.Extensions["code"]; ok && gqlErr.Err == nil {
 				return gqlErr // gqlgen's own: parse, validation, complexity
 			}
-			log.ErrorContext(ctx, "internal error", slog.String("path", gqlErr.Path.String()), slog.Any("error", err))
-			pub = apperr.New(apperr.Internal, "internal server error")
+			pub = serverError(ctx, log, gqlErr.Path, err)
 		}
 		gqlErr.Message = pub.Message
 		gqlErr.Extensions = pub.Extensions()
 		return gqlErr
 	}
+}
+
+// retryAfterOutage is the retryAfter of SERVICE_UNAVAILABLE.
+const retryAfterOutage = 5 * time.Second
+
+// serverError answers an error that no rule of the contract explains, and
+// logs it. A database that cannot be reached or did not answer in time
+// (or a request past its deadline) is an outage, not a bug: it answers
+// SERVICE_UNAVAILABLE and is logged as a warning. Anything else is an
+// internal error, logged as one.
+func serverError(ctx context.Context, log *slog.Logger, path ast.Path, err error) *apperr.Error {
+	attrs := []any{slog.String("path", path.String()), slog.Any("error", err)}
+	if database.IsUnavailable(err) {
+		log.WarnContext(ctx, "database unavailable", attrs...)
+		return apperr.Unavailable("the service is unavailable, retry later", retryAfterOutage)
+	}
+	log.ErrorContext(ctx, "internal error", attrs...)
+	return apperr.New(apperr.Internal, "internal server error")
 }
 
 // publicError translates the errors a client may see into *apperr.Error, or

@@ -35,7 +35,9 @@ const (
 //   - a body or a parameter it cannot read is 400, coded, without echoing
 //     the body (gqlgen echoes it, and it may hold a password);
 //   - it reads documentId, the id of a trusted document, from the body or
-//     the URL (gqlgen does not).
+//     the URL (gqlgen does not);
+//   - an answer that is all SERVICE_UNAVAILABLE is 503 (see
+//     executionStatus).
 //
 // The HTTP layer has already refused other methods, other content types
 // and bodies over the limit.
@@ -81,7 +83,8 @@ func (httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
-	writeJSON(w, http.StatusOK, responses(ctx))
+	resp := responses(ctx)
+	writeJSON(w, executionStatus(w, resp), resp)
 }
 
 // readParams reads a GraphQL request from a POST body ({query,

@@ -94,9 +94,10 @@ func (s *Service) hashPassword(ctx context.Context, password string) (string, er
 	return h, nil
 }
 
-// hasherError turns a full hashing pool into RATE_LIMITED.
+// hasherError turns a full hashing pool, or a deadline that passed while
+// waiting for it, into RATE_LIMITED.
 func hasherError(err error) error {
-	if errors.Is(err, auth.ErrBusy) {
+	if errors.Is(err, auth.ErrBusy) || errors.Is(err, context.DeadlineExceeded) {
 		e := apperr.Limited("too many sign-ins at once, retry shortly", time.Second)
 		e.Err = err
 		return e

@@ -73,6 +73,9 @@ type Options struct {
 	// HashWorkers is the hashing pool's size (0: one per CPU); HashQueue
 	// how many callers may wait for it (0: 256, negative: none).
 	HashWorkers, HashQueue int
+	// RequestTimeout and DBTimeout bound a request and a database call
+	// (0: the server's defaults, 30s and 5s).
+	RequestTimeout, DBTimeout time.Duration
 	// Limits, CORSOrigins, TrustedProxies and the persisted documents go
 	// to the server as they are.
 	Limits                 graph.Limits
@@ -146,9 +149,9 @@ func New(t testing.TB, opts ...Options) *Client {
 		signing = app.Signing{Alg: "EdDSA", KEK: kek, Keys: o.Keys}
 	}
 	a, err := app.New(context.Background(), app.Config{
-		DatabaseURL: o.DatabaseURL,
-		EntOptions:  []ent.Option{ent.Debug(), ent.Log(func(...any) { queries.Add(1) })},
-		Signing:     signing, Issuer: issuer, Audience: audience,
+		DatabaseURL: o.DatabaseURL, DBTimeout: o.DBTimeout,
+		EntOptions: []ent.Option{ent.Debug(), ent.Log(func(...any) { queries.Add(1) })},
+		Signing:    signing, Issuer: issuer, Audience: audience,
 		AccessTTL:   or(o.AccessTTL, 15*time.Minute),
 		RefreshTTL:  or(o.RefreshTTL, 720*time.Hour),
 		ReuseGrace:  or(o.ReuseGrace, 10*time.Second),
@@ -157,7 +160,7 @@ func New(t testing.TB, opts ...Options) *Client {
 		Logger:     slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})),
 		Metrics:    o.Metrics,
 		Now:        o.Clock.Now,
-		Production: o.Production, Limits: o.Limits,
+		Production: o.Production, Limits: o.Limits, RequestTimeout: o.RequestTimeout,
 		CORSOrigins: o.CORSOrigins, TrustedProxies: o.TrustedProxies,
 		PersistedDocuments: o.PersistedDocuments, PersistedDocumentsOnly: o.PersistedDocumentsOnly,
 	})

@@ -218,7 +218,7 @@ func (c *Client) send(ctx context.Context, method, path string, h http.Header, b
 // Codes are the error codes the contract allows.
 var Codes = map[string]bool{
 	"UNAUTHENTICATED": true, "FORBIDDEN": true, "BAD_USER_INPUT": true, "NOT_FOUND": true,
-	"CONFLICT": true, "RATE_LIMITED": true, "INTERNAL_SERVER_ERROR": true,
+	"CONFLICT": true, "RATE_LIMITED": true, "SERVICE_UNAVAILABLE": true, "INTERNAL_SERVER_ERROR": true,
 	"GRAPHQL_PARSE_FAILED": true, "GRAPHQL_VALIDATION_FAILED": true, "COMPLEXITY_LIMIT_EXCEEDED": true,
 	"PERSISTED_QUERY_NOT_FOUND": true, "PERSISTED_QUERY_NOT_IN_LIST": true,
 }
@@ -228,16 +228,21 @@ var Codes = map[string]bool{
 var leaks = []string{"$argon2id$", "$2a$", "$2b$", "$2y$", "password_hash", "passwordHash", "goroutine ", ".go:"}
 
 // check holds an answer to the rules every answer keeps: no 5xx (but from
-// /readyz, whose 503 says the database is down), nothing of leaks, every
+// /readyz, whose 503 says the database is down, and a 503 that holds only
+// SERVICE_UNAVAILABLE, see RequireUnavailable), nothing of leaks, every
 // error with a contract code, BAD_USER_INPUT with a field, RATE_LIMITED
-// with a whole number of seconds in retryAfter, a reason only on
-// UNAUTHENTICATED (TOKEN_EXPIRED) and a requiredPermission only on
-// FORBIDDEN (a Permission), an internal error without detail, no data for
-// a request refused before it ran (an error without a path), and no data
-// under a root field that failed.
+// and SERVICE_UNAVAILABLE with a whole number of seconds in retryAfter, a
+// reason only on UNAUTHENTICATED (TOKEN_EXPIRED) and a requiredPermission
+// only on FORBIDDEN (a Permission), an internal error without detail, no
+// data for a request refused before it ran (an error without a path), and
+// no data under a root field that failed.
 func check(t testing.TB, path string, r *Response) {
 	t.Helper()
-	if path != "/readyz" {
+	switch {
+	case path == "/readyz":
+	case r.Status == http.StatusServiceUnavailable:
+		requireUnavailableStatus(t, r)
+	default:
 		require.Less(t, r.Status, 500, "5xx answer: %s", r.Body)
 	}
 	for _, leak := range leaks {
@@ -249,9 +254,9 @@ func check(t testing.TB, path string, r *Response) {
 		switch code {
 		case "BAD_USER_INPUT":
 			require.NotEmpty(t, e.Field(), "BAD_USER_INPUT without field: %+v", e)
-		case "RATE_LIMITED":
+		case "RATE_LIMITED", "SERVICE_UNAVAILABLE":
 			after, ok := e.Extensions["retryAfter"].(float64)
-			require.True(t, ok, "RATE_LIMITED without a numeric retryAfter: %+v", e)
+			require.True(t, ok, "%s without a numeric retryAfter: %+v", code, e)
 			require.Equal(t, float64(int(after)), after, "retryAfter is not whole seconds: %+v", e)
 			require.Positive(t, after, "retryAfter: %+v", e)
 		case "INTERNAL_SERVER_ERROR":
@@ -304,6 +309,39 @@ func RequireCode(t testing.TB, r *Response, code string, field ...string) Error 
 		require.Equal(t, field[0], r.Errors[0].Field(), "extensions.field in %s", r.Body)
 	}
 	return r.Errors[0]
+}
+
+// RequireUnavailable requires r to say that the server cannot serve now:
+// every error SERVICE_UNAVAILABLE, and, since no root field answered, HTTP
+// 503 with a Retry-After header equal to retryAfter. It returns the first
+// error.
+func RequireUnavailable(t testing.TB, r *Response) Error {
+	t.Helper()
+	e := RequireCode(t, r, "SERVICE_UNAVAILABLE")
+	require.Equal(t, http.StatusServiceUnavailable, r.Status, "status of %s", r.Body)
+	return e
+}
+
+// requireUnavailableStatus requires a 503 answer to hold nothing but
+// SERVICE_UNAVAILABLE errors, no data, and Retry-After equal to their
+// largest retryAfter.
+func requireUnavailableStatus(t testing.TB, r *Response) {
+	t.Helper()
+	require.NotEmpty(t, r.Errors, "503 without errors: %s", r.Body)
+	after := 0.0
+	for _, e := range r.Errors {
+		require.Equal(t, "SERVICE_UNAVAILABLE", e.Code(), "503 with another error: %s", r.Body)
+		n, _ := e.Extensions["retryAfter"].(float64)
+		after = max(after, n)
+	}
+	var data map[string]any
+	if len(r.Data) > 0 {
+		require.NoError(t, json.Unmarshal(r.Data, &data), "decode data %s", r.Data)
+	}
+	for field, v := range data {
+		require.Nil(t, v, "503 with data under %s: %s", field, r.Body)
+	}
+	require.Equal(t, fmt.Sprint(after), r.Header.Get("Retry-After"), "Retry-After of %s", r.Body)
 }
 
 // RequireTransportError requires a refusal by the HTTP layer: status (any

@@ -38,6 +38,9 @@ type Config struct {
 	// SQLiteSynchronous is SQLite's synchronous setting, NORMAL (when
 	// empty) or FULL (see database.Options).
 	SQLiteSynchronous string
+	// DBTimeout bounds each database statement and transaction (see
+	// database.Options.CallTimeout).
+	DBTimeout time.Duration
 	// EntOptions are added to the ent client's (a query counter, say).
 	EntOptions []ent.Option
 
@@ -78,9 +81,10 @@ type Config struct {
 	// persisted.Load); with PersistedDocumentsOnly, nothing else runs.
 	PersistedDocuments     []string
 	PersistedDocumentsOnly bool
-	// MaxBodyBytes, CORSOrigins, TrustedProxies and TLS go to the HTTP
-	// layer (see httpapi.Config).
+	// MaxBodyBytes, RequestTimeout, CORSOrigins, TrustedProxies and TLS go
+	// to the HTTP layer (see httpapi.Config).
 	MaxBodyBytes   int64
+	RequestTimeout time.Duration
 	CORSOrigins    []string
 	TrustedProxies []netip.Prefix
 	TLS            bool
@@ -134,6 +138,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{
 		Pool: cfg.Pool, Synchronous: cfg.SQLiteSynchronous, EntOptions: cfg.EntOptions,
+		CallTimeout: cfg.DBTimeout,
 	})
 	if err != nil {
 		return nil, err
@@ -175,7 +180,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	a := &App{Client: client, Accounts: accounts, Keys: store, Metrics: cfg.Metrics, db: db, hasher: hasher, log: log}
 	h := httpapi.New(httpapi.Config{
 		GraphQL: gql, Accounts: accounts, Ready: a.ready, Logger: log,
-		Production: cfg.Production, MaxBodyBytes: cfg.MaxBodyBytes,
+		Production: cfg.Production, MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout,
 		CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies, TLS: cfg.TLS,
 		JWKS: keys.Handler(store),
 	})

@@ -14,13 +14,14 @@ type Code string
 
 // The contract's error codes.
 const (
-	Unauthenticated Code = "UNAUTHENTICATED"
-	Forbidden       Code = "FORBIDDEN"
-	BadUserInput    Code = "BAD_USER_INPUT"
-	NotFound        Code = "NOT_FOUND"
-	Conflict        Code = "CONFLICT"
-	RateLimited     Code = "RATE_LIMITED"
-	Internal        Code = "INTERNAL_SERVER_ERROR"
+	Unauthenticated    Code = "UNAUTHENTICATED"
+	Forbidden          Code = "FORBIDDEN"
+	BadUserInput       Code = "BAD_USER_INPUT"
+	NotFound           Code = "NOT_FOUND"
+	Conflict           Code = "CONFLICT"
+	RateLimited        Code = "RATE_LIMITED"
+	ServiceUnavailable Code = "SERVICE_UNAVAILABLE" // the database cannot be reached in time
+	Internal           Code = "INTERNAL_SERVER_ERROR"
 )
 
 // ReasonTokenExpired is the reason of an UNAUTHENTICATED error for an
@@ -28,14 +29,15 @@ const (
 const ReasonTokenExpired = "TOKEN_EXPIRED"
 
 // Error is an error a client may see: a code, a message safe to show, and
-// for BAD_USER_INPUT the input field, for RATE_LIMITED the seconds to wait,
-// for some UNAUTHENTICATED errors a reason and for FORBIDDEN from a
-// permission check the permission needed.
+// for BAD_USER_INPUT the input field, for RATE_LIMITED and
+// SERVICE_UNAVAILABLE the seconds to wait before trying again, for some
+// UNAUTHENTICATED errors a reason and for FORBIDDEN from a permission
+// check the permission needed.
 type Error struct {
 	Code       Code
 	Message    string
 	Field      string // BAD_USER_INPUT only
-	RetryAfter int    // RATE_LIMITED only, in seconds
+	RetryAfter int    // RATE_LIMITED and SERVICE_UNAVAILABLE only, in seconds
 	// Reason tells a client what to do about an UNAUTHENTICATED error
 	// (ReasonTokenExpired); empty for most.
 	Reason string
@@ -62,7 +64,7 @@ func (e *Error) Extensions() map[string]any {
 	if e.Field != "" {
 		ext["field"] = e.Field
 	}
-	if e.Code == RateLimited {
+	if e.Code == RateLimited || e.Code == ServiceUnavailable {
 		ext["retryAfter"] = e.RetryAfter
 	}
 	if e.Reason != "" {
@@ -91,8 +93,17 @@ func NeedsPermission(perm string) *Error {
 // Limited returns a RATE_LIMITED error telling the caller to wait: its
 // retryAfter is wait in whole seconds, rounded up, at least 1.
 func Limited(msg string, wait time.Duration) *Error {
-	return &Error{Code: RateLimited, Message: msg, RetryAfter: max(int(math.Ceil(wait.Seconds())), 1)}
+	return &Error{Code: RateLimited, Message: msg, RetryAfter: seconds(wait)}
 }
+
+// Unavailable returns a SERVICE_UNAVAILABLE error telling the caller to
+// try again after wait (in whole seconds, rounded up, at least 1).
+func Unavailable(msg string, wait time.Duration) *Error {
+	return &Error{Code: ServiceUnavailable, Message: msg, RetryAfter: seconds(wait)}
+}
+
+// seconds returns d in whole seconds, rounded up, at least 1.
+func seconds(d time.Duration) int { return max(int(math.Ceil(d.Seconds())), 1) }
 
 // Common errors, shared so that every path answers alike.
 var (

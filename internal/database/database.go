@@ -47,6 +47,10 @@ type Options struct {
 	Synchronous string
 	// EntOptions are added to the ent client's (a query counter, say).
 	EntOptions []ent.Option
+	// CallTimeout bounds each statement and each transaction through
+	// Client, on either database (see timeoutDriver); 0 means
+	// DefaultCallTimeout.
+	CallTimeout time.Duration
 }
 
 // DB is an open, migrated database.
@@ -64,7 +68,8 @@ type DB struct {
 }
 
 // Open opens the database at rawURL, applies the pending migrations under a
-// lock, and returns it. A postgres:// or postgresql:// URL is PostgreSQL
+// lock, and returns it, every call through its Client bounded by
+// opts.CallTimeout. A postgres:// or postgresql:// URL is PostgreSQL
 // through pgx; a file: URL (or any other path) is an SQLite file, opened
 // in WAL mode with foreign keys on, a busy timeout, opts.Synchronous,
 // immediate transactions (so that a transaction that writes never fails to
@@ -94,7 +99,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("migrate %s: %w", Redact(rawURL), err)
 	}
 	writes := &writeWatch{}
-	drv := watchedDriver{entsql.OpenDB(d, db), writes}
+	drv := watchedDriver{newTimeoutDriver(entsql.OpenDB(d, db), opts.CallTimeout), writes}
 	client := ent.NewClient(append([]ent.Option{ent.Driver(drv)}, opts.EntOptions...)...)
 	return &DB{Client: client, SQL: db, Dialect: d, versions: versions, writes: writes}, nil
 }

@@ -28,6 +28,9 @@ import (
 // DefaultMaxBodyBytes is the default limit of a request body.
 const DefaultMaxBodyBytes = 1 << 20
 
+// DefaultRequestTimeout is the default deadline of a GraphQL request.
+const DefaultRequestTimeout = 30 * time.Second
+
 // Config is what New serves.
 type Config struct {
 	// GraphQL serves /graphql once the request is checked and its caller
@@ -43,6 +46,9 @@ type Config struct {
 	Production bool
 	// MaxBodyBytes limits a request body; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// RequestTimeout is how long a GraphQL request may run once its body
+	// is read (see withDeadline); 0 means DefaultRequestTimeout.
+	RequestTimeout time.Duration
 	// CORSOrigins may call the API from a browser; none by default.
 	CORSOrigins []string
 	// TrustedProxies may set X-Forwarded-For; none by default.
@@ -60,8 +66,11 @@ func New(cfg Config) http.Handler {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", checkRequest(cfg.MaxBodyBytes, authenticate(cfg.Accounts, cfg.GraphQL)))
+	mux.Handle("/graphql", checkRequest(cfg.MaxBodyBytes, withDeadline(cfg.RequestTimeout, authenticate(cfg.Accounts, cfg.GraphQL))))
 	if !cfg.Production {
 		pg := playground.Handler("/graphql")
 		mux.Handle("GET /{$}", pg)

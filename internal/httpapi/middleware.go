@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+	"time"
 
 	"bitgate/internal/account"
 	"bitgate/internal/clientip"
@@ -92,4 +94,17 @@ func isTrusted(addr netip.Addr, trusted []netip.Prefix) bool {
 		}
 	}
 	return false
+}
+
+// withDeadline ends the request's context after d, so that whatever it
+// waits for (the database, the hashing pool, a sign-in's place) gives up
+// and the request is answered (SERVICE_UNAVAILABLE, or RATE_LIMITED for a
+// sign-in that found no place or hashing slot) before the client or a
+// proxy gives up on it.
+func withDeadline(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }

@@ -1,0 +1,107 @@
+package graph_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"bitgate/internal/apitest"
+)
+
+// The database breaks under a running server the ways databases break:
+// every request that needs it answers SERVICE_UNAVAILABLE with retryAfter
+// (HTTP 503 with Retry-After when nothing of it could be served) within
+// the configured bounds, and the server recovers by itself when the fault
+// ends.
+
+// bound is how long a request may take to be answered when the database
+// hangs and the server's bounds are a fraction of a second: far above
+// them, far below "until the client gives up".
+const bound = 5 * time.Second
+
+func TestDatabaseOutages(t *testing.T) {
+	t.Parallel()
+
+	// SQLite's busy timeout is 10 s; the database call timeout ends the
+	// wait first.
+	t.Run("writes locked past the call timeout", func(t *testing.T) {
+		t.Parallel()
+		c := apitest.New(t, apitest.Options{DBTimeout: time.Second})
+		u := c.SignUp(t)
+		release := c.LockWrites(t)
+		r := c.Do(t, "", apitest.OpSignUp, apitest.Vars{"in": apitest.SignUpInput(apitest.Email())})
+		apitest.RequireUnavailable(t, r)
+		require.Less(t, r.Took, bound, "answered late")
+		c.Me(t, u.Token) // reads are served meanwhile
+		release()
+		c.SignUp(t)
+	})
+
+	// The request deadline bounds a request whatever the database calls
+	// allow.
+	t.Run("the request deadline", func(t *testing.T) {
+		t.Parallel()
+		c := apitest.New(t, apitest.Options{RequestTimeout: 300 * time.Millisecond, DBTimeout: time.Minute})
+		c.LockWrites(t)
+		r := c.Do(t, "", apitest.OpSignUp, apitest.Vars{"in": apitest.SignUpInput(apitest.Email())})
+		apitest.RequireUnavailable(t, r)
+		require.Less(t, r.Took, bound, "answered late")
+	})
+
+	// PostgreSQL stopped (SIGSTOP): connections stay open, nothing
+	// answers.
+	t.Run("PostgreSQL frozen", func(t *testing.T) {
+		t.Parallel()
+		url, proxy := apitest.PostgresBehindProxy(t)
+		c := apitest.New(t, apitest.Options{DatabaseURL: url, DBTimeout: time.Second})
+		u := c.SignUp(t)
+		book := c.StoreBook(t, "Frozen")
+
+		proxy.Freeze()
+		answers := apitest.Concurrently(t, 8, func(i int) (*apitest.Response, error) {
+			switch i % 3 {
+			case 0:
+				return c.Post(u.Token, apitest.OpMe, nil)
+			case 1:
+				return c.Post("", apitest.OpSignIn, apitest.Credentials(u.Email, apitest.Password))
+			}
+			return c.Post(u.Token, apitest.OpBooks, nil)
+		})
+		for _, r := range answers {
+			apitest.RequireUnavailable(t, r)
+			require.Less(t, r.Took, bound, "answered late")
+		}
+		// A partial answer is 200: __typename needs no database.
+		r := c.Do(t, "", `query($id: ID!) { __typename book(id: $id) { title } }`, apitest.Vars{"id": book.ID})
+		apitest.RequireCode(t, r, "SERVICE_UNAVAILABLE")
+		require.Equal(t, 200, r.Status, "a partial answer: %s", r.Body)
+		require.JSONEq(t, `{"__typename": "Query", "book": null}`, string(r.Data))
+
+		proxy.Restore()
+		c.Me(t, u.Token)
+		c.SignIn(t, u.Email, apitest.Password)
+	})
+
+	// PostgreSQL down: every connection closed, new ones refused.
+	t.Run("PostgreSQL down", func(t *testing.T) {
+		t.Parallel()
+		url, proxy := apitest.PostgresBehindProxy(t)
+		c := apitest.New(t, apitest.Options{DatabaseURL: url})
+		u := c.SignUp(t)
+
+		proxy.Cut()
+		for _, r := range []*apitest.Response{
+			c.Do(t, u.Token, apitest.OpMe, nil),
+			c.Do(t, "", apitest.OpSignIn, apitest.Credentials(u.Email, apitest.Password)),
+			c.Do(t, "", apitest.OpSignUp, apitest.Vars{"in": apitest.SignUpInput(apitest.Email())}),
+		} {
+			apitest.RequireUnavailable(t, r)
+			require.Less(t, r.Took, bound, "answered late")
+		}
+
+		proxy.Restore()
+		c.Me(t, u.Token)
+		c.SignIn(t, u.Email, apitest.Password)
+	})
+}

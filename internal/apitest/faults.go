@@ -1,0 +1,201 @@
+package apitest
+
+import (
+	"context"
+	"database/sql"
+	"net"
+	"net/url"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"bitgate/internal/database"
+)
+
+// Proxy is a TCP proxy between a test server and its PostgreSQL database
+// that a test can break the way databases break: Freeze stops forwarding
+// while every connection stays open (a database that hangs, like one
+// stopped with SIGSTOP), Cut closes every connection and every new one at
+// once (a database that is down), and Restore heals both.
+type Proxy struct {
+	ln     net.Listener
+	target string
+
+	mu     sync.Mutex
+	change *sync.Cond // signalled when state changes
+	state  proxyState
+	conns  map[net.Conn]struct{}
+}
+
+type proxyState int
+
+const (
+	forwarding proxyState = iota
+	frozen
+	cut
+)
+
+// PostgresBehindProxy returns the URL of a fresh PostgreSQL database (see
+// FreshDatabase) that goes through a new Proxy, and the Proxy, which stops
+// when the test ends. In the SQLite pass it skips the test.
+func PostgresBehindProxy(t testing.TB) (string, *Proxy) {
+	t.Helper()
+	if postgresURL == "" {
+		t.Skip("PostgreSQL only (TEST_DATABASE_URL)")
+	}
+	u, err := url.Parse(FreshDatabase(t))
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &Proxy{ln: ln, target: u.Host, conns: map[net.Conn]struct{}{}}
+	p.change = sync.NewCond(&p.mu)
+	go p.accept()
+	t.Cleanup(p.close)
+	u.Host = ln.Addr().String()
+	return u.String(), p
+}
+
+// Freeze stops forwarding: connections stay open, nothing goes through.
+func (p *Proxy) Freeze() { p.set(frozen) }
+
+// Cut closes every connection, and closes new ones as they come.
+func (p *Proxy) Cut() { p.set(cut) }
+
+// Restore forwards again, new connections and frozen ones alike.
+func (p *Proxy) Restore() { p.set(forwarding) }
+
+// set changes the state; cutting closes every connection.
+func (p *Proxy) set(s proxyState) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.state = s
+	if s == cut {
+		for c := range p.conns {
+			c.Close()
+		}
+	}
+	p.change.Broadcast()
+}
+
+// close stops the proxy and closes every connection.
+func (p *Proxy) close() {
+	p.ln.Close()
+	p.Cut()
+}
+
+// accept serves connections until the listener closes.
+func (p *Proxy) accept() {
+	for {
+		client, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		go p.serve(client)
+	}
+}
+
+// serve connects client to the target once the proxy forwards, then
+// copies both ways.
+func (p *Proxy) serve(client net.Conn) {
+	if !p.track(client) || !p.await() {
+		client.Close()
+		return
+	}
+	server, err := net.Dial("tcp", p.target)
+	if err != nil {
+		client.Close()
+		return
+	}
+	if !p.track(server) {
+		client.Close()
+		server.Close()
+		return
+	}
+	go p.pipe(server, client)
+	p.pipe(client, server)
+}
+
+// track registers c, to be closed by a cut; it reports false if the proxy
+// is cut.
+func (p *Proxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state == cut {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+// await waits while the proxy is frozen; it reports false if it is cut.
+func (p *Proxy) await() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.state == frozen {
+		p.change.Wait()
+	}
+	return p.state == forwarding
+}
+
+// pipe copies from src to dst, holding what it read while the proxy is
+// frozen, and closes both when either side ends or the proxy is cut.
+func (p *Proxy) pipe(dst, src net.Conn) {
+	defer func() {
+		dst.Close()
+		src.Close()
+		p.mu.Lock()
+		delete(p.conns, dst)
+		delete(p.conns, src)
+		p.mu.Unlock()
+	}()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if !p.await() {
+				return
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			p.await() // a frozen database learns nothing until it thaws
+			return
+		}
+	}
+}
+
+// LockWrites holds a write lock on the server's database from a
+// connection of its own, as a stuck process or a long migration would: on
+// SQLite the file's write lock, on PostgreSQL an EXCLUSIVE lock on the
+// users table. Writes (a sign-up) wait for it; plain reads do not. It
+// returns the function that lets go, which also runs when the test ends.
+func (c *Client) LockWrites(t testing.TB) (release func()) {
+	t.Helper()
+	driver, lock := "sqlite", []string{"BEGIN IMMEDIATE"}
+	if database.IsPostgres(c.DatabaseURL) {
+		driver, lock = "pgx", []string{"BEGIN", "LOCK TABLE users IN EXCLUSIVE MODE"}
+	}
+	db, err := sql.Open(driver, c.DatabaseURL)
+	require.NoError(t, err)
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	require.NoError(t, err)
+	for _, stmt := range lock {
+		_, err := conn.ExecContext(ctx, stmt)
+		require.NoError(t, err, stmt)
+	}
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			_, err := conn.ExecContext(ctx, "ROLLBACK")
+			require.NoError(t, err, "release the write lock")
+			conn.Close()
+			db.Close()
+		})
+	}
+	t.Cleanup(release)
+	return release
+}

@@ -1,0 +1,108 @@
+package database
+
+import (
+	"context"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+)
+
+// DefaultCallTimeout bounds a database call when Options.CallTimeout is 0.
+const DefaultCallTimeout = 5 * time.Second
+
+// timeoutDriver bounds every call ent makes: a statement, and a
+// transaction from its start to its commit, each ends with a deadline
+// error after d. A database that hangs (frozen, or a lock held past
+// SQLite's busy timeout) then fails the call in bounded time instead of
+// holding the request until the client gives up; the caller's own
+// deadline still applies when it is sooner.
+type timeoutDriver struct {
+	*entsql.Driver
+	d time.Duration
+}
+
+// newTimeoutDriver returns drv with every call bounded by d
+// (DefaultCallTimeout if d is 0).
+func newTimeoutDriver(drv *entsql.Driver, d time.Duration) timeoutDriver {
+	if d <= 0 {
+		d = DefaultCallTimeout
+	}
+	return timeoutDriver{Driver: drv, d: d}
+}
+
+// Exec runs a statement within the bound.
+func (t timeoutDriver) Exec(ctx context.Context, query string, args, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.Driver.Exec(ctx, query, args, v)
+}
+
+// Query runs a query, and the reading of its rows, within the bound.
+func (t timeoutDriver) Query(ctx context.Context, query string, args, v any) error {
+	return queryWithin(ctx, t.d, t.Driver, query, args, v)
+}
+
+// Tx starts a transaction bounded as a whole (see BeginTx).
+func (t timeoutDriver) Tx(ctx context.Context) (dialect.Tx, error) {
+	return t.BeginTx(ctx, nil)
+}
+
+// BeginTx starts a transaction whose start, statements and commit all end
+// within the bound; each of its statements is bounded on its own too,
+// since database/sql cannot roll back a transaction while one runs.
+func (t timeoutDriver) BeginTx(ctx context.Context, opts *entsql.TxOptions) (dialect.Tx, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	tx, err := t.Driver.BeginTx(ctx, opts)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return &timeoutTx{Tx: tx, d: t.d, cancel: cancel}, nil
+}
+
+// timeoutTx is a transaction of timeoutDriver.
+type timeoutTx struct {
+	dialect.Tx
+	d      time.Duration
+	cancel context.CancelFunc
+}
+
+// Exec runs a statement of the transaction within the bound.
+func (t *timeoutTx) Exec(ctx context.Context, query string, args, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.Tx.Exec(ctx, query, args, v)
+}
+
+// Query runs a query of the transaction within the bound.
+func (t *timeoutTx) Query(ctx context.Context, query string, args, v any) error {
+	return queryWithin(ctx, t.d, t.Tx, query, args, v)
+}
+
+// Commit commits and releases the transaction's deadline.
+func (t *timeoutTx) Commit() error {
+	defer t.cancel()
+	return t.Tx.Commit()
+}
+
+// Rollback rolls back and releases the transaction's deadline.
+func (t *timeoutTx) Rollback() error {
+	defer t.cancel()
+	return t.Tx.Rollback()
+}
+
+// queryWithin runs q on eq with a deadline of d. The rows it returns into
+// v are read after it returns, and ent's schema tools need them to be the
+// *sql.Rows itself (no wrapper could end the deadline on Close), so on
+// success the deadline ends with the caller's context (a request's, when
+// its handler returns) or when it expires.
+func queryWithin(ctx context.Context, d time.Duration, eq dialect.ExecQuerier, q string, args, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	if err := eq.Query(ctx, q, args, v); err != nil {
+		cancel()
+		return err
+	}
+	_ = cancel // see above: the deadline outlives the call
+	return nil
+}
