@@ -236,26 +236,5 @@ func newLogger(cfg *config, w io.Writer) *slog.Logger {
 	if cfg.production() {
 		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(requestIDHandler{h})
-}
-
-// requestIDHandler adds the request id of the context to every record.
-type requestIDHandler struct{ slog.Handler }
-
-// Handle adds request_id when the context has one.
-func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
-	if id := account.RequestInfoFrom(ctx).RequestID; id != "" {
-		r.AddAttrs(slog.String("request_id", id))
-	}
-	return h.Handler.Handle(ctx, r)
-}
-
-// WithAttrs keeps the wrapper around the derived handler.
-func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return requestIDHandler{h.Handler.WithAttrs(attrs)}
-}
-
-// WithGroup keeps the wrapper around the derived handler.
-func (h requestIDHandler) WithGroup(name string) slog.Handler {
-	return requestIDHandler{h.Handler.WithGroup(name)}
+	return slog.New(h)
 }

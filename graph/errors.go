@@ -42,18 +42,25 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 const retryAfterOutage = 5 * time.Second
 
 // serverError answers an error that no rule of the contract explains, and
-// logs it. A database that cannot be reached or did not answer in time
-// (or a request past its deadline) is an outage, not a bug: it answers
-// SERVICE_UNAVAILABLE and is logged as a warning. Anything else is an
-// internal error, logged as one.
+// logs it at the level it deserves. A request whose client went away
+// (its context cancelled) failed because of that: nobody reads the answer,
+// and it is logged at debug. A database that cannot be reached or did not
+// answer in time (or a request past its deadline) is an outage, not a bug:
+// it answers SERVICE_UNAVAILABLE and is logged as a warning. Anything else
+// is an internal error, logged as one.
 func serverError(ctx context.Context, log *slog.Logger, path ast.Path, err error) *apperr.Error {
 	attrs := []any{slog.String("path", path.String()), slog.Any("error", err)}
-	if database.IsUnavailable(err) {
+	unavailable := database.IsUnavailable(err)
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled) && (unavailable || errors.Is(err, context.Canceled)):
+		log.DebugContext(ctx, "client went away", attrs...)
+	case unavailable:
 		log.WarnContext(ctx, "database unavailable", attrs...)
-		return apperr.Unavailable("the service is unavailable, retry later", retryAfterOutage)
+	default:
+		log.ErrorContext(ctx, "internal error", attrs...)
+		return apperr.New(apperr.Internal, "internal server error")
 	}
-	log.ErrorContext(ctx, "internal error", attrs...)
-	return apperr.New(apperr.Internal, "internal server error")
+	return apperr.Unavailable("the service is unavailable, retry later", retryAfterOutage)
 }
 
 // publicError translates the errors a client may see into *apperr.Error, or

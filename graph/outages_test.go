@@ -1,6 +1,8 @@
 package graph_test
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,4 +106,57 @@ func TestDatabaseOutages(t *testing.T) {
 		c.Me(t, u.Token)
 		c.SignIn(t, u.Email, apitest.Password)
 	})
+}
+
+// TestOutageLogs reads the server log during faults: a client that hangs
+// up is no server error (debug), a database that does not answer in time
+// is a warning naming the request, and neither is an internal error.
+func TestOutageLogs(t *testing.T) {
+	t.Parallel()
+
+	t.Run("a client that hangs up", func(t *testing.T) {
+		t.Parallel()
+		logs := &apitest.Log{}
+		c := apitest.New(t, apitest.Options{Log: logs, DBTimeout: time.Minute})
+		c.LockWrites(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		_, err := c.PostContext(ctx, "", apitest.OpSignUp, apitest.Vars{"in": apitest.SignUpInput(apitest.Email())})
+		require.ErrorIs(t, err, context.DeadlineExceeded, "answered while the database was locked")
+		line := awaitLine(t, logs, "client went away")
+		require.Contains(t, line, "level=DEBUG")
+		require.Contains(t, line, "context canceled")
+		require.NotContains(t, logs.String(), "level=ERROR")
+	})
+
+	t.Run("a database too slow", func(t *testing.T) {
+		t.Parallel()
+		logs := &apitest.Log{}
+		c := apitest.New(t, apitest.Options{Log: logs, DBTimeout: 300 * time.Millisecond})
+		c.LockWrites(t)
+		h := apitest.Header("X-Request-ID", "slow-database-1")
+		apitest.RequireUnavailable(t, c.DoWithHeader(t, h, apitest.OpSignUp, apitest.Vars{"in": apitest.SignUpInput(apitest.Email())}))
+		line := awaitLine(t, logs, "request_id=slow-database-1")
+		require.Contains(t, line, "level=WARN")
+		require.Contains(t, line, `msg="database unavailable"`)
+		require.Contains(t, line, "deadline exceeded")
+		require.NotContains(t, logs.String(), "level=ERROR")
+	})
+}
+
+// awaitLine waits until the log has a line holding s (the server may
+// still be finishing a request its client left) and returns it.
+func awaitLine(t testing.TB, logs *apitest.Log, s string) string {
+	t.Helper()
+	var found string
+	require.Eventually(t, func() bool {
+		for _, line := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(line, s) {
+				found = line
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 10*time.Millisecond, "no log line with %q in:\n%s", s, logs)
+	return found
 }

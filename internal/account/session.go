@@ -191,14 +191,15 @@ func forShare(s *sql.Selector) {
 }
 
 // upgradeHash rehashes a password whose stored hash is bcrypt or has old
-// argon2id parameters. A failure is logged, not returned: the sign-in stands.
+// argon2id parameters. A failure is logged, not returned: the sign-in
+// stands, and the next one tries again.
 func (s *Service) upgradeHash(ctx context.Context, u *ent.User, password string) {
 	h, err := s.hasher.Hash(ctx, password)
 	if err == nil {
 		err = s.client.User.UpdateOne(u).Where(user.PasswordHash(u.PasswordHash)).SetPasswordHash(h).Exec(ctx)
 	}
-	if err != nil && !ent.IsNotFound(err) {
-		s.log.ErrorContext(ctx, "upgrade password hash", slog.String("user_id", u.ID.String()), slog.Any("error", err))
+	if err != nil && !ent.IsNotFound(err) && ctx.Err() == nil { // a client that left is no fault
+		s.log.WarnContext(ctx, "upgrade password hash", slog.String("user_id", u.ID.String()), slog.Any("error", err))
 	}
 }
 

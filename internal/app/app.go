@@ -65,7 +65,8 @@ type Config struct {
 	// count as one client (see account.Options).
 	IPv6Prefix int
 
-	// Logger receives the server log; nil means slog.Default().
+	// Logger receives the server log, each line of a request with its
+	// request_id; nil means slog.Default().
 	Logger *slog.Logger
 	// Metrics, if set, receives the server's metrics (see metrics.New).
 	Metrics *metrics.Metrics
@@ -132,6 +133,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	log = httpapi.LogRequestIDs(log)
 	docs, err := persisted.Load(cfg.PersistedDocuments...)
 	if err != nil {
 		return nil, err
