@@ -53,26 +53,63 @@ type attempt struct {
 // is locked, or when ctx ends before a place frees (with ctx's error as
 // the cause), or an error if the database fails.
 func (s *Service) reserveAttempt(ctx context.Context, email string) (*attempt, error) {
-	for wait := pollFirst; ; wait = min(2*wait, pollMax) {
+	wait := pollFirst
+	for {
 		a, lockedUntil, err := s.tryReserve(ctx, email)
-		switch {
-		case err != nil:
-			return nil, err
-		case !lockedUntil.IsZero():
-			return nil, apperr.Limited("too many failed sign-ins for this email, try again later", lockedUntil.Sub(s.now()))
-		case a != nil:
-			return a, nil
+		if a != nil || err != nil || !lockedUntil.IsZero() {
+			return a, s.lockedError(lockedUntil, err)
 		}
-		timer := time.NewTimer(wait/2 + rand.N(wait)) // jittered, so that waiters spread out
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			e := apperr.Limited("too many sign-ins for this email at once, retry shortly", time.Second)
-			e.Err = ctx.Err()
-			return nil, e
-		case <-timer.C:
+		// Every place is taken. Wait until a plain read sees one free, so
+		// that waiters do not queue for the write lock (SQLite's, or the
+		// lockout row's) while nothing changes.
+		for free := false; !free; wait = min(2*wait, pollMax) {
+			timer := time.NewTimer(wait/2 + rand.N(wait)) // jittered, so that waiters spread out
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				e := apperr.Limited("too many sign-ins for this email at once, retry shortly", time.Second)
+				e.Err = ctx.Err()
+				return nil, e
+			case <-timer.C:
+			}
+			free, lockedUntil, err = s.placeFree(ctx, email)
+			if err != nil || !lockedUntil.IsZero() {
+				return nil, s.lockedError(lockedUntil, err)
+			}
 		}
 	}
+}
+
+// lockedError returns err, or RATE_LIMITED until lockedUntil if it is set.
+func (s *Service) lockedError(lockedUntil time.Time, err error) error {
+	if err != nil || lockedUntil.IsZero() {
+		return err
+	}
+	return apperr.Limited("too many failed sign-ins for this email, try again later", lockedUntil.Sub(s.now()))
+}
+
+// placeFree reads, without locking anything, whether email has a place
+// free (tryReserve decides), or the end of its lock.
+func (s *Service) placeFree(ctx context.Context, email string) (free bool, lockedUntil time.Time, err error) {
+	now := s.now()
+	failures := 0
+	l, err := s.client.Lockout.Query().Where(lockout.Email(email)).Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+	case err != nil:
+		return false, time.Time{}, fmt.Errorf("load lockout: %w", err)
+	case l.LockedUntil != nil && now.Before(*l.LockedUntil):
+		return false, *l.LockedUntil, nil
+	case l.LockedUntil == nil: // else the lock is over, and its failures with it
+		failures = l.Failures
+	}
+	inFlight, err := s.client.SigninAttempt.Query().
+		Where(signinattempt.Email(email), signinattempt.ExpiresAtGT(now)).
+		Count(ctx)
+	if err != nil {
+		return false, time.Time{}, fmt.Errorf("count sign-in attempts: %w", err)
+	}
+	return failures+inFlight < lockoutFailures, time.Time{}, nil
 }
 
 // tryReserve reserves a place for email in one transaction, which first
@@ -103,12 +140,9 @@ func (s *Service) tryReserve(ctx context.Context, email string) (a *attempt, loc
 				return fmt.Errorf("end lock: %w", err)
 			}
 		}
-		if _, err := tx.SigninAttempt.Delete().
-			Where(signinattempt.Email(email), signinattempt.ExpiresAtLTE(now)).
-			Exec(ctx); err != nil {
-			return fmt.Errorf("delete lapsed sign-in attempts: %w", err)
-		}
-		inFlight, err := tx.SigninAttempt.Query().Where(signinattempt.Email(email)).Count(ctx)
+		inFlight, err := tx.SigninAttempt.Query().
+			Where(signinattempt.Email(email), signinattempt.ExpiresAtGT(now)). // lapsed ones go with Prune
+			Count(ctx)
 		if err != nil {
 			return fmt.Errorf("count sign-in attempts: %w", err)
 		}

@@ -74,7 +74,8 @@ type Options struct {
 	// how many callers may wait for it (0: 256, negative: none).
 	HashWorkers, HashQueue int
 	// RequestTimeout and DBTimeout bound a request and a database call
-	// (0: the server's defaults, 30s and 5s).
+	// (0: 30s both, above the server's 5s default for a call: a test
+	// machine under load is slow, not down; outage tests set their own).
 	RequestTimeout, DBTimeout time.Duration
 	// Limits, CORSOrigins, TrustedProxies and the persisted documents go
 	// to the server as they are.
@@ -149,7 +150,7 @@ func New(t testing.TB, opts ...Options) *Client {
 		signing = app.Signing{Alg: "EdDSA", KEK: kek, Keys: o.Keys}
 	}
 	a, err := app.New(context.Background(), app.Config{
-		DatabaseURL: o.DatabaseURL, DBTimeout: o.DBTimeout,
+		DatabaseURL: o.DatabaseURL, DBTimeout: or(o.DBTimeout, 30*time.Second),
 		EntOptions: []ent.Option{ent.Debug(), ent.Log(func(...any) { queries.Add(1) })},
 		Signing:    signing, Issuer: issuer, Audience: audience,
 		AccessTTL:   or(o.AccessTTL, 15*time.Minute),

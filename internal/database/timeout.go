@@ -2,6 +2,10 @@ package database
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -17,18 +21,30 @@ const DefaultCallTimeout = 5 * time.Second
 // SQLite's busy timeout) then fails the call in bounded time instead of
 // holding the request until the client gives up; the caller's own
 // deadline still applies when it is sooner.
+//
+// On SQLite, which has one writer and whose transactions all write
+// (BEGIN IMMEDIATE), the process's transactions also take turns (turns, a
+// semaphore of one) before they ask SQLite for its lock: waiting in
+// SQLite's busy handler, which retries by polling at up to 100 ms, lets
+// newcomers overtake, so that under a burst some transaction would
+// starve past the bound; a Go channel serves waiters in order.
 type timeoutDriver struct {
 	*entsql.Driver
-	d time.Duration
+	d     time.Duration
+	turns chan struct{} // nil on PostgreSQL
 }
 
 // newTimeoutDriver returns drv with every call bounded by d
-// (DefaultCallTimeout if d is 0).
+// (DefaultCallTimeout if d is 0), its transactions taking turns on SQLite.
 func newTimeoutDriver(drv *entsql.Driver, d time.Duration) timeoutDriver {
 	if d <= 0 {
 		d = DefaultCallTimeout
 	}
-	return timeoutDriver{Driver: drv, d: d}
+	t := timeoutDriver{Driver: drv, d: d}
+	if drv.Dialect() == dialect.SQLite {
+		t.turns = make(chan struct{}, 1)
+	}
+	return t
 }
 
 // Exec runs a statement within the bound.
@@ -53,43 +69,68 @@ func (t timeoutDriver) Tx(ctx context.Context) (dialect.Tx, error) {
 // since database/sql cannot roll back a transaction while one runs.
 func (t timeoutDriver) BeginTx(ctx context.Context, opts *entsql.TxOptions) (dialect.Tx, error) {
 	ctx, cancel := context.WithTimeout(ctx, t.d)
+	end := cancel
+	if t.turns != nil {
+		select {
+		case t.turns <- struct{}{}:
+		case <-ctx.Done():
+			cancel()
+			return nil, fmt.Errorf("wait for a turn to write: %w", context.Cause(ctx))
+		}
+		end = func() { cancel(); <-t.turns }
+	}
+	end = sync.OnceFunc(end)
 	tx, err := t.Driver.BeginTx(ctx, opts)
 	if err != nil {
-		cancel()
+		end()
 		return nil, err
 	}
-	return &timeoutTx{Tx: tx, d: t.d, cancel: cancel}, nil
+	// A transaction never ended (its caller panicked) holds its turn until
+	// its deadline, when database/sql rolls it back, and no longer.
+	context.AfterFunc(ctx, end)
+	return &timeoutTx{Tx: tx, d: t.d, ctx: ctx, end: end}, nil
 }
 
 // timeoutTx is a transaction of timeoutDriver.
 type timeoutTx struct {
 	dialect.Tx
-	d      time.Duration
-	cancel context.CancelFunc
+	d   time.Duration
+	ctx context.Context // the transaction's, with its deadline
+	end func()          // releases the deadline (and the turn), once
 }
 
 // Exec runs a statement of the transaction within the bound.
 func (t *timeoutTx) Exec(ctx context.Context, query string, args, v any) error {
 	ctx, cancel := context.WithTimeout(ctx, t.d)
 	defer cancel()
-	return t.Tx.Exec(ctx, query, args, v)
+	return t.ended(t.Tx.Exec(ctx, query, args, v))
 }
 
 // Query runs a query of the transaction within the bound.
 func (t *timeoutTx) Query(ctx context.Context, query string, args, v any) error {
-	return queryWithin(ctx, t.d, t.Tx, query, args, v)
+	return t.ended(queryWithin(ctx, t.d, t.Tx, query, args, v))
 }
 
-// Commit commits and releases the transaction's deadline.
+// Commit commits and releases the transaction's deadline and turn.
 func (t *timeoutTx) Commit() error {
-	defer t.cancel()
-	return t.Tx.Commit()
+	defer t.end()
+	return t.ended(t.Tx.Commit())
 }
 
-// Rollback rolls back and releases the transaction's deadline.
+// Rollback rolls back and releases the transaction's deadline and turn.
 func (t *timeoutTx) Rollback() error {
-	defer t.cancel()
-	return t.Tx.Rollback()
+	defer t.end()
+	return t.ended(t.Tx.Rollback())
+}
+
+// ended adds to err why the transaction is over, when its deadline passed
+// (or its caller went away) and database/sql rolled it back: the bare
+// sql.ErrTxDone would read as a bug.
+func (t *timeoutTx) ended(err error) error {
+	if errors.Is(err, sql.ErrTxDone) && t.ctx.Err() != nil {
+		return fmt.Errorf("transaction rolled back: %w: %w", context.Cause(t.ctx), err)
+	}
+	return err
 }
 
 // queryWithin runs q on eq with a deadline of d. The rows it returns into
