@@ -42,9 +42,10 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 const retryAfterOutage = 5 * time.Second
 
 // serverError answers an error that no rule of the contract explains, and
-// logs it at the level it deserves. A request whose client went away
-// (its context cancelled) failed because of that: nobody reads the answer,
-// and it is logged at debug. A database that cannot be reached or did not
+// logs it at the level it deserves. A request cancelled (its client went
+// away, or a shutdown cancelled the requests left) failed because of that:
+// it answers SERVICE_UNAVAILABLE, which the client is usually gone to
+// read, and is logged at debug. A database that cannot be reached or did not
 // answer in time (or a request past its deadline) is an outage, not a bug:
 // it answers SERVICE_UNAVAILABLE and is logged as a warning. Anything else
 // is an internal error, logged as one.
@@ -53,7 +54,7 @@ func serverError(ctx context.Context, log *slog.Logger, path ast.Path, err error
 	unavailable := database.IsUnavailable(err)
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled) && (unavailable || errors.Is(err, context.Canceled)):
-		log.DebugContext(ctx, "client went away", attrs...)
+		log.DebugContext(ctx, "request cancelled", attrs...)
 	case unavailable:
 		log.WarnContext(ctx, "database unavailable", attrs...)
 	default:

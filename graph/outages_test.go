@@ -123,7 +123,7 @@ func TestOutageLogs(t *testing.T) {
 		defer cancel()
 		_, err := c.PostContext(ctx, "", apitest.OpSignUp, apitest.Vars{"in": apitest.SignUpInput(apitest.Email())})
 		require.ErrorIs(t, err, context.DeadlineExceeded, "answered while the database was locked")
-		line := awaitLine(t, logs, "client went away")
+		line := awaitLine(t, logs, "request cancelled")
 		require.Contains(t, line, "level=DEBUG")
 		require.Contains(t, line, "context canceled")
 		require.NotContains(t, logs.String(), "level=ERROR")

@@ -18,9 +18,10 @@ import (
 // reached or did not answer in time, as opposed to a fault of a query or
 // of the data: a deadline passed (the call's or the request's); a
 // connection refused, reset, closed or never made; PostgreSQL shutting
-// down, starting up, out of connections, memory or disk, or cancelling a
-// statement; SQLite busy past its timeout, unable to open, read or write
-// its file, or out of disk. Trying again later may succeed.
+// down, starting up, read-only, out of connections, memory or disk, failing
+// I/O, or cancelling a statement; SQLite busy past its timeout, unable to
+// open, read or write its file, or out of disk. Trying again later may
+// succeed.
 func IsUnavailable(err error) bool {
 	var (
 		netErr     net.Error
@@ -50,12 +51,16 @@ func IsUnavailable(err error) bool {
 
 // postgresUnavailable reports whether an SQLSTATE says the server cannot
 // serve now: class 08 (connection exception), class 53 (insufficient
-// resources: disk full, out of memory, too many connections), 57014
-// (statement cancelled, e.g. by statement_timeout) and 57P01–57P05
-// (shutting down, starting up, idle too long).
+// resources: disk full, out of memory, too many connections), class 58
+// (system or I/O error), 57014 (statement cancelled, e.g. by
+// statement_timeout), 57P01–57P05 (shutting down, starting up, idle too
+// long) and 25006 (a read-only transaction: a standby, during a failover).
 func postgresUnavailable(code string) bool {
-	return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "53") ||
-		code == "57014" || strings.HasPrefix(code, "57P")
+	switch code[:min(2, len(code))] {
+	case "08", "53", "58":
+		return true
+	}
+	return code == "57014" || strings.HasPrefix(code, "57P") || code == "25006"
 }
 
 // sqliteUnavailable reports whether an SQLite result code says the file
