@@ -8,7 +8,9 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -79,6 +81,22 @@ func sliceChunks[T any](s []T, n int) func(func([]T) bool) {
 	}
 }
 
+// cpuTime returns the CPU time this process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// report adds the per-operation metrics that do not depend on how busy the
+// machine is: SQL statements and CPU time (client and server together).
+func report(b *testing.B, s *apitest.Server, sqlBefore int64, cpuBefore time.Duration) {
+	b.ReportMetric(float64(s.SQLCount()-sqlBefore)/float64(b.N), "sql/op")
+	b.ReportMetric(float64(cpuTime()-cpuBefore)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
+}
+
 // benchParallel runs op from benchClients concurrent clients and reports
 // sql/op. op gets the index of its call and returns an error for a bad
 // answer (it must not use b: it runs off the benchmark's goroutine).
@@ -88,7 +106,7 @@ func benchParallel(b *testing.B, s *apitest.Server, op func(i int64) error) {
 	var failed atomic.Bool
 	b.SetParallelism(max(1, benchClients/runtime.GOMAXPROCS(0)))
 	b.ReportAllocs()
-	before := s.SQLCount()
+	before, cpu := s.SQLCount(), cpuTime()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -101,14 +119,15 @@ func benchParallel(b *testing.B, s *apitest.Server, op func(i int64) error) {
 		}
 	})
 	b.StopTimer()
-	b.ReportMetric(float64(s.SQLCount()-before)/float64(b.N), "sql/op")
+	report(b, s, before, cpu)
 }
 
-// benchSerial runs op b.N times in turn and reports sql/op.
+// benchSerial runs op b.N times in turn and reports sql/op and
+// cpu-µs/op.
 func benchSerial(b *testing.B, s *apitest.Server, op func(i int64) error) {
 	b.Helper()
 	b.ReportAllocs()
-	before := s.SQLCount()
+	before, cpu := s.SQLCount(), cpuTime()
 	b.ResetTimer()
 	for i := range b.N {
 		if err := op(int64(i)); err != nil {
@@ -116,7 +135,7 @@ func benchSerial(b *testing.B, s *apitest.Server, op func(i int64) error) {
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(s.SQLCount()-before)/float64(b.N), "sql/op")
+	report(b, s, before, cpu)
 }
 
 // post sends one operation and returns an error unless the answer is 200
