@@ -132,6 +132,7 @@ func run(args []string, out io.Writer) error {
 		return fmt.Errorf("setup: %w", err)
 	}
 	srv.closeIdle()
+	fmt.Fprintf(out, "setup: signed up %s; book(id:) asks for %s\n", fx.email, fx.bookVars["id"])
 	bare, err := startBare(s.requestTimeout)
 	if err != nil {
 		return err
