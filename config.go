@@ -111,9 +111,9 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	num(&c.AuthBurst, "auth-burst", "AUTH_BURST", 100, "signin, signup and refresh calls a client address may make at once, each")
 	str(&c.TLSCertFile, "tls-cert-file", "TLS_CERT_FILE", "", "serve HTTPS with this certificate")
 	str(&c.TLSKeyFile, "tls-key-file", "TLS_KEY_FILE", "", "and this key")
-	num(&c.Pool.MaxOpenConns, "db-max-open-conns", "DB_MAX_OPEN_CONNS", 20, "PostgreSQL connections per instance")
-	num(&c.Pool.MaxIdleConns, "db-max-idle-conns", "DB_MAX_IDLE_CONNS", 10, "idle PostgreSQL connections kept per instance")
-	dur(&c.Pool.ConnMaxLifetime, "db-conn-max-lifetime", "DB_CONN_MAX_LIFETIME", "30m", "how long a PostgreSQL connection is reused")
+	num(&c.Pool.MaxOpenConns, "db-max-open-conns", "DB_MAX_OPEN_CONNS", database.DefaultMaxOpenConns, "database connections per instance")
+	num(&c.Pool.MaxIdleConns, "db-max-idle-conns", "DB_MAX_IDLE_CONNS", 0, "idle database connections kept per instance (0: all of them)")
+	dur(&c.Pool.ConnMaxLifetime, "db-conn-max-lifetime", "DB_CONN_MAX_LIFETIME", "30m", "how long a database connection is reused")
 	var authRate, origins, proxies string
 	str(&authRate, "auth-rate", "AUTH_RATE", "5", "signin, signup and refresh calls a client address regains each second, each (0: no limit)")
 	str(&origins, "cors-origins", "CORS_ORIGINS", "", "comma-separated origins allowed to call the API from a browser")

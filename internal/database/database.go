@@ -15,17 +15,40 @@ import (
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
-	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver, without cgo
+	"modernc.org/sqlite"
 
 	"bitgate/ent"
 )
 
-// Pool configures the connection pool. Zero fields keep database/sql's
-// defaults (SQLite ignores the pool: it has one file).
+// Pool configures the connection pool, on SQLite as on PostgreSQL. Zero
+// fields take the defaults: DefaultMaxOpenConns connections, all of them
+// kept when idle, reused for ever.
 type Pool struct {
 	MaxOpenConns    int
 	MaxIdleConns    int
 	ConnMaxLifetime time.Duration
+}
+
+// DefaultMaxOpenConns bounds the connections of an instance: enough for
+// every request a 2-core server can run at once and for writers waiting
+// on SQLite's lock, far below PostgreSQL's max_connections.
+const DefaultMaxOpenConns = 20
+
+// apply sets the pool's bounds on db. Idle connections are kept up to the
+// maximum: a connection closed under load is one opened again a moment
+// later (on SQLite with its pragmas, on PostgreSQL with a new backend).
+func (p Pool) apply(db *sql.DB) {
+	open := p.MaxOpenConns
+	if open <= 0 {
+		open = DefaultMaxOpenConns
+	}
+	idle := p.MaxIdleConns
+	if idle <= 0 || idle > open {
+		idle = open
+	}
+	db.SetMaxOpenConns(open)
+	db.SetMaxIdleConns(idle)
+	db.SetConnMaxLifetime(p.ConnMaxLifetime)
 }
 
 // Open opens the database at rawURL, applies the pending migrations under a
@@ -39,17 +62,7 @@ func Open(ctx context.Context, rawURL string, pool Pool, opts ...ent.Option) (*e
 	if err != nil {
 		return nil, err
 	}
-	if d == dialect.Postgres {
-		if pool.MaxOpenConns > 0 {
-			db.SetMaxOpenConns(pool.MaxOpenConns)
-		}
-		if pool.MaxIdleConns > 0 {
-			db.SetMaxIdleConns(pool.MaxIdleConns)
-		}
-		if pool.ConnMaxLifetime > 0 {
-			db.SetConnMaxLifetime(pool.ConnMaxLifetime)
-		}
-	}
+	pool.apply(db)
 	if err := migrate(ctx, db, d); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", Redact(rawURL), err)
@@ -87,11 +100,11 @@ func openDB(rawURL string) (string, *sql.DB, error) {
 	f.Close()
 	dsn := "file:" + path + "?_txlock=immediate" +
 		"&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)"
-	db, err := sql.Open("sqlite", dsn)
+	connector, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return "", nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return dialect.SQLite, db, nil
+	return dialect.SQLite, sql.OpenDB(stmtCache{connector}), nil
 }
 
 // Redact hides the password of a database URL, for errors and logs.
