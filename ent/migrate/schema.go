@@ -84,6 +84,13 @@ var (
 				OnDelete:   schema.Cascade,
 			},
 		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "note_owner_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{NotesColumns[5], NotesColumns[0]},
+			},
+		},
 	}
 	// SessionsColumns holds the columns for the "sessions" table.
 	SessionsColumns = []*schema.Column{
@@ -136,6 +143,13 @@ var (
 				Columns:    []*schema.Column{SpentTokensColumns[3]},
 				RefColumns: []*schema.Column{SessionsColumns[0]},
 				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "spenttoken_session_id",
+				Unique:  false,
+				Columns: []*schema.Column{SpentTokensColumns[3]},
 			},
 		},
 	}

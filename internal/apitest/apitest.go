@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -74,11 +75,33 @@ type Server struct {
 	DBURL    string
 	HTTP     *http.Client
 
-	queries atomic.Int64
+	queries    atomic.Int64
+	statements sync.Map // SQL text → struct{}
 }
 
 // SQLCount returns how many SQL statements the server has run so far.
 func (s *Server) SQLCount() int64 { return s.queries.Load() }
+
+// Statements returns the distinct SQL statements the server has run so
+// far, sorted, as ent's debug log gives them (without their arguments).
+func (s *Server) Statements() []string {
+	var out []string
+	s.statements.Range(func(k, _ any) bool {
+		out = append(out, k.(string))
+		return true
+	})
+	slices.Sort(out)
+	return out
+}
+
+// record keeps the SQL text of one line of ent's debug log:
+// "driver.Query: query=SELECT … args=[…]".
+func (s *Server) record(line string) {
+	_, q, ok := strings.Cut(line, " query=")
+	if i := strings.LastIndex(q, " args=["); ok && i >= 0 {
+		s.statements.LoadOrStore(q[:i], struct{}{})
+	}
+}
 
 // New starts the real handler on an httptest server over a fresh database;
 // both are closed when the test ends.
@@ -99,7 +122,10 @@ func New(t testing.TB, opts Options) *Server {
 	}
 	srv := &Server{}
 	client, err := database.Open(context.Background(), dbURL, database.Pool{},
-		ent.Debug(), ent.Log(func(...any) { srv.queries.Add(1) }))
+		ent.Debug(), ent.Log(func(v ...any) {
+			srv.queries.Add(1)
+			srv.record(fmt.Sprint(v...))
+		}))
 	require.NoError(t, err, "open database")
 	t.Cleanup(func() { client.Close() })
 
