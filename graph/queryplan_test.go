@@ -112,7 +112,6 @@ func exerciseAPI(t *testing.T, s *apitest.Server) {
 	do(admin.AccessToken, `mutation($id: ID!) { deleteUser(id: $id) }`, map[string]any{"id": u.User.ID})
 }
 
-
 // planner opens the test database and returns a function that explains a
 // statement of the server's.
 func planner(t *testing.T, dbURL string) (*sql.DB, func(query string) string) {
