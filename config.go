@@ -30,6 +30,7 @@ type config struct {
 	RefreshTTL      time.Duration
 	ReuseGrace      time.Duration
 	MaxBodyBytes    int64
+	MaxInFlight     int
 	HashWorkers     int
 	HashQueue       int
 	ShutdownTimeout time.Duration
@@ -102,6 +103,7 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may finish on SIGTERM")
 	var maxBody int
 	num(&maxBody, "max-body-bytes", "MAX_BODY_BYTES", graph.DefaultMaxBodyBytes, "request body limit")
+	num(&c.MaxInFlight, "max-in-flight", "MAX_IN_FLIGHT", graph.DefaultMaxInFlight, "requests running GraphQL at once; others wait for a slot")
 	num(&c.HashWorkers, "hash-workers", "HASH_WORKERS", max(1, runtime.NumCPU()/2), "password hashes at once")
 	num(&c.HashQueue, "hash-queue", "HASH_QUEUE", 128, "sign-ins that may wait for a hashing slot")
 	num(&c.Limits.MaxDepth, "max-depth", "MAX_QUERY_DEPTH", graph.DefaultMaxDepth, "deepest selection nesting")

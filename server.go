@@ -81,7 +81,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) {
 		})
 	h := graph.NewHandler(graph.HandlerConfig{
 		Client: client, Accounts: accounts, Logger: log,
-		Production: cfg.production(), MaxBodyBytes: cfg.MaxBodyBytes, Limits: cfg.Limits,
+		Production: cfg.production(), MaxBodyBytes: cfg.MaxBodyBytes, MaxInFlight: cfg.MaxInFlight, Limits: cfg.Limits,
 		CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies, TLS: cfg.TLSCertFile != "",
 	})
 	return &app{client: client, accounts: accounts, handler: h, log: log}, nil

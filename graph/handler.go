@@ -48,6 +48,9 @@ type HandlerConfig struct {
 	TrustedProxies []netip.Prefix
 	// TLS adds Strict-Transport-Security.
 	TLS bool
+	// MaxInFlight bounds the requests running GraphQL at once; 0 means
+	// DefaultMaxInFlight.
+	MaxInFlight int
 }
 
 // NewHandler returns the server's whole HTTP handler: POST and GET
@@ -56,6 +59,9 @@ type HandlerConfig struct {
 func NewHandler(cfg HandlerConfig) http.Handler {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
 	}
 	limits := cfg.Limits.withDefaults()
 	srv := handler.New(NewSchema(cfg.Client, cfg.Accounts, cfg.Logger))
@@ -76,7 +82,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	srv.SetRecoverFunc(recoverFunc(cfg.Logger))
 
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", checkRequest(cfg.MaxBodyBytes, authenticate(cfg.Accounts, srv)))
+	mux.Handle("/graphql", checkRequest(cfg.MaxBodyBytes, limitInFlight(cfg.MaxInFlight, authenticate(cfg.Accounts, srv))))
 	if !cfg.Production {
 		mux.Handle("GET /{$}", playground.Handler("bitgate", "/graphql"))
 	}
