@@ -8,11 +8,14 @@ import "net/http"
 // (HASH_QUEUE, 128 by default), so that they never keep reads out.
 const DefaultMaxInFlight = 256
 
-// limitInFlight lets at most n requests into next at once. The others wait
-// for a slot holding only their connection and their (size-limited) body,
-// not the memory of a GraphQL execution and a database wait, so that
-// thousands of open connections cost little more than their sockets. A
-// request whose client goes away while it waits is dropped unanswered.
+// limitInFlight lets at most n requests into next at once; the others wait
+// for a slot, holding only their connection and their (size-limited) body.
+// A request whose client goes away while it waits is dropped unanswered.
+//
+// next runs on a goroutine of its own, so that the connection's goroutine,
+// which lives as long as the keep-alive connection, never grows the deep
+// stack of a GraphQL execution: with thousands of open connections those
+// stacks, not the heap, were most of the server's memory.
 func limitInFlight(n int, next http.Handler) http.Handler {
 	slots := make(chan struct{}, n)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -22,6 +25,13 @@ func limitInFlight(n int, next http.Handler) http.Handler {
 			return
 		}
 		defer func() { <-slots }()
-		next.ServeHTTP(w, r)
+		done := make(chan any, 1)
+		go func() {
+			defer func() { done <- recover() }()
+			next.ServeHTTP(w, r)
+		}()
+		if p := <-done; p != nil {
+			panic(p) // for net/http to handle as the handler's own
+		}
 	})
 }
