@@ -202,7 +202,7 @@ func printRows(out io.Writer, rows []row) {
 				o.rate, ms(o.p50), ms(o.p99), ms(o.max), codes(o.codes), vs, rss)
 		}
 		if r.timeouts > 0 && len(r.ops) > 0 {
-			fmt.Fprintf(tw, "%s\t(timeouts, warm-up included)\t\t%d\t\t\t\t\t\t\t\n", r.name, r.timeouts)
+			fmt.Fprintf(tw, "%s\t(warm-up too)\t%d\t\t\t\t\tTIMEOUT=%d\t\t\t\n", r.name, r.conns, r.timeouts)
 		}
 	}
 	_ = tw.Flush()
