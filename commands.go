@@ -18,9 +18,9 @@ import (
 // password comes from ADMIN_PASSWORD or the first line of stdin; it is
 // required for a new user and, for an existing one, replaces the old one
 // when given.
-func createAdmin(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+func createAdmin(p proc, args []string) error {
 	var email, first, last string
-	cfg, err := parseConfig("bitgate create-admin", args, getenv, stderr, func(fs *flag.FlagSet) {
+	cfg, err := parseConfig("create-admin", args, p.getenv, func(fs *flag.FlagSet) {
 		fs.StringVar(&email, "email", "", "the admin's email (required)")
 		fs.StringVar(&first, "first-name", "Admin", "first name of a new admin")
 		fs.StringVar(&last, "last-name", "User", "last name of a new admin")
@@ -31,21 +31,22 @@ func createAdmin(args []string, getenv func(string) string, stdin io.Reader, std
 	if email == "" {
 		return errors.New("create-admin: -email is required")
 	}
-	password := getenv("ADMIN_PASSWORD")
+	password := p.getenv("ADMIN_PASSWORD")
 	if password == "" {
-		line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
+		line, err := bufio.NewReader(io.LimitReader(p.stdin, 4096)).ReadString('\n')
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("read password from stdin: %w", err)
 		}
 		password = strings.TrimRight(line, "\r\n")
 	}
 	ctx := context.Background()
-	a, err := newApp(ctx, cfg, newLogger(cfg, stderr))
+	log := newLogger(cfg, p.stderr)
+	a, err := newApp(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer a.client.Close()
-	u, created, err := a.accounts.EnsureAdmin(ctx, account.CreateUserInput{
+	defer a.Close()
+	u, created, err := a.Accounts.EnsureAdmin(ctx, account.CreateUserInput{
 		FirstName: first, LastName: last, Email: email, Password: password,
 	})
 	if err != nil {
@@ -55,15 +56,18 @@ func createAdmin(args []string, getenv func(string) string, stdin io.Reader, std
 	if created {
 		verb = "created"
 	}
-	fmt.Fprintf(stdout, "%s admin %s (%s)\n", verb, u.Email, u.ID)
-	a.log.Info("create-admin", slog.String("user_id", u.ID.String()), slog.Bool("created", created))
+	fmt.Fprintf(p.stdout, "%s admin %s (%s)\n", verb, u.Email, u.ID)
+	log.Info("create-admin", slog.String("user_id", u.ID.String()), slog.Bool("created", created))
 	return nil
 }
 
 // hashPassword prints the argon2id hash of the password on stdin (one line,
 // its line ending dropped).
-func hashPassword(stdin io.Reader, stdout io.Writer) error {
-	b, err := io.ReadAll(io.LimitReader(stdin, 4096))
+func hashPassword(p proc, args []string) error {
+	if err := parseFlags(newFlagSet("hash-password"), args); err != nil {
+		return err
+	}
+	b, err := io.ReadAll(io.LimitReader(p.stdin, 4096))
 	if err != nil {
 		return fmt.Errorf("read password: %w", err)
 	}
@@ -75,6 +79,36 @@ func hashPassword(stdin io.Reader, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintln(stdout, h)
+	_, err = fmt.Fprintln(p.stdout, h)
 	return err
+}
+
+// checkHash reads password hashes to import, one a line, on stdin, and
+// names on stdout each line that sign-in would refuse (malformed, of an
+// unknown scheme, or costlier than the bounds), with the reason but not
+// the hash. Returns an error if any line is refused.
+func checkHash(p proc, args []string) error {
+	if err := parseFlags(newFlagSet("check-hash"), args); err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(p.stdin)
+	line, refused := 0, 0
+	for sc.Scan() {
+		line++
+		h := strings.TrimSpace(sc.Text())
+		if h == "" {
+			continue
+		}
+		if err := auth.CheckHash(h); err != nil {
+			refused++
+			fmt.Fprintf(p.stdout, "line %d: %v\n", line, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read hashes: %w", err)
+	}
+	if refused > 0 {
+		return fmt.Errorf("check-hash: sign-in would refuse %d of the hashes", refused)
+	}
+	return nil
 }

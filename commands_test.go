@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
 
 	"bitgate/auth"
 	"bitgate/ent/user"
@@ -57,4 +58,25 @@ func TestHashPassword(t *testing.T) {
 
 	err = run([]string{"hash-password"}, func(string) string { return "" }, strings.NewReader("short\n"), io.Discard, io.Discard)
 	require.ErrorContains(t, err, "at least 8 characters")
+}
+
+// TestCheckHash names the lines of hashes that sign-in would refuse and
+// fails if there is one.
+func TestCheckHash(t *testing.T) {
+	own, err := auth.HashPassword("long enough pw")
+	require.NoError(t, err)
+	bc, err := bcrypt.GenerateFromPassword([]byte("long enough pw"), bcrypt.MinCost)
+	require.NoError(t, err)
+	noenv := func(string) string { return "" }
+
+	var out strings.Builder
+	require.NoError(t, run([]string{"check-hash"}, noenv, strings.NewReader(own+"\n\n"+string(bc)+"\r\n"), &out, io.Discard))
+	require.Empty(t, out.String())
+
+	costly := strings.Replace(own, "t=2", "t=16", 1)
+	out.Reset()
+	err = run([]string{"check-hash"}, noenv, strings.NewReader(own+"\n"+costly+"\nplaintext\n"+string(bc)+"\n"), &out, io.Discard)
+	require.ErrorContains(t, err, "refuse 2 of the hashes")
+	require.Regexp(t, `^line 2: .*out of range.*\nline 3: .*unknown scheme\n$`, out.String())
+	require.NotContains(t, out.String(), costly[20:], "check-hash printed a hash")
 }

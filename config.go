@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
 	"net/netip"
 	"path/filepath"
 	"runtime"
@@ -11,11 +10,14 @@ import (
 	"time"
 
 	"bitgate/graph"
+	"bitgate/internal/clientip"
 	"bitgate/internal/database"
+	"bitgate/internal/httpapi"
 )
 
-// config is the server's configuration: each setting is a flag whose
-// default comes from an environment variable (see the README's table).
+// config is the server's configuration: each setting is a flag or an
+// environment variable (see the README's table); JWTSecret comes from the
+// environment only.
 type config struct {
 	Addr            string
 	DataDir         string
@@ -36,12 +38,22 @@ type config struct {
 	ShutdownTimeout time.Duration
 	AuthRate        float64
 	AuthBurst       int
+	IPv6Prefix      int
 	Limits          graph.Limits
 	CORSOrigins     []string
 	TrustedProxies  []netip.Prefix
 	TLSCertFile     string
 	TLSKeyFile      string
 	Pool            database.Pool
+
+	// JWTAlg is HS256 or EdDSA.
+	JWTAlg string
+	// JWTSecretPrevious (environment only), or the file
+	// JWTSecretPreviousFile names, is the HS256 secret JWTSecret replaced.
+	JWTSecretPrevious, JWTSecretPreviousFile string
+	// KEK (environment only), or the file KEKFile names, encrypts the EdDSA
+	// private keys in the database.
+	KEK, KEKFile string
 }
 
 // production reports whether APP_ENV=production.
@@ -55,55 +67,53 @@ func (c *config) databaseURL() string {
 	return "file:" + filepath.Join(c.DataDir, "bitgate.db")
 }
 
-// parseConfig reads flags from args over defaults from getenv; extra, if
-// not nil, adds a subcommand's own flags. Returns an error for an unknown
-// flag or a malformed value.
-func parseConfig(name string, args []string, getenv func(string) string, out io.Writer, extra func(*flag.FlagSet)) (*config, error) {
+// setting ties a flag to the environment variable that sets it when the
+// flag is not given.
+type setting struct{ flag, env string }
+
+// parseConfig parses the settings from args, then from getenv for every
+// flag not given, over the built-in defaults; extra, if not nil, adds a
+// subcommand's own flags. Help and error output show only the built-in
+// defaults, never a value from the environment, and secrets (JWT_SECRET,
+// JWT_SECRET_PREVIOUS, JWT_KEY_ENCRYPTION_KEY) are read from the
+// environment only, so that neither `-h` nor `ps` shows
+// them. Returns a helpRequest for -h, a usageError for an unknown flag, a
+// malformed flag value or a stray argument, or an error for a malformed
+// environment value or an invalid setting.
+func parseConfig(name string, args []string, getenv func(string) string, extra func(*flag.FlagSet)) (*config, error) {
 	var c config
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(out)
-	env := func(key, def string) string {
-		if v := getenv(key); v != "" {
-			return v
-		}
-		return def
-	}
-	var errs []error
-	dur := func(p *time.Duration, flagName, key, def, usage string) {
-		d, err := time.ParseDuration(env(key, def))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", key, err))
-		}
-		fs.DurationVar(p, flagName, d, usage+" ("+key+")")
+	fs := newFlagSet(name)
+	var settings []setting
+	str := func(p *string, flagName, key, def, usage string) {
+		fs.StringVar(p, flagName, def, usage+" ("+key+")")
+		settings = append(settings, setting{flagName, key})
 	}
 	num := func(p *int, flagName, key string, def int, usage string) {
-		n := def
-		if v := getenv(key); v != "" {
-			if _, err := fmt.Sscan(v, &n); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", key, err))
-			}
-		}
-		fs.IntVar(p, flagName, n, usage+" ("+key+")")
+		fs.IntVar(p, flagName, def, usage+" ("+key+")")
+		settings = append(settings, setting{flagName, key})
 	}
-	str := func(p *string, flagName, key, def, usage string) {
-		fs.StringVar(p, flagName, env(key, def), usage+" ("+key+")")
+	dur := func(p *time.Duration, flagName, key string, def time.Duration, usage string) {
+		fs.DurationVar(p, flagName, def, usage+" ("+key+")")
+		settings = append(settings, setting{flagName, key})
 	}
 	str(&c.Addr, "addr", "ADDR", ":8080", "listen address")
 	str(&c.DataDir, "data-dir", "DATA_DIR", "data", "directory of the SQLite file and the generated signing secret")
 	str(&c.DatabaseURL, "database-url", "DATABASE_URL", "", "database: postgres://… for PostgreSQL, else an SQLite file under the data dir")
 	str(&c.Env, "env", "APP_ENV", "development", "development or production")
 	str(&c.LogLevel, "log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
-	str(&c.JWTSecret, "jwt-secret", "JWT_SECRET", "", "HMAC key for access tokens (its bytes)")
-	str(&c.JWTSecretFile, "jwt-secret-file", "JWT_SECRET_FILE", "", "file holding the HMAC key")
+	str(&c.JWTSecretFile, "jwt-secret-file", "JWT_SECRET_FILE", "", "file holding the HMAC key of access tokens, when JWT_SECRET (environment only) is not set")
+	str(&c.JWTAlg, "jwt-alg", "JWT_ALG", "HS256", "signing algorithm of access tokens: HS256, or EdDSA with keys in the database")
+	str(&c.JWTSecretPreviousFile, "jwt-secret-previous-file", "JWT_SECRET_PREVIOUS_FILE", "", "file holding the HMAC key the current one replaced, when JWT_SECRET_PREVIOUS (environment only) is not set")
+	str(&c.KEKFile, "jwt-key-encryption-key-file", "JWT_KEY_ENCRYPTION_KEY_FILE", "", "file holding the key that encrypts the EdDSA keys, when JWT_KEY_ENCRYPTION_KEY (environment only) is not set")
 	str(&c.JWTIssuer, "jwt-issuer", "JWT_ISSUER", "bitgate", "iss claim of access tokens")
 	str(&c.JWTAudience, "jwt-audience", "JWT_AUDIENCE", "bitgate", "aud claim of access tokens")
-	dur(&c.AccessTTL, "access-ttl", "ACCESS_TOKEN_TTL", "15m", "access token lifetime")
-	dur(&c.RefreshTTL, "refresh-ttl", "REFRESH_TOKEN_TTL", "720h", "refresh token (session) lifetime")
-	dur(&c.ReuseGrace, "refresh-reuse-grace", "REFRESH_REUSE_GRACE", "10s", "how long a spent refresh token is refused without revoking its session")
-	dur(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may finish on SIGTERM")
+	dur(&c.AccessTTL, "access-ttl", "ACCESS_TOKEN_TTL", 15*time.Minute, "access token lifetime")
+	dur(&c.RefreshTTL, "refresh-ttl", "REFRESH_TOKEN_TTL", 720*time.Hour, "refresh token (session) lifetime")
+	dur(&c.ReuseGrace, "refresh-reuse-grace", "REFRESH_REUSE_GRACE", 10*time.Second, "how long a spent refresh token is refused without revoking its session")
+	dur(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", 15*time.Second, "how long in-flight requests may finish on SIGTERM")
 	var maxBody int
-	num(&maxBody, "max-body-bytes", "MAX_BODY_BYTES", graph.DefaultMaxBodyBytes, "request body limit")
-	num(&c.MaxInFlight, "max-in-flight", "MAX_IN_FLIGHT", graph.DefaultMaxInFlight, "requests running GraphQL at once; others wait for a slot")
+	num(&maxBody, "max-body-bytes", "MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, "request body limit")
+	num(&c.MaxInFlight, "max-in-flight", "MAX_IN_FLIGHT", httpapi.DefaultMaxInFlight, "requests running GraphQL at once; others wait for a slot")
 	num(&c.HashWorkers, "hash-workers", "HASH_WORKERS", max(1, runtime.NumCPU()/2), "password hashes at once")
 	num(&c.HashQueue, "hash-queue", "HASH_QUEUE", 128, "sign-ins that may wait for a hashing slot")
 	num(&c.Limits.MaxDepth, "max-depth", "MAX_QUERY_DEPTH", graph.DefaultMaxDepth, "deepest selection nesting")
@@ -111,27 +121,43 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	num(&c.Limits.MaxFields, "max-fields", "MAX_QUERY_FIELDS", graph.DefaultMaxFields, "fields a query document may hold")
 	num(&c.Limits.MaxAuthFields, "max-auth-fields", "MAX_AUTH_FIELDS", graph.DefaultMaxAuthFields, "signin, signup and refresh fields allowed each per request")
 	num(&c.AuthBurst, "auth-burst", "AUTH_BURST", 100, "signin, signup and refresh calls a client address may make at once, each")
+	num(&c.IPv6Prefix, "rate-limit-ipv6-prefix", "RATE_LIMIT_IPV6_PREFIX", clientip.DefaultIPv6Prefix, "leading bits of an IPv6 address that the per-address limits count as one client")
 	str(&c.TLSCertFile, "tls-cert-file", "TLS_CERT_FILE", "", "serve HTTPS with this certificate")
 	str(&c.TLSKeyFile, "tls-key-file", "TLS_KEY_FILE", "", "and this key")
 	num(&c.Pool.MaxOpenConns, "db-max-open-conns", "DB_MAX_OPEN_CONNS", database.DefaultMaxOpenConns, "database connections per instance")
 	num(&c.Pool.MaxIdleConns, "db-max-idle-conns", "DB_MAX_IDLE_CONNS", 0, "idle database connections kept per instance (0: all of them)")
-	dur(&c.Pool.ConnMaxLifetime, "db-conn-max-lifetime", "DB_CONN_MAX_LIFETIME", "30m", "how long a database connection is reused")
-	var authRate, origins, proxies string
-	str(&authRate, "auth-rate", "AUTH_RATE", "5", "signin, signup and refresh calls a client address regains each second, each (0: no limit)")
+	dur(&c.Pool.ConnMaxLifetime, "db-conn-max-lifetime", "DB_CONN_MAX_LIFETIME", 30*time.Minute, "how long a database connection is reused")
+	fs.Float64Var(&c.AuthRate, "auth-rate", 5, "signin, signup and refresh calls a client address regains each second, each (0: no limit) (AUTH_RATE)")
+	settings = append(settings, setting{"auth-rate", "AUTH_RATE"})
+	var origins, proxies string
 	str(&origins, "cors-origins", "CORS_ORIGINS", "", "comma-separated origins allowed to call the API from a browser")
 	str(&proxies, "trusted-proxies", "TRUSTED_PROXIES", "", "comma-separated addresses or CIDRs of proxies whose X-Forwarded-For is believed")
 	if extra != nil {
 		extra(fs)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
-	if len(errs) > 0 {
-		return nil, errs[0]
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, s := range settings {
+		if v := getenv(s.env); v != "" && !given[s.flag] {
+			if err := fs.Set(s.flag, v); err != nil {
+				return nil, fmt.Errorf("%s: invalid value: %w", s.env, err)
+			}
+		}
+	}
+	c.JWTSecret = getenv("JWT_SECRET")
+	c.JWTSecretPrevious, c.KEK = getenv("JWT_SECRET_PREVIOUS"), getenv("JWT_KEY_ENCRYPTION_KEY")
+	if c.JWTAlg != "HS256" && c.JWTAlg != "EdDSA" {
+		return nil, fmt.Errorf("JWT_ALG must be HS256 or EdDSA, not %q", c.JWTAlg)
 	}
 	c.MaxBodyBytes = int64(maxBody)
-	if _, err := fmt.Sscan(authRate, &c.AuthRate); err != nil || c.AuthRate < 0 {
-		return nil, fmt.Errorf("AUTH_RATE must be a non-negative number, not %q", authRate)
+	if c.AuthRate < 0 {
+		return nil, fmt.Errorf("AUTH_RATE must not be negative")
+	}
+	if c.IPv6Prefix < 1 || c.IPv6Prefix > 128 {
+		return nil, fmt.Errorf("RATE_LIMIT_IPV6_PREFIX must be 1 to 128, not %d", c.IPv6Prefix)
 	}
 	c.CORSOrigins = splitList(origins)
 	for _, p := range splitList(proxies) {

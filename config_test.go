@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"net/netip"
 	"testing"
 	"time"
@@ -13,7 +12,7 @@ import (
 // SQLite file under ./data, 15-minute access tokens, 30-day sessions and a
 // 10-second reuse grace.
 func TestParseConfigDefaults(t *testing.T) {
-	c, err := parseConfig("t", nil, func(string) string { return "" }, io.Discard, nil)
+	c, err := parseConfig("t", nil, func(string) string { return "" }, nil)
 	require.NoError(t, err)
 	require.Equal(t, ":8080", c.Addr)
 	require.Equal(t, "file:data/bitgate.db", c.databaseURL())
@@ -23,6 +22,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	require.False(t, c.production())
 	require.Empty(t, c.CORSOrigins)
 	require.Empty(t, c.TrustedProxies)
+	require.Equal(t, 64, c.IPv6Prefix)
 }
 
 // TestParseConfigFromEnvAndFlags reads settings from the environment, with
@@ -32,8 +32,9 @@ func TestParseConfigFromEnvAndFlags(t *testing.T) {
 		"ADDR": ":9000", "REFRESH_REUSE_GRACE": "1s", "APP_ENV": "production",
 		"DATABASE_URL": "postgres://u@h/db", "CORS_ORIGINS": "https://a.example, https://b.example",
 		"TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1", "AUTH_RATE": "0.5", "MAX_QUERY_DEPTH": "9",
+		"RATE_LIMIT_IPV6_PREFIX": "56",
 	}
-	c, err := parseConfig("t", []string{"-addr", ":9001"}, func(k string) string { return env[k] }, io.Discard, nil)
+	c, err := parseConfig("t", []string{"-addr", ":9001"}, func(k string) string { return env[k] }, nil)
 	require.NoError(t, err)
 	require.Equal(t, ":9001", c.Addr, "a flag beats the environment")
 	require.Equal(t, time.Second, c.ReuseGrace)
@@ -43,4 +44,5 @@ func TestParseConfigFromEnvAndFlags(t *testing.T) {
 	require.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")}, c.TrustedProxies)
 	require.Equal(t, 0.5, c.AuthRate)
 	require.Equal(t, 9, c.Limits.MaxDepth)
+	require.Equal(t, 56, c.IPv6Prefix)
 }

@@ -30,7 +30,7 @@ func signingSecret(cfg *config) ([]byte, error) {
 	case key == nil && cfg.production():
 		return nil, errors.New("APP_ENV=production needs JWT_SECRET or JWT_SECRET_FILE: a generated secret is not shared between instances nor backed up")
 	case key == nil:
-		return generatedSecret(filepath.Join(cfg.DataDir, secretFileName))
+		return generatedSecret(filepath.Join(cfg.DataDir, secretFileName), newHexSecret)
 	case len(key) < minProductionSecret && cfg.production():
 		return nil, fmt.Errorf("APP_ENV=production needs a signing secret of at least %d bytes, got %d", minProductionSecret, len(key))
 	}
@@ -40,49 +40,66 @@ func signingSecret(cfg *config) ([]byte, error) {
 // configuredSecret returns JWT_SECRET or the contents of JWT_SECRET_FILE,
 // or nil if neither is set.
 func configuredSecret(cfg *config) ([]byte, error) {
+	return envOrFile("JWT_SECRET", cfg.JWTSecret, cfg.JWTSecretFile)
+}
+
+// envOrFile returns the secret value of the setting name, else the
+// contents of the file name_FILE names (its line ending dropped), or nil if
+// neither is set. It returns an error if the file cannot be read or holds
+// nothing.
+func envOrFile(name, value, file string) ([]byte, error) {
 	switch {
-	case cfg.JWTSecret != "":
-		return []byte(cfg.JWTSecret), nil
-	case cfg.JWTSecretFile != "":
-		b, err := os.ReadFile(cfg.JWTSecretFile)
+	case value != "":
+		return []byte(value), nil
+	case file != "":
+		b, err := os.ReadFile(file)
 		if err != nil {
-			return nil, fmt.Errorf("read JWT_SECRET_FILE: %w", err)
+			return nil, fmt.Errorf("read %s_FILE: %w", name, err)
 		}
 		key := bytes.TrimRight(b, "\r\n")
 		if len(key) == 0 {
-			return nil, fmt.Errorf("JWT_SECRET_FILE %s is empty", cfg.JWTSecretFile)
+			return nil, fmt.Errorf("%s_FILE %s is empty", name, file)
 		}
 		return key, nil
 	}
 	return nil, nil
 }
 
-// generatedSecret reads the secret at path, creating it (256 random bits,
-// hex) if it does not exist.
-func generatedSecret(path string) ([]byte, error) {
+// newHexSecret returns 256 random bits, hex-encoded.
+func newHexSecret() (string, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("generate signing secret: %w", err)
+	}
+	return hex.EncodeToString(raw), nil
+}
+
+// generatedSecret reads the secret at path, creating it with generate if it
+// does not exist.
+func generatedSecret(path string, generate func() (string, error)) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
 		if key := bytes.TrimSpace(b); len(key) > 0 {
 			return key, nil
 		}
-		return nil, fmt.Errorf("signing secret %s is empty", path)
+		return nil, fmt.Errorf("secret %s is empty", path)
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("read signing secret: %w", err)
+		return nil, fmt.Errorf("read secret: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return nil, fmt.Errorf("generate signing secret: %w", err)
+	secret, err := generate()
+	if err != nil {
+		return nil, err
 	}
-	key := []byte(hex.EncodeToString(raw))
+	key := []byte(secret)
 	// Write a temporary file, then link it into place: of two processes
 	// starting at once, one links and the other reads the winner's secret.
-	tmp, err := os.CreateTemp(filepath.Dir(path), secretFileName+".*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*")
 	if err != nil {
-		return nil, fmt.Errorf("create signing secret: %w", err)
+		return nil, fmt.Errorf("create secret %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
 	_, err = tmp.Write(append(key, '\n'))
@@ -90,12 +107,12 @@ func generatedSecret(path string) ([]byte, error) {
 		err = cerr
 	}
 	if err != nil {
-		return nil, fmt.Errorf("write signing secret: %w", err)
+		return nil, fmt.Errorf("write secret %s: %w", path, err)
 	}
 	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
-		return generatedSecret(path)
+		return generatedSecret(path, generate)
 	} else if err != nil {
-		return nil, fmt.Errorf("save signing secret: %w", err)
+		return nil, fmt.Errorf("save secret %s: %w", path, err)
 	}
 	return key, nil
 }

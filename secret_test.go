@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,10 +11,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// secretConfig parses a configuration from env (and args) with the data
+// configInTempDir parses a configuration from env (and args) with the data
 // dir and any secret file placed in a fresh temporary directory: "$DIR" in
 // values is replaced by that directory.
-func secretConfig(t testing.TB, env map[string]string, args ...string) (*config, string, error) {
+func configInTempDir(t testing.TB, env map[string]string, args ...string) (*config, string, error) {
 	t.Helper()
 	dir := t.TempDir()
 	vars := map[string]string{"DATA_DIR": filepath.Join(dir, "data")}
@@ -26,16 +25,8 @@ func secretConfig(t testing.TB, env map[string]string, args ...string) (*config,
 	for _, a := range args {
 		argv = append(argv, strings.ReplaceAll(a, "$DIR", dir))
 	}
-	cfg, err := parseConfig("bitgate", argv, func(k string) string { return vars[k] }, io.Discard, nil)
+	cfg, err := parseConfig("bitgate", argv, func(k string) string { return vars[k] }, nil)
 	return cfg, dir, err
-}
-
-// secretWrite writes a secret file into dir and returns its path.
-func secretWrite(t testing.TB, dir, content string) string {
-	t.Helper()
-	path := filepath.Join(dir, "secret")
-	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
-	return path
 }
 
 func TestSigningSecret(t *testing.T) {
@@ -54,21 +45,21 @@ func TestSigningSecret(t *testing.T) {
 		{name: "production with 32 bytes", env: map[string]string{"APP_ENV": "production", "JWT_SECRET": s32}, want: s32},
 		{name: "production by flag", env: map[string]string{"JWT_SECRET": s31}, args: []string{"-env", "production"}, wantErr: "at least 32 bytes"},
 		{name: "development accepts a short secret", env: map[string]string{"JWT_SECRET": "short"}, want: "short"},
-		{name: "secret file trimmed", env: map[string]string{"APP_ENV": "production", "JWT_SECRET_FILE": "$DIR/secret"}, file: secretPtr(s32 + "\r\n"), want: s32},
-		{name: "secret file by flag", args: []string{"-jwt-secret-file", "$DIR/secret"}, file: secretPtr(s32 + "\n"), want: s32},
-		{name: "secret file keeps inner bytes", env: map[string]string{"JWT_SECRET_FILE": "$DIR/secret"}, file: secretPtr("a b\x00c\n"), want: "a b\x00c"},
-		{name: "secret file of 31 bytes and a newline in production", env: map[string]string{"APP_ENV": "production", "JWT_SECRET_FILE": "$DIR/secret"}, file: secretPtr(s31 + "\n"), wantErr: "at least 32 bytes"},
-		{name: "empty secret file", env: map[string]string{"JWT_SECRET_FILE": "$DIR/secret"}, file: secretPtr("\n"), wantErr: "empty"},
+		{name: "secret file trimmed", env: map[string]string{"APP_ENV": "production", "JWT_SECRET_FILE": "$DIR/secret"}, file: new(s32 + "\r\n"), want: s32},
+		{name: "secret file by flag", args: []string{"-jwt-secret-file", "$DIR/secret"}, file: new(s32 + "\n"), want: s32},
+		{name: "secret file keeps inner bytes", env: map[string]string{"JWT_SECRET_FILE": "$DIR/secret"}, file: new("a b\x00c\n"), want: "a b\x00c"},
+		{name: "secret file of 31 bytes and a newline in production", env: map[string]string{"APP_ENV": "production", "JWT_SECRET_FILE": "$DIR/secret"}, file: new(s31 + "\n"), wantErr: "at least 32 bytes"},
+		{name: "empty secret file", env: map[string]string{"JWT_SECRET_FILE": "$DIR/secret"}, file: new("\n"), wantErr: "empty"},
 		{name: "missing secret file", env: map[string]string{"JWT_SECRET_FILE": "$DIR/nope"}, wantErr: "JWT_SECRET_FILE"},
 		{name: "JWT_SECRET wins over the file", env: map[string]string{"JWT_SECRET": s32 + "x", "JWT_SECRET_FILE": "$DIR/nope"}, want: s32 + "x"},
 		{name: "development generates one", env: map[string]string{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			cfg, dir, err := secretConfig(t, tc.env, tc.args...)
+			cfg, dir, err := configInTempDir(t, tc.env, tc.args...)
 			require.NoError(t, err, "parseConfig")
 			if tc.file != nil {
-				secretWrite(t, dir, *tc.file)
+				require.NoError(t, os.WriteFile(filepath.Join(dir, "secret"), []byte(*tc.file), 0o600))
 			}
 			got, err := signingSecret(cfg)
 			generated := filepath.Join(cfg.DataDir, secretFileName)
@@ -100,7 +91,7 @@ func TestSigningSecret(t *testing.T) {
 
 func TestSigningSecretConcurrentFirstStart(t *testing.T) {
 	t.Parallel()
-	cfg, _, err := secretConfig(t, nil)
+	cfg, _, err := configInTempDir(t, nil)
 	require.NoError(t, err)
 	const n = 8
 	got := make(chan []byte, n)
@@ -135,16 +126,18 @@ func TestParseConfigRejects(t *testing.T) {
 		{"bad TRUSTED_PROXIES", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, not-an-ip"}, "TRUSTED_PROXIES"},
 		{"bad REFRESH_REUSE_GRACE", map[string]string{"REFRESH_REUSE_GRACE": "ten seconds"}, "REFRESH_REUSE_GRACE"},
 		{"TLS cert without key", map[string]string{"TLS_CERT_FILE": "c.pem"}, "TLS_KEY_FILE"},
+		{"IPv6 prefix 0", map[string]string{"RATE_LIMIT_IPV6_PREFIX": "0"}, "RATE_LIMIT_IPV6_PREFIX"},
+		{"IPv6 prefix 129", map[string]string{"RATE_LIMIT_IPV6_PREFIX": "129"}, "RATE_LIMIT_IPV6_PREFIX"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, _, err := secretConfig(t, tc.env)
+			_, _, err := configInTempDir(t, tc.env)
 			require.Error(t, err, "parseConfig(%v) = nil error", tc.env)
 			require.Contains(t, err.Error(), tc.wantErr)
 		})
 	}
 
-	cfg, _, err := secretConfig(t, map[string]string{
+	cfg, _, err := configInTempDir(t, map[string]string{
 		"CORS_ORIGINS": " https://a.example, ,https://b.example ", "TRUSTED_PROXIES": "10.0.0.1, 192.168.0.0/16",
 	})
 	require.NoError(t, err)
@@ -153,6 +146,3 @@ func TestParseConfigRejects(t *testing.T) {
 	require.Equal(t, "10.0.0.1/32", cfg.TrustedProxies[0].String())
 	require.False(t, cfg.production(), "development is the default")
 }
-
-// secretPtr returns a pointer to v.
-func secretPtr[T any](v T) *T { return &v }

@@ -3,9 +3,12 @@
 //
 // Usage:
 //
-//	bitgate [flags]                        serve (the default)
+//	bitgate [serve] [flags]                serve (the default)
 //	bitgate create-admin -email E [flags]  create or promote an ADMIN
-//	bitgate hash-password                  hash a password read on stdin
+//	bitgate hash-password < password       hash a password read on stdin
+//	bitgate keys list|rotate [flags]       list or rotate the EdDSA signing keys
+//	bitgate version                        print the build's versions
+//	bitgate help [command]                 print help
 package main
 
 import (
@@ -20,71 +23,30 @@ import (
 	"syscall"
 	"time"
 
-	"bitgate/auth"
-	"bitgate/ent"
-	"bitgate/graph"
 	"bitgate/internal/account"
-	"bitgate/internal/database"
-	"bitgate/internal/ratelimit"
+	"bitgate/internal/app"
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "bitgate:", err)
-		os.Exit(1)
-	}
+	os.Exit(exitStatus(run(os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr), os.Stderr))
 }
 
-// run dispatches a subcommand.
-func run(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	cmd := "serve"
-	if len(args) > 0 && (args[0] == "serve" || args[0] == "create-admin" || args[0] == "hash-password") {
-		cmd, args = args[0], args[1:]
-	}
-	switch cmd {
-	case "create-admin":
-		return createAdmin(args, getenv, stdin, stdout, stderr)
-	case "hash-password":
-		return hashPassword(stdin, stdout)
-	}
-	cfg, err := parseConfig("bitgate", args, getenv, stderr, nil)
-	if err != nil {
-		return err
-	}
-	return serve(cfg, stderr)
-}
-
-// app is the wired server: database, services and HTTP handler.
-type app struct {
-	client   *ent.Client
-	accounts *account.Service
-	handler  http.Handler
-	log      *slog.Logger
-}
-
-// newApp opens the database and wires the services for cfg.
-func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) {
-	secret, err := signingSecret(cfg)
+// newApp builds the server for cfg through the constructor the tests use.
+func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app.App, error) {
+	signing, err := signingConfig(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	client, err := database.Open(ctx, cfg.databaseURL(), cfg.Pool)
-	if err != nil {
-		return nil, err
-	}
-	accounts := account.NewService(client,
-		auth.NewTokens(secret, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTTL),
-		auth.NewHasher(cfg.HashWorkers, cfg.HashQueue),
-		account.Options{
-			RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace, Logger: log,
-			Limiter: ratelimit.New(cfg.AuthRate, cfg.AuthBurst),
-		})
-	h := graph.NewHandler(graph.HandlerConfig{
-		Client: client, Accounts: accounts, Logger: log,
-		Production: cfg.production(), MaxBodyBytes: cfg.MaxBodyBytes, MaxInFlight: cfg.MaxInFlight, Limits: cfg.Limits,
-		CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies, TLS: cfg.TLSCertFile != "",
+	return app.New(ctx, app.Config{
+		DatabaseURL: cfg.databaseURL(), Pool: cfg.Pool,
+		Signing: signing, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
+		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace,
+		HashWorkers: cfg.HashWorkers, HashQueue: cfg.HashQueue,
+		AuthRate: cfg.AuthRate, AuthBurst: cfg.AuthBurst, IPv6Prefix: cfg.IPv6Prefix,
+		Logger: log, Production: cfg.production(), Limits: cfg.Limits,
+		MaxBodyBytes: cfg.MaxBodyBytes, MaxInFlight: cfg.MaxInFlight, CORSOrigins: cfg.CORSOrigins,
+		TrustedProxies: cfg.TrustedProxies, TLS: cfg.TLSCertFile != "",
 	})
-	return &app{client: client, accounts: accounts, handler: h, log: log}, nil
 }
 
 // serve runs the HTTP server until SIGINT or SIGTERM.
@@ -96,9 +58,9 @@ func serve(cfg *config, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer a.client.Close()
+	defer a.Close()
 	srv := &http.Server{
-		Handler:           a.handler,
+		Handler:           a.Handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -109,7 +71,7 @@ func serve(cfg *config, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	go prune(ctx, a.accounts, log)
+	go prune(ctx, a.Accounts, log)
 	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("env", cfg.Env))
 	return serveUntil(ctx, srv, ln, cfg, log)
 }
@@ -178,7 +140,7 @@ type requestIDHandler struct{ slog.Handler }
 
 // Handle adds request_id when the context has one.
 func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
-	if id := account.ClientFrom(ctx).RequestID; id != "" {
+	if id := account.RequestInfoFrom(ctx).RequestID; id != "" {
 		r.AddAttrs(slog.String("request_id", id))
 	}
 	return h.Handler.Handle(ctx, r)

@@ -23,9 +23,10 @@ var ErrMismatch = errors.New("password does not match")
 // ErrBusy is returned when the Hasher pool and its wait queue are full.
 var ErrBusy = errors.New("password hashing is busy")
 
-// errMalformedHash is wrapped by errors for encoded hashes that cannot be
-// decoded.
-var errMalformedHash = errors.New("malformed password hash")
+// ErrUnusableHash is wrapped by the errors for a stored hash that is
+// malformed, of an unknown scheme, or costlier to check than the bounds
+// allow. Such a hash is refused before any hashing work.
+var ErrUnusableHash = errors.New("unusable password hash")
 
 // Current argon2id parameters (OWASP): 19 MiB, 2 passes, 1 lane.
 const (
@@ -36,17 +37,24 @@ const (
 	argonKeyLen  = 32
 )
 
-// Limits on decoded parameters, so that a planted hash cannot make Verify
-// allocate or compute without bound.
+// Bounds on a stored hash, so that a planted or imported hash cannot make
+// a sign-in much costlier than the server's own hashes (argon2id with
+// 19 MiB and 2 passes). Checking a hash at the bounds takes about seven
+// times as long as the server's own: 64 MiB and 4 passes, PHP's and
+// Laravel's argon2id default. The bounds accept OWASP's five argon2id
+// settings (7 to 46 MiB), RFC 9106's second recommendation and the default
+// of argon2-cffi and node-argon2 (64 MiB, 3 passes, 4 lanes), libsodium's
+// interactive limits, Spring Security's defaults, and bcrypt up to cost 12
+// (the default of Rails, Laravel and Django; Go's and Spring's is 10).
 const (
-	maxArgonMemory  = 1 << 21 // KiB (2 GiB)
-	maxArgonTime    = 16
-	maxArgonThreads = 16
+	maxArgonMemory  = 64 << 10           // KiB
+	maxArgonWork    = maxArgonMemory * 4 // KiB × passes
+	maxArgonThreads = 4
 	maxArgonKeyLen  = 128
 	minArgonKeyLen  = 4
 	minArgonSaltLen = 8
 	maxArgonSaltLen = 64
-	maxBcryptCost   = 16
+	maxBcryptCost   = 12
 )
 
 // argonParams are the decoded fields of an argon2id PHC string.
@@ -75,93 +83,141 @@ func HashPassword(password string) (string, error) {
 // VerifyPassword checks password against encoded, an argon2id PHC string or a
 // bcrypt hash ($2a$, $2b$, $2y$). It reports needsRehash=true when the
 // password matches but the hash is not argon2id with the current parameters.
-// It returns ErrMismatch on a wrong password and an error wrapping a
-// malformed-hash error when encoded cannot be decoded or has parameters out
-// of bounds. It is unpooled; servers should use Hasher.Verify.
+// bcrypt reads only a password's first 72 bytes, so against a bcrypt hash a
+// longer password never matches.
+// It returns ErrMismatch on a wrong password, and an error wrapping
+// ErrUnusableHash, without any hashing work, when CheckHash refuses encoded.
+// It is unpooled; servers should use Hasher.Verify.
 func VerifyPassword(encoded, password string) (needsRehash bool, err error) {
-	switch {
-	case strings.HasPrefix(encoded, "$argon2id$"):
-		p, err := decodeArgon2id(encoded)
-		if err != nil {
+	if isBcrypt(encoded) {
+		if err := checkBcrypt(encoded); err != nil {
 			return false, fmt.Errorf("verify password: %w", err)
-		}
-		key := argon2.IDKey([]byte(password), p.salt, p.time, p.memory, p.threads, uint32(len(p.key)))
-		if subtle.ConstantTimeCompare(key, p.key) != 1 {
-			return false, ErrMismatch
-		}
-		current := p.memory == argonMemory && p.time == argonTime && p.threads == argonThreads &&
-			len(p.salt) == argonSaltLen && len(p.key) == argonKeyLen
-		return !current, nil
-	case strings.HasPrefix(encoded, "$2a$"), strings.HasPrefix(encoded, "$2b$"), strings.HasPrefix(encoded, "$2y$"):
-		cost, err := bcrypt.Cost([]byte(encoded))
-		if err != nil {
-			return false, fmt.Errorf("verify password: %w: bcrypt: %w", errMalformedHash, err)
-		}
-		if cost > maxBcryptCost {
-			return false, fmt.Errorf("verify password: %w: bcrypt cost %d above %d", errMalformedHash, cost, maxBcryptCost)
 		}
 		err = bcrypt.CompareHashAndPassword([]byte(encoded), []byte(password))
 		switch {
 		case errors.Is(err, bcrypt.ErrMismatchedHashAndPassword):
 			return false, ErrMismatch
+		case err == nil && len(password) > bcryptMaxPassword:
+			// bcrypt read only the first 72 bytes, so every password
+			// sharing them would match: refuse it (after the same work)
+			// rather than accept, and then rehash, a variant.
+			return false, ErrMismatch
 		case err != nil:
-			return false, fmt.Errorf("verify password: %w: bcrypt: %w", errMalformedHash, err)
+			return false, fmt.Errorf("verify password: %w: bcrypt: %w", ErrUnusableHash, err)
 		}
 		return true, nil
-	default:
-		return false, fmt.Errorf("verify password: %w: unknown scheme", errMalformedHash)
 	}
+	p, err := decodeArgon2id(encoded)
+	if err != nil {
+		return false, fmt.Errorf("verify password: %w", err)
+	}
+	key := argon2.IDKey([]byte(password), p.salt, p.time, p.memory, p.threads, uint32(len(p.key)))
+	if subtle.ConstantTimeCompare(key, p.key) != 1 {
+		return false, ErrMismatch
+	}
+	current := p.memory == argonMemory && p.time == argonTime && p.threads == argonThreads &&
+		len(p.salt) == argonSaltLen && len(p.key) == argonKeyLen
+	return !current, nil
+}
+
+// CheckHash reports whether VerifyPassword can check passwords against
+// encoded: an argon2id PHC string (v=19) or a bcrypt hash, well formed and
+// within the package's cost bounds (argon2id: at most 64 MiB, 4 lanes and
+// 64 MiB × 4 passes of work; bcrypt: cost at most 12). Use it on hashes
+// imported from other systems before storing them. Returns an error
+// wrapping ErrUnusableHash that says why not.
+func CheckHash(encoded string) error {
+	if isBcrypt(encoded) {
+		return checkBcrypt(encoded)
+	}
+	_, err := decodeArgon2id(encoded)
+	return err
+}
+
+// isBcrypt reports whether encoded names a bcrypt scheme.
+func isBcrypt(encoded string) bool {
+	return strings.HasPrefix(encoded, "$2a$") || strings.HasPrefix(encoded, "$2b$") || strings.HasPrefix(encoded, "$2y$")
+}
+
+// bcryptMaxPassword is how many bytes of a password bcrypt reads.
+const bcryptMaxPassword = 72
+
+// bcryptLen is the length of a bcrypt hash: "$2b$", two cost digits, "$",
+// then 22 characters of salt and 31 of hash.
+const bcryptLen = 60
+
+// checkBcrypt checks a bcrypt hash's form and bounds its cost.
+func checkBcrypt(encoded string) error {
+	cost, err := bcrypt.Cost([]byte(encoded))
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: bcrypt: %w", ErrUnusableHash, err)
+	case cost > maxBcryptCost:
+		return fmt.Errorf("%w: bcrypt cost %d above %d", ErrUnusableHash, cost, maxBcryptCost)
+	case len(encoded) != bcryptLen || strings.ContainsFunc(encoded[7:], notBcryptBase64):
+		return fmt.Errorf("%w: bcrypt: malformed salt or hash", ErrUnusableHash)
+	}
+	return nil
+}
+
+// notBcryptBase64 reports whether r is outside bcrypt's base64 alphabet.
+func notBcryptBase64(r rune) bool {
+	return !(r == '.' || r == '/' || 'A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9')
 }
 
 // decodeArgon2id strictly decodes an argon2id PHC string in the canonical
-// form HashPassword writes, with parameters within the package limits.
+// form HashPassword writes, with parameters within the package bounds.
+// Returns an error wrapping ErrUnusableHash.
 func decodeArgon2id(encoded string) (*argonParams, error) {
+	if !strings.HasPrefix(encoded, "$argon2id$") {
+		return nil, fmt.Errorf("%w: unknown scheme", ErrUnusableHash)
+	}
 	fields := strings.Split(encoded, "$")
 	if len(fields) != 6 || fields[0] != "" || fields[1] != "argon2id" {
-		return nil, fmt.Errorf("%w: argon2id: want 6 $-separated fields", errMalformedHash)
+		return nil, fmt.Errorf("%w: argon2id: want 6 $-separated fields", ErrUnusableHash)
 	}
 	if fields[2] != "v="+strconv.Itoa(argon2.Version) {
-		return nil, fmt.Errorf("%w: argon2id: unsupported version %q", errMalformedHash, fields[2])
+		return nil, fmt.Errorf("%w: argon2id: unsupported version %q", ErrUnusableHash, fields[2])
 	}
 	var m, t, p uint64
 	kv := strings.Split(fields[3], ",")
 	if len(kv) != 3 {
-		return nil, fmt.Errorf("%w: argon2id: want m,t,p parameters", errMalformedHash)
+		return nil, fmt.Errorf("%w: argon2id: want m,t,p parameters", ErrUnusableHash)
 	}
 	for i, dst := range []*uint64{&m, &t, &p} {
 		name := "mtp"[i : i+1]
 		v, ok := strings.CutPrefix(kv[i], name+"=")
 		if !ok {
-			return nil, fmt.Errorf("%w: argon2id: want parameter %s", errMalformedHash, name)
+			return nil, fmt.Errorf("%w: argon2id: want parameter %s", ErrUnusableHash, name)
 		}
 		n, err := strconv.ParseUint(v, 10, 32)
 		if err != nil || strconv.FormatUint(n, 10) != v {
-			return nil, fmt.Errorf("%w: argon2id: bad parameter %s=%q", errMalformedHash, name, v)
+			return nil, fmt.Errorf("%w: argon2id: bad parameter %s=%q", ErrUnusableHash, name, v)
 		}
 		*dst = n
 	}
 	switch {
-	case m < 8*p || m > maxArgonMemory:
-		return nil, fmt.Errorf("%w: argon2id: memory %d out of range", errMalformedHash, m)
-	case t < 1 || t > maxArgonTime:
-		return nil, fmt.Errorf("%w: argon2id: time %d out of range", errMalformedHash, t)
 	case p < 1 || p > maxArgonThreads:
-		return nil, fmt.Errorf("%w: argon2id: parallelism %d out of range", errMalformedHash, p)
+		return nil, fmt.Errorf("%w: argon2id: parallelism %d out of range 1-%d", ErrUnusableHash, p, maxArgonThreads)
+	case m < 8*p || m > maxArgonMemory:
+		return nil, fmt.Errorf("%w: argon2id: memory %d KiB out of range %d-%d", ErrUnusableHash, m, 8*p, maxArgonMemory)
+	case t < 1 || m*t > maxArgonWork:
+		return nil, fmt.Errorf("%w: argon2id: %d passes over %d KiB out of range (at most %d KiB × passes)", ErrUnusableHash, t, m, maxArgonWork)
 	}
 	b64 := base64.RawStdEncoding.Strict()
 	salt, err := b64.DecodeString(fields[4])
 	if err != nil {
-		return nil, fmt.Errorf("%w: argon2id: salt: %w", errMalformedHash, err)
+		return nil, fmt.Errorf("%w: argon2id: salt: %w", ErrUnusableHash, err)
 	}
 	if len(salt) < minArgonSaltLen || len(salt) > maxArgonSaltLen {
-		return nil, fmt.Errorf("%w: argon2id: salt length %d out of range", errMalformedHash, len(salt))
+		return nil, fmt.Errorf("%w: argon2id: salt length %d out of range", ErrUnusableHash, len(salt))
 	}
 	key, err := b64.DecodeString(fields[5])
 	if err != nil {
-		return nil, fmt.Errorf("%w: argon2id: hash: %w", errMalformedHash, err)
+		return nil, fmt.Errorf("%w: argon2id: hash: %w", ErrUnusableHash, err)
 	}
 	if len(key) < minArgonKeyLen || len(key) > maxArgonKeyLen {
-		return nil, fmt.Errorf("%w: argon2id: hash length %d out of range", errMalformedHash, len(key))
+		return nil, fmt.Errorf("%w: argon2id: hash length %d out of range", ErrUnusableHash, len(key))
 	}
 	return &argonParams{memory: uint32(m), time: uint32(t), threads: uint8(p), salt: salt, key: key}, nil
 }

@@ -4,9 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -129,11 +129,108 @@ func TestVerifyPasswordMalformed(t *testing.T) {
 				err    error
 			)
 			require.NotPanics(t, func() { rehash, err = VerifyPassword(tt.encoded, "pw") })
-			require.Error(t, err, "VerifyPassword(%q) = nil, want error", tt.encoded)
-			require.False(t, errors.Is(err, ErrMismatch), "VerifyPassword(%q) = %v, want malformed-hash error", tt.encoded, err)
+			require.ErrorIs(t, err, ErrUnusableHash, "VerifyPassword(%q) = %v, want %v", tt.encoded, err, ErrUnusableHash)
 			require.False(t, rehash)
+			require.ErrorIs(t, CheckHash(tt.encoded), ErrUnusableHash, "CheckHash(%q)", tt.encoded)
 		})
 	}
+}
+
+// TestHashBounds accepts the hashes of common tools' settings and refuses
+// costlier ones, even with the right password, without hashing: a refused
+// hash allocates less than a MiB, where checking the server's own takes
+// 19 MiB. Before, the bounds were 2 GiB, 16 passes, 16 lanes and bcrypt
+// cost 16.
+func TestHashBounds(t *testing.T) {
+	const pw = "imported password"
+	bcryptHash := func(cost int) string {
+		h, err := bcrypt.GenerateFromPassword([]byte(pw), cost)
+		require.NoError(t, err)
+		return string(h)
+	}
+	cheap := bcryptHash(bcrypt.MinCost)
+	for _, tt := range []struct {
+		name    string
+		encoded string
+		ok      bool
+	}{
+		{"the server's own", argonHash(t, pw, 19456, 2, 1), true},
+		{"OWASP 46 MiB t=1", argonHash(t, pw, 47104, 1, 1), true},
+		{"OWASP 12 MiB t=3", argonHash(t, pw, 12288, 3, 1), true},
+		{"OWASP 9 MiB t=4", argonHash(t, pw, 9216, 4, 1), true},
+		{"OWASP 7 MiB t=5 (Keycloak)", argonHash(t, pw, 7168, 5, 1), true},
+		{"Spring Security 16 MiB t=2", argonHash(t, pw, 16384, 2, 1), true},
+		{"RFC 9106 second choice, argon2-cffi, node-argon2: 64 MiB t=3 p=4", argonHash(t, pw, 65536, 3, 4), true},
+		{"PHP and Laravel: 64 MiB t=4", argonHash(t, pw, 65536, 4, 1), true},
+		{"bcrypt cost 10", bcryptHash(10), true},
+		{"bcrypt cost 12", bcryptHash(12), true},
+		{"memory over 64 MiB", argonHash(t, pw, 65536+1024, 1, 1), false},
+		{"64 MiB t=5", argonHash(t, pw, 65536, 5, 1), false},
+		{"19 MiB t=14: work over 64 MiB × 4", argonHash(t, pw, 19456, 14, 1), false},
+		{"5 lanes", argonHash(t, pw, 19456, 2, 5), false},
+		{"2 GiB t=16 p=16 (the old bounds)", "$argon2id$v=19$m=2097152,t=16,p=16$c2FsdHNhbHRzYWx0c2FsdA$" + strings.Repeat("A", 43), false},
+		{"bcrypt cost 13", cheap[:4] + "13" + cheap[6:], false},
+		{"bcrypt cost 16", cheap[:4] + "16" + cheap[6:], false},
+		{"bcrypt one character short", cheap[:59], false},
+		{"bcrypt one character long", cheap + "A", false},
+		{"bcrypt salt outside the alphabet", cheap[:10] + "!" + cheap[11:], false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.ok {
+				require.NoError(t, CheckHash(tt.encoded), "CheckHash(%q)", tt.encoded)
+				_, err := VerifyPassword(tt.encoded, pw)
+				require.NoError(t, err, "VerifyPassword(%q, right password)", tt.encoded)
+				_, err = VerifyPassword(tt.encoded, pw+"x")
+				require.ErrorIs(t, err, ErrMismatch, "VerifyPassword(%q, wrong password)", tt.encoded)
+				return
+			}
+			require.ErrorIs(t, CheckHash(tt.encoded), ErrUnusableHash, "CheckHash(%q)", tt.encoded)
+			var err error
+			bytes := allocated(func() { _, err = VerifyPassword(tt.encoded, pw) })
+			require.ErrorIs(t, err, ErrUnusableHash, "VerifyPassword(%q, right password) = %v", tt.encoded, err)
+			require.Less(t, bytes, uint64(1<<20), "VerifyPassword(%q) allocated %d bytes: it hashed", tt.encoded, bytes)
+		})
+	}
+}
+
+// TestBcryptLongPasswords: bcrypt reads only a password's first 72 bytes,
+// so against a bcrypt hash a longer password never matches, whatever
+// follows those bytes; exactly the 72 bytes do. Before, every password
+// sharing the first 72 bytes matched.
+func TestBcryptLongPasswords(t *testing.T) {
+	first72 := strings.Repeat("0123456789ab", 6)
+	require.Len(t, first72, 72)
+	h, err := bcrypt.GenerateFromPassword([]byte(first72), bcrypt.MinCost)
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		name, password string
+		want           error
+	}{
+		{"exactly the 72 bytes bcrypt read", first72, nil},
+		{"the 72 bytes and one more", first72 + "x", ErrMismatch},
+		{"the 72 bytes and another tail", first72 + " another tail", ErrMismatch},
+		{"71 of the bytes", first72[:71], ErrMismatch},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rehash, err := VerifyPassword(string(h), tt.password)
+			if tt.want != nil {
+				require.ErrorIs(t, err, tt.want, "VerifyPassword(bcrypt, %d bytes) = %v, want %v", len(tt.password), err, tt.want)
+				require.False(t, rehash, "a refused password would be rehashed")
+				return
+			}
+			require.NoError(t, err)
+			require.True(t, rehash)
+		})
+	}
+}
+
+// allocated returns how many bytes the process allocated while f ran.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
 }
 
 func TestHasher(t *testing.T) {

@@ -3,6 +3,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -17,6 +18,10 @@ var ErrInvalidToken = errors.New("invalid token")
 
 // maxTokenLen bounds the size of a token Parse is willing to look at.
 const maxTokenLen = 4096
+
+// Leeway is how far past its exp a token is still accepted, and how far in
+// the future its iat may be, for clocks that differ between instances.
+const Leeway = 30 * time.Second
 
 // Claims are the access token claims: iss, aud, sub (user id), sid (session
 // id), perm, iat, exp and jti.
@@ -61,31 +66,38 @@ func parseID(s string) (uuid.UUID, error) {
 	return id, nil
 }
 
-// Tokens issues and parses HS256-signed access tokens.
+// Tokens issues and parses access tokens, signed with the keys of a KeySet.
 type Tokens struct {
-	key      []byte
+	keys     KeySet
 	issuer   string
 	audience string
 	ttl      time.Duration
+	now      func() time.Time
 	parser   *jwt.Parser
 }
 
-// NewTokens returns a Tokens that signs with key (which should be at least 32
-// random bytes) and issues tokens for issuer and audience that are valid for
-// ttl. The key is copied.
-func NewTokens(key []byte, issuer, audience string, ttl time.Duration) *Tokens {
+// NewTokens returns a Tokens that signs with the current key of keys and
+// issues tokens for issuer and audience that are valid for ttl. It accepts
+// only tokens of the set's algorithm. now is its clock, for issuing and for
+// checking expiry (time.Now if nil).
+func NewTokens(keys KeySet, issuer, audience string, ttl time.Duration, now func() time.Time) *Tokens {
+	if now == nil {
+		now = time.Now
+	}
 	return &Tokens{
-		key:      append([]byte(nil), key...),
+		keys:     keys,
 		issuer:   issuer,
 		audience: audience,
 		ttl:      ttl,
+		now:      now,
 		parser: jwt.NewParser(
-			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+			jwt.WithTimeFunc(now),
+			jwt.WithValidMethods([]string{keys.Algorithm()}),
 			jwt.WithIssuer(issuer),
 			jwt.WithAudience(audience),
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
-			jwt.WithLeeway(30*time.Second),
+			jwt.WithLeeway(Leeway),
 			jwt.WithStrictDecoding(),
 		),
 	}
@@ -95,20 +107,23 @@ func NewTokens(key []byte, issuer, audience string, ttl time.Duration) *Tokens {
 func (t *Tokens) TTL() time.Duration { return t.ttl }
 
 // Issue signs an access token for the user and session with permission bits
-// perm, valid for the TTL from now; its jti is a random UUID. It returns an
-// error if userID or sessionID is the nil UUID, the key is empty, or random
-// or signing operations fail.
-func (t *Tokens) Issue(userID, sessionID uuid.UUID, perm int, now time.Time) (string, error) {
+// perm, valid for the TTL from now by the Tokens' clock, with the key set's
+// current key named in its kid header; its jti is a random UUID. It returns
+// an error if userID or sessionID is the nil UUID, the key set has no
+// current key, or random or signing operations fail.
+func (t *Tokens) Issue(ctx context.Context, userID, sessionID uuid.UUID, perm int) (string, error) {
 	if userID == uuid.Nil || sessionID == uuid.Nil {
 		return "", errors.New("issue token: nil user or session id")
 	}
-	if len(t.key) == 0 {
-		return "", errors.New("issue token: empty signing key")
+	key, err := t.keys.SigningKey(ctx)
+	if err != nil {
+		return "", fmt.Errorf("issue token: %w", err)
 	}
 	jti, err := uuid.NewRandom()
 	if err != nil {
 		return "", fmt.Errorf("issue token: jti: %w", err)
 	}
+	now := t.now()
 	claims := &Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    t.issuer,
@@ -121,33 +136,38 @@ func (t *Tokens) Issue(userID, sessionID uuid.UUID, perm int, now time.Time) (st
 		SessionID: sessionID.String(),
 		Perm:      perm,
 	}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.key)
+	tok := jwt.NewWithClaims(key.Method, claims)
+	tok.Header["kid"] = key.ID
+	s, err := tok.SignedString(key.Private)
 	if err != nil {
-		return "", fmt.Errorf("issue token: sign: %w", err)
+		return "", fmt.Errorf("issue token: sign with key %s: %w", key.ID, err)
 	}
 	return s, nil
 }
 
-// Parse validates token and returns its claims. It accepts only HS256
-// tokens signed with the Tokens key, with the expected iss and aud, an exp in
-// the future and an iat not in the future (both with 30s leeway), and sub and
-// sid that are canonical non-nil UUIDs. Every failure, including tokens
-// longer than 4096 bytes, returns an error wrapping ErrInvalidToken.
-func (t *Tokens) Parse(token string) (*Claims, error) {
+// Parse validates token and returns its claims. It accepts only tokens of
+// the key set's algorithm whose header holds nothing but alg, typ ("JWT")
+// and the kid of a key that still verifies, signed with that key, with the
+// expected iss and aud, an exp in the future and an iat not in the future
+// (both with Leeway), and sub and sid that are canonical non-nil UUIDs.
+// Every such failure, including tokens longer than 4096 bytes, returns an
+// error wrapping ErrInvalidToken; a failure to look the key up (the
+// database of a KeySet is down) returns an error that does not.
+func (t *Tokens) Parse(ctx context.Context, token string) (*Claims, error) {
 	if len(token) > maxTokenLen {
 		return nil, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, maxTokenLen)
 	}
-	if len(t.key) == 0 {
-		return nil, fmt.Errorf("%w: empty signing key", ErrInvalidToken)
-	}
 	claims := &Claims{}
-	_, err := t.parser.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) {
-		return t.key, nil
+	_, err := t.parser.ParseWithClaims(token, claims, func(tok *jwt.Token) (any, error) {
+		return t.verificationKey(ctx, tok)
 	})
-	if err != nil {
+	var lookup *lookupError
+	switch {
+	case errors.As(err, &lookup):
+		return nil, lookup.err
+	case err != nil:
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
-	}
-	if claims.IssuedAt == nil {
+	case claims.IssuedAt == nil:
 		return nil, fmt.Errorf("%w: missing iat", ErrInvalidToken)
 	}
 	if _, err := claims.UserID(); err != nil {
@@ -158,3 +178,41 @@ func (t *Tokens) Parse(token string) (*Claims, error) {
 	}
 	return claims, nil
 }
+
+// headers are the JOSE header parameters a token may carry: the ones Issue
+// writes. Anything else is refused, above all the ones that point the
+// verifier at a key of the sender's choosing (jku, jwk, x5u, x5c) and crit.
+var headers = map[string]bool{"alg": true, "typ": true, "kid": true}
+
+// verificationKey returns the key that must have signed tok: the one its
+// kid names, if the header is one Issue could have written.
+func (t *Tokens) verificationKey(ctx context.Context, tok *jwt.Token) (any, error) {
+	for name := range tok.Header {
+		if !headers[name] {
+			return nil, fmt.Errorf("header %q is not accepted", name)
+		}
+	}
+	if typ, ok := tok.Header["typ"]; ok && typ != "JWT" {
+		return nil, fmt.Errorf("typ %v is not JWT", typ)
+	}
+	kid, ok := tok.Header["kid"].(string)
+	if !ok || kid == "" {
+		return nil, errors.New("no kid")
+	}
+	key, err := t.keys.VerificationKey(ctx, kid)
+	switch {
+	case errors.Is(err, ErrUnknownKey):
+		return nil, err
+	case err != nil:
+		return nil, &lookupError{err: fmt.Errorf("look up verification key %q: %w", kid, err)}
+	case key.Method.Alg() != tok.Method.Alg():
+		return nil, fmt.Errorf("key %s is for %s, not %s", kid, key.Method.Alg(), tok.Method.Alg())
+	}
+	return key.Public, nil
+}
+
+// lookupError carries a failure to look a key up, as opposed to a token
+// that names no valid key, through the jwt parser.
+type lookupError struct{ err error }
+
+func (e *lookupError) Error() string { return e.err.Error() }

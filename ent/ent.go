@@ -8,6 +8,7 @@ import (
 	"bitgate/ent/lockout"
 	"bitgate/ent/note"
 	"bitgate/ent/session"
+	"bitgate/ent/signingkey"
 	"bitgate/ent/spenttoken"
 	"bitgate/ent/user"
 	"context"
@@ -84,6 +85,7 @@ func checkColumn(t, c string) error {
 			lockout.Table:    lockout.ValidColumn,
 			note.Table:       note.ValidColumn,
 			session.Table:    session.ValidColumn,
+			signingkey.Table: signingkey.ValidColumn,
 			spenttoken.Table: spenttoken.ValidColumn,
 			user.Table:       user.ValidColumn,
 		})

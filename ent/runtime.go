@@ -9,6 +9,7 @@ import (
 	"bitgate/ent/note"
 	"bitgate/ent/schema"
 	"bitgate/ent/session"
+	"bitgate/ent/signingkey"
 	"bitgate/ent/spenttoken"
 	"bitgate/ent/user"
 	"time"
@@ -218,13 +219,13 @@ func init() {
 	// session.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	session.UpdateDefaultUpdatedAt = sessionDescUpdatedAt.UpdateDefault.(func() time.Time)
 	// sessionDescClientIP is the schema descriptor for client_ip field.
-	sessionDescClientIP := sessionFields[4].Descriptor()
+	sessionDescClientIP := sessionFields[5].Descriptor()
 	// session.DefaultClientIP holds the default value on creation for the client_ip field.
 	session.DefaultClientIP = sessionDescClientIP.Default.(string)
 	// session.ClientIPValidator is a validator for the "client_ip" field. It is called by the builders before save.
 	session.ClientIPValidator = sessionDescClientIP.Validators[0].(func(string) error)
 	// sessionDescUserAgent is the schema descriptor for user_agent field.
-	sessionDescUserAgent := sessionFields[5].Descriptor()
+	sessionDescUserAgent := sessionFields[6].Descriptor()
 	// session.DefaultUserAgent holds the default value on creation for the user_agent field.
 	session.DefaultUserAgent = sessionDescUserAgent.Default.(string)
 	// session.UserAgentValidator is a validator for the "user_agent" field. It is called by the builders before save.
@@ -233,6 +234,42 @@ func init() {
 	sessionDescID := sessionMixinFields0[0].Descriptor()
 	// session.DefaultID holds the default value on creation for the id field.
 	session.DefaultID = sessionDescID.Default.(func() uuid.UUID)
+	signingkeyFields := schema.SigningKey{}.Fields()
+	_ = signingkeyFields
+	// signingkeyDescAlgorithm is the schema descriptor for algorithm field.
+	signingkeyDescAlgorithm := signingkeyFields[1].Descriptor()
+	// signingkey.AlgorithmValidator is a validator for the "algorithm" field. It is called by the builders before save.
+	signingkey.AlgorithmValidator = signingkeyDescAlgorithm.Validators[0].(func(string) error)
+	// signingkeyDescPublicKey is the schema descriptor for public_key field.
+	signingkeyDescPublicKey := signingkeyFields[2].Descriptor()
+	// signingkey.PublicKeyValidator is a validator for the "public_key" field. It is called by the builders before save.
+	signingkey.PublicKeyValidator = signingkeyDescPublicKey.Validators[0].(func([]byte) error)
+	// signingkeyDescPrivateKey is the schema descriptor for private_key field.
+	signingkeyDescPrivateKey := signingkeyFields[3].Descriptor()
+	// signingkey.PrivateKeyValidator is a validator for the "private_key" field. It is called by the builders before save.
+	signingkey.PrivateKeyValidator = signingkeyDescPrivateKey.Validators[0].(func([]byte) error)
+	// signingkeyDescCreatedAt is the schema descriptor for created_at field.
+	signingkeyDescCreatedAt := signingkeyFields[4].Descriptor()
+	// signingkey.DefaultCreatedAt holds the default value on creation for the created_at field.
+	signingkey.DefaultCreatedAt = signingkeyDescCreatedAt.Default.(func() time.Time)
+	// signingkeyDescID is the schema descriptor for id field.
+	signingkeyDescID := signingkeyFields[0].Descriptor()
+	// signingkey.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	signingkey.IDValidator = func() func(string) error {
+		validators := signingkeyDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	spenttokenFields := schema.SpentToken{}.Fields()
 	_ = spenttokenFields
 	// spenttokenDescSpentAt is the schema descriptor for spent_at field.

@@ -83,6 +83,26 @@ func (_u *SessionUpdate) ClearRevokedAt() *SessionUpdate {
 	return _u
 }
 
+// SetLastUsedAt sets the "last_used_at" field.
+func (_u *SessionUpdate) SetLastUsedAt(v time.Time) *SessionUpdate {
+	_u.mutation.SetLastUsedAt(v)
+	return _u
+}
+
+// SetNillableLastUsedAt sets the "last_used_at" field if the given value is not nil.
+func (_u *SessionUpdate) SetNillableLastUsedAt(v *time.Time) *SessionUpdate {
+	if v != nil {
+		_u.SetLastUsedAt(*v)
+	}
+	return _u
+}
+
+// ClearLastUsedAt clears the value of the "last_used_at" field.
+func (_u *SessionUpdate) ClearLastUsedAt() *SessionUpdate {
+	_u.mutation.ClearLastUsedAt()
+	return _u
+}
+
 // SetClientIP sets the "client_ip" field.
 func (_u *SessionUpdate) SetClientIP(v string) *SessionUpdate {
 	_u.mutation.SetClientIP(v)
@@ -233,6 +253,12 @@ func (_u *SessionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.RevokedAtCleared() {
 		_spec.ClearField(session.FieldRevokedAt, field.TypeTime)
 	}
+	if value, ok := _u.mutation.LastUsedAt(); ok {
+		_spec.SetField(session.FieldLastUsedAt, field.TypeTime, value)
+	}
+	if _u.mutation.LastUsedAtCleared() {
+		_spec.ClearField(session.FieldLastUsedAt, field.TypeTime)
+	}
 	if value, ok := _u.mutation.ClientIP(); ok {
 		_spec.SetField(session.FieldClientIP, field.TypeString, value)
 	}
@@ -355,6 +381,26 @@ func (_u *SessionUpdateOne) SetNillableRevokedAt(v *time.Time) *SessionUpdateOne
 // ClearRevokedAt clears the value of the "revoked_at" field.
 func (_u *SessionUpdateOne) ClearRevokedAt() *SessionUpdateOne {
 	_u.mutation.ClearRevokedAt()
+	return _u
+}
+
+// SetLastUsedAt sets the "last_used_at" field.
+func (_u *SessionUpdateOne) SetLastUsedAt(v time.Time) *SessionUpdateOne {
+	_u.mutation.SetLastUsedAt(v)
+	return _u
+}
+
+// SetNillableLastUsedAt sets the "last_used_at" field if the given value is not nil.
+func (_u *SessionUpdateOne) SetNillableLastUsedAt(v *time.Time) *SessionUpdateOne {
+	if v != nil {
+		_u.SetLastUsedAt(*v)
+	}
+	return _u
+}
+
+// ClearLastUsedAt clears the value of the "last_used_at" field.
+func (_u *SessionUpdateOne) ClearLastUsedAt() *SessionUpdateOne {
+	_u.mutation.ClearLastUsedAt()
 	return _u
 }
 
@@ -537,6 +583,12 @@ func (_u *SessionUpdateOne) sqlSave(ctx context.Context) (_node *Session, err er
 	}
 	if _u.mutation.RevokedAtCleared() {
 		_spec.ClearField(session.FieldRevokedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.LastUsedAt(); ok {
+		_spec.SetField(session.FieldLastUsedAt, field.TypeTime, value)
+	}
+	if _u.mutation.LastUsedAtCleared() {
+		_spec.ClearField(session.FieldLastUsedAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.ClientIP(); ok {
 		_spec.SetField(session.FieldClientIP, field.TypeString, value)

@@ -22,6 +22,8 @@ type Tx struct {
 	Note *NoteClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
+	// SigningKey is the client for interacting with the SigningKey builders.
+	SigningKey *SigningKeyClient
 	// SpentToken is the client for interacting with the SpentToken builders.
 	SpentToken *SpentTokenClient
 	// User is the client for interacting with the User builders.
@@ -162,6 +164,7 @@ func (tx *Tx) init() {
 	tx.Lockout = NewLockoutClient(tx.config)
 	tx.Note = NewNoteClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
+	tx.SigningKey = NewSigningKeyClient(tx.config)
 	tx.SpentToken = NewSpentTokenClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 }

@@ -43,23 +43,23 @@ const (
 
 // benchServer starts a test server with one FREE user signed up through the
 // API, and returns it with the user's token pair.
-func benchServer(b *testing.B) (*apitest.Server, apitest.Payload) {
+func benchServer(b *testing.B) (*apitest.Client, apitest.Session) {
 	b.Helper()
-	s := apitest.New(b, apitest.Options{})
-	return s, s.Signup(b, benchUserEmail)
+	s := apitest.New(b)
+	return s, s.SignUpAs(b, benchUserEmail)
 }
 
 // seedBooks adds n books through ent and returns their ids.
-func seedBooks(b *testing.B, s *apitest.Server, n int) []uuid.UUID {
+func seedBooks(b *testing.B, s *apitest.Client, n int) []uuid.UUID {
 	b.Helper()
 	builders := make([]*ent.BookCreate, n)
 	for i := range builders {
-		builders[i] = s.Client.Book.Create().SetTitle(fmt.Sprintf("Book %04d", i)).SetAuthor("Author").
+		builders[i] = s.DB.Book.Create().SetTitle(fmt.Sprintf("Book %04d", i)).SetAuthor("Author").
 			SetIsbn(fmt.Sprintf("978-0-00-%06d-0", i)).SetPublishedYear(1900 + i%100)
 	}
 	var ids []uuid.UUID
 	for chunk := range sliceChunks(builders, 100) {
-		books, err := s.Client.Book.CreateBulk(chunk...).Save(context.Background())
+		books, err := s.DB.Book.CreateBulk(chunk...).Save(context.Background())
 		require.NoError(b, err, "create books")
 		for _, bk := range books {
 			ids = append(ids, bk.ID)
@@ -92,7 +92,7 @@ func cpuTime() time.Duration {
 
 // report adds the per-operation metrics that do not depend on how busy the
 // machine is: SQL statements and CPU time (client and server together).
-func report(b *testing.B, s *apitest.Server, sqlBefore int64, cpuBefore time.Duration) {
+func report(b *testing.B, s *apitest.Client, sqlBefore int64, cpuBefore time.Duration) {
 	b.ReportMetric(float64(s.SQLCount()-sqlBefore)/float64(b.N), "sql/op")
 	b.ReportMetric(float64(cpuTime()-cpuBefore)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
 }
@@ -100,7 +100,7 @@ func report(b *testing.B, s *apitest.Server, sqlBefore int64, cpuBefore time.Dur
 // benchParallel runs op from benchClients concurrent clients and reports
 // sql/op. op gets the index of its call and returns an error for a bad
 // answer (it must not use b: it runs off the benchmark's goroutine).
-func benchParallel(b *testing.B, s *apitest.Server, op func(i int64) error) {
+func benchParallel(b *testing.B, s *apitest.Client, op func(i int64) error) {
 	b.Helper()
 	var n atomic.Int64
 	var failed atomic.Bool
@@ -124,7 +124,7 @@ func benchParallel(b *testing.B, s *apitest.Server, op func(i int64) error) {
 
 // benchSerial runs op b.N times in turn and reports sql/op and
 // cpu-µs/op.
-func benchSerial(b *testing.B, s *apitest.Server, op func(i int64) error) {
+func benchSerial(b *testing.B, s *apitest.Client, op func(i int64) error) {
 	b.Helper()
 	b.ReportAllocs()
 	before, cpu := s.SQLCount(), cpuTime()
@@ -140,7 +140,7 @@ func benchSerial(b *testing.B, s *apitest.Server, op func(i int64) error) {
 
 // post sends one operation and returns an error unless the answer is 200
 // without GraphQL errors and its data contains want.
-func post(s *apitest.Server, token, query string, vars map[string]any, want string) error {
+func post(s *apitest.Client, token, query string, vars apitest.Vars, want string) error {
 	r, err := s.Post(token, query, vars)
 	if err != nil {
 		return err
@@ -157,7 +157,7 @@ func BenchmarkBooks(b *testing.B) {
 	s, p := benchServer(b)
 	seedBooks(b, s, benchCatalogSize)
 	benchParallel(b, s, func(int64) error {
-		return post(s, p.AccessToken, benchBooksQuery, nil, `"title":"Book 0009"`)
+		return post(s, p.Token, benchBooksQuery, nil, `"title":"Book 0009"`)
 	})
 }
 
@@ -168,7 +168,7 @@ func BenchmarkBook(b *testing.B) {
 	ids := seedBooks(b, s, benchCatalogSize)
 	benchParallel(b, s, func(i int64) error {
 		id := ids[int(i)%len(ids)]
-		return post(s, "", benchBookQuery, map[string]any{"id": id.String()}, id.String())
+		return post(s, "", benchBookQuery, apitest.Vars{"id": id.String()}, id.String())
 	})
 }
 
@@ -176,7 +176,7 @@ func BenchmarkBook(b *testing.B) {
 func BenchmarkMe(b *testing.B) {
 	s, p := benchServer(b)
 	benchParallel(b, s, func(int64) error {
-		return post(s, p.AccessToken, benchMeQuery, nil, benchUserEmail)
+		return post(s, p.Token, benchMeQuery, nil, benchUserEmail)
 	})
 }
 
@@ -185,21 +185,21 @@ func BenchmarkMe(b *testing.B) {
 func BenchmarkNotesPage(b *testing.B) {
 	s, p := benchServer(b)
 	ctx := context.Background()
-	owners := []uuid.UUID{uuid.MustParse(p.User.ID)}
+	owners := []uuid.UUID{uuid.MustParse(p.ID)}
 	for i := range 9 {
-		owners = append(owners, uuid.MustParse(s.Signup(b, fmt.Sprintf("other%d@example.com", i)).User.ID))
+		owners = append(owners, uuid.MustParse(s.SignUpAs(b, fmt.Sprintf("other%d@example.com", i)).ID))
 	}
 	var notes []*ent.NoteCreate
 	for i := range 100 {
 		for _, o := range owners {
-			notes = append(notes, s.Client.Note.Create().SetTitle(fmt.Sprintf("Note %03d", i)).SetContent("content").SetOwnerID(o))
+			notes = append(notes, s.DB.Note.Create().SetTitle(fmt.Sprintf("Note %03d", i)).SetContent("content").SetOwnerID(o))
 		}
 	}
 	for chunk := range sliceChunks(notes, 100) {
-		require.NoError(b, s.Client.Note.CreateBulk(chunk...).Exec(ctx))
+		require.NoError(b, s.DB.Note.CreateBulk(chunk...).Exec(ctx))
 	}
 	benchParallel(b, s, func(int64) error {
-		return post(s, p.AccessToken, benchNotesQuery, nil, `"title":"Note 009"`)
+		return post(s, p.Token, benchNotesQuery, nil, `"title":"Note 009"`)
 	})
 }
 
@@ -207,7 +207,7 @@ func BenchmarkNotesPage(b *testing.B) {
 // argon2id verification (m=19 MiB, t=2).
 func BenchmarkSignin(b *testing.B) {
 	s, _ := benchServer(b)
-	vars := map[string]any{"e": benchUserEmail, "p": apitest.Password}
+	vars := apitest.Vars{"e": benchUserEmail, "p": apitest.Password}
 	benchSerial(b, s, func(int64) error {
 		return post(s, "", benchSigninMut, vars, "accessToken")
 	})
@@ -219,11 +219,11 @@ func BenchmarkRefresh(b *testing.B) {
 	s, p := benchServer(b)
 	token := p.RefreshToken
 	benchSerial(b, s, func(int64) error {
-		r, err := s.Post("", benchRefreshMut, map[string]any{"t": token})
+		r, err := s.Post("", benchRefreshMut, apitest.Vars{"t": token})
 		if err != nil {
 			return err
 		}
-		var out struct{ Refresh apitest.Payload }
+		var out struct{ Refresh apitest.Session }
 		if r.Status != http.StatusOK || len(r.Errors) > 0 {
 			return fmt.Errorf("status %d: %s", r.Status, r.Body)
 		}

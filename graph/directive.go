@@ -20,7 +20,7 @@ var permissionBits = map[model.Permission]int{
 // hasPermission implements @hasPermission(level): the caller must be signed
 // in (UNAUTHENTICATED) and hold the level's bit or ADMIN now (FORBIDDEN).
 func hasPermission(ctx context.Context, _ any, next graphql.Resolver, level model.Permission) (any, error) {
-	v, err := account.Caller(ctx)
+	v, err := account.ViewerFrom(ctx)
 	if err != nil {
 		return nil, err
 	}

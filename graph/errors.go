@@ -41,10 +41,9 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 // returns nil for an internal error.
 func publicError(err error, gqlErr *gqlerror.Error) *apperr.Error {
 	var (
-		ae  *apperr.Error
-		ve  *ent.ValidationError
-		nfe *ent.NotFoundError
-		ce  *ent.ConstraintError
+		ae *apperr.Error
+		ve *ent.ValidationError
+		ce *ent.ConstraintError
 	)
 	switch {
 	case errors.As(err, &ae):
@@ -54,8 +53,6 @@ func publicError(err error, gqlErr *gqlerror.Error) *apperr.Error {
 		return ae
 	case errors.As(err, &ve):
 		return apperr.Input(camel(ve.Name), fmt.Sprintf("%s: %v", camel(ve.Name), innermost(ve)))
-	case errors.As(err, &nfe):
-		return apperr.ErrNotFound
 	case errors.As(err, &ce):
 		return apperr.New(apperr.Conflict, "conflicts with existing data")
 	case errors.Is(err, uuidgql.ErrInvalidID):

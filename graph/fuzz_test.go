@@ -2,15 +2,12 @@ package graph_test
 
 import (
 	"bytes"
-	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"bitgate/internal/apitest"
@@ -44,9 +41,9 @@ func fuzzHeader(v string) string {
 // error must carry a contract code, nothing may be logged as an internal
 // error, and the server must still answer a plain query afterwards.
 func FuzzHandler(f *testing.F) {
-	logs := &hardLog{}
-	s := apitest.New(f, apitest.Options{LogWriter: logs})
-	user := s.Signup(f, "fuzz@example.com")
+	logs := &apitest.Log{}
+	c := apitest.New(f, apitest.Options{Log: logs})
+	user := c.SignUpAs(f, "fuzz@example.com")
 
 	const ctJSON = "application/json"
 	for _, seed := range []struct {
@@ -73,58 +70,41 @@ func FuzzHandler(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, method byte, authz, ctype string, body []byte) {
-		authz = fuzzHeader(strings.ReplaceAll(authz, "$TOKEN", user.AccessToken))
+		authz = fuzzHeader(strings.ReplaceAll(authz, "$TOKEN", user.Token))
 		ctype = fuzzHeader(ctype)
 		m := fuzzMethods[int(method)%len(fuzzMethods)]
 		path := fuzzPaths[int(method>>3)%len(fuzzPaths)]
-		var reqBody io.Reader = bytes.NewReader(body)
-		if m == http.MethodGet {
-			path += "?query=" + url.QueryEscape(string(body))
-			reqBody = http.NoBody
-		}
-		req, err := http.NewRequest(m, s.URL+path, reqBody)
-		require.NoError(t, err)
+		h := http.Header{}
 		if authz != "" {
-			req.Header.Set("Authorization", authz)
+			h.Set("Authorization", authz)
 		}
 		if ctype != "" {
-			req.Header.Set("Content-Type", ctype)
+			h.Set("Content-Type", ctype)
+		}
+		if m == http.MethodGet {
+			path += "?query=" + url.QueryEscape(string(body))
+			body = nil
 		}
 		logs.Take()
-		start := time.Now()
-		res, err := s.HTTP.Do(req)
+		r, err := c.Send(m, path, h, body)
 		require.NoError(t, err, "%s %s", m, path)
-		require.Less(t, time.Since(start), 5*time.Second, "%s %s: slow answer", m, path)
-		raw, err := io.ReadAll(res.Body)
-		res.Body.Close()
-		require.NoError(t, err)
-
-		require.Less(t, res.StatusCode, 500, "%s %s: %s", m, path, raw)
+		require.Less(t, r.Took, 5*time.Second, "%s %s: slow answer", m, path)
+		require.Less(t, r.Status, 500, "%s %s: %s", m, path, r.Body)
 		if !bytes.Contains(body, []byte("goroutine")) {
-			require.NotContains(t, string(raw), "goroutine ", "stack trace in answer")
+			require.NotContains(t, string(r.Body), "goroutine ", "stack trace in answer")
 		}
-		if strings.Contains(res.Header.Get("Content-Type"), "json") && m != http.MethodHead {
-			var r struct {
-				Errors []apitest.Error `json:"errors"`
+		for _, e := range r.Errors {
+			require.True(t, apitest.Codes[e.Code()], "error without a contract code: %s", r.Body)
+			if e.Code() == "RATE_LIMITED" {
+				require.NotNil(t, e.Extensions["retryAfter"], "RATE_LIMITED without retryAfter: %s", r.Body)
 			}
-			require.NoError(t, json.Unmarshal(raw, &r), "answer is not JSON: %s", raw)
-			for _, e := range r.Errors {
-				code, _ := e.Extensions["code"].(string)
-				require.True(t, apitest.Codes[code], "error without a contract code: %s", raw)
-				if code == "RATE_LIMITED" {
-					require.NotNil(t, e.Extensions["retryAfter"], "RATE_LIMITED without retryAfter: %s", raw)
-				}
-			}
-			if res.StatusCode >= 400 {
-				require.NotEmpty(t, r.Errors, "4xx without errors: %s", raw)
-			}
+		}
+		if r.Status >= 400 && m != http.MethodHead && strings.Contains(r.Header.Get("Content-Type"), "json") {
+			require.NotEmpty(t, r.Errors, "4xx without errors: %s", r.Body)
 		}
 		for _, line := range strings.Split(logs.Take(), "\n") {
 			require.NotContains(t, line, "level=ERROR", "%s %s %q logged an error", m, path, body)
 		}
-
-		r := s.Query(t, "", `{ book(id: "`+uuid.NewString()+`") { id } }`, nil)
-		require.Equal(t, http.StatusOK, r.Status, "follow-up query: %s", r.Body)
-		require.JSONEq(t, `{"book":null}`, string(r.Data), "follow-up query: %s", r.Body)
+		requireStillServes(t, c)
 	})
 }

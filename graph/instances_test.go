@@ -1,6 +1,8 @@
 package graph_test
 
 import (
+	"context"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -10,58 +12,38 @@ import (
 
 // TestTwoInstancesOneDatabase runs two servers on one database, as behind
 // a load balancer: tokens, rotations and sign-outs made on one hold on the
-// other at once.
+// other at once. (Concurrent refreshes over two instances are in
+// TestRefreshConcurrent.)
 func TestTwoInstancesOneDatabase(t *testing.T) {
 	t.Parallel()
-	a := apitest.New(t, apitest.Options{})
-	b := apitest.New(t, apitest.Options{DatabaseURL: a.DBURL})
+	a := apitest.New(t)
+	b := a.NewInstance(t)
 
-	p := a.Signup(t, "shared@example.com")
-	require.Equal(t, p.User.ID, authMe(t, b, p.AccessToken).ID, "A's access token on B")
+	u := a.SignUp(t)
+	require.Equal(t, u.ID, b.Me(t, u.Token).ID, "A's access token on B")
 
-	rotated := authMustRefresh(t, b, p.RefreshToken)
-	authRequireRefreshRefused(t, a, p.RefreshToken)
-	require.Equal(t, p.User.ID, authMe(t, a, rotated.AccessToken).ID, "B's rotated pair on A")
+	rotated := b.Refresh(t, u.RefreshToken)
+	a.RequireRefreshRefused(t, u.RefreshToken)
+	require.Equal(t, u.ID, a.Me(t, rotated.Token).ID, "B's rotated pair on A")
 
-	var out struct{ Signout bool }
-	a.Query(t, rotated.AccessToken, `mutation { signout }`, nil).Decode(t, &out)
-	require.True(t, out.Signout)
-	authRequireRefused(t, b, rotated.AccessToken)
-	authRequireRefreshRefused(t, b, rotated.RefreshToken)
-}
-
-// TestConcurrentRefreshAcrossInstances sends 50 refreshes of one token at
-// once, split over two instances: exactly one may win.
-func TestConcurrentRefreshAcrossInstances(t *testing.T) {
-	t.Parallel()
-	servers := []*apitest.Server{apitest.New(t, apitest.Options{})}
-	servers = append(servers, apitest.New(t, apitest.Options{DatabaseURL: servers[0].DBURL}))
-	p := servers[0].Signup(t, "race2@example.com")
-
-	winner := authRaceRefresh(t, servers, p.RefreshToken, 50)
-	for _, s := range servers {
-		require.Equal(t, p.User.ID, authMe(t, s, winner.AccessToken).ID, "winner's token")
-	}
+	require.True(t, apitest.Data[bool](t, a.Do(t, rotated.Token, apitest.OpSignOut, nil), "signout"))
+	b.RequireEnded(t, rotated)
 }
 
 // TestConcurrentSignupsOneEmail signs up one email ten times at once over
 // two instances: exactly one account is made, the rest are CONFLICT.
 func TestConcurrentSignupsOneEmail(t *testing.T) {
 	t.Parallel()
-	servers := []*apitest.Server{apitest.New(t, apitest.Options{})}
-	servers = append(servers, apitest.New(t, apitest.Options{DatabaseURL: servers[0].DBURL}))
-	const signup = `mutation($in: SignupInput!) { signup(input: $in) { accessToken } }`
-	in := map[string]any{"firstName": "Twin", "lastName": "Twin", "email": "twin@example.com", "password": apitest.Password}
+	servers := []*apitest.Client{apitest.New(t)}
+	servers = append(servers, servers[0].NewInstance(t))
+	in := apitest.SignUpInput(apitest.Email())
 
 	const n = 10
-	results, errs := apitest.Concurrently(n, func(i int) (*apitest.Response, error) {
-		return servers[i%2].Post("", signup, map[string]any{"in": in})
+	answers := apitest.Concurrently(t, n, func(i int) (*apitest.Response, error) {
+		return servers[i%2].Post("", apitest.OpSignUp, apitest.Vars{"in": in})
 	})
-
 	codes := map[string]int{}
-	for i, r := range results {
-		require.NoError(t, errs[i], "request %d", i)
-		r.Check(t)
+	for _, r := range answers {
 		code := "ok"
 		if len(r.Errors) > 0 {
 			code = r.Code()
@@ -69,7 +51,60 @@ func TestConcurrentSignupsOneEmail(t *testing.T) {
 		codes[code]++
 	}
 	require.Equal(t, map[string]int{"ok": 1, "CONFLICT": n - 1}, codes)
-	users, err := servers[0].Client.User.Query().Count(t.Context())
-	require.NoError(t, err)
-	require.Equal(t, 1, users)
+	require.Equal(t, 1, servers[0].DB.User.Query().CountX(t.Context()))
+}
+
+// TestRevocationUnderLoadAcrossInstances runs two instances on one database
+// while other clients keep both busy (so that pooled connections and
+// cached statements are in use), and checks round after round that a
+// sign-out on A refuses the token on B at once, and a demotion on A
+// forbids on B at once: not a single request after the answer may pass.
+func TestRevocationUnderLoadAcrossInstances(t *testing.T) {
+	t.Parallel()
+	a := apitest.New(t)
+	b := a.NewInstance(t)
+	admin := a.NewUser(t, apitest.Admin)
+	u := a.SignUp(t)
+
+	// Background load on both instances until the rounds are over.
+	ctx, stop := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	for i := range 4 {
+		s := []*apitest.Client{a, b}[i%2]
+		token := a.SignUp(t).Token
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				_, _ = s.Post(token, `{ me { id } books(first: 10) { edges { node { id } } } }`, nil)
+			}
+		})
+	}
+	defer func() { stop(); wg.Wait() }()
+
+	const rounds = 10
+	passed := 0
+	for range rounds {
+		p := a.SignIn(t, u.Email, apitest.Password)
+		require.Equal(t, u.ID, b.Me(t, p.Token).ID, "fresh token on B")
+		require.True(t, apitest.Data[bool](t, a.Do(t, p.Token, apitest.OpSignOut, nil), "signout"))
+		if r := b.Do(t, p.Token, apitest.OpMe, nil); r.Code() != "UNAUTHENTICATED" {
+			passed++
+		}
+	}
+	require.Zero(t, passed, "requests on B that passed right after sign-out on A")
+
+	p := a.SignIn(t, u.Email, apitest.Password)
+	setLevel := func(level int) {
+		t.Helper()
+		apitest.Data[apitest.User](t, a.Do(t, admin.Token, apitest.OpUpdateUser,
+			apitest.Vars{"id": u.ID, "in": apitest.Vars{"permissionLevel": level}}), "updateUser")
+	}
+	for range rounds {
+		setLevel(apitest.Free)
+		apitest.Data[apitest.Connection[apitest.Book]](t, b.Do(t, p.Token, apitest.OpBooks, apitest.Vars{"first": 1}), "books")
+		setLevel(0)
+		if r := b.Do(t, p.Token, apitest.OpBooks, apitest.Vars{"first": 1}); r.Code() != "FORBIDDEN" {
+			passed++
+		}
+	}
+	require.Zero(t, passed, "requests on B that passed right after demotion on A")
 }

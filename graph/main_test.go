@@ -8,4 +8,4 @@ import (
 
 // TestMain runs every test on SQLite, then on PostgreSQL when
 // TEST_DATABASE_URL is set.
-func TestMain(m *testing.M) { apitest.Exit(m) }
+func TestMain(m *testing.M) { apitest.Main(m) }

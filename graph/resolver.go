@@ -1,27 +1,27 @@
 package graph
 
 import (
-	"log/slog"
-
 	"github.com/99designs/gqlgen/graphql"
 
 	"bitgate/ent"
 	"bitgate/internal/account"
+	"bitgate/internal/content"
 )
 
 // Resolver holds the dependencies of the resolvers. It is built only by
-// NewSchema.
+// NewSchema. Resolvers stay thin: the rules live in the services; the ent
+// client serves the lists that no rule narrows.
 type Resolver struct {
 	client   *ent.Client
 	accounts *account.Service
-	log      *slog.Logger
+	content  *content.Service
 }
 
-// NewSchema returns the executable schema on client and accounts, with the
-// @hasPermission directive and the list fields' complexity wired in.
-func NewSchema(client *ent.Client, accounts *account.Service, log *slog.Logger) graphql.ExecutableSchema {
+// NewSchema returns the executable schema on client and the services, with
+// the @hasPermission directive and the list fields' complexity wired in.
+func NewSchema(client *ent.Client, accounts *account.Service, content *content.Service) graphql.ExecutableSchema {
 	return NewExecutableSchema(Config{
-		Resolvers:  &Resolver{client: client, accounts: accounts, log: log},
+		Resolvers:  &Resolver{client: client, accounts: accounts, content: content},
 		Directives: DirectiveRoot{HasPermission: hasPermission},
 		Complexity: complexityRoot(),
 	})

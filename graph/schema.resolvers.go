@@ -7,12 +7,11 @@ package graph
 
 import (
 	"bitgate/ent"
-	"bitgate/ent/note"
 	"bitgate/ent/predicate"
 	"bitgate/graph/model"
 	"bitgate/internal/account"
-	"bitgate/internal/apperr"
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -34,11 +33,20 @@ func (r *mutationResolver) Refresh(ctx context.Context, refreshToken string) (*a
 
 // Signout is the resolver for the signout field.
 func (r *mutationResolver) Signout(ctx context.Context, allSessions *bool) (bool, error) {
-	v, err := account.Caller(ctx)
+	v, err := account.ViewerFrom(ctx)
 	if err != nil {
 		return false, err
 	}
 	return true, r.accounts.Signout(ctx, v, allSessions != nil && *allSessions)
+}
+
+// RevokeSession is the resolver for the revokeSession field.
+func (r *mutationResolver) RevokeSession(ctx context.Context, id uuid.UUID) (bool, error) {
+	v, err := account.ViewerFrom(ctx)
+	if err != nil {
+		return false, err
+	}
+	return true, r.accounts.RevokeSession(ctx, v, id)
 }
 
 // CreateUser is the resolver for the createUser field.
@@ -48,7 +56,7 @@ func (r *mutationResolver) CreateUser(ctx context.Context, input account.CreateU
 
 // UpdateUser is the resolver for the updateUser field.
 func (r *mutationResolver) UpdateUser(ctx context.Context, id uuid.UUID, input account.UpdateUserInput) (*ent.User, error) {
-	v, err := account.Caller(ctx)
+	v, err := account.ViewerFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +65,7 @@ func (r *mutationResolver) UpdateUser(ctx context.Context, id uuid.UUID, input a
 
 // DeleteUser is the resolver for the deleteUser field.
 func (r *mutationResolver) DeleteUser(ctx context.Context, id uuid.UUID) (bool, error) {
-	v, err := account.Caller(ctx)
+	v, err := account.ViewerFrom(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -66,53 +74,49 @@ func (r *mutationResolver) DeleteUser(ctx context.Context, id uuid.UUID) (bool, 
 
 // CreateBook is the resolver for the createBook field.
 func (r *mutationResolver) CreateBook(ctx context.Context, input ent.CreateBookInput) (*ent.Book, error) {
-	return r.client.Book.Create().SetInput(input).Save(ctx)
+	return r.content.CreateBook(ctx, input)
 }
 
 // UpdateBook is the resolver for the updateBook field.
 func (r *mutationResolver) UpdateBook(ctx context.Context, id uuid.UUID, input ent.UpdateBookInput) (*ent.Book, error) {
-	return r.client.Book.UpdateOneID(id).SetInput(input).Save(ctx)
+	return r.content.UpdateBook(ctx, id, input)
 }
 
 // DeleteBook is the resolver for the deleteBook field.
 func (r *mutationResolver) DeleteBook(ctx context.Context, id uuid.UUID) (bool, error) {
-	return true, r.client.Book.DeleteOneID(id).Exec(ctx)
+	return true, r.content.DeleteBook(ctx, id)
 }
 
 // CreateNote is the resolver for the createNote field.
 func (r *mutationResolver) CreateNote(ctx context.Context, input ent.CreateNoteInput) (*ent.Note, error) {
-	v, err := account.Caller(ctx)
+	v, err := account.ViewerFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return r.client.Note.Create().SetInput(input).SetOwnerID(v.User.ID).Save(ctx)
+	return r.content.CreateNote(ctx, v, input)
 }
 
 // UpdateNote is the resolver for the updateNote field.
 func (r *mutationResolver) UpdateNote(ctx context.Context, id uuid.UUID, input ent.UpdateNoteInput) (*ent.Note, error) {
-	v, err := account.Caller(ctx)
+	v, err := account.ViewerFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return r.client.Note.UpdateOneID(id).Where(note.OwnerID(v.User.ID)).SetInput(input).Save(ctx)
+	return r.content.UpdateNote(ctx, v, id, input)
 }
 
 // DeleteNote is the resolver for the deleteNote field.
 func (r *mutationResolver) DeleteNote(ctx context.Context, id uuid.UUID) (bool, error) {
-	v, err := account.Caller(ctx)
+	v, err := account.ViewerFrom(ctx)
 	if err != nil {
 		return false, err
 	}
-	n, err := r.client.Note.Delete().Where(note.ID(id), note.OwnerID(v.User.ID)).Exec(ctx)
-	if err == nil && n == 0 {
-		err = apperr.ErrNotFound
-	}
-	return err == nil, err
+	return true, r.content.DeleteNote(ctx, v, id)
 }
 
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
-	v, err := account.Caller(ctx)
+	v, err := account.ViewerFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -121,16 +125,11 @@ func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 
 // User is the resolver for the user field.
 func (r *queryResolver) User(ctx context.Context, id uuid.UUID) (*ent.User, error) {
-	v, err := account.Caller(ctx)
-	switch {
-	case err != nil:
+	v, err := account.ViewerFrom(ctx)
+	if err != nil {
 		return nil, err
-	case v.User.ID == id:
-		return v.User, nil
-	case !v.IsAdmin():
-		return nil, apperr.ErrForbidden
 	}
-	return nullIfNotFound(r.client.User.Get(ctx, id))
+	return r.accounts.User(ctx, v, id)
 }
 
 // Users is the resolver for the users field.
@@ -153,12 +152,12 @@ func (r *queryResolver) Books(ctx context.Context, first *int, after *string, la
 
 // Book is the resolver for the book field.
 func (r *queryResolver) Book(ctx context.Context, id uuid.UUID) (*ent.Book, error) {
-	return nullIfNotFound(r.client.Book.Get(ctx, id))
+	return r.content.Book(ctx, id)
 }
 
 // Notes is the resolver for the notes field.
 func (r *queryResolver) Notes(ctx context.Context, first *int, after *string, last *int, before *string) (*ent.NoteConnection, error) {
-	v, err := account.Caller(ctx)
+	v, err := account.ViewerFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -166,16 +165,25 @@ func (r *queryResolver) Notes(ctx context.Context, first *int, after *string, la
 	if err != nil {
 		return nil, err
 	}
-	return r.client.Note.Query().Where(note.OwnerID(v.User.ID)).Where(where[predicate.Note](p)...).Paginate(ctx, p.after, p.first, p.before, p.last)
+	return r.content.Notes(v).Where(where[predicate.Note](p)...).Paginate(ctx, p.after, p.first, p.before, p.last)
 }
 
 // Note is the resolver for the note field.
 func (r *queryResolver) Note(ctx context.Context, id uuid.UUID) (*ent.Note, error) {
-	v, err := account.Caller(ctx)
+	v, err := account.ViewerFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return r.client.Note.Query().Where(note.ID(id), note.OwnerID(v.User.ID)).Only(ctx)
+	return r.content.Note(ctx, v, id)
+}
+
+// Sessions is the resolver for the sessions field.
+func (r *queryResolver) Sessions(ctx context.Context) ([]*ent.Session, error) {
+	v, err := account.ViewerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.accounts.Sessions(ctx, v)
 }
 
 // AuditEvents is the resolver for the auditEvents field.
@@ -187,9 +195,33 @@ func (r *queryResolver) AuditEvents(ctx context.Context, first *int, after *stri
 	return r.client.AuditEvent.Query().Where(where[predicate.AuditEvent](p)...).Paginate(ctx, p.after, p.first, p.before, p.last)
 }
 
+// LastUsedAt is the resolver for the lastUsedAt field.
+func (r *sessionResolver) LastUsedAt(ctx context.Context, obj *ent.Session) (*time.Time, error) {
+	t := account.LastUsed(obj)
+	return &t, nil
+}
+
+// Current is the resolver for the current field.
+func (r *sessionResolver) Current(ctx context.Context, obj *ent.Session) (bool, error) {
+	v, err := account.ViewerFrom(ctx)
+	if err != nil {
+		return false, err
+	}
+	return v.IsCurrent(obj), nil
+}
+
 // Permissions is the resolver for the permissions field.
 func (r *userResolver) Permissions(ctx context.Context, obj *ent.User) ([]model.Permission, error) {
 	return permissions(obj.PermissionLevel), nil
+}
+
+// Sessions is the resolver for the sessions field.
+func (r *userResolver) Sessions(ctx context.Context, obj *ent.User) ([]*ent.Session, error) {
+	v, err := account.ViewerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.accounts.UserSessions(ctx, v, obj.ID)
 }
 
 // Mutation returns MutationResolver implementation.
@@ -198,7 +230,11 @@ func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Session returns SessionResolver implementation.
+func (r *Resolver) Session() SessionResolver { return &sessionResolver{r} }
+
 type (
 	mutationResolver struct{ *Resolver }
 	queryResolver    struct{ *Resolver }
+	sessionResolver  struct{ *Resolver }
 )

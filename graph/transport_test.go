@@ -1,99 +1,85 @@
 package graph_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"bitgate/ent/book"
+	"bitgate/graph"
 	"bitgate/internal/apitest"
+	"bitgate/internal/content"
+	"bitgate/internal/database"
 )
 
 // fakePassword is a secret a client might send in a body the server cannot
 // read; no answer may echo it.
 const fakePassword = "Fak3-Passw0rd-Never-Echoed"
 
-// jsonHeader is the header of an ordinary GraphQL POST, with an optional
-// bearer token.
-func jsonHeader(token string) http.Header {
-	h := http.Header{"Content-Type": {"application/json"}}
-	if token != "" {
-		h.Set("Authorization", "Bearer "+token)
-	}
-	return h
-}
-
-// requireHTTPError requires a transport-level refusal: the given status (or
-// any 4xx when status is 0), a JSON body with a non-empty errors array, and
-// no data.
-func requireHTTPError(t testing.TB, r *apitest.Response, status int) {
+// requireStillServes requires a plain query to answer normally.
+func requireStillServes(t testing.TB, c *apitest.Client) {
 	t.Helper()
-	if status != 0 {
-		require.Equal(t, status, r.Status, "status of %s", r.Body)
-	} else {
-		require.True(t, r.Status >= 400 && r.Status < 500, "status %d, want 4xx: %s", r.Status, r.Body)
-	}
-	require.Contains(t, r.Header.Get("Content-Type"), "json", "refusal is not JSON: %s", r.Body)
-	require.NotEmpty(t, r.Errors, "refusal without errors: %s", r.Body)
-	require.Contains(t, []string{"", "null"}, string(r.Data), "refusal with data: %s", r.Body)
-}
-
-// getQuery sends a GraphQL GET with the given URL parameters.
-func getQuery(t testing.TB, s *apitest.Server, h http.Header, params url.Values) *apitest.Response {
-	t.Helper()
-	return s.Raw(t, http.MethodGet, "/graphql?"+params.Encode(), h, nil)
+	r := c.Do(t, "", apitest.OpBook, apitest.Vars{"id": uuid.NewString()})
+	require.Equal(t, http.StatusOK, r.Status, "follow-up query: %s", r.Body)
+	require.Nil(t, apitest.Data[*apitest.Book](t, r, "book"), "follow-up query: %s", r.Body)
 }
 
 // TestTransport holds the HTTP side of /graphql to the GraphQL-over-HTTP
 // rules of the contract.
 func TestTransport(t *testing.T) {
 	t.Parallel()
-	s := apitest.New(t, apitest.Options{})
+	c := apitest.New(t)
 	ctx := context.Background()
-	admin := s.User(t, "tr-admin@example.com", bitAdmin)
-	b := mkBook(t, s, "Transported")
-	bookQuery := `query($id: ID!) { book(id: $id) { id title } }`
-
+	admin := c.NewUser(t, apitest.Admin)
+	b := c.StoreBook(t, "Transported")
+	bookVars := apitest.Vars{"id": b.ID}
+	get := func(t *testing.T, h http.Header, params url.Values) *apitest.Response {
+		t.Helper()
+		return c.Raw(t, http.MethodGet, "/graphql?"+params.Encode(), h, nil)
+	}
 	// booksTitled counts the books with title, to prove a refused mutation
 	// did not run.
 	booksTitled := func(t *testing.T, title string) int {
 		t.Helper()
-		n, err := s.Client.Book.Query().Where(book.Title(title)).Count(ctx)
-		require.NoError(t, err)
-		return n
+		return c.DB.Book.Query().Where(book.Title(title)).CountX(ctx)
 	}
 	createBook := func(title string) string {
 		return `mutation { createBook(input: {title: "` + title + `", author: "x"}) { id } }`
 	}
+	body := func(query string, vars apitest.Vars) []byte {
+		b, err := json.Marshal(apitest.Vars{"query": query, "variables": vars})
+		require.NoError(t, err)
+		return b
+	}
 
 	t.Run("POST application/json", func(t *testing.T) {
 		for _, ct := range []string{"application/json", "application/json; charset=utf-8", "Application/JSON"} {
-			body, _ := json.Marshal(map[string]any{"query": bookQuery, "variables": map[string]any{"id": b.ID}})
-			r := s.Raw(t, http.MethodPost, "/graphql", http.Header{"Content-Type": {ct}}, body)
+			r := c.Raw(t, http.MethodPost, "/graphql", http.Header{"Content-Type": {ct}}, body(apitest.OpBook, bookVars))
 			require.Equal(t, http.StatusOK, r.Status, "Content-Type %s: %s", ct, r.Body)
-			var out struct{ Book struct{ ID, Title string } }
-			r.Decode(t, &out)
-			require.Equal(t, b.ID.String(), out.Book.ID)
-			require.Equal(t, "Transported", out.Book.Title)
+			got := apitest.Data[apitest.Book](t, r, "book")
+			require.Equal(t, b.ID.String(), got.ID)
+			require.Equal(t, "Transported", got.Title)
 		}
 	})
 
 	t.Run("GET query", func(t *testing.T) {
-		r := getQuery(t, s, nil, url.Values{"query": {`{ book(id: "` + b.ID.String() + `") { id title } }`}})
+		r := get(t, nil, url.Values{"query": {`{ book(id: "` + b.ID.String() + `") { id title } }`}})
 		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-		var out struct{ Book struct{ ID, Title string } }
-		r.Decode(t, &out)
-		require.Equal(t, b.ID.String(), out.Book.ID)
+		require.Equal(t, b.ID.String(), apitest.Data[apitest.Book](t, r, "book").ID)
 
-		r = getQuery(t, s, nil, url.Values{"query": {bookQuery}, "variables": {`{"id":"` + b.ID.String() + `"}`}})
-		r.Decode(t, &out)
-		require.Equal(t, "Transported", out.Book.Title)
+		r = get(t, nil, url.Values{"query": {apitest.OpBook}, "variables": {`{"id":"` + b.ID.String() + `"}`}})
+		require.Equal(t, "Transported", apitest.Data[apitest.Book](t, r, "book").Title)
 	})
 
 	t.Run("GET mutation is refused with a coded 4xx error", func(t *testing.T) {
@@ -102,41 +88,35 @@ func TestTransport(t *testing.T) {
 			"named mutation": {"query": {`query Q { __typename } mutation M ` + createBook("via GET")[len("mutation"):]}, "operationName": {"M"}},
 		} {
 			t.Run(name, func(t *testing.T) {
-				r := getQuery(t, s, jsonHeader(admin.AccessToken), params)
-				requireHTTPError(t, r, 0)
+				apitest.RequireTransportError(t, get(t, apitest.Header("Authorization", "Bearer "+admin.Token), params), 0)
 			})
 		}
 		require.Zero(t, booksTitled(t, "via GET"), "a mutation ran over GET")
 	})
 
 	t.Run("GET with undecodable variables gets a coded 4xx error", func(t *testing.T) {
-		r := getQuery(t, s, nil, url.Values{"query": {bookQuery}, "variables": {`{"id": "` + fakePassword + `"`}})
-		requireHTTPError(t, r, 0)
+		r := get(t, nil, url.Values{"query": {apitest.OpBook}, "variables": {`{"id": "` + fakePassword + `"`}})
+		apitest.RequireTransportError(t, r, 0)
 		require.NotContains(t, string(r.Body), fakePassword)
 	})
 
 	t.Run("Accept graphql-response+json", func(t *testing.T) {
-		h := jsonHeader("")
-		h.Set("Accept", "application/graphql-response+json")
-		body, _ := json.Marshal(map[string]any{"query": bookQuery, "variables": map[string]any{"id": b.ID}})
-		r := s.Raw(t, http.MethodPost, "/graphql", h, body)
+		const media = "application/graphql-response+json"
+		r := c.Raw(t, http.MethodPost, "/graphql", apitest.Header("Accept", media), body(apitest.OpBook, bookVars))
 		require.Equal(t, http.StatusOK, r.Status)
-		require.True(t, strings.HasPrefix(r.Header.Get("Content-Type"), "application/graphql-response+json"),
-			"POST Content-Type %q", r.Header.Get("Content-Type"))
+		require.True(t, strings.HasPrefix(r.Header.Get("Content-Type"), media), "POST Content-Type %q", r.Header.Get("Content-Type"))
 		require.Empty(t, r.Errors)
 
-		r = getQuery(t, s, http.Header{"Accept": {"application/graphql-response+json"}}, url.Values{"query": {`{ __typename }`}})
-		require.True(t, strings.HasPrefix(r.Header.Get("Content-Type"), "application/graphql-response+json"),
-			"GET Content-Type %q", r.Header.Get("Content-Type"))
+		r = get(t, http.Header{"Accept": {media}}, url.Values{"query": {`{ __typename }`}})
+		require.True(t, strings.HasPrefix(r.Header.Get("Content-Type"), media), "GET Content-Type %q", r.Header.Get("Content-Type"))
 
-		r = s.Raw(t, http.MethodPost, "/graphql", jsonHeader(""), body)
-		require.True(t, strings.HasPrefix(r.Header.Get("Content-Type"), "application/json"),
-			"Content-Type %q without Accept", r.Header.Get("Content-Type"))
+		r = c.Raw(t, http.MethodPost, "/graphql", apitest.Header(), body(apitest.OpBook, bookVars))
+		require.True(t, strings.HasPrefix(r.Header.Get("Content-Type"), "application/json"), "Content-Type %q without Accept", r.Header.Get("Content-Type"))
 	})
 
 	t.Run("malformed JSON body", func(t *testing.T) {
 		signin := `mutation { signin(email: \"a@example.com\", password: \"` + fakePassword + `\") { accessToken } }`
-		for name, body := range map[string]string{
+		for name, raw := range map[string]string{
 			"truncated":        `{"query": "` + signin + `"`,
 			"not JSON":         `query=` + fakePassword,
 			"query not string": `{"query": {"password": "` + fakePassword + `"}}`,
@@ -144,56 +124,48 @@ func TestTransport(t *testing.T) {
 			"empty":            ``,
 		} {
 			t.Run(name, func(t *testing.T) {
-				r := s.Raw(t, http.MethodPost, "/graphql", jsonHeader(""), []byte(body))
-				requireHTTPError(t, r, 0)
+				r := c.Raw(t, http.MethodPost, "/graphql", apitest.Header(), []byte(raw))
+				apitest.RequireTransportError(t, r, 0)
 				require.NotContains(t, string(r.Body), fakePassword, "the body was echoed")
 			})
 		}
 	})
 
 	t.Run("wrong Content-Type", func(t *testing.T) {
-		body, _ := json.Marshal(map[string]any{"query": createBook("wrong type")})
 		for _, ct := range []string{"text/plain", "", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/graphql", "application/jsonx"} {
-			h := jsonHeader(admin.AccessToken)
+			h := apitest.Header("Authorization", "Bearer "+admin.Token, "Content-Type", ct)
 			if ct == "" {
 				h.Del("Content-Type")
-			} else {
-				h.Set("Content-Type", ct)
 			}
-			r := s.Raw(t, http.MethodPost, "/graphql", h, body)
-			requireHTTPError(t, r, 0)
+			apitest.RequireTransportError(t, c.Raw(t, http.MethodPost, "/graphql", h, body(createBook("wrong type"), nil)), 0)
 		}
 		require.Zero(t, booksTitled(t, "wrong type"), "a mutation ran despite its Content-Type")
 	})
 
 	t.Run("body over 1 MiB", func(t *testing.T) {
 		pad := strings.Repeat("a", 1<<20)
-		body, _ := json.Marshal(map[string]any{"query": createBook("too big"), "variables": map[string]any{"pad": pad}})
-		r := s.Raw(t, http.MethodPost, "/graphql", jsonHeader(admin.AccessToken), body)
-		requireHTTPError(t, r, http.StatusRequestEntityTooLarge)
+		r := c.Raw(t, http.MethodPost, "/graphql", apitest.Header("Authorization", "Bearer "+admin.Token), body(createBook("too big"), apitest.Vars{"pad": pad}))
+		apitest.RequireTransportError(t, r, http.StatusRequestEntityTooLarge)
 		require.Less(t, len(r.Body), 4096, "the body was echoed")
 		require.Zero(t, booksTitled(t, "too big"))
 	})
 
 	t.Run("other methods", func(t *testing.T) {
-		body, _ := json.Marshal(map[string]any{"query": createBook("via PUT")})
 		for _, m := range []string{http.MethodPut, http.MethodDelete, http.MethodPatch} {
-			r := s.Raw(t, m, "/graphql", jsonHeader(admin.AccessToken), body)
-			requireHTTPError(t, r, http.StatusMethodNotAllowed)
+			r := c.Raw(t, m, "/graphql", apitest.Header("Authorization", "Bearer "+admin.Token), body(createBook("via PUT"), nil))
+			apitest.RequireTransportError(t, r, http.StatusMethodNotAllowed)
 		}
 		require.Zero(t, booksTitled(t, "via PUT"))
 	})
 
 	t.Run("parse errors", func(t *testing.T) {
 		for _, q := range []string{`{ me { id }`, `query {`, `}}}`, `{ book(id: "x) { id } }`, "{ \u0000 }"} {
-			r := s.Query(t, "", q, nil)
-			requireErr(t, r, "GRAPHQL_PARSE_FAILED", "")
-			require.Contains(t, []string{"", "null"}, string(r.Data))
+			apitest.RequireCode(t, c.Do(t, "", q, nil), "GRAPHQL_PARSE_FAILED")
 		}
 	})
 
 	t.Run("empty query", func(t *testing.T) {
-		r := s.Query(t, "", "", nil)
+		r := c.Do(t, "", "", nil)
 		require.NotEmpty(t, r.Errors, "%s", r.Body)
 		require.Contains(t, []string{"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"}, r.Code(), "%s", r.Body)
 	})
@@ -208,45 +180,43 @@ func TestTransport(t *testing.T) {
 			`subscription { me { id } }`,
 		} {
 			t.Run(q, func(t *testing.T) {
-				r := s.Query(t, admin.AccessToken, q, nil)
-				require.NotEmpty(t, r.Errors, "%s accepted: %s", q, r.Body)
-				require.Equal(t, "GRAPHQL_VALIDATION_FAILED", r.Code(), "%s: %s", q, r.Body)
+				apitest.RequireCode(t, c.Do(t, admin.Token, q, nil), "GRAPHQL_VALIDATION_FAILED")
 			})
 		}
 	})
 
 	t.Run("wrong variable types", func(t *testing.T) {
-		for _, tt := range []struct {
+		const books = `query($f: Int) { books(first: $f) { totalCount } }`
+		for _, tc := range []struct {
 			query string
-			vars  map[string]any
+			vars  apitest.Vars
 		}{
-			{`query($f: Int) { books(first: $f) { totalCount } }`, map[string]any{"f": "ten"}},
-			{`query($f: Int) { books(first: $f) { totalCount } }`, map[string]any{"f": 1.5}},
-			{`query($f: Int) { books(first: $f) { totalCount } }`, map[string]any{"f": []any{1}}},
-			{`query($id: ID!) { book(id: $id) { id } }`, map[string]any{"id": map[string]any{"a": 1}}},
-			{`query($id: ID!) { book(id: $id) { id } }`, map[string]any{"id": nil}},
-			{`query($id: ID!) { book(id: $id) { id } }`, nil},
-			{`mutation($in: CreateBookInput!) { createBook(input: $in) { id } }`, map[string]any{"in": map[string]any{"title": []any{"t"}, "author": "x"}}},
-			{`mutation($in: CreateBookInput!) { createBook(input: $in) { id } }`, map[string]any{"in": map[string]any{"title": "t", "author": "x", "owner": "me"}}},
-			{`mutation($in: CreateBookInput!) { createBook(input: $in) { id } }`, map[string]any{"in": "x"}},
+			{books, apitest.Vars{"f": "ten"}},
+			{books, apitest.Vars{"f": 1.5}},
+			{books, apitest.Vars{"f": []any{1}}},
+			{apitest.OpBook, apitest.Vars{"id": apitest.Vars{"a": 1}}},
+			{apitest.OpBook, apitest.Vars{"id": nil}},
+			{apitest.OpBook, nil},
+			{apitest.OpCreateBook, apitest.Vars{"in": apitest.Vars{"title": []any{"t"}, "author": "x"}}},
+			{apitest.OpCreateBook, apitest.Vars{"in": apitest.Vars{"title": "t", "author": "x", "owner": "me"}}},
+			{apitest.OpCreateBook, apitest.Vars{"in": "x"}},
 		} {
-			t.Run(fmt.Sprint(tt.vars), func(t *testing.T) {
-				r := s.Query(t, admin.AccessToken, tt.query, tt.vars)
-				require.NotEmpty(t, r.Errors, "%s %v accepted: %s", tt.query, tt.vars, r.Body)
-				require.Contains(t, []string{"GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT"}, r.Code(), "%s %v: %s", tt.query, tt.vars, r.Body)
+			t.Run(fmt.Sprint(tc.vars), func(t *testing.T) {
+				r := c.Do(t, admin.Token, tc.query, tc.vars)
+				require.NotEmpty(t, r.Errors, "%s %v accepted: %s", tc.query, tc.vars, r.Body)
+				require.Contains(t, []string{"GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT"}, r.Code(), "%s %v: %s", tc.query, tc.vars, r.Body)
 			})
 		}
 	})
 
 	t.Run("health", func(t *testing.T) {
 		for _, path := range []string{"/healthz", "/readyz"} {
-			r := s.Raw(t, http.MethodGet, path, nil, nil)
-			require.Equal(t, http.StatusOK, r.Status, "GET %s: %s", path, r.Body)
+			require.Equal(t, http.StatusOK, c.Raw(t, http.MethodGet, path, nil, nil).Status, "GET %s", path)
 		}
 	})
 
 	t.Run("playground", func(t *testing.T) {
-		r := s.Raw(t, http.MethodGet, "/", nil, nil)
+		r := c.Raw(t, http.MethodGet, "/", nil, nil)
 		require.Equal(t, http.StatusOK, r.Status)
 		require.Contains(t, r.Header.Get("Content-Type"), "text/html")
 		require.Contains(t, strings.ToLower(string(r.Body)), "<html")
@@ -254,17 +224,14 @@ func TestTransport(t *testing.T) {
 	})
 
 	t.Run("no password field is reachable", func(t *testing.T) {
-		var out struct {
-			Schema struct {
-				Types []struct {
-					Name, Kind string
-					Fields     []struct{ Name string }
-				}
-			} `json:"__schema"`
+		type schema struct {
+			Types []struct {
+				Name, Kind string
+				Fields     []struct{ Name string }
+			}
 		}
-		s.Query(t, "", `{ __schema { types { name kind fields(includeDeprecated: true) { name } } } }`, nil).Decode(t, &out)
 		var user bool
-		for _, typ := range out.Schema.Types {
+		for _, typ := range apitest.Data[schema](t, c.Do(t, "", `{ __schema { types { name kind fields(includeDeprecated: true) { name } } } }`, nil), "__schema").Types {
 			user = user || typ.Name == "User"
 			for _, f := range typ.Fields {
 				require.NotContains(t, strings.ToLower(f.Name), "password", "%s.%s is readable", typ.Name, f.Name)
@@ -273,12 +240,9 @@ func TestTransport(t *testing.T) {
 		}
 		require.True(t, user, "introspection does not list User")
 
-		var typ struct {
-			Type struct{ Fields []struct{ Name string } } `json:"__type"`
-		}
-		s.Query(t, "", `{ __type(name: "User") { fields { name } } }`, nil).Decode(t, &typ)
+		type userType struct{ Fields []struct{ Name string } }
 		var names []string
-		for _, f := range typ.Type.Fields {
+		for _, f := range apitest.Data[userType](t, c.Do(t, "", `{ __type(name: "User") { fields { name } } }`, nil), "__type").Fields {
 			names = append(names, f.Name)
 		}
 		require.Contains(t, names, "email")
@@ -293,22 +257,23 @@ func TestTransport(t *testing.T) {
 // introspection, and nothing else.
 func TestProductionMode(t *testing.T) {
 	t.Parallel()
-	s := apitest.New(t, apitest.Options{Production: true})
-	b := mkBook(t, s, "Prod")
+	c := apitest.New(t, apitest.Options{Production: true})
+	b := c.StoreBook(t, "Prod")
 
 	t.Run("no playground", func(t *testing.T) {
-		r := s.Raw(t, http.MethodGet, "/", nil, nil)
+		r := c.Raw(t, http.MethodGet, "/", nil, nil)
 		require.Equal(t, http.StatusNotFound, r.Status, "playground served in production: %s", r.Body)
 		require.NotContains(t, strings.ToLower(string(r.Body)), "graphiql")
 	})
 
 	t.Run("introspection refused with a client error code", func(t *testing.T) {
 		for _, q := range []string{
+			`{ __schema { queryType { name } } }`,
 			`{ __schema { types { name } } }`,
 			`{ __type(name: "User") { fields { name } } }`,
 			`query { a: book(id: "` + b.ID.String() + `") { id } __schema { queryType { name } } }`,
 		} {
-			r := s.Query(t, "", q, nil)
+			r := c.Do(t, "", q, nil)
 			require.NotEmpty(t, r.Errors, "introspection answered in production: %s", r.Body)
 			require.NotContains(t, string(r.Body), `"types":[`, "schema types leaked: %s", r.Body)
 			require.NotContains(t, string(r.Body), `"fields":[`, "User fields leaked: %s", r.Body)
@@ -319,11 +284,263 @@ func TestProductionMode(t *testing.T) {
 	})
 
 	t.Run("API still works", func(t *testing.T) {
-		var out struct{ Book struct{ ID string } }
-		s.Query(t, "", `query($id: ID!) { book(id: $id) { id } }`, map[string]any{"id": b.ID}).Decode(t, &out)
-		require.Equal(t, b.ID.String(), out.Book.ID)
+		require.Equal(t, b.ID.String(), apitest.Data[apitest.Book](t, c.Do(t, "", apitest.OpBook, apitest.Vars{"id": b.ID}), "book").ID)
+		require.Equal(t, "Query", apitest.Data[string](t, c.Do(t, "", `{ __typename }`, nil), "__typename"))
 		for _, path := range []string{"/healthz", "/readyz"} {
-			require.Equal(t, http.StatusOK, s.Raw(t, http.MethodGet, path, nil, nil).Status, path)
+			require.Equal(t, http.StatusOK, c.Raw(t, http.MethodGet, path, nil, nil).Status, path)
 		}
 	})
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	for _, tc := range []struct {
+		name, method, path string
+		h                  http.Header
+		body               []byte
+		status             int
+	}{
+		{"graphql POST", http.MethodPost, "/graphql", apitest.Header(), []byte(`{"query":"{ __typename }"}`), 200},
+		{"graphql GET", http.MethodGet, "/graphql?query=%7B__typename%7D", nil, nil, 200},
+		{"graphql error", http.MethodPost, "/graphql", apitest.Header(), []byte(`{"query":"{ nope }"}`), 422},
+		{"healthz", http.MethodGet, "/healthz", nil, nil, 200},
+		{"not found", http.MethodGet, "/no/such/page", nil, nil, 404},
+		{"too large", http.MethodPost, "/graphql", apitest.Header(), bytes.Repeat([]byte(" "), 2<<20), 413},
+		{"wrong method", http.MethodPut, "/graphql", apitest.Header(), nil, 405},
+		{"playground", http.MethodGet, "/", nil, nil, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := c.Raw(t, tc.method, tc.path, tc.h, tc.body)
+			require.Equal(t, tc.status, r.Status, "status: %s", r.Body)
+			require.Equal(t, "nosniff", r.Header.Get("X-Content-Type-Options"))
+			require.Contains(t, r.Header.Get("Content-Security-Policy"), "default-src 'none'")
+			require.Contains(t, r.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'")
+			require.NotEmpty(t, r.Header.Get("Referrer-Policy"))
+			require.Regexp(t, `^[0-9a-f]{16}$`, r.Header.Get("X-Request-ID"))
+			if strings.HasPrefix(tc.path, "/graphql") {
+				require.Equal(t, "no-store", r.Header.Get("Cache-Control"))
+			}
+		})
+	}
+
+	t.Run("X-Request-ID", func(t *testing.T) {
+		for _, tc := range []struct{ sent, want string }{
+			{"abc-123", "abc-123"},
+			{"", ""},
+			{"bad id with spaces", ""},
+			{strings.Repeat("a", 65), ""},
+			{"<script>", ""},
+		} {
+			h := apitest.Header()
+			if tc.sent != "" {
+				h.Set("X-Request-ID", tc.sent)
+			}
+			got := c.Raw(t, http.MethodPost, "/graphql", h, []byte(`{"query":"{ __typename }"}`)).Header.Get("X-Request-ID")
+			if tc.want != "" {
+				require.Equal(t, tc.want, got, "X-Request-ID %q", tc.sent)
+			} else {
+				require.Regexp(t, `^[0-9a-f]{16}$`, got, "X-Request-ID %q", tc.sent)
+			}
+		}
+	})
+}
+
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	preflight := func(t *testing.T, c *apitest.Client, origin string) *apitest.Response {
+		t.Helper()
+		return c.Raw(t, http.MethodOptions, "/graphql", http.Header{
+			"Origin":                         {origin},
+			"Access-Control-Request-Method":  {"POST"},
+			"Access-Control-Request-Headers": {"authorization, content-type"},
+		}, nil)
+	}
+	post := func(t *testing.T, c *apitest.Client, origin string) *apitest.Response {
+		t.Helper()
+		return c.Raw(t, http.MethodPost, "/graphql", apitest.Header("Origin", origin), []byte(`{"query":"{ __typename }"}`))
+	}
+
+	t.Run("no origin is allowed by default", func(t *testing.T) {
+		t.Parallel()
+		c := apitest.New(t)
+		require.Empty(t, preflight(t, c, "https://evil.example").Header.Get("Access-Control-Allow-Origin"), "default CORS allows any origin (preflight)")
+		require.Empty(t, post(t, c, "https://evil.example").Header.Get("Access-Control-Allow-Origin"), "default CORS allows any origin (POST)")
+	})
+
+	t.Run("an allow-list", func(t *testing.T) {
+		t.Parallel()
+		c := apitest.New(t, apitest.Options{CORSOrigins: []string{"https://app.example"}})
+		r := preflight(t, c, "https://app.example")
+		require.Less(t, r.Status, 300)
+		require.Equal(t, "https://app.example", r.Header.Get("Access-Control-Allow-Origin"))
+		require.Contains(t, strings.ToLower(r.Header.Get("Access-Control-Allow-Headers")), "authorization")
+		r = post(t, c, "https://app.example")
+		require.Equal(t, http.StatusOK, r.Status)
+		require.Equal(t, "https://app.example", r.Header.Get("Access-Control-Allow-Origin"))
+		for _, evil := range []string{"https://evil.example", "https://app.example.evil.example", "http://app.example"} {
+			require.Empty(t, preflight(t, c, evil).Header.Get("Access-Control-Allow-Origin"), evil)
+			require.Empty(t, post(t, c, evil).Header.Get("Access-Control-Allow-Origin"), evil)
+		}
+	})
+}
+
+// nested returns open, then inner, then as many closing braces.
+func nested(open string, n int, inner string) string {
+	return strings.Repeat(open+" { ", n) + inner + strings.Repeat(" }", n)
+}
+
+// TestHostileInputs sends what the query limits and the body checks are
+// for: each answer is a client error with the right code, never an
+// internal one, fast, and the server still serves afterwards.
+func TestHostileInputs(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	u := c.SignUp(t)
+
+	gql := func(query string, vars apitest.Vars) []byte {
+		b, err := json.Marshal(apitest.Vars{"query": query, "variables": vars})
+		require.NoError(t, err)
+		return b
+	}
+	var fanOut strings.Builder
+	fanOut.WriteString("query { ...F0 }\n")
+	for i := range 20 {
+		fmt.Fprintf(&fanOut, "fragment F%d on Query { ...F%d ...F%d }\n", i, i+1, i+1)
+	}
+	fanOut.WriteString("fragment F20 on Query { __typename books(first: 100) { totalCount } }\n")
+	var bomb strings.Builder
+	bomb.WriteString("{")
+	for i := range 10 {
+		fmt.Fprintf(&bomb, ` u%d: users(first: 100) { edges { node { id email } } }`, i)
+		fmt.Fprintf(&bomb, ` b%d: books(first: 100) { edges { node { id title } } }`, i)
+		fmt.Fprintf(&bomb, ` n%d: notes(first: 100) { edges { node { id owner { id } } } }`, i)
+	}
+	bomb.WriteString(" }")
+	aliases := func(n int) string {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range n {
+			fmt.Fprintf(&b, "a%x:__typename ", i)
+		}
+		b.WriteString("}")
+		return b.String()
+	}
+	booksFirst := `query($first: Int) { books(first: $first) { totalCount } }`
+	deepJSON := func(n int) []byte {
+		return []byte(`{"query":"{ __typename }","variables":{"x":` + strings.Repeat("[", n) + strings.Repeat("]", n) + `}}`)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		token  bool
+		ctype  string // default application/json
+		body   []byte
+		status int    // 0: any status below 500
+		code   string // "": any contract code, or none
+		field  string // for BAD_USER_INPUT
+	}{
+		{name: "100 nested me", body: gql("{ "+nested("me", 100, "id")+" }", nil), code: "GRAPHQL_VALIDATION_FAILED"},
+		{name: "100 nested ofType", body: gql("{ __schema { types { "+nested("ofType", 100, "name")+" } } }", nil), code: "GRAPHQL_VALIDATION_FAILED"},
+		{name: "circular fragments", body: gql("query { ...A } fragment A on Query { ...B } fragment B on Query { ...A }", nil), code: "GRAPHQL_VALIDATION_FAILED"},
+		{name: "exponential fragment fan-out", token: true, body: gql(fanOut.String(), nil)},
+		{name: "10 MB body", body: append(append([]byte(`{"query":"{ __typename }","x":"`), bytes.Repeat([]byte("A"), 10<<20)...), '"', '}'), status: http.StatusRequestEntityTooLarge},
+		{name: "invalid UTF-8 in a string", body: []byte("{\"query\":\"{ book(id: \\\"\xff\xfe\xfd\\\") { id } }\"}"), code: "BAD_USER_INPUT", field: "id"},
+		{name: "invalid UTF-8 in the query", body: []byte("{\"query\":\"{ \xff\xfe }\"}"), code: "GRAPHQL_PARSE_FAILED"},
+		{name: "invalid UTF-8 in a variable name", body: []byte("{\"query\":\"{ __typename }\",\"variables\":{\"\xc3\x28\":1}}")},
+		{name: "string for an Int variable", token: true, body: gql(booksFirst, apitest.Vars{"first": "abc"}), code: "GRAPHQL_VALIDATION_FAILED"},
+		{name: "object for an ID variable", body: gql(apitest.OpBook, apitest.Vars{"id": apitest.Vars{"a": 1}}), code: "GRAPHQL_VALIDATION_FAILED"},
+		{name: "NUL in a note title", token: true, body: gql(`mutation($t: String!) { createNote(input: {title: $t, content: "c"}) { id } }`, apitest.Vars{"t": "a\u0000b"}), code: "BAD_USER_INPUT", field: "title"},
+		{name: "first 1e30 variable", token: true, body: []byte(`{"query":"` + booksFirst + `","variables":{"first":1e30}}`), code: "GRAPHQL_VALIDATION_FAILED"},
+		{name: "first 1e30 literal", token: true, body: gql(`{ books(first: 1e30) { totalCount } }`, nil), code: "GRAPHQL_VALIDATION_FAILED"},
+		{name: "first 2^31", token: true, body: gql(booksFirst, apitest.Vars{"first": 2147483648}), code: "BAD_USER_INPUT", field: "first"},
+		{name: "first -2^31-1", token: true, body: gql(`{ books(first: -2147483649) { totalCount } }`, nil), code: "BAD_USER_INPUT", field: "first"},
+		{name: "first 10^23 literal", token: true, body: gql(`{ books(first: 99999999999999999999999) { totalCount } }`, nil), code: "GRAPHQL_VALIDATION_FAILED"},
+		{name: "complexity bomb", token: true, body: gql(bomb.String(), nil), code: "COMPLEXITY_LIMIT_EXCEEDED"},
+		{name: "JSON variables 10000 deep", body: deepJSON(10_000)},
+		{name: "JSON variables 100000 deep", body: deepJSON(100_000), code: "GRAPHQL_PARSE_FAILED"},
+		{name: "100k aliases of __typename", body: gql(aliases(100_000), nil), status: http.StatusRequestEntityTooLarge},
+		{name: "60k aliases of __typename", body: gql(aliases(60_000), nil), code: "GRAPHQL_PARSE_FAILED"},
+		{name: "text/plain body", ctype: "text/plain", body: gql("{ __typename }", nil), status: http.StatusUnsupportedMediaType},
+		{name: "empty body", body: nil, code: "GRAPHQL_PARSE_FAILED"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := apitest.Header()
+			if tc.ctype != "" {
+				h.Set("Content-Type", tc.ctype)
+			}
+			if tc.token {
+				h.Set("Authorization", "Bearer "+u.Token)
+			}
+			r := c.Raw(t, http.MethodPost, "/graphql", h, tc.body)
+			require.Less(t, r.Took, 5*time.Second, "too slow to answer")
+			if tc.status != 0 {
+				require.Equal(t, tc.status, r.Status, "status: %s", r.Body)
+			}
+			require.Contains(t, r.Header.Get("Content-Type"), "json", "not a JSON answer: %s", r.Body)
+			require.True(t, len(r.Errors) > 0 || len(r.Data) > 0, "neither errors nor data: %s", r.Body)
+			if r.Status >= 400 {
+				require.NotEmpty(t, r.Errors, "4xx without errors: %s", r.Body)
+			}
+			require.NotEqual(t, "INTERNAL_SERVER_ERROR", r.Code(), "a client's mistake reported as internal: %s", r.Body)
+			if tc.code != "" {
+				require.Equal(t, tc.code, r.Code(), "code: %s", r.Body)
+				if tc.field != "" {
+					require.Equal(t, tc.field, r.Errors[0].Field(), "field: %s", r.Body)
+				}
+			}
+			requireStillServes(t, c)
+		})
+	}
+}
+
+// TestHugeDocumentsRefusedBeforeValidation sends documents whose
+// validation would take time growing with the square of their fields: they
+// must be refused at once, before gqlgen validates them.
+func TestHugeDocumentsRefusedBeforeValidation(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	for _, n := range []int{501, 8000, 19_000} {
+		query := "{" + strings.Repeat(" __typename", n) + " }"
+		r := c.Do(t, "", query, nil)
+		apitest.RequireCode(t, r, "GRAPHQL_VALIDATION_FAILED")
+		require.Less(t, r.Took, time.Second, "a %d-byte document of one repeated field took %v to answer", len(query), r.Took)
+	}
+	requireStillServes(t, c)
+}
+
+// TestPanicIsRecovered makes a resolver panic (the GraphQL server is built
+// without its account service) and expects a coded internal error, no
+// stack trace, and a server that still answers.
+func TestPanicIsRecovered(t *testing.T) {
+	t.Parallel()
+	client, err := database.Open(context.Background(), "file:"+filepath.Join(t.TempDir(), "p.db"), database.Pool{})
+	require.NoError(t, err)
+	defer client.Close()
+	log := &apitest.Log{}
+	c := apitest.Serve(t, graph.NewServer(graph.ServerConfig{
+		Client: client, Content: content.NewService(client), Logger: slog.New(slog.NewTextHandler(log, nil)),
+	}))
+
+	r := c.Do(t, "", apitest.OpSignIn, apitest.Credentials("a@b.co", "whatever1"))
+	apitest.RequireCode(t, r, "INTERNAL_SERVER_ERROR")
+	require.Contains(t, log.String(), "panic in resolver", "the panic is logged")
+	requireStillServes(t, c)
+}
+
+// TestInternalErrorsHideDetail breaks the database under a running server:
+// queries answer INTERNAL_SERVER_ERROR without the driver's message, and
+// /readyz answers 503 while /healthz still answers 200.
+func TestInternalErrorsHideDetail(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	u := c.SignUp(t)
+	require.Equal(t, http.StatusOK, c.Raw(t, http.MethodGet, "/readyz", nil, nil).Status)
+
+	require.NoError(t, c.DB.Close())
+	r := c.Do(t, u.Token, apitest.OpBooks, nil)
+	apitest.RequireCode(t, r, "INTERNAL_SERVER_ERROR")
+	require.NotContains(t, strings.ToLower(string(r.Body)), "sql", "driver detail leaked: %s", r.Body)
+	require.Equal(t, http.StatusServiceUnavailable, c.Raw(t, http.MethodGet, "/readyz", nil, nil).Status)
+	require.Equal(t, http.StatusOK, c.Raw(t, http.MethodGet, "/healthz", nil, nil).Status)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -30,9 +31,12 @@ type bareServer struct {
 
 // startBare starts the bare handler on a loopback port of its own.
 func startBare(timeout time.Duration) (*bareServer, error) {
-	key := []byte(rand.Text() + rand.Text())
-	tokens := auth.NewTokens(key, "bare", "bare", time.Hour)
-	token, err := tokens.Issue(uuid.New(), uuid.New(), 1, time.Now())
+	keys, err := auth.NewHMACKeys([]byte(rand.Text()+rand.Text()), auth.HMACOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("bare handler key: %w", err)
+	}
+	tokens := auth.NewTokens(keys, "bare", "bare", time.Hour, nil)
+	token, err := tokens.Issue(context.Background(), uuid.New(), uuid.New(), 1)
 	if err != nil {
 		return nil, fmt.Errorf("bare handler token: %w", err)
 	}
@@ -49,7 +53,7 @@ func startBare(timeout time.Duration) (*bareServer, error) {
 		}
 		if h := r.Header.Get("Authorization"); h != "" {
 			t, ok := strings.CutPrefix(h, "Bearer ")
-			if _, err := tokens.Parse(t); !ok || err != nil {
+			if _, err := tokens.Parse(r.Context(), t); !ok || err != nil {
 				http.Error(w, `{"errors":[{"message":"bad token"}]}`, http.StatusUnauthorized)
 				return
 			}

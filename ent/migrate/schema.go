@@ -61,6 +61,13 @@ var (
 		Name:       "lockouts",
 		Columns:    LockoutsColumns,
 		PrimaryKey: []*schema.Column{LockoutsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "lockout_updated_at",
+				Unique:  false,
+				Columns: []*schema.Column{LockoutsColumns[4]},
+			},
+		},
 	}
 	// NotesColumns holds the columns for the "notes" table.
 	NotesColumns = []*schema.Column{
@@ -100,6 +107,7 @@ var (
 		{Name: "refresh_hash", Type: field.TypeString, Unique: true},
 		{Name: "expires_at", Type: field.TypeTime},
 		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "last_used_at", Type: field.TypeTime, Nullable: true},
 		{Name: "client_ip", Type: field.TypeString, Size: 64, Default: ""},
 		{Name: "user_agent", Type: field.TypeString, Size: 512, Default: ""},
 		{Name: "user_id", Type: field.TypeUUID},
@@ -112,7 +120,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "sessions_users_sessions",
-				Columns:    []*schema.Column{SessionsColumns[8]},
+				Columns:    []*schema.Column{SessionsColumns[9]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -121,7 +129,39 @@ var (
 			{
 				Name:    "session_user_id",
 				Unique:  false,
-				Columns: []*schema.Column{SessionsColumns[8]},
+				Columns: []*schema.Column{SessionsColumns[9]},
+			},
+			{
+				Name:    "session_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{SessionsColumns[4]},
+			},
+			{
+				Name:    "session_revoked_at",
+				Unique:  false,
+				Columns: []*schema.Column{SessionsColumns[5]},
+			},
+		},
+	}
+	// SigningKeysColumns holds the columns for the "signing_keys" table.
+	SigningKeysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "algorithm", Type: field.TypeString},
+		{Name: "public_key", Type: field.TypeBytes},
+		{Name: "private_key", Type: field.TypeBytes},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "active_from", Type: field.TypeTime},
+	}
+	// SigningKeysTable holds the schema information for the "signing_keys" table.
+	SigningKeysTable = &schema.Table{
+		Name:       "signing_keys",
+		Columns:    SigningKeysColumns,
+		PrimaryKey: []*schema.Column{SigningKeysColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "signingkey_active_from",
+				Unique:  false,
+				Columns: []*schema.Column{SigningKeysColumns[5]},
 			},
 		},
 	}
@@ -177,6 +217,7 @@ var (
 		LockoutsTable,
 		NotesTable,
 		SessionsTable,
+		SigningKeysTable,
 		SpentTokensTable,
 		UsersTable,
 	}

@@ -21,6 +21,9 @@ type Note func(*sql.Selector)
 // Session is the predicate function for session builders.
 type Session func(*sql.Selector)
 
+// SigningKey is the predicate function for signingkey builders.
+type SigningKey func(*sql.Selector)
+
 // SpentToken is the predicate function for spenttoken builders.
 type SpentToken func(*sql.Selector)
 

@@ -26,8 +26,10 @@ func (Session) Fields() []ent.Field {
 		field.String("refresh_hash").Unique(),
 		field.Time("expires_at"),
 		field.Time("revoked_at").Optional().Nillable(),
-		field.String("client_ip").Default("").MaxLen(64),
-		field.String("user_agent").Default("").MaxLen(512),
+		field.Time("last_used_at").Optional().Nillable().
+			Comment("the last sign-in or refresh; null for sessions older than the column"),
+		field.String("client_ip").Default("").MaxLen(64).Comment("as of the last sign-in or refresh"),
+		field.String("user_agent").Default("").MaxLen(512).Comment("as of the last sign-in or refresh"),
 	}
 }
 
@@ -39,9 +41,10 @@ func (Session) Edges() []ent.Edge {
 	}
 }
 
-// Indexes speed up "all sessions of a user".
+// Indexes speed up "all sessions of a user", and let the hourly prune
+// find the ended sessions without reading them all.
 func (Session) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("user_id")}
+	return []ent.Index{index.Fields("user_id"), index.Fields("expires_at"), index.Fields("revoked_at")}
 }
 
 // Annotations keep sessions out of GraphQL.

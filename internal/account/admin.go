@@ -2,12 +2,10 @@ package account
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/google/uuid"
 
 	"bitgate/ent"
-	"bitgate/ent/user"
 )
 
 // EnsureAdmin creates an ADMIN from in, or, if in.Email is taken, adds the
@@ -20,14 +18,15 @@ func (s *Service) EnsureAdmin(ctx context.Context, in CreateUserInput) (*ent.Use
 	if err != nil {
 		return nil, false, err
 	}
-	existing, err := s.client.User.Query().Where(user.Email(email)).Only(ctx)
-	if ent.IsNotFound(err) {
+	existing, err := s.userByEmail(ctx, in.Email, email)
+	if err != nil {
+		return nil, false, err
+	}
+	if existing == nil {
 		level := PermFree | PermAdmin
 		in.PermissionLevel = &level
 		u, err := s.CreateUser(ctx, in)
 		return u, err == nil, err
-	} else if err != nil {
-		return nil, false, fmt.Errorf("load user %s: %w", email, err)
 	}
 	level := existing.PermissionLevel | PermAdmin
 	c := userFields{PermissionLevel: &level}

@@ -12,18 +12,18 @@ import (
 // another signed-in user, from where, and a short detail. It must never be
 // given a secret. A failure to store the event is logged, not returned.
 func (s *Service) audit(ctx context.Context, action string, userID uuid.UUID, detail string) {
-	c := ClientFrom(ctx)
-	attrs := []slog.Attr{slog.String("client_ip", c.IP)}
+	info := RequestInfoFrom(ctx)
+	attrs := []slog.Attr{slog.String("client_ip", info.IP)}
 	create := s.client.AuditEvent.Create().
 		SetAction(action).
-		SetClientIP(c.IP).
-		SetRequestID(c.RequestID).
+		SetClientIP(info.IP).
+		SetRequestID(info.RequestID).
 		SetDetail(detail)
 	if userID != uuid.Nil {
 		attrs = append(attrs, slog.String("user_id", userID.String()))
 		create.SetUserID(userID)
 	}
-	if v, err := Caller(ctx); err == nil && v.User.ID != userID {
+	if v, err := ViewerFrom(ctx); err == nil && v.User.ID != userID {
 		attrs = append(attrs, slog.String("actor_id", v.User.ID.String()))
 		create.SetActorID(v.User.ID)
 	}

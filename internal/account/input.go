@@ -1,7 +1,6 @@
 package account
 
 import (
-	"net/mail"
 	"strings"
 	"unicode/utf8"
 
@@ -14,7 +13,6 @@ const (
 	minPasswordChars = 8
 	maxPasswordBytes = 1024
 	maxNameChars     = 100
-	maxEmailBytes    = 254
 )
 
 // SignupInput is the input of signup.
@@ -43,23 +41,6 @@ type UpdateUserInput struct {
 	CurrentPassword *string
 	PermissionLevel *int
 }
-
-// NormalizeEmail trims and lower-cases an email and checks its form. Returns
-// BAD_USER_INPUT on field "email" for anything that is not one plain address.
-func NormalizeEmail(email string) (string, error) {
-	e := strings.ToLower(strings.TrimSpace(email))
-	if e == "" || len(e) > maxEmailBytes || !utf8.ValidString(e) {
-		return "", apperr.Input("email", "email must be a valid address of at most 254 bytes")
-	}
-	addr, err := mail.ParseAddress(e)
-	if err != nil || addr.Address != e || addr.Name != "" || !strings.Contains(e[strings.LastIndexByte(e, '@')+1:], ".") {
-		return "", apperr.Input("email", "email must be a valid address")
-	}
-	return e, nil
-}
-
-// emailField is NormalizeEmail in the shape of the other field checks.
-func emailField(_, email string) (string, error) { return NormalizeEmail(email) }
 
 // checkPassword enforces the contract's password length on the input field
 // named field. Returns BAD_USER_INPUT.

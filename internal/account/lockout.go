@@ -25,11 +25,11 @@ type attempt struct {
 	n     int // this attempt's place in the run of failures, from 1
 }
 
-// beginAttempt counts a sign-in for email, atomically across instances (an
+// countAttempt counts a sign-in for email, atomically across instances (an
 // upsert that increments). Returns RATE_LIMITED, with the seconds left,
 // while the email is locked, and locks it at once when more attempts are
 // under way than failures remain.
-func (s *Service) beginAttempt(ctx context.Context, email string) (*attempt, error) {
+func (s *Service) countAttempt(ctx context.Context, email string) (*attempt, error) {
 	now := s.now()
 	a := &attempt{email: email}
 	var lockedUntil time.Time
@@ -68,9 +68,9 @@ func (s *Service) beginAttempt(ctx context.Context, email string) (*attempt, err
 	return a, nil
 }
 
-// fail keeps a failed attempt in the count, locking the email when it was
-// the last one allowed. Reports whether it locked.
-func (s *Service) fail(ctx context.Context, a *attempt) (locked bool, err error) {
+// lockIfLastAttempt keeps a failed attempt in the count and locks the email
+// when it was the last one allowed. Reports whether it locked.
+func (s *Service) lockIfLastAttempt(ctx context.Context, a *attempt) (locked bool, err error) {
 	if a.n < lockoutFailures {
 		return false, nil
 	}
@@ -84,17 +84,17 @@ func (s *Service) fail(ctx context.Context, a *attempt) (locked bool, err error)
 	return true, nil
 }
 
-// forget takes back an attempt whose password was never checked (the
-// hashing pool was full, say).
-func (s *Service) forget(ctx context.Context, a *attempt) error {
+// uncountAttempt takes back an attempt whose password was never checked
+// (the hashing pool was full, say).
+func (s *Service) uncountAttempt(ctx context.Context, a *attempt) error {
 	if err := s.client.Lockout.Update().Where(lockout.Email(a.email)).AddFailures(-1).Exec(ctx); err != nil {
 		return fmt.Errorf("uncount sign-in attempt: %w", err)
 	}
 	return nil
 }
 
-// succeed resets the email's count after a successful sign-in.
-func (s *Service) succeed(ctx context.Context, a *attempt) error {
+// clearFailures resets the email's count after a successful sign-in.
+func (s *Service) clearFailures(ctx context.Context, a *attempt) error {
 	if _, err := s.client.Lockout.Delete().Where(lockout.Email(a.email)).Exec(ctx); err != nil {
 		return fmt.Errorf("reset lockout: %w", err)
 	}

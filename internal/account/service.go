@@ -30,8 +30,15 @@ type Options struct {
 	// Limiter limits signin, signup and refresh per client address; nil
 	// means no limit.
 	Limiter *ratelimit.Limiter
+	// IPv6Prefix is how many leading bits of an IPv6 address the limits
+	// count as one client; 0 means clientip.DefaultIPv6Prefix (64). An
+	// IPv4 address is always a client of its own.
+	IPv6Prefix int
 	// Logger receives security events; nil means slog.Default().
 	Logger *slog.Logger
+	// Now is the clock of sessions, lockouts and rate limits; nil means
+	// time.Now. Tests pass a clock they advance.
+	Now func() time.Time
 }
 
 // Service implements the account operations on an ent client.
@@ -51,7 +58,11 @@ func NewService(client *ent.Client, tokens *auth.Tokens, hasher *auth.Hasher, op
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{client: client, tokens: tokens, hasher: hasher, opts: opts, log: log, now: time.Now}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{client: client, tokens: tokens, hasher: hasher, opts: opts, log: log, now: now}
 }
 
 // Payload is what signup, signin and refresh answer.

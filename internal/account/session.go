@@ -66,26 +66,33 @@ func (s *Service) Signin(ctx context.Context, email, password string) (*Payload,
 	if len(password) > maxPasswordBytes {
 		return nil, apperr.Input("password", "password must be at most 1024 bytes")
 	}
-	email, err := NormalizeEmail(email)
+	normal, err := NormalizeEmail(email)
 	if err != nil {
 		// No account can have it: spend the hash anyway, answer alike.
 		return nil, s.failSignin(ctx, nil, nil, s.hasher.VerifyDummy(ctx, password))
 	}
-	a, err := s.beginAttempt(ctx, email)
+	a, err := s.countAttempt(ctx, normal)
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.client.User.Query().Where(user.Email(email)).Only(ctx)
-	if ent.IsNotFound(err) {
+	u, err := s.userByEmail(ctx, email, normal)
+	if err != nil {
+		return nil, err
+	}
+	if u == nil {
 		return nil, s.failSignin(ctx, a, nil, s.hasher.VerifyDummy(ctx, password))
-	} else if err != nil {
-		return nil, fmt.Errorf("load user by email: %w", err)
 	}
 	needsRehash, err := s.hasher.Verify(ctx, u.PasswordHash, password)
+	if errors.Is(err, auth.ErrUnusableHash) {
+		// A planted or badly imported hash: refused before any hashing,
+		// it costs one dummy check and answers like a wrong password.
+		s.log.ErrorContext(ctx, "stored password hash refused", slog.String("user_id", u.ID.String()), slog.Any("error", err))
+		err = s.hasher.VerifyDummy(ctx, password)
+	}
 	if err != nil {
 		return nil, s.failSignin(ctx, a, u, err)
 	}
-	if err := s.succeed(ctx, a); err != nil {
+	if err := s.clearFailures(ctx, a); err != nil {
 		return nil, err
 	}
 	if needsRehash {
@@ -106,7 +113,7 @@ func (s *Service) Signin(ctx context.Context, email, password string) (*Payload,
 func (s *Service) failSignin(ctx context.Context, a *attempt, u *ent.User, err error) error {
 	if !errors.Is(err, auth.ErrMismatch) {
 		if a != nil {
-			err = errors.Join(err, s.forget(ctx, a))
+			err = errors.Join(err, s.uncountAttempt(ctx, a))
 		}
 		return hasherError(err)
 	}
@@ -118,7 +125,7 @@ func (s *Service) failSignin(ctx context.Context, a *attempt, u *ent.User, err e
 	if a == nil {
 		return apperr.ErrBadCredentials
 	}
-	locked, err := s.fail(ctx, a)
+	locked, err := s.lockIfLastAttempt(ctx, a)
 	if err != nil {
 		return err
 	}
@@ -146,23 +153,25 @@ func (s *Service) startSession(ctx context.Context, client *ent.Client, u *ent.U
 	if err != nil {
 		return nil, fmt.Errorf("new refresh token: %w", err)
 	}
-	c := ClientFrom(ctx)
+	info, now := RequestInfoFrom(ctx), s.now()
 	sess, err := client.Session.Create().
 		SetUserID(u.ID).
 		SetRefreshHash(hash).
-		SetExpiresAt(s.now().Add(s.opts.RefreshTTL)).
-		SetClientIP(clip(c.IP, 64)).
-		SetUserAgent(clip(c.UserAgent, 512)).
+		SetCreatedAt(now).
+		SetLastUsedAt(now).
+		SetExpiresAt(now.Add(s.opts.RefreshTTL)).
+		SetClientIP(clip(info.IP, 64)).
+		SetUserAgent(clip(info.UserAgent, 512)).
 		Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("create session for user %s: %w", u.ID, err)
 	}
-	return s.payload(u, sess.ID, token)
+	return s.payload(ctx, u, sess.ID, token)
 }
 
 // payload issues an access token for the session and wraps the pair.
-func (s *Service) payload(u *ent.User, sessionID uuid.UUID, refreshToken string) (*Payload, error) {
-	access, err := s.tokens.Issue(u.ID, sessionID, u.PermissionLevel, s.now())
+func (s *Service) payload(ctx context.Context, u *ent.User, sessionID uuid.UUID, refreshToken string) (*Payload, error) {
+	access, err := s.tokens.Issue(ctx, u.ID, sessionID, u.PermissionLevel)
 	if err != nil {
 		return nil, fmt.Errorf("issue access token: %w", err)
 	}
@@ -193,12 +202,15 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Payload, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new refresh token: %w", err)
 	}
-	now := s.now()
+	info, now := RequestInfoFrom(ctx), s.now()
 	var sess *ent.Session
 	err = s.withTx(ctx, func(tx *ent.Tx) error {
 		n, err := tx.Session.Update().
 			Where(session.RefreshHash(oldHash), session.RevokedAtIsNil(), session.ExpiresAtGT(now)).
 			SetRefreshHash(newHash).
+			SetLastUsedAt(now).
+			SetClientIP(clip(info.IP, 64)).
+			SetUserAgent(clip(info.UserAgent, 512)).
 			Save(ctx)
 		if err != nil || n == 0 {
 			return err
@@ -213,16 +225,18 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Payload, error) {
 		return nil, fmt.Errorf("rotate refresh token: %w", err)
 	}
 	if sess == nil {
-		return nil, s.refused(ctx, oldHash)
+		return nil, s.revokeIfReused(ctx, oldHash)
 	}
 	s.log.DebugContext(ctx, "refresh", slog.String("user_id", sess.UserID.String()), slog.String("session_id", sess.ID.String()))
-	return s.payload(sess.Edges.User, sess.ID, newToken)
+	return s.payload(ctx, sess.Edges.User, sess.ID, newToken)
 }
 
-// refused explains a refresh token that did not rotate. A token spent more
-// than the grace ago revokes its session. Returns UNAUTHENTICATED, or an
-// internal error if the lookup or the revocation fails.
-func (s *Service) refused(ctx context.Context, hash string) error {
+// revokeIfReused refuses a refresh token that did not rotate, and detects
+// reuse: a token spent more than the reuse grace ago is taken as stolen, and
+// its session is revoked (audited as refresh.reuse_detected), which ends
+// the pair issued from it too. Returns UNAUTHENTICATED, or an internal
+// error if the lookup or the revocation fails.
+func (s *Service) revokeIfReused(ctx context.Context, hash string) error {
 	spent, err := s.client.SpentToken.Query().Where(spenttoken.Hash(hash)).Only(ctx)
 	switch {
 	case ent.IsNotFound(err):
@@ -268,11 +282,15 @@ func (s *Service) Signout(ctx context.Context, v *Viewer, all bool) error {
 
 // Authenticate checks an access token and returns its viewer, with the user
 // as stored now. The token's session must be live: not revoked, not expired.
-// Returns UNAUTHENTICATED for any refused token.
+// Returns UNAUTHENTICATED for any refused token, and an internal error if
+// the database cannot be asked.
 func (s *Service) Authenticate(ctx context.Context, token string) (*Viewer, error) {
-	claims, err := s.tokens.Parse(token)
-	if err != nil {
+	claims, err := s.tokens.Parse(ctx, token)
+	switch {
+	case errors.Is(err, auth.ErrInvalidToken):
 		return nil, errBadAccessToken
+	case err != nil:
+		return nil, fmt.Errorf("check access token: %w", err)
 	}
 	uid, err := claims.UserID()
 	if err != nil {

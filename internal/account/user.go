@@ -44,8 +44,8 @@ type newUser struct {
 }
 
 // validateNewUser validates a new user's fields and hashes the password
-// (outside any transaction: hashing is slow). Returns BAD_USER_INPUT or
-// RATE_LIMITED.
+// (outside any transaction: hashing is slow). Returns BAD_USER_INPUT,
+// CONFLICT (the email is held in an older form) or RATE_LIMITED.
 func (s *Service) validateNewUser(ctx context.Context, in CreateUserInput) (newUser, error) {
 	var nu newUser
 	var err error
@@ -56,6 +56,9 @@ func (s *Service) validateNewUser(ctx context.Context, in CreateUserInput) (newU
 		return nu, err
 	}
 	if nu.email, err = NormalizeEmail(in.Email); err != nil {
+		return nu, err
+	}
+	if err := s.checkOlderForms(ctx, in.Email, nu.email, uuid.Nil); err != nil {
 		return nu, err
 	}
 	nu.level = PermFree
@@ -105,6 +108,11 @@ func (s *Service) UpdateUser(ctx context.Context, v *Viewer, id uuid.UUID, in Up
 	c, err := userChanges(in)
 	if err != nil {
 		return nil, err
+	}
+	if c.Email != nil {
+		if err := s.checkOlderForms(ctx, *in.Email, *c.Email, id); err != nil {
+			return nil, err
+		}
 	}
 	if self && (in.Email != nil || in.Password != nil) {
 		if err := s.checkCurrentPassword(ctx, target, in.CurrentPassword); err != nil {
@@ -257,4 +265,24 @@ func userWriteError(err error) error {
 		return &apperr.Error{Code: apperr.Conflict, Message: "email already in use", Err: err}
 	}
 	return fmt.Errorf("save user: %w", err)
+}
+
+// User returns user id as the viewer may see them: themself, or anyone for
+// an ADMIN. Returns FORBIDDEN for anyone else, whether or not the id exists,
+// and nil without an error when an ADMIN asks for a missing id.
+func (s *Service) User(ctx context.Context, v *Viewer, id uuid.UUID) (*ent.User, error) {
+	switch {
+	case v.User.ID == id:
+		return v.User, nil
+	case !v.IsAdmin():
+		return nil, apperr.ErrForbidden
+	}
+	u, err := s.client.User.Get(ctx, id)
+	switch {
+	case ent.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("load user %s: %w", id, err)
+	}
+	return u, nil
 }

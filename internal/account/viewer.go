@@ -19,16 +19,19 @@ type Viewer struct {
 // IsAdmin reports whether the viewer holds ADMIN now.
 func (v *Viewer) IsAdmin() bool { return IsAdmin(v.User.PermissionLevel) }
 
-// Client describes where a request comes from, for sessions and logs.
-type Client struct {
+// RequestInfo describes where a request comes from, for sessions, rate
+// limits and logs: the client's address, its user agent and the request id.
+type RequestInfo struct {
 	IP        string
 	UserAgent string
 	RequestID string
 }
 
-type viewerKey struct{}
-
-type clientKey struct{}
+// Context keys; each has a With… setter and a …From getter below.
+type (
+	viewerKey      struct{}
+	requestInfoKey struct{}
+)
 
 // viewerState is what the authentication middleware found: a viewer, an
 // error (a token was sent but refused), or neither (anonymous).
@@ -43,9 +46,10 @@ func WithViewer(ctx context.Context, v *Viewer, err error) context.Context {
 	return context.WithValue(ctx, viewerKey{}, viewerState{viewer: v, err: err})
 }
 
-// Caller returns the signed-in viewer of ctx. It returns an UNAUTHENTICATED
-// error for an anonymous request and for one whose token was refused.
-func Caller(ctx context.Context) (*Viewer, error) {
+// ViewerFrom returns the signed-in viewer of ctx. It returns an
+// UNAUTHENTICATED error for an anonymous request and for one whose token
+// was refused.
+func ViewerFrom(ctx context.Context) (*Viewer, error) {
 	s, _ := ctx.Value(viewerKey{}).(viewerState)
 	switch {
 	case s.err != nil:
@@ -56,13 +60,14 @@ func Caller(ctx context.Context) (*Viewer, error) {
 	return s.viewer, nil
 }
 
-// WithClient returns a context carrying the request's client description.
-func WithClient(ctx context.Context, c Client) context.Context {
-	return context.WithValue(ctx, clientKey{}, c)
+// WithRequestInfo returns a context carrying where the request comes from.
+func WithRequestInfo(ctx context.Context, info RequestInfo) context.Context {
+	return context.WithValue(ctx, requestInfoKey{}, info)
 }
 
-// ClientFrom returns the client description of ctx, empty if none was set.
-func ClientFrom(ctx context.Context) Client {
-	c, _ := ctx.Value(clientKey{}).(Client)
-	return c
+// RequestInfoFrom returns where the request of ctx comes from, empty if
+// nothing was set.
+func RequestInfoFrom(ctx context.Context) RequestInfo {
+	info, _ := ctx.Value(requestInfoKey{}).(RequestInfo)
+	return info
 }

@@ -16,7 +16,7 @@ import (
 	"bitgate/internal/database"
 )
 
-func TestMain(m *testing.M) { apitest.Exit(m) }
+func TestMain(m *testing.M) { apitest.Main(m) }
 
 // TestMigrationsMatchSchema fails when ent/schema changed without a new
 // migration: after every migration, ent would still change the database.
@@ -57,11 +57,11 @@ func TestConcurrentStartsMigrateOnce(t *testing.T) {
 	for i, err := range errs {
 		require.NoError(t, err, "instance %d", i)
 	}
-	driver, dir := "sqlite", "sqlite3"
+	driver, dir := "sqlite", "migrations/sqlite3"
 	if database.IsPostgres(url) {
-		driver, dir = "pgx", "postgres"
+		driver, dir = "pgx", "migrations/postgres"
 	}
-	files, err := filepath.Glob(filepath.Join("migrations", dir, "*.sql"))
+	files, err := filepath.Glob(filepath.Join(dir, "*.sql"))
 	require.NoError(t, err)
 	db, err := sql.Open(driver, url)
 	require.NoError(t, err)
@@ -76,7 +76,7 @@ func TestConcurrentStartsMigrateOnce(t *testing.T) {
 		versions = append(versions, v)
 	}
 	require.NoError(t, rows.Err())
-	require.Len(t, versions, len(files), "applied migrations: %v", versions)
+	require.Len(t, versions, len(files), "applied migrations: %v, files: %v", versions, files)
 }
 
 func TestRedact(t *testing.T) {

@@ -13,7 +13,8 @@ import (
 )
 
 // migrations holds the versioned migration files of each dialect, written
-// by `go run ./internal/database/gen NAME` from the ent schema.
+// by `go run ./internal/database/gen/main.go NAME` from the ent schema (see
+// the README: it needs MIGRATE_DEV_DATABASE_URL).
 //
 //go:embed migrations
 var migrations embed.FS
@@ -59,8 +60,19 @@ func migrate(ctx context.Context, db *sql.DB, d string) error {
 	return nil
 }
 
-// apply runs one migration file unless it was applied already.
+// apply runs one migration file unless it was applied already. On SQLite,
+// foreign keys are not enforced while it runs and are checked before it
+// commits: a file may rebuild a table (create, copy, drop, rename), and
+// dropping the old table with foreign keys enforced would delete every row
+// that references it (ON DELETE CASCADE). SQLite ignores the PRAGMA inside
+// a transaction, so it is set on the connection around it.
 func apply(ctx context.Context, conn *sql.Conn, d string, f atlas.File) error {
+	if d == dialect.SQLite {
+		if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = off"); err != nil {
+			return fmt.Errorf("suspend foreign keys: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = on") //nolint:errcheck // a failure leaves the connection unusable anyway
+	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -86,10 +98,34 @@ func apply(ctx context.Context, conn *sql.Conn, d string, f atlas.File) error {
 			return fmt.Errorf("%q: %w", s, err)
 		}
 	}
+	if d == dialect.SQLite {
+		if err := foreignKeyCheck(ctx, tx); err != nil {
+			return err
+		}
+	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version) VALUES ("+arg+")", f.Version()); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+// foreignKeyCheck returns an error if a row of the SQLite database
+// references a row that does not exist.
+func foreignKeyCheck(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if err != nil {
+		return fmt.Errorf("check foreign keys: %w", err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		var table, parent string
+		var rowid, fkid sql.NullInt64
+		if err := rows.Scan(&table, &rowid, &parent, &fkid); err != nil {
+			return fmt.Errorf("check foreign keys: %w", err)
+		}
+		return fmt.Errorf("a row of %s references a missing row of %s: foreign key violated", table, parent)
+	}
+	return rows.Err()
 }
 
 // migrationDir loads the embedded files of dialect d and checks them

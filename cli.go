@@ -1,0 +1,199 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"text/tabwriter"
+)
+
+// proc is what a command gets from its process: the environment and the
+// standard streams.
+type proc struct {
+	getenv         func(string) string
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+// command is one of bitgate's subcommands.
+type command struct {
+	name  string
+	args  string // what follows the name in a synopsis
+	about string // one line for the list of commands
+	env   string // help on the environment variables only the command reads
+	run   func(p proc, args []string) error
+}
+
+// secretEnv is the help on the signing secrets, which are never flags.
+const secretEnv = "  JWT_SECRET\tHMAC key of access tokens (its bytes), instead of -jwt-secret-file or a generated key\n" +
+	"  JWT_SECRET_PREVIOUS\tthe HMAC key JWT_SECRET replaced: verifies for one access-token lifetime\n" +
+	"  JWT_KEY_ENCRYPTION_KEY\twith JWT_ALG=EdDSA: 32 bytes, base64, that encrypt the signing keys in the database\n"
+
+// commands are bitgate's subcommands, in the order help lists them; serve
+// is the default.
+var commands = []command{
+	{name: "serve", args: "[flags]", about: "serve the API (the default command)", env: secretEnv, run: serveCommand},
+	{
+		name: "create-admin", args: "-email E [flags]", about: "create an ADMIN, or promote an existing user to ADMIN",
+		env: secretEnv + "  ADMIN_PASSWORD\tthe admin's password; without it, the first line of standard input\n",
+		run: createAdmin,
+	},
+	{name: "keys", args: "list|rotate [flags]", about: "list the EdDSA signing keys, or add one that signs after 10 minutes", env: secretEnv, run: keysCommand},
+	{name: "hash-password", args: "< password", about: "print the argon2id hash of the password on standard input", run: hashPassword},
+	{name: "check-hash", args: "< hashes", about: "check password hashes to import, one a line on standard input; exit 1 if sign-in would refuse any", run: checkHash},
+	{name: "version", about: "print the build's version and the versions of its modules", run: version},
+}
+
+// usageError is a command line bitgate cannot run: an unknown command or
+// flag, a malformed flag value, or a stray argument. It exits with status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// helpRequest is returned by parseFlags when the command line asks for
+// help (-h, -help or --help); run prints the command's help.
+type helpRequest struct{ fs *flag.FlagSet }
+
+func (helpRequest) Error() string { return "help requested" }
+
+// run runs the command that args name (serve when the first argument is a
+// flag or there is none) and prints help when it is asked for. Returns a
+// usageError for an unknown command and for flags the command does not
+// take, or the command's error.
+func run(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	name := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	if name == "help" { // "help" or "help COMMAND": that command's -h
+		name = "serve"
+		if len(args) > 0 {
+			name = args[0]
+		}
+		args = []string{"-h"}
+	}
+	for _, c := range commands {
+		if c.name != name {
+			continue
+		}
+		err := c.run(proc{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}, args)
+		var help helpRequest
+		if errors.As(err, &help) {
+			printHelp(stdout, c, help.fs)
+			return nil
+		}
+		return err
+	}
+	return usageError{fmt.Errorf("unknown command %q", name)}
+}
+
+// exitStatus reports err on w and returns the exit status it calls for: 0
+// for none, 2 for a usageError, 1 for any other.
+func exitStatus(err error, w io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(w, "bitgate:", err)
+	if errors.As(err, new(usageError)) {
+		fmt.Fprintln(w, `Run "bitgate -h" for help.`)
+		return 2
+	}
+	return 1
+}
+
+// newFlagSet returns an empty flag set for the command name. It prints
+// nothing itself: run prints help and main prints errors.
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// parseFlags parses args into fs. Returns a helpRequest for -h, or a
+// usageError for an unknown flag, a malformed flag value or an argument
+// left over.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	switch err := fs.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		return helpRequest{fs}
+	case err != nil:
+		return usageError{err}
+	case fs.NArg() > 0:
+		return usageError{fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+	}
+	return nil
+}
+
+// printHelp writes the help of command c, whose flags are fs: for serve,
+// the list of commands too. Defaults shown are the built-in ones, never
+// values from the environment.
+func printHelp(w io.Writer, c command, fs *flag.FlagSet) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if c.name == "serve" {
+		fmt.Fprint(tw, "bitgate serves a GraphQL API with sign-up, sign-in, sessions and permissions built in.\n\n")
+		fmt.Fprint(tw, "Usage:\n  bitgate [command] [flags]\n\nCommands:\n")
+		for _, c := range commands {
+			fmt.Fprintf(tw, "  %s\t%s\n", strings.TrimSpace(c.name+" "+c.args), c.about)
+		}
+		fmt.Fprint(tw, "  help [command]\tthis help, or a command's\n")
+	} else {
+		fmt.Fprintf(tw, "Usage:\n  bitgate %s\n\n%s.\n", strings.TrimSpace(c.name+" "+c.args), strings.ToUpper(c.about[:1])+c.about[1:])
+	}
+	if c.env != "" {
+		fmt.Fprint(tw, "\nEnvironment only (secrets are never flags, so that ps does not show them):\n"+c.env)
+	}
+	tw.Flush()
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n == 0 {
+		return
+	}
+	fmt.Fprint(w, "\nFlags (a setting's environment variable, in parentheses, applies when its flag is not given):\n")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+// serveCommand parses the server's settings and serves until a signal.
+func serveCommand(p proc, args []string) error {
+	cfg, err := parseConfig("serve", args, p.getenv, nil)
+	if err != nil {
+		return err
+	}
+	return serve(cfg, p.stderr)
+}
+
+// version prints the build's version, Go version, platform and version
+// control stamp, and the version of every module it was built from.
+// Returns an error if the binary holds no build information.
+func version(p proc, args []string) error {
+	if err := parseFlags(newFlagSet("version"), args); err != nil {
+		return err
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return errors.New("version: the binary holds no build information")
+	}
+	tw := tabwriter.NewWriter(p.stdout, 0, 0, 1, ' ', 0)
+	fmt.Fprintf(tw, "bitgate\t%s\n", bi.Main.Version)
+	fmt.Fprintf(tw, "go\t%s %s/%s\n", bi.GoVersion, runtime.GOOS, runtime.GOARCH)
+	for _, s := range bi.Settings {
+		if strings.HasPrefix(s.Key, "vcs.") {
+			fmt.Fprintf(tw, "%s\t%s\n", s.Key, s.Value)
+		}
+	}
+	for _, d := range bi.Deps {
+		v := d.Version
+		if d.Replace != nil {
+			v += " => " + strings.TrimSpace(d.Replace.Path+" "+d.Replace.Version)
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", d.Path, v)
+	}
+	return tw.Flush()
+}

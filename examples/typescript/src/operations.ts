@@ -1,0 +1,80 @@
+// The operations this client sends. graphql() returns each as a typed
+// string: its result and variables types come from src/gql (run
+// `npm run codegen` after changing anything here).
+import { graphql } from './gql/index.js';
+
+export const SessionFields = graphql(`
+  fragment Session on AuthPayload {
+    accessToken
+    refreshToken
+    expiresIn
+    user {
+      id
+      email
+      permissions
+    }
+  }
+`);
+
+export const Signup = graphql(`
+  mutation Signup($input: SignupInput!) {
+    signup(input: $input) {
+      ...Session
+    }
+  }
+`);
+
+export const Signin = graphql(`
+  mutation Signin($email: String!, $password: String!) {
+    signin(email: $email, password: $password) {
+      ...Session
+    }
+  }
+`);
+
+export const Refresh = graphql(`
+  mutation Refresh($refreshToken: String!) {
+    refresh(refreshToken: $refreshToken) {
+      ...Session
+    }
+  }
+`);
+
+export const Signout = graphql(`
+  mutation Signout($allSessions: Boolean) {
+    signout(allSessions: $allSessions)
+  }
+`);
+
+export const Me = graphql(`
+  query Me {
+    me {
+      id
+      email
+      firstName
+      lastName
+      permissions
+    }
+  }
+`);
+
+export const Books = graphql(`
+  query Books($first: Int!, $after: String) {
+    books(first: $first, after: $after) {
+      totalCount
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      edges {
+        node {
+          id
+          title
+          author
+          publishedYear
+          createdAt
+        }
+      }
+    }
+  }
+`);

@@ -1,0 +1,349 @@
+package graph_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"bitgate/ent"
+	"bitgate/ent/lockout"
+	"bitgate/internal/apitest"
+)
+
+// The defences of the README's "Abuse protection" table: the lockout of an
+// email, per-address limits, one auth mutation per request, and a bounded
+// hashing pool.
+
+// failures returns the stored run of failed sign-ins of email, 0 if none.
+func failures(t testing.TB, c *apitest.Client, email string) int {
+	t.Helper()
+	l, err := c.DB.Lockout.Query().Where(lockout.Email(strings.ToLower(email))).Only(context.Background())
+	if ent.IsNotFound(err) {
+		return 0
+	}
+	require.NoError(t, err, "load lockout")
+	return l.Failures
+}
+
+// requireLocked requires a sign-in of email with password to answer
+// RATE_LIMITED within the 15-minute lock, and returns the error.
+func requireLocked(t testing.TB, c *apitest.Client, email, password string) apitest.Error {
+	t.Helper()
+	e := apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(email, password)), "RATE_LIMITED")
+	require.LessOrEqual(t, e.Extensions["retryAfter"], float64(900), "retryAfter of %+v", e)
+	return e
+}
+
+// failSignIn signs in n times with a wrong password, each UNAUTHENTICATED.
+func failSignIn(t testing.TB, c *apitest.Client, email string, n int) {
+	t.Helper()
+	for range n {
+		apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(email, wrongPassword)), "UNAUTHENTICATED")
+	}
+}
+
+func TestLockout(t *testing.T) {
+	t.Parallel()
+
+	t.Run("five failures lock the email whatever the password", func(t *testing.T) {
+		t.Parallel()
+		c := apitest.New(t)
+		email := c.SignUp(t).Email
+		// The count is per normalised email: case and blanks do not help.
+		for _, e := range []string{email, strings.ToUpper(email), " " + email, email, email} {
+			apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(e, wrongPassword)), "UNAUTHENTICATED")
+		}
+		require.Equal(t, 5, failures(t, c, email))
+		requireLocked(t, c, email, apitest.Password)
+		requireLocked(t, c, strings.ToUpper(email), apitest.Password)
+		requireLocked(t, c, email, wrongPassword)
+		l, err := c.DB.Lockout.Query().Where(lockout.Email(email)).Only(context.Background())
+		require.NoError(t, err)
+		require.NotNil(t, l.LockedUntil, "lock not stored")
+		require.WithinDuration(t, c.Clock.Now().Add(15*time.Minute), *l.LockedUntil, time.Second)
+
+		// Another email is unaffected.
+		other := c.SignUp(t)
+		c.SignIn(t, other.Email, apitest.Password)
+
+		// The lock holds until its 15 minutes are over; then the right
+		// password works and resets the count.
+		c.Clock.Advance(15*time.Minute - time.Second)
+		requireLocked(t, c, email, apitest.Password)
+		c.Clock.Advance(2 * time.Second)
+		c.SignIn(t, email, apitest.Password)
+		require.Equal(t, 0, failures(t, c, email), "success did not reset the count")
+	})
+
+	t.Run("an unknown email locks alike", func(t *testing.T) {
+		t.Parallel()
+		c := apitest.New(t)
+		known, unknown := c.SignUp(t).Email, apitest.Email()
+		for range 5 {
+			ek := apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(known, wrongPassword)), "UNAUTHENTICATED")
+			eu := apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(unknown, wrongPassword)), "UNAUTHENTICATED")
+			require.Equal(t, ek.Message, eu.Message, "unknown and known emails answer differently")
+		}
+		lk := requireLocked(t, c, known, apitest.Password)
+		lu := requireLocked(t, c, unknown, apitest.Password)
+		require.Equal(t, lk.Message, lu.Message, "locks of unknown and known emails differ")
+		l, err := c.DB.Lockout.Query().Where(lockout.Email(unknown)).Only(context.Background())
+		require.NoError(t, err, "unknown email's lock not stored")
+		require.NotNil(t, l.LockedUntil, "unknown email's lock not stored")
+	})
+
+	t.Run("a success resets the count", func(t *testing.T) {
+		t.Parallel()
+		c := apitest.New(t)
+		email := c.SignUp(t).Email
+		failSignIn(t, c, email, 4)
+		require.Equal(t, 4, failures(t, c, email))
+		c.SignIn(t, email, apitest.Password)
+		require.Equal(t, 0, failures(t, c, email))
+		failSignIn(t, c, email, 4)
+		require.Equal(t, 4, failures(t, c, email))
+		c.SignIn(t, email, apitest.Password)
+	})
+
+	t.Run("the lock survives a restart", func(t *testing.T) {
+		t.Parallel()
+		c := apitest.New(t)
+		email := c.SignUp(t).Email
+		failSignIn(t, c, email, 5)
+		requireLocked(t, c, email, apitest.Password)
+		requireLocked(t, c.NewInstance(t), email, apitest.Password)
+	})
+
+	// Attempts are counted before the password is checked, so of 20 wrong
+	// passwords sent at once at most 5 are checked (UNAUTHENTICATED), the
+	// rest are RATE_LIMITED, and the right password is refused afterwards.
+	t.Run("concurrent guesses", func(t *testing.T) {
+		t.Parallel()
+		c := apitest.New(t)
+		email := c.SignUp(t).Email
+		const n = 20
+		answers := apitest.Concurrently(t, n, func(i int) (*apitest.Response, error) {
+			return c.Post("", apitest.OpSignIn, apitest.Credentials(email, fmt.Sprint("wrong guess ", i)))
+		})
+		count := map[string]int{}
+		for _, r := range answers {
+			count[r.Code()]++
+		}
+		require.LessOrEqual(t, count["UNAUTHENTICATED"], 5, "passwords checked: %v", count)
+		require.Equal(t, n, count["UNAUTHENTICATED"]+count["RATE_LIMITED"], "answers: %v", count)
+		requireLocked(t, c, email, apitest.Password)
+	})
+}
+
+// TestUnknownEmailCostsAHash checks that a sign-in for an unknown email is
+// not answered faster than a hash could run (argon2id with m=19 MiB, t=2
+// takes well over 5 ms on any CPU), so timing cannot tell which emails
+// exist. Only a lower bound: a slow machine cannot make it fail.
+func TestUnknownEmailCostsAHash(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	for range 3 {
+		r := c.Do(t, "", apitest.OpSignIn, apitest.Credentials(apitest.Email(), "some password"))
+		apitest.RequireCode(t, r, "UNAUTHENTICATED")
+		require.GreaterOrEqual(t, r.Took, 5*time.Millisecond, "an unknown email was refused in %v: no hash was spent", r.Took)
+	}
+}
+
+func TestAddressLimits(t *testing.T) {
+	t.Parallel()
+	limited := apitest.Options{AuthRate: 0.001, AuthBurst: 3}
+	xff := func(v string) http.Header { return apitest.Header("X-Forwarded-For", v) }
+	signInFrom := func(t *testing.T, c *apitest.Client, h http.Header) *apitest.Response {
+		t.Helper()
+		return c.DoWithHeader(t, h, apitest.OpSignIn, apitest.Credentials(apitest.Email(), wrongPassword))
+	}
+	// pass requires a call that the limiter let through.
+	pass := func(t *testing.T, r *apitest.Response) {
+		t.Helper()
+		require.NotEqual(t, "RATE_LIMITED", r.Code(), "limited too early: %s", r.Body)
+	}
+
+	t.Run("signin", func(t *testing.T) {
+		t.Parallel()
+		c := apitest.New(t, limited)
+		for range 3 {
+			apitest.RequireCode(t, signInFrom(t, c, nil), "UNAUTHENTICATED")
+		}
+		apitest.RequireCode(t, signInFrom(t, c, nil), "RATE_LIMITED")
+		// Each operation has its own bucket.
+		c.SignUp(t)
+	})
+
+	t.Run("X-Forwarded-For of a trusted proxy names the client", func(t *testing.T) {
+		t.Parallel()
+		opts := limited
+		opts.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		c := apitest.New(t, opts)
+		for range 3 {
+			pass(t, signInFrom(t, c, xff("203.0.113.1")))
+		}
+		apitest.RequireCode(t, signInFrom(t, c, xff("203.0.113.1")), "RATE_LIMITED")
+		// A forged hop to the left does not make a new client.
+		apitest.RequireCode(t, signInFrom(t, c, xff("198.51.100.7, 203.0.113.1")), "RATE_LIMITED")
+		// Other forwarded addresses have their own buckets.
+		for i := range 5 {
+			pass(t, signInFrom(t, c, xff(fmt.Sprintf("203.0.113.%d", 10+i))))
+		}
+	})
+
+	t.Run("X-Forwarded-For of anyone else is ignored", func(t *testing.T) {
+		t.Parallel()
+		c := apitest.New(t, limited)
+		for i := range 3 {
+			pass(t, signInFrom(t, c, xff(fmt.Sprintf("203.0.113.%d", i))))
+		}
+		apitest.RequireCode(t, signInFrom(t, c, xff("203.0.113.99")), "RATE_LIMITED")
+		apitest.RequireCode(t, signInFrom(t, c, nil), "RATE_LIMITED")
+	})
+
+	t.Run("signup", func(t *testing.T) {
+		t.Parallel()
+		c := apitest.New(t, limited)
+		signup := func() *apitest.Response {
+			in := apitest.SignUpInput(apitest.Email())
+			in["password"] = "short"
+			return c.Do(t, "", apitest.OpSignUp, apitest.Vars{"in": in})
+		}
+		for range 3 {
+			apitest.RequireCode(t, signup(), "BAD_USER_INPUT")
+		}
+		apitest.RequireCode(t, signup(), "RATE_LIMITED")
+	})
+
+	t.Run("refresh", func(t *testing.T) {
+		t.Parallel()
+		c := apitest.New(t, limited)
+		for range 3 {
+			c.RequireRefreshRefused(t, "not-a-refresh-token-"+uuid.NewString())
+		}
+		apitest.RequireCode(t, c.Do(t, "", apitest.OpRefresh, apitest.Vars{"refreshToken": uuid.NewString()}), "RATE_LIMITED")
+	})
+
+	t.Run("buckets refill with time", func(t *testing.T) {
+		t.Parallel()
+		opts := limited
+		opts.AuthRate = 1
+		c := apitest.New(t, opts)
+		for range 3 {
+			pass(t, signInFrom(t, c, nil))
+		}
+		e := apitest.RequireCode(t, signInFrom(t, c, nil), "RATE_LIMITED")
+		require.Equal(t, float64(1), e.Extensions["retryAfter"])
+		c.Clock.Advance(time.Second)
+		pass(t, signInFrom(t, c, nil))
+	})
+}
+
+func TestAuthFieldsPerRequest(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	ctx := context.Background()
+	victim := c.SignUp(t).Email
+
+	t.Run("500 aliased signins are refused as a whole", func(t *testing.T) {
+		var q strings.Builder
+		q.WriteString("mutation {")
+		for i := range 500 {
+			fmt.Fprintf(&q, " a%d: signin(email: %q, password: \"guess-%d\") { accessToken }", i, victim, i)
+		}
+		q.WriteString(" }")
+		r := c.Do(t, "", q.String(), nil)
+		apitest.RequireCode(t, r, "RATE_LIMITED")
+		require.Len(t, r.Errors, 1, "one refusal for the whole request: %s", r.Body)
+		require.NotContains(t, string(r.Body), "accessToken")
+		require.Zero(t, failures(t, c, victim), "aliased sign-ins ran")
+	})
+
+	t.Run("aliases hidden in a fragment are counted", func(t *testing.T) {
+		r := c.Do(t, "", `mutation { ...F } fragment F on Mutation {
+			a: signin(email: "`+victim+`", password: "guess-a") { accessToken }
+			b: signin(email: "`+victim+`", password: "guess-b") { accessToken } }`, nil)
+		apitest.RequireCode(t, r, "RATE_LIMITED")
+		require.Zero(t, failures(t, c, victim), "aliased sign-ins ran")
+	})
+
+	t.Run("copies under one response key run once", func(t *testing.T) {
+		other := apitest.Email()
+		r := c.Do(t, "", `mutation {
+			signin(email: "`+other+`", password: "guess") { accessToken }
+			signin(email: "`+other+`", password: "guess") { refreshToken } }`, nil)
+		apitest.RequireCode(t, r, "UNAUTHENTICATED")
+		require.Equal(t, 1, failures(t, c, other))
+	})
+
+	t.Run("two aliased refreshes are refused", func(t *testing.T) {
+		u := c.SignUp(t)
+		r := c.Do(t, "", `mutation($r: String!) {
+			a: refresh(refreshToken: $r) { accessToken }
+			b: refresh(refreshToken: $r) { accessToken } }`, apitest.Vars{"r": u.RefreshToken})
+		apitest.RequireCode(t, r, "RATE_LIMITED")
+		c.Refresh(t, u.RefreshToken) // nothing ran: the token is still unspent
+	})
+
+	t.Run("one signup and one signin in one request", func(t *testing.T) {
+		email := apitest.Email()
+		r := c.Do(t, "", `mutation($in: SignupInput!, $e: String!, $p: String!) {
+			signup(input: $in) { accessToken }
+			signin(email: $e, password: $p) { accessToken } }`, apitest.Vars{
+			"in": apitest.SignUpInput(email), "e": email, "p": apitest.Password,
+		})
+		require.NotEmpty(t, apitest.Data[apitest.Session](t, r, "signup").Token)
+		require.NotEmpty(t, apitest.Data[apitest.Session](t, r, "signin").Token)
+	})
+
+	t.Run("batched JSON array body", func(t *testing.T) {
+		before := c.DB.AuditEvent.Query().CountX(ctx)
+		op := apitest.Vars{"query": apitest.OpSignIn, "variables": apitest.Credentials(victim, apitest.Password)}
+		bad := apitest.Vars{"query": apitest.OpSignIn, "variables": apitest.Credentials(victim, wrongPassword)}
+		body, err := json.Marshal([]any{op, bad, op})
+		require.NoError(t, err)
+		r := c.Raw(t, http.MethodPost, "/graphql", apitest.Header(), body)
+		apitest.RequireTransportError(t, r, 0)
+		require.NotContains(t, string(r.Body), "accessToken")
+		require.Equal(t, before, c.DB.AuditEvent.Query().CountX(ctx), "a batched sign-in ran")
+		require.Zero(t, failures(t, c, victim), "a batched sign-in ran")
+	})
+}
+
+// TestHashingPoolFull floods sign-up with a pool of one hash and no queue:
+// the callers that find it busy are refused at once with RATE_LIMITED,
+// the others succeed.
+func TestHashingPoolFull(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t, apitest.Options{HashWorkers: 1, HashQueue: -1})
+	const n = 20
+	answers := apitest.Concurrently(t, n, func(i int) (*apitest.Response, error) {
+		return c.Post("", apitest.OpSignUp, apitest.Vars{"in": apitest.SignUpInput(apitest.Email())})
+	})
+	var ok, limited int
+	var token string
+	for i, r := range answers {
+		switch r.Code() {
+		case "":
+			ok++
+			token = apitest.Data[apitest.Session](t, r, "signup").Token
+		case "RATE_LIMITED":
+			limited++
+			require.Less(t, r.Took, 3*time.Second, "request %d waited for a slot: %s", i, r.Body)
+		default:
+			require.Failf(t, "unexpected answer", "request %d: %s", i, r.Body)
+		}
+	}
+	t.Logf("%d signed up, %d RATE_LIMITED", ok, limited)
+	require.Positive(t, ok, "no signup succeeded")
+	require.Positive(t, limited, "the full pool never refused")
+	c.Me(t, token)
+}

@@ -1,0 +1,94 @@
+package graph_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"bitgate/internal/apitest"
+)
+
+// apolloHeaders are the request headers of an Apollo Client app that sets
+// clientAwareness and Apollo's CSRF header, as a browser lists them in a
+// preflight.
+const apolloHeaders = "apollo-require-preflight,apollographql-client-name,apollographql-client-version,authorization,content-type,x-request-id"
+
+// corsPreflight sends the preflight a browser sends before a POST from origin
+// carrying headers.
+func corsPreflight(t *testing.T, s *apitest.Client, origin, headers string) *apitest.Response {
+	t.Helper()
+	return s.Raw(t, http.MethodOptions, "/graphql", http.Header{
+		"Origin":                         {origin},
+		"Access-Control-Request-Method":  {http.MethodPost},
+		"Access-Control-Request-Headers": {headers},
+	}, nil)
+}
+
+// requireNoCORS fails if a response grants origin anything.
+func requireNoCORS(t *testing.T, r *apitest.Response, what string) {
+	t.Helper()
+	for name := range r.Header {
+		require.False(t, strings.HasPrefix(name, "Access-Control-"), "%s: %s: %s", what, name, r.Header.Get(name))
+	}
+}
+
+func TestCORSClientLibraries(t *testing.T) {
+	t.Parallel()
+	const app = "https://app.example"
+	s := apitest.New(t, apitest.Options{CORSOrigins: []string{app}})
+
+	t.Run("a preflight with Apollo's headers from an allowed origin", func(t *testing.T) {
+		r := corsPreflight(t, s, app, apolloHeaders)
+		require.Equal(t, http.StatusNoContent, r.Status)
+		require.Equal(t, app, r.Header.Get("Access-Control-Allow-Origin"))
+		require.Contains(t, r.Header.Get("Access-Control-Allow-Methods"), http.MethodPost)
+		allowed := strings.Split(r.Header.Get("Access-Control-Allow-Headers"), ",")
+		require.ElementsMatch(t, strings.Split(apolloHeaders, ","), allowed)
+		require.Contains(t, r.Header.Get("Vary"), "Origin")
+	})
+
+	t.Run("each header a client library may send", func(t *testing.T) {
+		for _, h := range []string{
+			"accept", "content-type", "authorization", "x-request-id", // urql, Relay, graphql-request
+			"apollographql-client-name", "apollographql-client-version", // Apollo clientAwareness
+			"apollographql-library-name", "apollographql-library-version", // Apollo enhancedClientAwareness over headers
+			"apollo-require-preflight", "x-apollo-operation-name", // Apollo's CSRF headers
+		} {
+			r := corsPreflight(t, s, app, h)
+			require.Equal(t, app, r.Header.Get("Access-Control-Allow-Origin"), h)
+			require.Equal(t, h, r.Header.Get("Access-Control-Allow-Headers"), h)
+		}
+	})
+
+	t.Run("the same preflight from another origin", func(t *testing.T) {
+		for _, origin := range []string{"https://evil.example", "http://app.example", "https://app.example.evil.example", "null"} {
+			requireNoCORS(t, corsPreflight(t, s, origin, apolloHeaders), origin)
+		}
+	})
+
+	t.Run("a header no client sends", func(t *testing.T) {
+		requireNoCORS(t, corsPreflight(t, s, app, "content-type,x-forwarded-for"), "x-forwarded-for")
+	})
+
+	t.Run("the request itself exposes X-Request-ID", func(t *testing.T) {
+		r := s.Raw(t, http.MethodPost, "/graphql", http.Header{
+			"Origin":                       {app},
+			"Content-Type":                 {"application/json"},
+			"Apollographql-Client-Name":    {"web"},
+			"Apollographql-Client-Version": {"1.0.0"},
+			"Apollo-Require-Preflight":     {"true"},
+		}, []byte(`{"query":"{ __typename }"}`))
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+		require.Equal(t, app, r.Header.Get("Access-Control-Allow-Origin"))
+		require.Equal(t, "X-Request-Id", r.Header.Get("Access-Control-Expose-Headers"))
+		require.NotEmpty(t, r.Header.Get("X-Request-ID"))
+		require.Contains(t, r.Header.Get("Vary"), "Origin", "a cache could serve one origin's answer to another")
+
+		r = s.Raw(t, http.MethodPost, "/graphql", http.Header{
+			"Origin": {"https://evil.example"}, "Content-Type": {"application/json"},
+		}, []byte(`{"query":"{ __typename }"}`))
+		requireNoCORS(t, r, "POST from another origin")
+	})
+}

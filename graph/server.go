@@ -1,0 +1,79 @@
+package graph
+
+import (
+	"log/slog"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/validator/core"
+	"github.com/vektah/gqlparser/v2/validator/rules"
+
+	"bitgate/ent"
+	"bitgate/internal/account"
+	"bitgate/internal/content"
+)
+
+// ServerConfig is what NewServer serves.
+type ServerConfig struct {
+	Client   *ent.Client
+	Accounts *account.Service
+	Content  *content.Service
+	Logger   *slog.Logger
+	// Introspection answers __schema and __type, and lets validation
+	// errors suggest names ("Did you mean …"); both map the schema, so
+	// production turns it off.
+	Introspection bool
+	// Limits bound depth, fields, complexity and auth mutations per request.
+	Limits Limits
+}
+
+// NewServer returns the GraphQL endpoint: the schema over GET and POST,
+// with a query cache, the operation limits, the error presenter and panic
+// recovery. It expects the request's viewer in the context (see
+// account.WithViewer).
+func NewServer(cfg ServerConfig) *handler.Server {
+	limits := cfg.Limits.withDefaults()
+	srv := handler.New(NewSchema(cfg.Client, cfg.Accounts, cfg.Content))
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	cache := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(cache)
+	srv.SetParserTokenLimit(maxTokens)
+	if cfg.Introspection {
+		srv.Use(extension.Introspection{})
+	} else {
+		srv.SetDisableSuggestion(true)
+		srv.SetValidationRulesFn(rulesWithoutSuggestions)
+	}
+	srv.Use(operationLimits{
+		maxDepth: limits.MaxDepth, maxAuth: limits.MaxAuthFields, maxFields: limits.MaxFields,
+		introspection: cfg.Introspection, cache: cache,
+	})
+	srv.Use(extension.FixedComplexityLimit(limits.MaxComplexity))
+	srv.SetErrorPresenter(errorPresenter(cfg.Logger))
+	srv.SetRecoverFunc(recoverFunc(cfg.Logger))
+	return srv
+}
+
+// rulesWithoutSuggestions returns gqlparser's validation rules with each
+// rule that appends "Did you mean …?" (naming fields, arguments, types and
+// input fields the caller did not write) swapped for its variant without
+// suggestions. gqlgen's SetDisableSuggestion swaps only the first and the
+// fourth, and puts them back unless it is set too.
+func rulesWithoutSuggestions() *rules.Rules {
+	r := rules.NewDefaultRules()
+	for _, swap := range [][2]core.Rule{
+		{rules.FieldsOnCorrectTypeRule, rules.FieldsOnCorrectTypeRuleWithoutSuggestions},
+		{rules.KnownArgumentNamesRule, rules.KnownArgumentNamesRuleWithoutSuggestions},
+		{rules.KnownTypeNamesRule, rules.KnownTypeNamesRuleWithoutSuggestions},
+		{rules.ScalarLeafsRule, rules.ScalarLeafsRuleWithoutSuggestions},
+		{rules.ValuesOfCorrectTypeRule, rules.ValuesOfCorrectTypeRuleWithoutSuggestions},
+	} {
+		r.RemoveRule(swap[0].Name)
+		r.AddRule(swap[1].Name, swap[1].RuleFunc)
+	}
+	return r
+}

@@ -1,0 +1,88 @@
+package account
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"bitgate/ent"
+	"bitgate/ent/session"
+	"bitgate/internal/apperr"
+)
+
+// Sessions returns the live sessions (neither revoked nor expired) of the
+// viewer's user, most recently used first.
+func (s *Service) Sessions(ctx context.Context, v *Viewer) ([]*ent.Session, error) {
+	return s.liveSessions(ctx, v.User.ID)
+}
+
+// UserSessions returns the live sessions of the user id, most recently used
+// first: the viewer's own, or anyone's for an ADMIN. Returns FORBIDDEN for
+// anyone else's.
+func (s *Service) UserSessions(ctx context.Context, v *Viewer, id uuid.UUID) ([]*ent.Session, error) {
+	if id != v.User.ID && !v.IsAdmin() {
+		return nil, apperr.ErrForbidden
+	}
+	return s.liveSessions(ctx, id)
+}
+
+// liveSessions returns the live sessions of a user, most recently used
+// first (sorted here: the database puts null last_used_at values first or
+// last depending on its dialect).
+func (s *Service) liveSessions(ctx context.Context, userID uuid.UUID) ([]*ent.Session, error) {
+	list, err := s.client.Session.Query().
+		Where(session.UserID(userID), session.RevokedAtIsNil(), session.ExpiresAtGT(s.now())).
+		All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list sessions of user %s: %w", userID, err)
+	}
+	slices.SortFunc(list, func(a, b *ent.Session) int {
+		if c := LastUsed(b).Compare(LastUsed(a)); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID.String(), a.ID.String())
+	})
+	return list, nil
+}
+
+// LastUsed returns when sess was last signed in or refreshed: its
+// last_used_at, or its creation for a session older than that column.
+func LastUsed(sess *ent.Session) time.Time {
+	if sess.LastUsedAt != nil {
+		return *sess.LastUsedAt
+	}
+	return sess.CreatedAt
+}
+
+// IsCurrent reports whether sess is the one the viewer's access token
+// belongs to.
+func (v *Viewer) IsCurrent(sess *ent.Session) bool { return sess.ID == v.SessionID }
+
+// RevokeSession ends the live session id, so that its access and refresh
+// tokens stop working at once: one of the viewer's own, or anyone's for an
+// ADMIN. Ending the viewer's current session is Signout. Each revocation is
+// audited as session.revoked. Returns NOT_FOUND alike for someone else's
+// session and for a missing, revoked or expired one.
+func (s *Service) RevokeSession(ctx context.Context, v *Viewer, id uuid.UUID) error {
+	if id == v.SessionID {
+		return s.Signout(ctx, v, false)
+	}
+	now := s.now()
+	q := s.client.Session.UpdateOneID(id).Where(session.RevokedAtIsNil(), session.ExpiresAtGT(now))
+	if !v.IsAdmin() {
+		q.Where(session.UserID(v.User.ID))
+	}
+	sess, err := q.SetRevokedAt(now).Save(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return apperr.ErrNotFound
+	case err != nil:
+		return fmt.Errorf("revoke session %s: %w", id, err)
+	}
+	s.audit(ctx, "session.revoked", sess.UserID, "session "+sess.ID.String())
+	return nil
+}

@@ -1,0 +1,299 @@
+package apitest
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"bitgate/auth"
+	"bitgate/auth/authtest"
+	"bitgate/ent"
+	"bitgate/internal/account"
+)
+
+// Selections of the API's types, each written once.
+const (
+	userFields    = `id firstName lastName email permissionLevel permissions createdAt updatedAt`
+	sessionFields = `accessToken refreshToken tokenType expiresIn user { ` + userFields + ` }`
+	bookFields    = `id title author isbn publishedYear createdAt updatedAt`
+	noteFields    = `id title content owner { id email } createdAt updatedAt`
+	auditFields   = `action userID actorID clientIP requestID detail createdAt`
+	liveFields    = `id createdAt lastUsedAt expiresAt userAgent clientIP current`
+	pageArgs      = `($first: Int, $after: String, $last: Int, $before: String)`
+	pageParams    = `(first: $first, after: $after, last: $last, before: $before)`
+	pageInfo      = `totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }`
+)
+
+// The contract's operations. Their variables: $id (an ID), $in (the
+// field's input object), $email and $password (signin), $refreshToken,
+// $all (signout's allSessions), and $first, $after, $last, $before on lists.
+const (
+	OpSignUp  = `mutation($in: SignupInput!) { signup(input: $in) { ` + sessionFields + ` } }`
+	OpSignIn  = `mutation($email: String!, $password: String!) { signin(email: $email, password: $password) { ` + sessionFields + ` } }`
+	OpRefresh = `mutation($refreshToken: String!) { refresh(refreshToken: $refreshToken) { ` + sessionFields + ` } }`
+	OpSignOut = `mutation($all: Boolean) { signout(allSessions: $all) }`
+
+	OpSessions      = `{ sessions { ` + liveFields + ` } }`
+	OpUserSessions  = `query($id: ID!) { user(id: $id) { sessions { ` + liveFields + ` } } }`
+	OpRevokeSession = `mutation($id: ID!) { revokeSession(id: $id) }`
+
+	OpMe         = `{ me { ` + userFields + ` } }`
+	OpUser       = `query($id: ID!) { user(id: $id) { ` + userFields + ` } }`
+	OpUsers      = `query` + pageArgs + ` { users` + pageParams + ` { ` + pageInfo + ` edges { cursor node { ` + userFields + ` } } } }`
+	OpCreateUser = `mutation($in: CreateUserInput!) { createUser(input: $in) { ` + userFields + ` } }`
+	OpUpdateUser = `mutation($id: ID!, $in: UpdateUserInput!) { updateUser(id: $id, input: $in) { ` + userFields + ` } }`
+	OpDeleteUser = `mutation($id: ID!) { deleteUser(id: $id) }`
+
+	OpBook       = `query($id: ID!) { book(id: $id) { ` + bookFields + ` } }`
+	OpBooks      = `query` + pageArgs + ` { books` + pageParams + ` { ` + pageInfo + ` edges { cursor node { ` + bookFields + ` } } } }`
+	OpCreateBook = `mutation($in: CreateBookInput!) { createBook(input: $in) { ` + bookFields + ` } }`
+	OpUpdateBook = `mutation($id: ID!, $in: UpdateBookInput!) { updateBook(id: $id, input: $in) { ` + bookFields + ` } }`
+	OpDeleteBook = `mutation($id: ID!) { deleteBook(id: $id) }`
+
+	OpNote       = `query($id: ID!) { note(id: $id) { ` + noteFields + ` } }`
+	OpNotes      = `query` + pageArgs + ` { notes` + pageParams + ` { ` + pageInfo + ` edges { cursor node { ` + noteFields + ` } } } }`
+	OpCreateNote = `mutation($in: CreateNoteInput!) { createNote(input: $in) { ` + noteFields + ` } }`
+	OpUpdateNote = `mutation($id: ID!, $in: UpdateNoteInput!) { updateNote(id: $id, input: $in) { ` + noteFields + ` } }`
+	OpDeleteNote = `mutation($id: ID!) { deleteNote(id: $id) }`
+
+	OpAuditEvents = `query` + pageArgs + ` { auditEvents` + pageParams + ` { ` + pageInfo + ` edges { cursor node { ` + auditFields + ` } } } }`
+)
+
+// Permission bits of the contract.
+const (
+	Free  = account.PermFree
+	Paid  = account.PermPaid
+	Admin = account.PermAdmin
+)
+
+// Password is the password of every user the helpers make.
+const Password = "correct horse battery"
+
+// User is a User as the API answers it.
+type User struct {
+	ID              string    `json:"id"`
+	FirstName       string    `json:"firstName"`
+	LastName        string    `json:"lastName"`
+	Email           string    `json:"email"`
+	PermissionLevel int       `json:"permissionLevel"`
+	Permissions     []string  `json:"permissions"`
+	CreatedAt       time.Time `json:"createdAt"`
+	UpdatedAt       time.Time `json:"updatedAt"`
+}
+
+// Session is an AuthPayload as the API answers it: a signed-in user.
+type Session struct {
+	Token        string `json:"accessToken"`
+	RefreshToken string `json:"refreshToken"`
+	TokenType    string `json:"tokenType"`
+	ExpiresIn    int    `json:"expiresIn"`
+	User         `json:"user"`
+}
+
+// LiveSession is a Session (one sign-in and its refreshes) as the API
+// answers it.
+type LiveSession struct {
+	ID         string    `json:"id"`
+	CreatedAt  time.Time `json:"createdAt"`
+	LastUsedAt time.Time `json:"lastUsedAt"`
+	ExpiresAt  time.Time `json:"expiresAt"`
+	UserAgent  string    `json:"userAgent"`
+	ClientIP   string    `json:"clientIP"`
+	Current    bool      `json:"current"`
+}
+
+// Book is a Book as the API answers it.
+type Book struct {
+	ID            string    `json:"id"`
+	Title         string    `json:"title"`
+	Author        string    `json:"author"`
+	Isbn          *string   `json:"isbn"`
+	PublishedYear *int      `json:"publishedYear"`
+	CreatedAt     time.Time `json:"createdAt"`
+	UpdatedAt     time.Time `json:"updatedAt"`
+}
+
+// Note is a Note as the API answers it.
+type Note struct {
+	ID      string `json:"id"`
+	Title   string `json:"title"`
+	Content string `json:"content"`
+	Owner   struct {
+		ID    string `json:"id"`
+		Email string `json:"email"`
+	} `json:"owner"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// AuditEvent is an AuditEvent as the API answers it.
+type AuditEvent struct {
+	Action    string    `json:"action"`
+	UserID    *string   `json:"userID"`
+	ActorID   *string   `json:"actorID"`
+	ClientIP  string    `json:"clientIP"`
+	RequestID string    `json:"requestID"`
+	Detail    string    `json:"detail"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Connection is a Relay connection of T as the API answers it.
+type Connection[T any] struct {
+	TotalCount int `json:"totalCount"`
+	Edges      []struct {
+		Cursor string `json:"cursor"`
+		Node   T      `json:"node"`
+	} `json:"edges"`
+	PageInfo struct {
+		HasNextPage     bool    `json:"hasNextPage"`
+		HasPreviousPage bool    `json:"hasPreviousPage"`
+		StartCursor     *string `json:"startCursor"`
+		EndCursor       *string `json:"endCursor"`
+	} `json:"pageInfo"`
+}
+
+// Nodes returns the connection's nodes in order.
+func (c Connection[T]) Nodes() []T {
+	out := make([]T, len(c.Edges))
+	for i, e := range c.Edges {
+		out[i] = e.Node
+	}
+	return out
+}
+
+var unique atomic.Int64
+
+// Unique returns prefix made unique within the test binary.
+func Unique(prefix string) string { return fmt.Sprintf("%s-%d", prefix, unique.Add(1)) }
+
+// Email returns an email address no other call returns.
+func Email() string { return Unique("user") + "@example.com" }
+
+// SignUpInput is signup's input for email with Password.
+func SignUpInput(email string) Vars {
+	return Vars{"firstName": "Test", "lastName": "User", "email": email, "password": Password}
+}
+
+// Credentials are signin's variables.
+func Credentials(email, password string) Vars { return Vars{"email": email, "password": password} }
+
+// SignUp signs up a FREE user with a fresh email and Password through the
+// API.
+func (c *Client) SignUp(t testing.TB) Session {
+	t.Helper()
+	return c.SignUpAs(t, Email())
+}
+
+// SignUpAs signs up a FREE user with email and Password through the API.
+func (c *Client) SignUpAs(t testing.TB, email string) Session {
+	t.Helper()
+	return Data[Session](t, c.Do(t, "", OpSignUp, Vars{"in": SignUpInput(email)}), "signup")
+}
+
+// SignIn signs in through the API and requires success.
+func (c *Client) SignIn(t testing.TB, email, password string) Session {
+	t.Helper()
+	return Data[Session](t, c.Do(t, "", OpSignIn, Credentials(email, password)), "signin")
+}
+
+// passwordHash is Password's argon2id hash, made once per test binary, so
+// that the users NewUser stores cost no hashing of their own.
+var passwordHash = sync.OnceValues(func() (string, error) { return auth.HashPassword(Password) })
+
+// NewUser stores a user with a fresh email, Password and permission level
+// straight in the database (the API lets nobody choose their own level),
+// and signs them in through the API.
+func (c *Client) NewUser(t testing.TB, level int) Session {
+	t.Helper()
+	hash, err := passwordHash()
+	require.NoError(t, err, "hash Password")
+	email := Email()
+	err = c.DB.User.Create().SetFirstName("Test").SetLastName("User").SetEmail(email).
+		SetPasswordHash(hash).SetPermissionLevel(level).Exec(context.Background())
+	require.NoError(t, err, "store user %s", email)
+	return c.SignIn(t, email, Password)
+}
+
+// Refresh rotates refreshToken through the API and requires a new pair.
+func (c *Client) Refresh(t testing.TB, refreshToken string) Session {
+	t.Helper()
+	s := Data[Session](t, c.Do(t, "", OpRefresh, Vars{"refreshToken": refreshToken}), "refresh")
+	require.NotEmpty(t, s.Token, "refresh without an access token")
+	require.NotEmpty(t, s.RefreshToken, "refresh without a refresh token")
+	return s
+}
+
+// Me asks me with token and requires an answer.
+func (c *Client) Me(t testing.TB, token string) User {
+	t.Helper()
+	me := Data[User](t, c.Do(t, token, OpMe, nil), "me")
+	require.NotEmpty(t, me.ID, "me without id")
+	return me
+}
+
+// Sessions lists the live sessions of token's user through the API.
+func (c *Client) Sessions(t testing.TB, token string) []LiveSession {
+	t.Helper()
+	return Data[[]LiveSession](t, c.Do(t, token, OpSessions, nil), "sessions")
+}
+
+// SessionID returns the id of the session s signed in to (its token's sid).
+func SessionID(t testing.TB, s Session) string {
+	t.Helper()
+	return authtest.ClaimsOf(t, s.Token).SessionID
+}
+
+// JWKS fetches /.well-known/jwks.json.
+func (c *Client) JWKS(t testing.TB) *Response {
+	t.Helper()
+	return c.Raw(t, http.MethodGet, "/.well-known/jwks.json", nil, nil)
+}
+
+// RequireRefreshRefused requires refreshToken to be refused
+// (UNAUTHENTICATED).
+func (c *Client) RequireRefreshRefused(t testing.TB, refreshToken string) {
+	t.Helper()
+	RequireCode(t, c.Do(t, "", OpRefresh, Vars{"refreshToken": refreshToken}), "UNAUTHENTICATED")
+}
+
+// RequireEnded requires that neither token of s works any more: the access
+// token is UNAUTHENTICATED on me, the refresh token on refresh.
+func (c *Client) RequireEnded(t testing.TB, s Session) {
+	t.Helper()
+	RequireCode(t, c.Do(t, s.Token, OpMe, nil), "UNAUTHENTICATED")
+	c.RequireRefreshRefused(t, s.RefreshToken)
+}
+
+// StoreBook stores a book straight in the database, without the API.
+func (c *Client) StoreBook(t testing.TB, title string) *ent.Book {
+	t.Helper()
+	b, err := c.DB.Book.Create().SetTitle(title).SetAuthor("Author").Save(context.Background())
+	require.NoError(t, err, "store book")
+	return b
+}
+
+// StoreNote stores a note of owner (a user id) straight in the database.
+func (c *Client) StoreNote(t testing.TB, owner string) *ent.Note {
+	t.Helper()
+	n, err := c.DB.Note.Create().SetTitle(Unique("note")).SetContent("content").
+		SetOwnerID(uuid.MustParse(owner)).Save(context.Background())
+	require.NoError(t, err, "store note")
+	return n
+}
+
+// StoreUser stores a user with level straight in the database, with an
+// unusable password hash (no hashing: fast), so they cannot sign in.
+func (c *Client) StoreUser(t testing.TB, level int) *ent.User {
+	t.Helper()
+	u, err := c.DB.User.Create().SetFirstName("Stored").SetLastName("User").
+		SetEmail(Email()).SetPasswordHash("!").SetPermissionLevel(level).Save(context.Background())
+	require.NoError(t, err, "store user")
+	return u
+}

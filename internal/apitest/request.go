@@ -1,0 +1,287 @@
+package apitest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Vars are the variables of a GraphQL operation.
+type Vars = map[string]any
+
+// Response is an answer of the server: its HTTP status, headers and raw
+// body, the decoded GraphQL data and errors (for a JSON answer), and how
+// long it took.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	Took   time.Duration
+	Data   json.RawMessage `json:"data"`
+	Errors []Error         `json:"errors"`
+}
+
+// Error is one GraphQL error of a response.
+type Error struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+// Code returns extensions.code.
+func (e Error) Code() string {
+	code, _ := e.Extensions["code"].(string)
+	return code
+}
+
+// Field returns extensions.field: the input field of a BAD_USER_INPUT.
+func (e Error) Field() string {
+	field, _ := e.Extensions["field"].(string)
+	return field
+}
+
+// Code returns the code of the response's first error, or "" if none.
+func (r *Response) Code() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	return r.Errors[0].Code()
+}
+
+// Do posts a GraphQL operation as JSON, with token as the bearer token
+// (none if empty), and checks the answer against the rules every answer
+// keeps (see Check).
+func (c *Client) Do(t testing.TB, token, query string, vars Vars) *Response {
+	t.Helper()
+	return c.DoWithHeader(t, bearer(token), query, vars)
+}
+
+// DoWithHeader posts a GraphQL operation as JSON with the headers h (an
+// Authorization header of any form, X-Forwarded-For, X-Request-ID, …; the
+// JSON content type unless h sets one) and checks the answer like Do.
+func (c *Client) DoWithHeader(t testing.TB, h http.Header, query string, vars Vars) *Response {
+	t.Helper()
+	withJSON := Header()
+	maps.Copy(withJSON, h)
+	return c.Raw(t, http.MethodPost, "/graphql", withJSON, operation(t, query, vars))
+}
+
+// Raw sends any request (method, path, headers and body as given, no
+// Content-Type added) and checks the answer like Do.
+func (c *Client) Raw(t testing.TB, method, path string, h http.Header, body []byte) *Response {
+	t.Helper()
+	r, err := c.Send(method, path, h, body)
+	require.NoError(t, err, "%s %s", method, path)
+	check(t, path, r)
+	return r
+}
+
+// Post posts a GraphQL operation like Do, but without a testing.TB, so that
+// goroutines may call it; Concurrently checks its answers.
+func (c *Client) Post(token, query string, vars Vars) (*Response, error) {
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		return nil, fmt.Errorf("encode request: %w", err)
+	}
+	return c.Send(http.MethodPost, "/graphql", bearer(token), body)
+}
+
+// Concurrently calls send(0) … send(n-1) on n goroutines released at once,
+// then, on the test's goroutine, requires each to have been answered and
+// checks the answers like Do. send must not use a testing.TB (Post does
+// not).
+func Concurrently(t testing.TB, n int, send func(i int) (*Response, error)) []*Response {
+	t.Helper()
+	results, errs := make([]*Response, n), make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			results[i], errs[i] = send(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, r := range results {
+		require.NoError(t, errs[i], "request %d", i)
+		check(t, "/graphql", r)
+	}
+	return results
+}
+
+// Header returns a header of key and value pairs, with the JSON content
+// type unless it names another.
+func Header(keyValues ...string) http.Header {
+	h := http.Header{"Content-Type": {"application/json"}}
+	for i := 0; i+1 < len(keyValues); i += 2 {
+		h.Set(keyValues[i], keyValues[i+1])
+	}
+	return h
+}
+
+// bearer returns the JSON content type and, for a token, its
+// Authorization header.
+func bearer(token string) http.Header {
+	h := http.Header{"Content-Type": {"application/json"}}
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
+	}
+	return h
+}
+
+// operation encodes a GraphQL request body.
+func operation(t testing.TB, query string, vars Vars) []byte {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	require.NoError(t, err, "encode request")
+	return body
+}
+
+// Send makes one request like Raw and reads its answer, but checks
+// nothing and needs no testing.TB: for a fuzz test, whose input an answer
+// may rightly echo, to check in its own way.
+func (c *Client) Send(method, path string, h http.Header, body []byte) (*Response, error) {
+	req, err := http.NewRequest(method, c.URL+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("new request: %w", err)
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	start := time.Now()
+	res, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read answer: %w", err)
+	}
+	r := &Response{Status: res.StatusCode, Header: res.Header, Body: raw, Took: time.Since(start)}
+	if len(raw) > 0 && strings.Contains(res.Header.Get("Content-Type"), "json") {
+		if err := json.Unmarshal(raw, r); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", raw, err)
+		}
+	}
+	return r, nil
+}
+
+// Codes are the error codes the contract allows.
+var Codes = map[string]bool{
+	"UNAUTHENTICATED": true, "FORBIDDEN": true, "BAD_USER_INPUT": true, "NOT_FOUND": true,
+	"CONFLICT": true, "RATE_LIMITED": true, "INTERNAL_SERVER_ERROR": true,
+	"GRAPHQL_PARSE_FAILED": true, "GRAPHQL_VALIDATION_FAILED": true, "COMPLEXITY_LIMIT_EXCEEDED": true,
+}
+
+// leaks are what no answer may hold: password hashes, their column's
+// names, stack traces.
+var leaks = []string{"$argon2id$", "$2a$", "$2b$", "$2y$", "password_hash", "passwordHash", "goroutine ", ".go:"}
+
+// check holds an answer to the rules every answer keeps: no 5xx (but from
+// /readyz, whose 503 says the database is down), nothing of leaks, every
+// error with a contract code, BAD_USER_INPUT with a field, RATE_LIMITED
+// with a whole number of seconds in retryAfter, an internal error without
+// detail, no data for a request refused before it ran (an error without a
+// path), and no data under a root field that failed.
+func check(t testing.TB, path string, r *Response) {
+	t.Helper()
+	if path != "/readyz" {
+		require.Less(t, r.Status, 500, "5xx answer: %s", r.Body)
+	}
+	for _, leak := range leaks {
+		require.NotContains(t, string(r.Body), leak, "response leaks %q", leak)
+	}
+	for _, e := range r.Errors {
+		code := e.Code()
+		require.True(t, Codes[code], "error without a contract code: %+v", e)
+		switch code {
+		case "BAD_USER_INPUT":
+			require.NotEmpty(t, e.Field(), "BAD_USER_INPUT without field: %+v", e)
+		case "RATE_LIMITED":
+			after, ok := e.Extensions["retryAfter"].(float64)
+			require.True(t, ok, "RATE_LIMITED without a numeric retryAfter: %+v", e)
+			require.Equal(t, float64(int(after)), after, "retryAfter is not whole seconds: %+v", e)
+			require.Positive(t, after, "retryAfter: %+v", e)
+		case "INTERNAL_SERVER_ERROR":
+			require.Equal(t, "internal server error", e.Message)
+		}
+		switch len(e.Path) {
+		case 0: // refused before it ran
+			require.Contains(t, []string{"", "null"}, string(r.Data), "a refused request answered data: %s", r.Body)
+		case 1:
+			field, _ := e.Path[0].(string)
+			require.Equal(t, "null", rootField(t, r, field), "%s failed with %s but answered data: %s", field, code, r.Body)
+		}
+	}
+}
+
+// rootField returns data.<field> of r as JSON text: "null" when data or
+// the field is null or missing.
+func rootField(t testing.TB, r *Response, field string) string {
+	t.Helper()
+	if len(r.Data) == 0 || string(r.Data) == "null" {
+		return "null"
+	}
+	var m map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(r.Data, &m), "decode data %s", r.Data)
+	v, ok := m[field]
+	if !ok {
+		return "null"
+	}
+	return string(v)
+}
+
+// RequireCode requires r to have failed with code: at least one error,
+// each carrying code, and, with field given, the first one naming that
+// input field in extensions.field (for BAD_USER_INPUT). It returns the
+// first error.
+func RequireCode(t testing.TB, r *Response, code string, field ...string) Error {
+	t.Helper()
+	require.NotEmpty(t, r.Errors, "want %s, got no error: %s", code, r.Body)
+	for _, e := range r.Errors {
+		require.Equal(t, code, e.Code(), "error code in %s", r.Body)
+	}
+	require.LessOrEqual(t, len(field), 1, "RequireCode takes at most one field")
+	if len(field) == 1 {
+		require.Equal(t, field[0], r.Errors[0].Field(), "extensions.field in %s", r.Body)
+	}
+	return r.Errors[0]
+}
+
+// RequireTransportError requires a refusal by the HTTP layer: status (any
+// 4xx when 0), a JSON body with an errors array, and no data.
+func RequireTransportError(t testing.TB, r *Response, status int) {
+	t.Helper()
+	if status != 0 {
+		require.Equal(t, status, r.Status, "status of %s", r.Body)
+	} else {
+		require.True(t, r.Status >= 400 && r.Status < 500, "status %d, want 4xx: %s", r.Status, r.Body)
+	}
+	require.Contains(t, r.Header.Get("Content-Type"), "json", "refusal is not JSON: %s", r.Body)
+	require.NotEmpty(t, r.Errors, "refusal without errors: %s", r.Body)
+	require.Contains(t, []string{"", "null"}, string(r.Data), "refusal with data: %s", r.Body)
+}
+
+// Data requires r to have succeeded and decodes data.<field> into a T.
+func Data[T any](t testing.TB, r *Response, field string) T {
+	t.Helper()
+	require.Empty(t, r.Errors, "unexpected errors in %s", r.Body)
+	var data map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(r.Data, &data), "decode data %s", r.Body)
+	raw, ok := data[field]
+	require.True(t, ok, "no %s in %s", field, r.Body)
+	var v T
+	require.NoError(t, json.Unmarshal(raw, &v), "decode %s: %s", field, raw)
+	return v
+}

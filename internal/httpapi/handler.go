@@ -1,0 +1,199 @@
+// Package httpapi is the server's HTTP layer: routes, request checks and
+// the body limit, client identity, authentication of bearer tokens,
+// security headers, CORS, and the health probes. GraphQL itself is served
+// by the handler it is given.
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/rs/cors"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
+
+	"bitgate/internal/account"
+	"bitgate/internal/apperr"
+	"bitgate/internal/playground"
+)
+
+// DefaultMaxBodyBytes is the default limit of a request body.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Config is what New serves.
+type Config struct {
+	// GraphQL serves /graphql once the request is checked and its caller
+	// authenticated.
+	GraphQL http.Handler
+	// Accounts authenticates bearer tokens.
+	Accounts *account.Service
+	// Ready reports whether the server can serve (/readyz): nil when the
+	// database answers.
+	Ready  func(context.Context) error
+	Logger *slog.Logger
+	// Production turns off the playground.
+	Production bool
+	// MaxBodyBytes limits a request body; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// CORSOrigins may call the API from a browser; none by default.
+	CORSOrigins []string
+	// TrustedProxies may set X-Forwarded-For; none by default.
+	TrustedProxies []netip.Prefix
+	// TLS adds Strict-Transport-Security.
+	TLS bool
+	// MaxInFlight bounds the requests running GraphQL at once; 0 means
+	// DefaultMaxInFlight.
+	MaxInFlight int
+	// JWKS, if set, serves GET /.well-known/jwks.json.
+	JWKS http.Handler
+}
+
+// New returns the server's whole HTTP handler: POST and GET /graphql
+// behind authentication, the playground on / (outside production),
+// /healthz and /readyz, and the JWKS when there is one.
+func New(cfg Config) http.Handler {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", checkRequest(cfg.MaxBodyBytes, limitInFlight(cfg.MaxInFlight, authenticate(cfg.Accounts, cfg.GraphQL))))
+	if !cfg.Production {
+		pg := playground.Handler("/graphql")
+		mux.Handle("GET /{$}", pg)
+		mux.Handle("GET "+playground.Prefix, pg)
+	}
+	if cfg.JWKS != nil {
+		mux.Handle("GET /.well-known/jwks.json", cfg.JWKS)
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := cfg.Ready(ctx); err != nil {
+			cfg.Logger.WarnContext(ctx, "readiness check failed", slog.Any("error", err))
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	var h http.Handler = mux
+	if len(cfg.CORSOrigins) > 0 { // rs/cors takes an empty list as "allow all"
+		h = cors.New(cors.Options{
+			AllowedOrigins: cfg.CORSOrigins,
+			AllowedMethods: []string{http.MethodGet, http.MethodPost},
+			AllowedHeaders: corsAllowedHeaders,
+			ExposedHeaders: []string{"X-Request-ID"},
+			MaxAge:         600,
+		}).Handler(mux)
+	}
+	return securityHeaders(cfg.TLS, identify(cfg.TrustedProxies, h))
+}
+
+// authenticate resolves the request's Authorization header into a viewer,
+// or a refusal, before GraphQL runs.
+func authenticate(accounts *account.Service, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		if h == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		var v *account.Viewer
+		err := error(errMalformedAuthorization)
+		if scheme, token, ok := strings.Cut(h, " "); ok && strings.EqualFold(scheme, "Bearer") && token != "" {
+			v, err = accounts.Authenticate(r.Context(), strings.TrimSpace(token))
+		}
+		next.ServeHTTP(w, r.WithContext(account.WithViewer(r.Context(), v, err)))
+	})
+}
+
+// checkRequest answers requests GraphQL cannot read before they reach it,
+// each with a 4xx status and a JSON errors array: a method other than GET
+// and POST (405), a POST body that is not JSON (415), or a body over limit
+// bytes (413). It reads the body whole, so no handler reads more.
+func checkRequest(limit int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet:
+			if status, msg := checkGET(r.URL.Query()); status != 0 {
+				if status == http.StatusMethodNotAllowed {
+					w.Header().Set("Allow", "POST")
+				}
+				writeHTTPError(w, status, msg)
+				return
+			}
+		case http.MethodPost:
+			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+				writeHTTPError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+				return
+			}
+		default:
+			w.Header().Set("Allow", "GET, POST")
+			writeHTTPError(w, http.StatusMethodNotAllowed, "use GET or POST")
+			return
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+			var tooLarge *http.MaxBytesError
+			switch {
+			case errors.As(err, &tooLarge):
+				writeHTTPError(w, http.StatusRequestEntityTooLarge, "request body is too large")
+				return
+			case err != nil:
+				writeHTTPError(w, http.StatusBadRequest, "could not read request body")
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// checkGET refuses, with a status and a message, the GET requests gqlgen
+// would refuse without an error code: a mutation (405: GET must not change
+// anything) and variables or extensions that are not a JSON object (400).
+func checkGET(q url.Values) (int, string) {
+	for _, param := range []string{"variables", "extensions"} {
+		if v := q.Get(param); v != "" {
+			var m map[string]any
+			if json.Unmarshal([]byte(v), &m) != nil {
+				return http.StatusBadRequest, param + " must be a JSON object"
+			}
+		}
+	}
+	doc, err := parser.ParseQuery(&ast.Source{Input: q.Get("query")})
+	if err != nil {
+		return 0, "" // gqlgen answers parse errors with their code
+	}
+	if op := doc.Operations.ForName(q.Get("operationName")); op != nil && op.Operation != ast.Query {
+		return http.StatusMethodNotAllowed, "GET runs queries only: send a " + string(op.Operation) + " with POST"
+	}
+	return 0, ""
+}
+
+// writeHTTPError answers a request that never reached GraphQL.
+func writeHTTPError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": errcode.ParseFailed}}},
+	})
+}
+
+var errMalformedAuthorization = apperr.New(apperr.Unauthenticated, "the Authorization header must be: Bearer <accessToken>")
