@@ -1,10 +1,12 @@
 package graph_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -236,4 +238,45 @@ func BenchmarkRefresh(b *testing.B) {
 		token = out.Refresh.RefreshToken
 		return nil
 	})
+}
+
+// BenchmarkInProcess runs the read paths of the other benchmarks through
+// the server's handler in-process, from 64 goroutines: no client, no
+// connection, no JSON decoding of the answer, so allocs/op and cpu-µs/op
+// are the server's own (plus building the request, recording the answer,
+// and the test's SQL log: some 10 allocations per statement).
+func BenchmarkInProcess(b *testing.B) {
+	s, p := benchServer(b)
+	ids := seedBooks(b, s, benchCatalogSize)
+	for _, bc := range []struct {
+		name, token, query string
+		vars               apitest.Vars
+		want               string
+	}{
+		{"books", p.Token, benchBooksQuery, nil, `"title":"Book 0009"`},
+		{"book", "", benchBookQuery, apitest.Vars{"id": ids[500].String()}, ids[500].String()},
+		{"me", p.Token, benchMeQuery, nil, benchUserEmail},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			body, err := json.Marshal(map[string]any{"query": bc.query, "variables": bc.vars})
+			require.NoError(b, err)
+			benchParallel(b, s, func(int64) error { return serve(s.Handler, bc.token, body, bc.want) })
+		})
+	}
+}
+
+// serve posts body to h in-process and returns an error unless the answer
+// is 200 without errors and contains want.
+func serve(h http.Handler, token string, body []byte, want string) error {
+	r := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusOK || bytes.Contains(w.Body.Bytes(), []byte(`"errors"`)) || !bytes.Contains(w.Body.Bytes(), []byte(want)) {
+		return fmt.Errorf("status %d, want data with %q: %s", w.Code, want, w.Body)
+	}
+	return nil
 }

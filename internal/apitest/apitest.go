@@ -106,6 +106,9 @@ type Client struct {
 	DatabaseURL string
 	// Clock is the server's clock.
 	Clock *Clock
+	// Handler is the server's whole HTTP handler, for benchmarks that call
+	// it in-process, without a client or a connection.
+	Handler http.Handler
 
 	http *http.Client
 	opts Options
@@ -162,7 +165,7 @@ func New(t testing.TB, opts ...Options) *Client {
 	})
 	return &Client{
 		URL: ts.URL, DB: a.Client, Accounts: a.Accounts, Keys: a.Keys, DatabaseURL: o.DatabaseURL, Clock: o.Clock,
-		http: ts.Client(), opts: o, sql: sql,
+		Handler: a.Handler, http: ts.Client(), opts: o, sql: sql,
 	}
 }
 
@@ -209,7 +212,11 @@ type sqlLog struct {
 // "driver.Query: query=SELECT … args=[…]".
 func (l *sqlLog) record(v ...any) {
 	l.count.Add(1)
-	_, q, ok := strings.Cut(fmt.Sprint(v...), " query=")
+	line, ok := v[0].(string)
+	if len(v) != 1 || !ok {
+		line = fmt.Sprint(v...)
+	}
+	_, q, ok := strings.Cut(line, " query=")
 	if i := strings.LastIndex(q, " args=["); ok && i >= 0 {
 		l.statements.LoadOrStore(q[:i], struct{}{})
 	}
