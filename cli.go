@@ -38,7 +38,7 @@ const secretEnv = "  JWT_SECRET\tHMAC key of access tokens (its bytes), instead 
 var commands = []command{
 	{name: "serve", args: "[flags]", about: "serve the API (the default command)", env: secretEnv, run: serveCommand},
 	{
-		name: "create-admin", args: "-email E [flags]", about: "create an ADMIN, or promote an existing user to ADMIN",
+		name: "create-admin", args: "-email E [-promote] [flags]", about: "create an ADMIN; with -promote, make an existing account ADMIN with a new password",
 		env: secretEnv + "  ADMIN_PASSWORD\tthe admin's password; without it, the first line of standard input\n",
 		run: createAdmin,
 	},

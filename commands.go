@@ -14,16 +14,20 @@ import (
 	"bitgate/internal/account"
 )
 
-// createAdmin creates an ADMIN, or promotes an existing user to ADMIN. The
-// password comes from ADMIN_PASSWORD or the first line of stdin; it is
-// required for a new user and, for an existing one, replaces the old one
-// when given.
+// createAdmin creates an ADMIN. The password comes from ADMIN_PASSWORD or
+// the first line of stdin, and is required. An email that belongs to an
+// account already is refused unless -promote is given: anyone may have
+// signed up with it before the operator. With -promote that account
+// becomes ADMIN with the new password, which ends all its sessions, and a
+// warning on stderr says so.
 func createAdmin(p proc, args []string) error {
 	var email, first, last string
+	var promote bool
 	cfg, err := parseConfig("create-admin", args, p.getenv, func(fs *flag.FlagSet) {
 		fs.StringVar(&email, "email", "", "the admin's email (required)")
 		fs.StringVar(&first, "first-name", "Admin", "first name of a new admin")
 		fs.StringVar(&last, "last-name", "User", "last name of a new admin")
+		fs.BoolVar(&promote, "promote", false, "if the email belongs to an existing account, make that account ADMIN:\nit gets the new password, and all its sessions end")
 	})
 	if err != nil {
 		return err
@@ -48,9 +52,18 @@ func createAdmin(p proc, args []string) error {
 	defer a.Close()
 	u, created, err := a.Accounts.EnsureAdmin(ctx, account.CreateUserInput{
 		FirstName: first, LastName: last, Email: email, Password: password,
-	})
+	}, promote)
+	if errors.Is(err, account.ErrUserExists) {
+		return fmt.Errorf("create-admin: %s belongs to an existing account, left as it is; "+
+			"if that account is yours, run again with -promote: it becomes ADMIN with the new password, and all its sessions end", email)
+	}
 	if err != nil {
 		return fmt.Errorf("create-admin: %w", err)
+	}
+	if !created {
+		fmt.Fprintf(p.stderr, "bitgate: WARNING: promoted the existing account %s (%s) to ADMIN; "+
+			"its password was replaced and all its sessions ended. Anyone could have signed up with this email: "+
+			"check that the account's names and notes are yours.\n", u.Email, u.ID)
 	}
 	verb := "promoted"
 	if created {

@@ -20,6 +20,7 @@ import (
 // environment only.
 type config struct {
 	Addr            string
+	MetricsAddr     string
 	DataDir         string
 	DatabaseURL     string
 	Env             string
@@ -35,6 +36,7 @@ type config struct {
 	MaxInFlight     int
 	HashWorkers     int
 	HashQueue       int
+	ShutdownDrain   time.Duration
 	ShutdownTimeout time.Duration
 	AuthRate        float64
 	AuthBurst       int
@@ -45,6 +47,8 @@ type config struct {
 	TLSCertFile     string
 	TLSKeyFile      string
 	Pool            database.Pool
+	// SQLiteSynchronous is NORMAL or FULL (see database.Options).
+	SQLiteSynchronous string
 
 	// JWTAlg is HS256 or EdDSA.
 	JWTAlg string
@@ -54,6 +58,11 @@ type config struct {
 	// KEK (environment only), or the file KEKFile names, encrypts the EdDSA
 	// private keys in the database.
 	KEK, KEKFile string
+
+	// PersistedDocuments are manifest files of trusted documents; with
+	// PersistedDocumentsOnly nothing else runs.
+	PersistedDocuments     []string
+	PersistedDocumentsOnly bool
 }
 
 // production reports whether APP_ENV=production.
@@ -97,6 +106,7 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 		settings = append(settings, setting{flagName, key})
 	}
 	str(&c.Addr, "addr", "ADDR", ":8080", "listen address")
+	str(&c.MetricsAddr, "metrics-addr", "METRICS_ADDR", "", "serve Prometheus metrics at /metrics on this address only (none when empty)")
 	str(&c.DataDir, "data-dir", "DATA_DIR", "data", "directory of the SQLite file and the generated signing secret")
 	str(&c.DatabaseURL, "database-url", "DATABASE_URL", "", "database: postgres://… for PostgreSQL, else an SQLite file under the data dir")
 	str(&c.Env, "env", "APP_ENV", "development", "development or production")
@@ -110,7 +120,8 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 	dur(&c.AccessTTL, "access-ttl", "ACCESS_TOKEN_TTL", 15*time.Minute, "access token lifetime")
 	dur(&c.RefreshTTL, "refresh-ttl", "REFRESH_TOKEN_TTL", 720*time.Hour, "refresh token (session) lifetime")
 	dur(&c.ReuseGrace, "refresh-reuse-grace", "REFRESH_REUSE_GRACE", 10*time.Second, "how long a spent refresh token is refused without revoking its session")
-	dur(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", 15*time.Second, "how long in-flight requests may finish on SIGTERM")
+	dur(&c.ShutdownDrain, "shutdown-drain", "SHUTDOWN_DRAIN", 5*time.Second, "how long the server keeps serving on SIGTERM while /readyz answers 503, before it stops accepting connections")
+	dur(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", 15*time.Second, "how long in-flight requests may then finish before they are cancelled")
 	var maxBody int
 	num(&maxBody, "max-body-bytes", "MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, "request body limit")
 	num(&c.MaxInFlight, "max-in-flight", "MAX_IN_FLIGHT", httpapi.DefaultMaxInFlight, "requests running GraphQL at once; others wait for a slot")
@@ -127,10 +138,14 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 	num(&c.Pool.MaxOpenConns, "db-max-open-conns", "DB_MAX_OPEN_CONNS", database.DefaultMaxOpenConns, "database connections per instance")
 	num(&c.Pool.MaxIdleConns, "db-max-idle-conns", "DB_MAX_IDLE_CONNS", 0, "idle database connections kept per instance (0: all of them)")
 	dur(&c.Pool.ConnMaxLifetime, "db-conn-max-lifetime", "DB_CONN_MAX_LIFETIME", 30*time.Minute, "how long a database connection is reused")
+	str(&c.SQLiteSynchronous, "sqlite-synchronous", "SQLITE_SYNCHRONOUS", database.SynchronousNormal, "NORMAL: an SQLite commit survives a crash of the process; FULL: also a power loss or an OS crash, at the cost of a sync per commit")
 	fs.Float64Var(&c.AuthRate, "auth-rate", 5, "signin, signup and refresh calls a client address regains each second, each (0: no limit) (AUTH_RATE)")
 	settings = append(settings, setting{"auth-rate", "AUTH_RATE"})
-	var origins, proxies string
+	var origins, proxies, documents string
 	str(&origins, "cors-origins", "CORS_ORIGINS", "", "comma-separated origins allowed to call the API from a browser")
+	str(&documents, "persisted-documents", "PERSISTED_DOCUMENTS", "", "comma-separated manifest files of trusted documents (graphql-codegen's persisted-documents.json, Apollo's persisted-query-manifest.json)")
+	fs.BoolVar(&c.PersistedDocumentsOnly, "persisted-documents-only", false, "run only the trusted documents, refuse any other operation (PERSISTED_DOCUMENTS_ONLY)")
+	settings = append(settings, setting{"persisted-documents-only", "PERSISTED_DOCUMENTS_ONLY"})
 	str(&proxies, "trusted-proxies", "TRUSTED_PROXIES", "", "comma-separated addresses or CIDRs of proxies whose X-Forwarded-For is believed")
 	if extra != nil {
 		extra(fs)
@@ -160,6 +175,10 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 		return nil, fmt.Errorf("RATE_LIMIT_IPV6_PREFIX must be 1 to 128, not %d", c.IPv6Prefix)
 	}
 	c.CORSOrigins = splitList(origins)
+	c.PersistedDocuments = splitList(documents)
+	if c.PersistedDocumentsOnly && len(c.PersistedDocuments) == 0 {
+		return nil, fmt.Errorf("PERSISTED_DOCUMENTS_ONLY needs PERSISTED_DOCUMENTS")
+	}
 	for _, p := range splitList(proxies) {
 		prefix, err := parsePrefix(p)
 		if err != nil {
@@ -181,8 +200,17 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 			return nil, fmt.Errorf("%s must be positive", d.name)
 		}
 	}
-	if c.ReuseGrace < 0 {
-		return nil, fmt.Errorf("REFRESH_REUSE_GRACE must not be negative")
+	c.SQLiteSynchronous = strings.ToUpper(c.SQLiteSynchronous)
+	if c.SQLiteSynchronous != database.SynchronousNormal && c.SQLiteSynchronous != database.SynchronousFull {
+		return nil, fmt.Errorf("SQLITE_SYNCHRONOUS must be NORMAL or FULL, not %q", c.SQLiteSynchronous)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"REFRESH_REUSE_GRACE", c.ReuseGrace}, {"SHUTDOWN_DRAIN", c.ShutdownDrain}, {"SHUTDOWN_TIMEOUT", c.ShutdownTimeout}} {
+		if d.v < 0 {
+			return nil, fmt.Errorf("%s must not be negative", d.name)
+		}
 	}
 	return &c, nil
 }

@@ -23,6 +23,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	require.Empty(t, c.CORSOrigins)
 	require.Empty(t, c.TrustedProxies)
 	require.Equal(t, 64, c.IPv6Prefix)
+	require.Equal(t, "NORMAL", c.SQLiteSynchronous)
 }
 
 // TestParseConfigFromEnvAndFlags reads settings from the environment, with
@@ -32,7 +33,7 @@ func TestParseConfigFromEnvAndFlags(t *testing.T) {
 		"ADDR": ":9000", "REFRESH_REUSE_GRACE": "1s", "APP_ENV": "production",
 		"DATABASE_URL": "postgres://u@h/db", "CORS_ORIGINS": "https://a.example, https://b.example",
 		"TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1", "AUTH_RATE": "0.5", "MAX_QUERY_DEPTH": "9",
-		"RATE_LIMIT_IPV6_PREFIX": "56",
+		"RATE_LIMIT_IPV6_PREFIX": "56", "SQLITE_SYNCHRONOUS": "full",
 	}
 	c, err := parseConfig("t", []string{"-addr", ":9001"}, func(k string) string { return env[k] }, nil)
 	require.NoError(t, err)
@@ -45,4 +46,21 @@ func TestParseConfigFromEnvAndFlags(t *testing.T) {
 	require.Equal(t, 0.5, c.AuthRate)
 	require.Equal(t, 9, c.Limits.MaxDepth)
 	require.Equal(t, 56, c.IPv6Prefix)
+	require.Equal(t, "FULL", c.SQLiteSynchronous)
+
+	_, err = parseConfig("t", nil, func(k string) string { return map[string]string{"SQLITE_SYNCHRONOUS": "OFF"}[k] }, nil)
+	require.ErrorContains(t, err, "SQLITE_SYNCHRONOUS must be NORMAL or FULL")
+}
+
+// TestPersistedDocumentsOnlyNeedsDocuments refuses to run only trusted
+// documents without any, and reads the list of manifests.
+func TestPersistedDocumentsOnlyNeedsDocuments(t *testing.T) {
+	env := map[string]string{"PERSISTED_DOCUMENTS_ONLY": "true"}
+	_, err := parseConfig("t", nil, func(k string) string { return env[k] }, nil)
+	require.ErrorContains(t, err, "PERSISTED_DOCUMENTS")
+	env["PERSISTED_DOCUMENTS"] = "a.json, b.json"
+	c, err := parseConfig("t", nil, func(k string) string { return env[k] }, nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a.json", "b.json"}, c.PersistedDocuments)
+	require.True(t, c.PersistedDocumentsOnly)
 }

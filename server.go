@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,6 +26,7 @@ import (
 
 	"bitgate/internal/account"
 	"bitgate/internal/app"
+	"bitgate/internal/metrics"
 )
 
 func main() {
@@ -37,8 +39,12 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app.App, error
 	if err != nil {
 		return nil, err
 	}
+	var m *metrics.Metrics
+	if cfg.MetricsAddr != "" {
+		m = metrics.New()
+	}
 	return app.New(ctx, app.Config{
-		DatabaseURL: cfg.databaseURL(), Pool: cfg.Pool,
+		DatabaseURL: cfg.databaseURL(), Pool: cfg.Pool, SQLiteSynchronous: cfg.SQLiteSynchronous,
 		Signing: signing, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
 		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace,
 		HashWorkers: cfg.HashWorkers, HashQueue: cfg.HashQueue,
@@ -46,19 +52,76 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app.App, error
 		Logger: log, Production: cfg.production(), Limits: cfg.Limits,
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxInFlight: cfg.MaxInFlight, CORSOrigins: cfg.CORSOrigins,
 		TrustedProxies: cfg.TrustedProxies, TLS: cfg.TLSCertFile != "",
+		PersistedDocuments: cfg.PersistedDocuments, PersistedDocumentsOnly: cfg.PersistedDocumentsOnly,
+		Metrics: m,
 	})
 }
 
-// serve runs the HTTP server until SIGINT or SIGTERM.
+// serve runs the server until SIGINT or SIGTERM, then shuts it down in
+// order (see serveUntil). A second signal ends the process at once.
 func serve(cfg *config, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	context.AfterFunc(ctx, stop) // the next signal is not caught: it ends the process
 	a, err := newApp(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
+	lns, err := listen(cfg)
+	if err != nil {
+		a.Close()
+		return err
+	}
+	return serveUntil(ctx, a, lns, cfg, log)
+}
+
+// listeners are the addresses the server serves on.
+type listeners struct {
+	api     net.Listener
+	metrics net.Listener // nil without METRICS_ADDR
+}
+
+// listen listens on cfg.Addr, and on cfg.MetricsAddr if set.
+func listen(cfg *config) (listeners, error) {
+	var lns listeners
+	var err error
+	if lns.api, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return lns, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	if cfg.MetricsAddr != "" {
+		if lns.metrics, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			lns.api.Close()
+			return lns, fmt.Errorf("listen on METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
+		}
+	}
+	return lns, nil
+}
+
+// cancelGrace is how long the handlers of requests cancelled at the end of
+// SHUTDOWN_TIMEOUT get to return.
+const cancelGrace = 5 * time.Second
+
+// serveUntil serves a on lns.api (with TLS when cfg names a certificate),
+// and its metrics at /metrics on lns.metrics if set, until ctx ends; then
+// it shuts down in the order load balancers expect, and closes a (the
+// metrics are served to the end):
+//
+//  1. Drain for cfg.ShutdownDrain: /readyz answers 503 and every response
+//     closes its connection (see app.App.Drain), while the server still
+//     accepts and serves, so that balancers see it leave and clients move
+//     on without a request lost.
+//  2. Stop accepting connections, close idle ones, and let the requests in
+//     flight finish within cfg.ShutdownTimeout; then cancel the requests
+//     left and give their handlers cancelGrace to return.
+//  3. Close the database, never under a running handler: if one still
+//     runs, serveUntil returns without closing it, and the process's exit
+//     does.
+//
+// Returns an error if serving fails, or if requests had to be cancelled.
+func serveUntil(ctx context.Context, a *app.App, lns listeners, cfg *config, log *slog.Logger) error {
+	requests, cancelRequests := context.WithCancel(context.Background())
+	defer cancelRequests()
 	srv := &http.Server{
 		Handler:           a.Handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -66,20 +129,23 @@ func serve(cfg *config, stderr io.Writer) error {
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return requests },
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	pruneCtx, stopPruning := context.WithCancel(ctx)
+	pruned := make(chan struct{})
+	go func() {
+		defer close(pruned)
+		prune(pruneCtx, a.Accounts, log)
+	}()
+	if lns.metrics != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.Metrics.Handler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: srv.ErrorLog}
+		go msrv.Serve(lns.metrics) //nolint:errcheck // ends with Close
+		defer msrv.Close()
+		log.Info("serving metrics", slog.String("addr", lns.metrics.Addr().String()+"/metrics"))
 	}
-	go prune(ctx, a.Accounts, log)
-	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("env", cfg.Env))
-	return serveUntil(ctx, srv, ln, cfg, log)
-}
-
-// serveUntil serves on ln (with TLS when cfg names a certificate) until ctx
-// ends, then stops accepting connections and lets in-flight requests finish
-// within cfg.ShutdownTimeout.
-func serveUntil(ctx context.Context, srv *http.Server, ln net.Listener, cfg *config, log *slog.Logger) error {
+	ln := lns.api
 	errc := make(chan error, 1)
 	go func() {
 		if cfg.TLSCertFile != "" {
@@ -88,18 +154,56 @@ func serveUntil(ctx context.Context, srv *http.Server, ln net.Listener, cfg *con
 			errc <- srv.Serve(ln)
 		}
 	}()
+	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("env", cfg.Env))
+	var serveErr error
 	select {
 	case err := <-errc:
-		return fmt.Errorf("serve on %s: %w", ln.Addr(), err)
+		serveErr = fmt.Errorf("serve on %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
+		log.Info("draining: /readyz answers 503, requests are still served; a second signal stops at once",
+			slog.Duration("drain", cfg.ShutdownDrain))
+		a.Drain()
+		time.Sleep(cfg.ShutdownDrain)
+		log.Info("shutting down: no new connections; requests in flight may finish",
+			slog.Duration("timeout", cfg.ShutdownTimeout))
 	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	if err := shutdown(srv, cfg.ShutdownTimeout, cancelRequests, log); err != nil {
+		serveErr = errors.Join(serveErr, err)
+	}
+	stopPruning()
+	<-pruned
+	if errors.Is(serveErr, errHandlersRunning) {
+		return serveErr
+	}
+	if err := a.Close(); err != nil {
+		return errors.Join(serveErr, err)
+	}
+	log.Info("stopped")
+	return serveErr
+}
+
+// errHandlersRunning is returned by shutdown when handlers still run after
+// their requests were cancelled.
+var errHandlersRunning = errors.New("handlers still running")
+
+// shutdown stops srv accepting and waits for its requests in flight to end
+// within timeout; it then cancels them (cancelRequests) and waits
+// cancelGrace more. Returns nil when the requests finished in time, an
+// error saying they were cancelled, or one wrapping errHandlersRunning.
+func shutdown(srv *http.Server, timeout time.Duration, cancelRequests func(), log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	if srv.Shutdown(ctx) == nil {
+		return nil
 	}
-	return nil
+	log.Warn("requests still in flight after SHUTDOWN_TIMEOUT: cancelling them", slog.Duration("timeout", timeout))
+	cancelRequests()
+	ctx, cancel = context.WithTimeout(context.Background(), cancelGrace)
+	defer cancel()
+	if srv.Shutdown(ctx) != nil {
+		return fmt.Errorf("shutdown: %w %v after their requests were cancelled; the database is left open", errHandlersRunning, cancelGrace)
+	}
+	return fmt.Errorf("shutdown: requests in flight after SHUTDOWN_TIMEOUT (%v) were cancelled", timeout)
 }
 
 // prune deletes ended sessions and stale lockouts now and every hour until
@@ -108,7 +212,7 @@ func prune(ctx context.Context, accounts *account.Service, log *slog.Logger) {
 	tick := time.NewTicker(time.Hour)
 	defer tick.Stop()
 	for {
-		if n, err := accounts.Prune(ctx); err != nil {
+		if n, err := accounts.Prune(ctx); err != nil && ctx.Err() == nil {
 			log.ErrorContext(ctx, "prune", slog.Any("error", err))
 		} else if n > 0 {
 			log.InfoContext(ctx, "pruned ended sessions and stale lockouts", slog.Int("rows", n))

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
@@ -241,6 +242,18 @@ type Hasher struct {
 	waiting atomic.Int64
 	queue   int64
 	closing sync.Once
+	observe func(waited time.Duration, err error)
+}
+
+// HasherOption changes a Hasher.
+type HasherOption func(*Hasher)
+
+// ObserveWaits has the Hasher call observe once for every call that asks
+// for a slot: with how long it waited and nil when it got one, with
+// ErrBusy when the queue was full, or with ctx.Err() when its context
+// ended first. observe must be quick and safe for concurrent use.
+func ObserveWaits(observe func(waited time.Duration, err error)) HasherOption {
+	return func(h *Hasher) { h.observe = observe }
 }
 
 // hashNice is the nice value of hashing threads: below every request.
@@ -248,15 +261,19 @@ const hashNice = 10
 
 // NewHasher returns a Hasher running at most workers hashes at once
 // (runtime.NumCPU() if workers < 1) with at most queue waiting callers (0 if
-// queue < 0). Close stops its goroutines.
-func NewHasher(workers, queue int) *Hasher {
+// queue < 0), changed by opts. Close stops its goroutines.
+func NewHasher(workers, queue int, opts ...HasherOption) *Hasher {
 	if workers < 1 {
 		workers = runtime.NumCPU()
 	}
 	h := &Hasher{
-		slots: make(chan struct{}, workers),
-		jobs:  make(chan func()),
-		queue: int64(max(queue, 0)),
+		slots:   make(chan struct{}, workers),
+		jobs:    make(chan func()),
+		queue:   int64(max(queue, 0)),
+		observe: func(time.Duration, error) {},
+	}
+	for _, opt := range opts {
+		opt(h)
 	}
 	for range workers {
 		go h.work()
@@ -281,7 +298,10 @@ func (h *Hasher) Close() { h.closing.Do(func() { close(h.jobs) }) }
 // run takes a slot and runs fn on a pool goroutine, returning ErrBusy or
 // ctx.Err() like acquire. A panic in fn is raised again in the caller.
 func (h *Hasher) run(ctx context.Context, fn func()) error {
-	if err := h.acquire(ctx); err != nil {
+	start := time.Now()
+	err := h.acquire(ctx)
+	h.observe(time.Since(start), err)
+	if err != nil {
 		return err
 	}
 	defer h.release()
@@ -323,6 +343,10 @@ func (h *Hasher) acquire(ctx context.Context) error {
 
 // release frees a slot taken by acquire.
 func (h *Hasher) release() { <-h.slots }
+
+// Queue reports how many calls wait for a slot and how many slots are
+// taken, now.
+func (h *Hasher) Queue() (waiting, busy int) { return int(h.waiting.Load()), len(h.slots) }
 
 // Hash returns HashPassword(password), run in the pool. It returns ErrBusy if
 // the pool and queue are full, ctx.Err() if ctx is done before a slot frees,

@@ -16,6 +16,11 @@ import (
 // signature, algorithm, issuer, audience, expiry or claims.
 var ErrInvalidToken = errors.New("invalid token")
 
+// ErrExpired is what Parse returns for a token that passes every check but
+// expiry: signed with the key, with the right claims, only too old. It
+// wraps ErrInvalidToken.
+var ErrExpired = fmt.Errorf("%w: expired", ErrInvalidToken)
+
 // maxTokenLen bounds the size of a token Parse is willing to look at.
 const maxTokenLen = 4096
 
@@ -91,17 +96,41 @@ func NewTokens(keys KeySet, issuer, audience string, ttl time.Duration, now func
 		audience: audience,
 		ttl:      ttl,
 		now:      now,
-		parser: jwt.NewParser(
-			jwt.WithTimeFunc(now),
+		parser: jwt.NewParser(append(claimRules(issuer, audience, now),
 			jwt.WithValidMethods([]string{keys.Algorithm()}),
-			jwt.WithIssuer(issuer),
-			jwt.WithAudience(audience),
-			jwt.WithExpirationRequired(),
-			jwt.WithIssuedAt(),
-			jwt.WithLeeway(Leeway),
 			jwt.WithStrictDecoding(),
-		),
+		)...),
 	}
+}
+
+// claimRules are the checks of a token's claims at the time now returns:
+// iss and aud as given, an exp in the future and an iat not in the future,
+// both with Leeway.
+func claimRules(issuer, audience string, now func() time.Time) []jwt.ParserOption {
+	return []jwt.ParserOption{
+		jwt.WithTimeFunc(now),
+		jwt.WithIssuer(issuer),
+		jwt.WithAudience(audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(Leeway),
+	}
+}
+
+// onlyExpired reports whether claims, whose signature the parser checked,
+// would pass every check at their expiry: so that only their age refuses
+// them.
+func (t *Tokens) onlyExpired(c *Claims) bool {
+	if c.ExpiresAt == nil || c.IssuedAt == nil {
+		return false
+	}
+	exp := c.ExpiresAt.Time
+	if jwt.NewValidator(claimRules(t.issuer, t.audience, func() time.Time { return exp })...).Validate(c) != nil {
+		return false
+	}
+	_, errUser := c.UserID()
+	_, errSession := c.Session()
+	return errUser == nil && errSession == nil
 }
 
 // TTL returns how long issued access tokens stay valid.
@@ -152,8 +181,9 @@ func (t *Tokens) Issue(ctx context.Context, userID, sessionID uuid.UUID, perm in
 // expected iss and aud, an exp in the future and an iat not in the future
 // (both with Leeway), and sub and sid that are canonical non-nil UUIDs.
 // Every such failure, including tokens longer than 4096 bytes, returns an
-// error wrapping ErrInvalidToken; a failure to look the key up (the
-// database of a KeySet is down) returns an error that does not.
+// error wrapping ErrInvalidToken, ErrExpired for a token refused for its
+// age alone; a failure to look the key up (the database of a KeySet is
+// down) returns an error that does not.
 //
 // A token that passed is remembered by its text (up to a bound), and its
 // next Parse checks only what may have changed since: the time claims, and
@@ -180,6 +210,8 @@ func (t *Tokens) Parse(ctx context.Context, token string) (*Claims, error) {
 	switch {
 	case errors.As(err, &lookup):
 		return nil, lookup.err
+	case errors.Is(err, jwt.ErrTokenExpired) && t.onlyExpired(claims):
+		return nil, ErrExpired
 	case err != nil:
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	case claims.IssuedAt == nil:

@@ -13,24 +13,25 @@ import (
 	"github.com/google/uuid"
 )
 
-// AuditEvent is the model entity for the AuditEvent schema.
+// A security event: a sign-up, a sign-in or a failed one, a detected refresh token reuse, a change of permission, email or password, a deletion. Only an ADMIN reads them.
 type AuditEvent struct {
 	config `json:"-"`
 	// ID of the ent.
+	// Unique among all objects: a UUID, time-ordered (version 7).
 	ID uuid.UUID `json:"id,omitempty"`
-	// CreatedAt holds the value of the "created_at" field.
+	// When it happened.
 	CreatedAt time.Time `json:"created_at,omitempty"`
-	// what happened, e.g. signin.failed
+	// What happened, e.g. signin.failed.
 	Action string `json:"action,omitempty"`
-	// the user the event is about
+	// The user the event is about, if any.
 	UserID *uuid.UUID `json:"user_id,omitempty"`
-	// the signed-in user who caused it, if another
+	// The signed-in user who caused it, if another.
 	ActorID *uuid.UUID `json:"actor_id,omitempty"`
-	// ClientIP holds the value of the "client_ip" field.
+	// The address of the client that made the request.
 	ClientIP string `json:"client_ip,omitempty"`
-	// RequestID holds the value of the "request_id" field.
+	// The X-Request-ID of the request, which its log lines carry.
 	RequestID string `json:"request_id,omitempty"`
-	// a short, secret-free description
+	// A short description, free of secrets.
 	Detail       string `json:"detail,omitempty"`
 	selectValues sql.SelectValues
 }

@@ -13,22 +13,23 @@ import (
 	"github.com/google/uuid"
 )
 
-// Book is the model entity for the Book schema.
+// An entry of the shared catalogue: anyone may read books, an ADMIN changes them.
 type Book struct {
 	config `json:"-"`
 	// ID of the ent.
+	// Unique among all objects: a UUID, time-ordered (version 7).
 	ID uuid.UUID `json:"id,omitempty"`
-	// CreatedAt holds the value of the "created_at" field.
+	// When it was created.
 	CreatedAt time.Time `json:"created_at,omitempty"`
-	// UpdatedAt holds the value of the "updated_at" field.
+	// When it was last changed.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
-	// Title holds the value of the "title" field.
+	// Title, 1 to 500 characters.
 	Title string `json:"title,omitempty"`
-	// Author holds the value of the "author" field.
+	// Author, 1 to 300 characters.
 	Author string `json:"author,omitempty"`
-	// Isbn holds the value of the "isbn" field.
+	// ISBN as written, at most 20 characters; null when unknown.
 	Isbn *string `json:"isbn,omitempty"`
-	// PublishedYear holds the value of the "published_year" field.
+	// Year of publication, 0 to 9999; null when unknown.
 	PublishedYear *int `json:"published_year,omitempty"`
 	selectValues  sql.SelectValues
 }

@@ -11,6 +11,7 @@ import (
 
 	"bitgate/ent/migrate"
 
+	"bitgate/ent/addresslimit"
 	"bitgate/ent/auditevent"
 	"bitgate/ent/book"
 	"bitgate/ent/lockout"
@@ -34,6 +35,8 @@ type Client struct {
 	config
 	// Schema is the client for creating, migrating and dropping schema.
 	Schema *migrate.Schema
+	// AddressLimit is the client for interacting with the AddressLimit builders.
+	AddressLimit *AddressLimitClient
 	// AuditEvent is the client for interacting with the AuditEvent builders.
 	AuditEvent *AuditEventClient
 	// Book is the client for interacting with the Book builders.
@@ -61,6 +64,7 @@ func NewClient(opts ...Option) *Client {
 
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
+	c.AddressLimit = NewAddressLimitClient(c.config)
 	c.AuditEvent = NewAuditEventClient(c.config)
 	c.Book = NewBookClient(c.config)
 	c.Lockout = NewLockoutClient(c.config)
@@ -159,16 +163,17 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:        ctx,
-		config:     cfg,
-		AuditEvent: NewAuditEventClient(cfg),
-		Book:       NewBookClient(cfg),
-		Lockout:    NewLockoutClient(cfg),
-		Note:       NewNoteClient(cfg),
-		Session:    NewSessionClient(cfg),
-		SigningKey: NewSigningKeyClient(cfg),
-		SpentToken: NewSpentTokenClient(cfg),
-		User:       NewUserClient(cfg),
+		ctx:          ctx,
+		config:       cfg,
+		AddressLimit: NewAddressLimitClient(cfg),
+		AuditEvent:   NewAuditEventClient(cfg),
+		Book:         NewBookClient(cfg),
+		Lockout:      NewLockoutClient(cfg),
+		Note:         NewNoteClient(cfg),
+		Session:      NewSessionClient(cfg),
+		SigningKey:   NewSigningKeyClient(cfg),
+		SpentToken:   NewSpentTokenClient(cfg),
+		User:         NewUserClient(cfg),
 	}, nil
 }
 
@@ -186,23 +191,24 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:        ctx,
-		config:     cfg,
-		AuditEvent: NewAuditEventClient(cfg),
-		Book:       NewBookClient(cfg),
-		Lockout:    NewLockoutClient(cfg),
-		Note:       NewNoteClient(cfg),
-		Session:    NewSessionClient(cfg),
-		SigningKey: NewSigningKeyClient(cfg),
-		SpentToken: NewSpentTokenClient(cfg),
-		User:       NewUserClient(cfg),
+		ctx:          ctx,
+		config:       cfg,
+		AddressLimit: NewAddressLimitClient(cfg),
+		AuditEvent:   NewAuditEventClient(cfg),
+		Book:         NewBookClient(cfg),
+		Lockout:      NewLockoutClient(cfg),
+		Note:         NewNoteClient(cfg),
+		Session:      NewSessionClient(cfg),
+		SigningKey:   NewSigningKeyClient(cfg),
+		SpentToken:   NewSpentTokenClient(cfg),
+		User:         NewUserClient(cfg),
 	}, nil
 }
 
 // Debug returns a new debug-client. It's used to get verbose logging on specific operations.
 //
 //	client.Debug().
-//		AuditEvent.
+//		AddressLimit.
 //		Query().
 //		Count(ctx)
 func (c *Client) Debug() *Client {
@@ -225,8 +231,8 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AuditEvent, c.Book, c.Lockout, c.Note, c.Session, c.SigningKey, c.SpentToken,
-		c.User,
+		c.AddressLimit, c.AuditEvent, c.Book, c.Lockout, c.Note, c.Session,
+		c.SigningKey, c.SpentToken, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -236,8 +242,8 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AuditEvent, c.Book, c.Lockout, c.Note, c.Session, c.SigningKey, c.SpentToken,
-		c.User,
+		c.AddressLimit, c.AuditEvent, c.Book, c.Lockout, c.Note, c.Session,
+		c.SigningKey, c.SpentToken, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -246,6 +252,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 // Mutate implements the ent.Mutator interface.
 func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
+	case *AddressLimitMutation:
+		return c.AddressLimit.mutate(ctx, m)
 	case *AuditEventMutation:
 		return c.AuditEvent.mutate(ctx, m)
 	case *BookMutation:
@@ -264,6 +272,139 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.User.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
+	}
+}
+
+// AddressLimitClient is a client for the AddressLimit schema.
+type AddressLimitClient struct {
+	config
+}
+
+// NewAddressLimitClient returns a client for the AddressLimit from the given config.
+func NewAddressLimitClient(c config) *AddressLimitClient {
+	return &AddressLimitClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `addresslimit.Hooks(f(g(h())))`.
+func (c *AddressLimitClient) Use(hooks ...Hook) {
+	c.hooks.AddressLimit = append(c.hooks.AddressLimit, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `addresslimit.Intercept(f(g(h())))`.
+func (c *AddressLimitClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AddressLimit = append(c.inters.AddressLimit, interceptors...)
+}
+
+// Create returns a builder for creating a AddressLimit entity.
+func (c *AddressLimitClient) Create() *AddressLimitCreate {
+	mutation := newAddressLimitMutation(c.config, OpCreate)
+	return &AddressLimitCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AddressLimit entities.
+func (c *AddressLimitClient) CreateBulk(builders ...*AddressLimitCreate) *AddressLimitCreateBulk {
+	return &AddressLimitCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AddressLimitClient) MapCreateBulk(slice any, setFunc func(*AddressLimitCreate, int)) *AddressLimitCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AddressLimitCreateBulk{err: fmt.Errorf("calling to AddressLimitClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AddressLimitCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AddressLimitCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AddressLimit.
+func (c *AddressLimitClient) Update() *AddressLimitUpdate {
+	mutation := newAddressLimitMutation(c.config, OpUpdate)
+	return &AddressLimitUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AddressLimitClient) UpdateOne(_m *AddressLimit) *AddressLimitUpdateOne {
+	mutation := newAddressLimitMutation(c.config, OpUpdateOne, withAddressLimit(_m))
+	return &AddressLimitUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AddressLimitClient) UpdateOneID(id int) *AddressLimitUpdateOne {
+	mutation := newAddressLimitMutation(c.config, OpUpdateOne, withAddressLimitID(id))
+	return &AddressLimitUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AddressLimit.
+func (c *AddressLimitClient) Delete() *AddressLimitDelete {
+	mutation := newAddressLimitMutation(c.config, OpDelete)
+	return &AddressLimitDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AddressLimitClient) DeleteOne(_m *AddressLimit) *AddressLimitDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AddressLimitClient) DeleteOneID(id int) *AddressLimitDeleteOne {
+	builder := c.Delete().Where(addresslimit.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AddressLimitDeleteOne{builder}
+}
+
+// Query returns a query builder for AddressLimit.
+func (c *AddressLimitClient) Query() *AddressLimitQuery {
+	return &AddressLimitQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAddressLimit},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AddressLimit entity by its id.
+func (c *AddressLimitClient) Get(ctx context.Context, id int) (*AddressLimit, error) {
+	return c.Query().Where(addresslimit.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AddressLimitClient) GetX(ctx context.Context, id int) *AddressLimit {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *AddressLimitClient) Hooks() []Hook {
+	return c.hooks.AddressLimit
+}
+
+// Interceptors returns the client interceptors.
+func (c *AddressLimitClient) Interceptors() []Interceptor {
+	return c.inters.AddressLimit
+}
+
+func (c *AddressLimitClient) mutate(ctx context.Context, m *AddressLimitMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AddressLimitCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AddressLimitUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AddressLimitUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AddressLimitDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AddressLimit mutation op: %q", m.Op())
 	}
 }
 
@@ -1430,11 +1571,11 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AuditEvent, Book, Lockout, Note, Session, SigningKey, SpentToken,
+		AddressLimit, AuditEvent, Book, Lockout, Note, Session, SigningKey, SpentToken,
 		User []ent.Hook
 	}
 	inters struct {
-		AuditEvent, Book, Lockout, Note, Session, SigningKey, SpentToken,
+		AddressLimit, AuditEvent, Book, Lockout, Note, Session, SigningKey, SpentToken,
 		User []ent.Interceptor
 	}
 )

@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"bitgate/ent/addresslimit"
 	"bitgate/ent/auditevent"
 	"bitgate/ent/book"
 	"bitgate/ent/lockout"
@@ -80,14 +81,15 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			auditevent.Table: auditevent.ValidColumn,
-			book.Table:       book.ValidColumn,
-			lockout.Table:    lockout.ValidColumn,
-			note.Table:       note.ValidColumn,
-			session.Table:    session.ValidColumn,
-			signingkey.Table: signingkey.ValidColumn,
-			spenttoken.Table: spenttoken.ValidColumn,
-			user.Table:       user.ValidColumn,
+			addresslimit.Table: addresslimit.ValidColumn,
+			auditevent.Table:   auditevent.ValidColumn,
+			book.Table:         book.ValidColumn,
+			lockout.Table:      lockout.ValidColumn,
+			note.Table:         note.ValidColumn,
+			session.Table:      session.ValidColumn,
+			signingkey.Table:   signingkey.ValidColumn,
+			spenttoken.Table:   spenttoken.ValidColumn,
+			user.Table:         user.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"bitgate/ent/addresslimit"
 	"bitgate/ent/auditevent"
 	"bitgate/ent/book"
 	"bitgate/ent/lockout"
@@ -32,15 +33,396 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAuditEvent = "AuditEvent"
-	TypeBook       = "Book"
-	TypeLockout    = "Lockout"
-	TypeNote       = "Note"
-	TypeSession    = "Session"
-	TypeSigningKey = "SigningKey"
-	TypeSpentToken = "SpentToken"
-	TypeUser       = "User"
+	TypeAddressLimit = "AddressLimit"
+	TypeAuditEvent   = "AuditEvent"
+	TypeBook         = "Book"
+	TypeLockout      = "Lockout"
+	TypeNote         = "Note"
+	TypeSession      = "Session"
+	TypeSigningKey   = "SigningKey"
+	TypeSpentToken   = "SpentToken"
+	TypeUser         = "User"
 )
+
+// AddressLimitMutation represents an operation that mutates the AddressLimit nodes in the graph.
+type AddressLimitMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	key           *string
+	full_at       *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*AddressLimit, error)
+	predicates    []predicate.AddressLimit
+}
+
+var _ ent.Mutation = (*AddressLimitMutation)(nil)
+
+// addresslimitOption allows management of the mutation configuration using functional options.
+type addresslimitOption func(*AddressLimitMutation)
+
+// newAddressLimitMutation creates new mutation for the AddressLimit entity.
+func newAddressLimitMutation(c config, op Op, opts ...addresslimitOption) *AddressLimitMutation {
+	m := &AddressLimitMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAddressLimit,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAddressLimitID sets the ID field of the mutation.
+func withAddressLimitID(id int) addresslimitOption {
+	return func(m *AddressLimitMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AddressLimit
+		)
+		m.oldValue = func(ctx context.Context) (*AddressLimit, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AddressLimit.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAddressLimit sets the old AddressLimit of the mutation.
+func withAddressLimit(node *AddressLimit) addresslimitOption {
+	return func(m *AddressLimitMutation) {
+		m.oldValue = func(context.Context) (*AddressLimit, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AddressLimitMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AddressLimitMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AddressLimitMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AddressLimitMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AddressLimit.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetKey sets the "key" field.
+func (m *AddressLimitMutation) SetKey(s string) {
+	m.key = &s
+}
+
+// Key returns the value of the "key" field in the mutation.
+func (m *AddressLimitMutation) Key() (r string, exists bool) {
+	v := m.key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKey returns the old "key" field's value of the AddressLimit entity.
+// If the AddressLimit object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AddressLimitMutation) OldKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKey: %w", err)
+	}
+	return oldValue.Key, nil
+}
+
+// ResetKey resets all changes to the "key" field.
+func (m *AddressLimitMutation) ResetKey() {
+	m.key = nil
+}
+
+// SetFullAt sets the "full_at" field.
+func (m *AddressLimitMutation) SetFullAt(t time.Time) {
+	m.full_at = &t
+}
+
+// FullAt returns the value of the "full_at" field in the mutation.
+func (m *AddressLimitMutation) FullAt() (r time.Time, exists bool) {
+	v := m.full_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFullAt returns the old "full_at" field's value of the AddressLimit entity.
+// If the AddressLimit object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AddressLimitMutation) OldFullAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFullAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFullAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFullAt: %w", err)
+	}
+	return oldValue.FullAt, nil
+}
+
+// ResetFullAt resets all changes to the "full_at" field.
+func (m *AddressLimitMutation) ResetFullAt() {
+	m.full_at = nil
+}
+
+// Where appends a list predicates to the AddressLimitMutation builder.
+func (m *AddressLimitMutation) Where(ps ...predicate.AddressLimit) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AddressLimitMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AddressLimitMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AddressLimit, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AddressLimitMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AddressLimitMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AddressLimit).
+func (m *AddressLimitMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AddressLimitMutation) Fields() []string {
+	fields := make([]string, 0, 2)
+	if m.key != nil {
+		fields = append(fields, addresslimit.FieldKey)
+	}
+	if m.full_at != nil {
+		fields = append(fields, addresslimit.FieldFullAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AddressLimitMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case addresslimit.FieldKey:
+		return m.Key()
+	case addresslimit.FieldFullAt:
+		return m.FullAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AddressLimitMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case addresslimit.FieldKey:
+		return m.OldKey(ctx)
+	case addresslimit.FieldFullAt:
+		return m.OldFullAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown AddressLimit field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AddressLimitMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case addresslimit.FieldKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKey(v)
+		return nil
+	case addresslimit.FieldFullAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFullAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AddressLimit field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AddressLimitMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AddressLimitMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AddressLimitMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown AddressLimit numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AddressLimitMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AddressLimitMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AddressLimitMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown AddressLimit nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AddressLimitMutation) ResetField(name string) error {
+	switch name {
+	case addresslimit.FieldKey:
+		m.ResetKey()
+		return nil
+	case addresslimit.FieldFullAt:
+		m.ResetFullAt()
+		return nil
+	}
+	return fmt.Errorf("unknown AddressLimit field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AddressLimitMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AddressLimitMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AddressLimitMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AddressLimitMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AddressLimitMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AddressLimitMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AddressLimitMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown AddressLimit unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AddressLimitMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown AddressLimit edge %s", name)
+}
 
 // AuditEventMutation represents an operation that mutates the AuditEvent nodes in the graph.
 type AuditEventMutation struct {
@@ -4550,27 +4932,29 @@ func (m *SpentTokenMutation) ResetEdge(name string) error {
 // UserMutation represents an operation that mutates the User nodes in the graph.
 type UserMutation struct {
 	config
-	op                  Op
-	typ                 string
-	id                  *uuid.UUID
-	created_at          *time.Time
-	updated_at          *time.Time
-	first_name          *string
-	last_name           *string
-	email               *string
-	password_hash       *string
-	permission_level    *int
-	addpermission_level *int
-	clearedFields       map[string]struct{}
-	notes               map[uuid.UUID]struct{}
-	removednotes        map[uuid.UUID]struct{}
-	clearednotes        bool
-	sessions            map[uuid.UUID]struct{}
-	removedsessions     map[uuid.UUID]struct{}
-	clearedsessions     bool
-	done                bool
-	oldValue            func(context.Context) (*User, error)
-	predicates          []predicate.User
+	op                    Op
+	typ                   string
+	id                    *uuid.UUID
+	created_at            *time.Time
+	updated_at            *time.Time
+	first_name            *string
+	last_name             *string
+	email                 *string
+	password_hash         *string
+	permission_level      *int
+	addpermission_level   *int
+	credential_version    *int
+	addcredential_version *int
+	clearedFields         map[string]struct{}
+	notes                 map[uuid.UUID]struct{}
+	removednotes          map[uuid.UUID]struct{}
+	clearednotes          bool
+	sessions              map[uuid.UUID]struct{}
+	removedsessions       map[uuid.UUID]struct{}
+	clearedsessions       bool
+	done                  bool
+	oldValue              func(context.Context) (*User, error)
+	predicates            []predicate.User
 }
 
 var _ ent.Mutation = (*UserMutation)(nil)
@@ -4949,6 +5333,62 @@ func (m *UserMutation) ResetPermissionLevel() {
 	m.addpermission_level = nil
 }
 
+// SetCredentialVersion sets the "credential_version" field.
+func (m *UserMutation) SetCredentialVersion(i int) {
+	m.credential_version = &i
+	m.addcredential_version = nil
+}
+
+// CredentialVersion returns the value of the "credential_version" field in the mutation.
+func (m *UserMutation) CredentialVersion() (r int, exists bool) {
+	v := m.credential_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCredentialVersion returns the old "credential_version" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldCredentialVersion(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCredentialVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCredentialVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCredentialVersion: %w", err)
+	}
+	return oldValue.CredentialVersion, nil
+}
+
+// AddCredentialVersion adds i to the "credential_version" field.
+func (m *UserMutation) AddCredentialVersion(i int) {
+	if m.addcredential_version != nil {
+		*m.addcredential_version += i
+	} else {
+		m.addcredential_version = &i
+	}
+}
+
+// AddedCredentialVersion returns the value that was added to the "credential_version" field in this mutation.
+func (m *UserMutation) AddedCredentialVersion() (r int, exists bool) {
+	v := m.addcredential_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCredentialVersion resets all changes to the "credential_version" field.
+func (m *UserMutation) ResetCredentialVersion() {
+	m.credential_version = nil
+	m.addcredential_version = nil
+}
+
 // AddNoteIDs adds the "notes" edge to the Note entity by ids.
 func (m *UserMutation) AddNoteIDs(ids ...uuid.UUID) {
 	if m.notes == nil {
@@ -5091,7 +5531,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 8)
 	if m.created_at != nil {
 		fields = append(fields, user.FieldCreatedAt)
 	}
@@ -5112,6 +5552,9 @@ func (m *UserMutation) Fields() []string {
 	}
 	if m.permission_level != nil {
 		fields = append(fields, user.FieldPermissionLevel)
+	}
+	if m.credential_version != nil {
+		fields = append(fields, user.FieldCredentialVersion)
 	}
 	return fields
 }
@@ -5135,6 +5578,8 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.PasswordHash()
 	case user.FieldPermissionLevel:
 		return m.PermissionLevel()
+	case user.FieldCredentialVersion:
+		return m.CredentialVersion()
 	}
 	return nil, false
 }
@@ -5158,6 +5603,8 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldPasswordHash(ctx)
 	case user.FieldPermissionLevel:
 		return m.OldPermissionLevel(ctx)
+	case user.FieldCredentialVersion:
+		return m.OldCredentialVersion(ctx)
 	}
 	return nil, fmt.Errorf("unknown User field %s", name)
 }
@@ -5216,6 +5663,13 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetPermissionLevel(v)
 		return nil
+	case user.FieldCredentialVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCredentialVersion(v)
+		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)
 }
@@ -5227,6 +5681,9 @@ func (m *UserMutation) AddedFields() []string {
 	if m.addpermission_level != nil {
 		fields = append(fields, user.FieldPermissionLevel)
 	}
+	if m.addcredential_version != nil {
+		fields = append(fields, user.FieldCredentialVersion)
+	}
 	return fields
 }
 
@@ -5237,6 +5694,8 @@ func (m *UserMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case user.FieldPermissionLevel:
 		return m.AddedPermissionLevel()
+	case user.FieldCredentialVersion:
+		return m.AddedCredentialVersion()
 	}
 	return nil, false
 }
@@ -5252,6 +5711,13 @@ func (m *UserMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddPermissionLevel(v)
+		return nil
+	case user.FieldCredentialVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCredentialVersion(v)
 		return nil
 	}
 	return fmt.Errorf("unknown User numeric field %s", name)
@@ -5300,6 +5766,9 @@ func (m *UserMutation) ResetField(name string) error {
 		return nil
 	case user.FieldPermissionLevel:
 		m.ResetPermissionLevel()
+		return nil
+	case user.FieldCredentialVersion:
+		m.ResetCredentialVersion()
 		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)

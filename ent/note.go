@@ -14,18 +14,19 @@ import (
 	"github.com/google/uuid"
 )
 
-// Note is the model entity for the Note schema.
+// A private note: only its owner reads or changes it.
 type Note struct {
 	config `json:"-"`
 	// ID of the ent.
+	// Unique among all objects: a UUID, time-ordered (version 7).
 	ID uuid.UUID `json:"id,omitempty"`
-	// CreatedAt holds the value of the "created_at" field.
+	// When it was created.
 	CreatedAt time.Time `json:"created_at,omitempty"`
-	// UpdatedAt holds the value of the "updated_at" field.
+	// When it was last changed.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
-	// Title holds the value of the "title" field.
+	// Title, 1 to 500 characters.
 	Title string `json:"title,omitempty"`
-	// Content holds the value of the "content" field.
+	// Text, at most 100 000 characters.
 	Content string `json:"content,omitempty"`
 	// OwnerID holds the value of the "owner_id" field.
 	OwnerID uuid.UUID `json:"owner_id,omitempty"`
@@ -37,7 +38,7 @@ type Note struct {
 
 // NoteEdges holds the relations/edges for other nodes in the graph.
 type NoteEdges struct {
-	// Owner holds the value of the owner edge.
+	// The user who wrote the note: the only one who may read it.
 	Owner *User `json:"owner,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.

@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"bitgate/ent/addresslimit"
 	"bitgate/ent/auditevent"
 	"bitgate/ent/book"
 	"bitgate/ent/lockout"
@@ -21,6 +22,12 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	addresslimitFields := schema.AddressLimit{}.Fields()
+	_ = addresslimitFields
+	// addresslimitDescKey is the schema descriptor for key field.
+	addresslimitDescKey := addresslimitFields[0].Descriptor()
+	// addresslimit.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	addresslimit.KeyValidator = addresslimitDescKey.Validators[0].(func(string) error)
 	auditeventMixin := schema.AuditEvent{}.Mixin()
 	auditeventMixinFields0 := auditeventMixin[0].Fields()
 	_ = auditeventMixinFields0
@@ -311,6 +318,12 @@ func init() {
 	user.DefaultPermissionLevel = userDescPermissionLevel.Default.(int)
 	// user.PermissionLevelValidator is a validator for the "permission_level" field. It is called by the builders before save.
 	user.PermissionLevelValidator = userDescPermissionLevel.Validators[0].(func(int) error)
+	// userDescCredentialVersion is the schema descriptor for credential_version field.
+	userDescCredentialVersion := userFields[5].Descriptor()
+	// user.DefaultCredentialVersion holds the default value on creation for the credential_version field.
+	user.DefaultCredentialVersion = userDescCredentialVersion.Default.(int)
+	// user.CredentialVersionValidator is a validator for the "credential_version" field. It is called by the builders before save.
+	user.CredentialVersionValidator = userDescCredentialVersion.Validators[0].(func(int) error)
 	// userDescID is the schema descriptor for id field.
 	userDescID := userMixinFields0[0].Descriptor()
 	// user.DefaultID holds the default value on creation for the id field.

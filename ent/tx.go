@@ -14,6 +14,8 @@ import (
 // Tx is a transactional client that is created by calling Client.Tx().
 type Tx struct {
 	config
+	// AddressLimit is the client for interacting with the AddressLimit builders.
+	AddressLimit *AddressLimitClient
 	// AuditEvent is the client for interacting with the AuditEvent builders.
 	AuditEvent *AuditEventClient
 	// Book is the client for interacting with the Book builders.
@@ -161,6 +163,7 @@ func (tx *Tx) Client() *Client {
 }
 
 func (tx *Tx) init() {
+	tx.AddressLimit = NewAddressLimitClient(tx.config)
 	tx.AuditEvent = NewAuditEventClient(tx.config)
 	tx.Book = NewBookClient(tx.config)
 	tx.Lockout = NewLockoutClient(tx.config)
@@ -178,7 +181,7 @@ func (tx *Tx) init() {
 // of them in order to commit or rollback the transaction.
 //
 // If a closed transaction is embedded in one of the generated entities, and the entity
-// applies a query, for example: AuditEvent.QueryXXX(), the query will be executed
+// applies a query, for example: AddressLimit.QueryXXX(), the query will be executed
 // through the driver which created this transaction.
 //
 // Note that txDriver is not goroutine safe.

@@ -13,25 +13,28 @@ import (
 	"github.com/google/uuid"
 )
 
-// User is the model entity for the User schema.
+// A person who can sign in. The user themself and an ADMIN may read it.
 type User struct {
 	config `json:"-"`
 	// ID of the ent.
+	// Unique among all objects: a UUID, time-ordered (version 7).
 	ID uuid.UUID `json:"id,omitempty"`
-	// CreatedAt holds the value of the "created_at" field.
+	// When it was created.
 	CreatedAt time.Time `json:"created_at,omitempty"`
-	// UpdatedAt holds the value of the "updated_at" field.
+	// When it was last changed.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
-	// FirstName holds the value of the "first_name" field.
+	// Given name, 1 to 100 characters.
 	FirstName string `json:"first_name,omitempty"`
-	// LastName holds the value of the "last_name" field.
+	// Family name, 1 to 100 characters.
 	LastName string `json:"last_name,omitempty"`
-	// Email holds the value of the "email" field.
+	// Sign-in email, trimmed and lower-cased; unique.
 	Email string `json:"email,omitempty"`
 	// PasswordHash holds the value of the "password_hash" field.
 	PasswordHash string `json:"-"`
-	// PermissionLevel holds the value of the "permission_level" field.
+	// Bitmask of the Permission bits: FREE = 1, PAID = 4, ADMIN = 2048 (permissions decodes it).
 	PermissionLevel int `json:"permission_level,omitempty"`
+	// CredentialVersion holds the value of the "credential_version" field.
+	CredentialVersion int `json:"credential_version,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the UserQuery when eager-loading is set.
 	Edges        UserEdges `json:"edges"`
@@ -75,7 +78,7 @@ func (*User) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case user.FieldPermissionLevel:
+		case user.FieldPermissionLevel, user.FieldCredentialVersion:
 			values[i] = new(sql.NullInt64)
 		case user.FieldFirstName, user.FieldLastName, user.FieldEmail, user.FieldPasswordHash:
 			values[i] = new(sql.NullString)
@@ -146,6 +149,12 @@ func (_m *User) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.PermissionLevel = int(value.Int64)
 			}
+		case user.FieldCredentialVersion:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field credential_version", values[i])
+			} else if value.Valid {
+				_m.CredentialVersion = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -211,6 +220,9 @@ func (_m *User) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("permission_level=")
 	builder.WriteString(fmt.Sprintf("%v", _m.PermissionLevel))
+	builder.WriteString(", ")
+	builder.WriteString("credential_version=")
+	builder.WriteString(fmt.Sprintf("%v", _m.CredentialVersion))
 	builder.WriteByte(')')
 	return builder.String()
 }

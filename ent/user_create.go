@@ -92,6 +92,20 @@ func (_c *UserCreate) SetNillablePermissionLevel(v *int) *UserCreate {
 	return _c
 }
 
+// SetCredentialVersion sets the "credential_version" field.
+func (_c *UserCreate) SetCredentialVersion(v int) *UserCreate {
+	_c.mutation.SetCredentialVersion(v)
+	return _c
+}
+
+// SetNillableCredentialVersion sets the "credential_version" field if the given value is not nil.
+func (_c *UserCreate) SetNillableCredentialVersion(v *int) *UserCreate {
+	if v != nil {
+		_c.SetCredentialVersion(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *UserCreate) SetID(v uuid.UUID) *UserCreate {
 	_c.mutation.SetID(v)
@@ -183,6 +197,10 @@ func (_c *UserCreate) defaults() {
 		v := user.DefaultPermissionLevel
 		_c.mutation.SetPermissionLevel(v)
 	}
+	if _, ok := _c.mutation.CredentialVersion(); !ok {
+		v := user.DefaultCredentialVersion
+		_c.mutation.SetCredentialVersion(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := user.DefaultID()
 		_c.mutation.SetID(v)
@@ -230,6 +248,14 @@ func (_c *UserCreate) check() error {
 	if v, ok := _c.mutation.PermissionLevel(); ok {
 		if err := user.PermissionLevelValidator(v); err != nil {
 			return &ValidationError{Name: "permission_level", err: fmt.Errorf(`ent: validator failed for field "User.permission_level": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.CredentialVersion(); !ok {
+		return &ValidationError{Name: "credential_version", err: errors.New(`ent: missing required field "User.credential_version"`)}
+	}
+	if v, ok := _c.mutation.CredentialVersion(); ok {
+		if err := user.CredentialVersionValidator(v); err != nil {
+			return &ValidationError{Name: "credential_version", err: fmt.Errorf(`ent: validator failed for field "User.credential_version": %w`, err)}
 		}
 	}
 	return nil
@@ -295,6 +321,10 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.PermissionLevel(); ok {
 		_spec.SetField(user.FieldPermissionLevel, field.TypeInt, value)
 		_node.PermissionLevel = value
+	}
+	if value, ok := _c.mutation.CredentialVersion(); ok {
+		_spec.SetField(user.FieldCredentialVersion, field.TypeInt, value)
+		_node.CredentialVersion = value
 	}
 	if nodes := _c.mutation.NotesIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -458,6 +488,24 @@ func (u *UserUpsert) AddPermissionLevel(v int) *UserUpsert {
 	return u
 }
 
+// SetCredentialVersion sets the "credential_version" field.
+func (u *UserUpsert) SetCredentialVersion(v int) *UserUpsert {
+	u.Set(user.FieldCredentialVersion, v)
+	return u
+}
+
+// UpdateCredentialVersion sets the "credential_version" field to the value that was provided on create.
+func (u *UserUpsert) UpdateCredentialVersion() *UserUpsert {
+	u.SetExcluded(user.FieldCredentialVersion)
+	return u
+}
+
+// AddCredentialVersion adds v to the "credential_version" field.
+func (u *UserUpsert) AddCredentialVersion(v int) *UserUpsert {
+	u.Add(user.FieldCredentialVersion, v)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -597,6 +645,27 @@ func (u *UserUpsertOne) AddPermissionLevel(v int) *UserUpsertOne {
 func (u *UserUpsertOne) UpdatePermissionLevel() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdatePermissionLevel()
+	})
+}
+
+// SetCredentialVersion sets the "credential_version" field.
+func (u *UserUpsertOne) SetCredentialVersion(v int) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetCredentialVersion(v)
+	})
+}
+
+// AddCredentialVersion adds v to the "credential_version" field.
+func (u *UserUpsertOne) AddCredentialVersion(v int) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.AddCredentialVersion(v)
+	})
+}
+
+// UpdateCredentialVersion sets the "credential_version" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateCredentialVersion() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateCredentialVersion()
 	})
 }
 
@@ -906,6 +975,27 @@ func (u *UserUpsertBulk) AddPermissionLevel(v int) *UserUpsertBulk {
 func (u *UserUpsertBulk) UpdatePermissionLevel() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdatePermissionLevel()
+	})
+}
+
+// SetCredentialVersion sets the "credential_version" field.
+func (u *UserUpsertBulk) SetCredentialVersion(v int) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetCredentialVersion(v)
+	})
+}
+
+// AddCredentialVersion adds v to the "credential_version" field.
+func (u *UserUpsertBulk) AddCredentialVersion(v int) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.AddCredentialVersion(v)
+	})
+}
+
+// UpdateCredentialVersion sets the "credential_version" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateCredentialVersion() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateCredentialVersion()
 	})
 }
 

@@ -114,6 +114,27 @@ func (_u *UserUpdate) AddPermissionLevel(v int) *UserUpdate {
 	return _u
 }
 
+// SetCredentialVersion sets the "credential_version" field.
+func (_u *UserUpdate) SetCredentialVersion(v int) *UserUpdate {
+	_u.mutation.ResetCredentialVersion()
+	_u.mutation.SetCredentialVersion(v)
+	return _u
+}
+
+// SetNillableCredentialVersion sets the "credential_version" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableCredentialVersion(v *int) *UserUpdate {
+	if v != nil {
+		_u.SetCredentialVersion(*v)
+	}
+	return _u
+}
+
+// AddCredentialVersion adds value to the "credential_version" field.
+func (_u *UserUpdate) AddCredentialVersion(v int) *UserUpdate {
+	_u.mutation.AddCredentialVersion(v)
+	return _u
+}
+
 // AddNoteIDs adds the "notes" edge to the Note entity by IDs.
 func (_u *UserUpdate) AddNoteIDs(ids ...uuid.UUID) *UserUpdate {
 	_u.mutation.AddNoteIDs(ids...)
@@ -249,6 +270,11 @@ func (_u *UserUpdate) check() error {
 			return &ValidationError{Name: "permission_level", err: fmt.Errorf(`ent: validator failed for field "User.permission_level": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.CredentialVersion(); ok {
+		if err := user.CredentialVersionValidator(v); err != nil {
+			return &ValidationError{Name: "credential_version", err: fmt.Errorf(`ent: validator failed for field "User.credential_version": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -284,6 +310,12 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedPermissionLevel(); ok {
 		_spec.AddField(user.FieldPermissionLevel, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.CredentialVersion(); ok {
+		_spec.SetField(user.FieldCredentialVersion, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedCredentialVersion(); ok {
+		_spec.AddField(user.FieldCredentialVersion, field.TypeInt, value)
 	}
 	if _u.mutation.NotesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -478,6 +510,27 @@ func (_u *UserUpdateOne) AddPermissionLevel(v int) *UserUpdateOne {
 	return _u
 }
 
+// SetCredentialVersion sets the "credential_version" field.
+func (_u *UserUpdateOne) SetCredentialVersion(v int) *UserUpdateOne {
+	_u.mutation.ResetCredentialVersion()
+	_u.mutation.SetCredentialVersion(v)
+	return _u
+}
+
+// SetNillableCredentialVersion sets the "credential_version" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableCredentialVersion(v *int) *UserUpdateOne {
+	if v != nil {
+		_u.SetCredentialVersion(*v)
+	}
+	return _u
+}
+
+// AddCredentialVersion adds value to the "credential_version" field.
+func (_u *UserUpdateOne) AddCredentialVersion(v int) *UserUpdateOne {
+	_u.mutation.AddCredentialVersion(v)
+	return _u
+}
+
 // AddNoteIDs adds the "notes" edge to the Note entity by IDs.
 func (_u *UserUpdateOne) AddNoteIDs(ids ...uuid.UUID) *UserUpdateOne {
 	_u.mutation.AddNoteIDs(ids...)
@@ -626,6 +679,11 @@ func (_u *UserUpdateOne) check() error {
 			return &ValidationError{Name: "permission_level", err: fmt.Errorf(`ent: validator failed for field "User.permission_level": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.CredentialVersion(); ok {
+		if err := user.CredentialVersionValidator(v); err != nil {
+			return &ValidationError{Name: "credential_version", err: fmt.Errorf(`ent: validator failed for field "User.credential_version": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -678,6 +736,12 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	}
 	if value, ok := _u.mutation.AddedPermissionLevel(); ok {
 		_spec.AddField(user.FieldPermissionLevel, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.CredentialVersion(); ok {
+		_spec.SetField(user.FieldCredentialVersion, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedCredentialVersion(); ok {
+		_spec.AddField(user.FieldCredentialVersion, field.TypeInt, value)
 	}
 	if _u.mutation.NotesCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -92,3 +92,40 @@ func TestCORSClientLibraries(t *testing.T) {
 		requireNoCORS(t, r, "POST from another origin")
 	})
 }
+
+// TestCORS: no origin may call from a browser unless CORS_ORIGINS lists
+// it, and then only exactly that origin.
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	preflight := func(t *testing.T, c *apitest.Client, origin string) *apitest.Response {
+		t.Helper()
+		return corsPreflight(t, c, origin, "authorization, content-type")
+	}
+	post := func(t *testing.T, c *apitest.Client, origin string) *apitest.Response {
+		t.Helper()
+		return c.Raw(t, http.MethodPost, "/graphql", apitest.Header("Origin", origin), []byte(`{"query":"{ __typename }"}`))
+	}
+
+	t.Run("no origin is allowed by default", func(t *testing.T) {
+		t.Parallel()
+		c := apitest.New(t)
+		require.Empty(t, preflight(t, c, "https://evil.example").Header.Get("Access-Control-Allow-Origin"), "default CORS allows any origin (preflight)")
+		require.Empty(t, post(t, c, "https://evil.example").Header.Get("Access-Control-Allow-Origin"), "default CORS allows any origin (POST)")
+	})
+
+	t.Run("an allow-list", func(t *testing.T) {
+		t.Parallel()
+		c := apitest.New(t, apitest.Options{CORSOrigins: []string{"https://app.example"}})
+		r := preflight(t, c, "https://app.example")
+		require.Less(t, r.Status, 300)
+		require.Equal(t, "https://app.example", r.Header.Get("Access-Control-Allow-Origin"))
+		require.Contains(t, strings.ToLower(r.Header.Get("Access-Control-Allow-Headers")), "authorization")
+		r = post(t, c, "https://app.example")
+		require.Equal(t, http.StatusOK, r.Status)
+		require.Equal(t, "https://app.example", r.Header.Get("Access-Control-Allow-Origin"))
+		for _, evil := range []string{"https://evil.example", "https://app.example.evil.example", "http://app.example"} {
+			require.Empty(t, preflight(t, c, evil).Header.Get("Access-Control-Allow-Origin"), evil)
+			require.Empty(t, post(t, c, evil).Header.Get("Access-Control-Allow-Origin"), evil)
+		}
+	})
+}

@@ -7,7 +7,6 @@ import (
 
 	"bitgate/graph/model"
 	"bitgate/internal/account"
-	"bitgate/internal/apperr"
 )
 
 // permissionBits maps the Permission enum to its bit of permissionLevel.
@@ -20,12 +19,8 @@ var permissionBits = map[model.Permission]int{
 // hasPermission implements @hasPermission(level): the caller must be signed
 // in (UNAUTHENTICATED) and hold the level's bit or ADMIN now (FORBIDDEN).
 func hasPermission(ctx context.Context, _ any, next graphql.Resolver, level model.Permission) (any, error) {
-	v, err := account.ViewerFrom(ctx)
-	if err != nil {
+	if _, err := account.Authorize(ctx, permissionBits[level]); err != nil {
 		return nil, err
-	}
-	if !account.Allowed(v.User.PermissionLevel, permissionBits[level]) {
-		return nil, apperr.ErrForbidden
 	}
 	return next(ctx)
 }

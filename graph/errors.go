@@ -57,23 +57,14 @@ func publicError(err error, gqlErr *gqlerror.Error) *apperr.Error {
 		return apperr.New(apperr.Conflict, "conflicts with existing data")
 	case errors.Is(err, uuidgql.ErrInvalidID):
 		return apperr.Input(lastField(gqlErr.Path), "invalid ID: must be a UUID")
-	case gqlErr.Err == nil && strings.HasPrefix(gqlErr.Message, "json request body could not be decoded"):
-		// gqlgen echoes the body, which may hold a password: say less.
-		return &apperr.Error{Code: codeParseFailed, Message: "request body is not a valid GraphQL request"}
 	case gqlErr.Err == nil && gqlErr.Extensions["code"] == nil:
-		// gqlgen's own refusals of a request it cannot run ("GET requests
-		// only allow query operations", "introspection disabled", …):
-		// their messages are safe; they lack only a code.
-		return &apperr.Error{Code: codeValidationFailed, Message: gqlErr.Message}
+		// gqlgen's own refusals of a request it cannot run ("introspection
+		// disabled", "unsupported APQ version", …): their messages are
+		// safe; they lack only a code.
+		return &apperr.Error{Code: errcode.ValidationFailed, Message: gqlErr.Message}
 	}
 	return nil
 }
-
-// gqlgen's codes for requests it cannot parse or validate.
-const (
-	codeParseFailed      apperr.Code = errcode.ParseFailed
-	codeValidationFailed apperr.Code = errcode.ValidationFailed
-)
 
 // innermost returns the last error of err's chain: for ent's validation
 // errors, the validator's own words, without ent's wrapping.

@@ -146,6 +146,8 @@ type ComplexityRoot struct {
 		Book        func(childComplexity int, id uuid.UUID) int
 		Books       func(childComplexity int, first *int, after *string, last *int, before *string) int
 		Me          func(childComplexity int) int
+		Node        func(childComplexity int, id uuid.UUID) int
+		Nodes       func(childComplexity int, ids []uuid.UUID) int
 		Note        func(childComplexity int, id uuid.UUID) int
 		Notes       func(childComplexity int, first *int, after *string, last *int, before *string) int
 		Sessions    func(childComplexity int) int
@@ -216,6 +218,8 @@ type QueryResolver interface {
 	Notes(ctx context.Context, first *int, after *string, last *int, before *string) (*ent.NoteConnection, error)
 	Note(ctx context.Context, id uuid.UUID) (*ent.Note, error)
 	Sessions(ctx context.Context) ([]*ent.Session, error)
+	Node(ctx context.Context, id uuid.UUID) (ent.Noder, error)
+	Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder, error)
 	AuditEvents(ctx context.Context, first *int, after *string, last *int, before *string) (*ent.AuditEventConnection, error)
 }
 type SessionResolver interface {
@@ -722,6 +726,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.node":
+		if e.ComplexityRoot.Query.Node == nil {
+			break
+		}
+
+		args, err := ec.field_Query_node_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Node(childComplexity, args["id"].(uuid.UUID)), true
+	case "Query.nodes":
+		if e.ComplexityRoot.Query.Nodes == nil {
+			break
+		}
+
+		args, err := ec.field_Query_nodes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]uuid.UUID)), true
 	case "Query.note":
 		if e.ComplexityRoot.Query.Note == nil {
 			break
@@ -1008,26 +1034,39 @@ func sourceData(filename string) string {
 var sources = []*ast.Source{
 	{Name: "../schema.graphql", Input: `# The hand-written part of the API: every root field, with its permission
 # rule. Object types (User, Book, Note, connections) are generated into
-# graph/ent.graphql from ent/schema.
+# graph/ent.graphql from ent/schema, their descriptions from the comments
+# there. Every element carries a description (a test walks the schema), and
+# every root field's description ends with "Who may call:", since
+# @hasPermission does not show in introspection.
 
 """
 A permission bit. A user's permissionLevel is a bitmask of these; ADMIN
 implies every other.
 """
 enum Permission {
-  "bit 1"
+  "Bit 1: reading books and keeping one's own notes."
   FREE
-  "bit 4"
+  "Bit 4: listing users."
   PAID
-  "bit 2048"
+  "Bit 2048: everything, including managing users and books."
   ADMIN
 }
 
 """
 Resolves the field only for a signed-in caller whose current permission level
-has the bit of ` + "`" + `level` + "`" + ` or ADMIN. No caller: UNAUTHENTICATED; no bit: FORBIDDEN.
+has the bit of ` + "`" + `level` + "`" + ` or ADMIN. No caller: UNAUTHENTICATED; no bit: FORBIDDEN
+with extensions.requiredPermission.
 """
-directive @hasPermission(level: Permission!) on FIELD_DEFINITION
+directive @hasPermission(
+  "The permission the field needs."
+  level: Permission!
+) on FIELD_DEFINITION
+
+"""
+A point in time: an RFC 3339 string with a time zone, to the nanosecond when
+not whole seconds, e.g. 2024-05-01T12:00:00Z or 2024-05-01T12:00:00.123456789Z.
+"""
+scalar Time @specifiedBy(url: "https://datatracker.ietf.org/doc/html/rfc3339")
 
 extend type User {
   "The bits of permissionLevel, decoded."
@@ -1062,99 +1101,243 @@ type Session {
 
 "A signed-in session: an access token and the refresh token that renews it."
 type AuthPayload {
+  "A JWT to send as ` + "`" + `Authorization: Bearer <accessToken>` + "`" + `."
   accessToken: String!
+  "An opaque token for ` + "`" + `refresh` + "`" + `, good once; keep it secret."
   refreshToken: String!
   "Always Bearer."
   tokenType: String!
   "Seconds until the access token expires."
   expiresIn: Int!
+  "The signed-in user."
   user: User!
 }
 
+"A new user, created with the FREE permission."
 input SignupInput {
+  "Given name, 1 to 100 characters after trimming."
   firstName: String!
+  "Family name, 1 to 100 characters after trimming."
   lastName: String!
+  "Sign-in email; trimmed and lower-cased, at most 254 bytes, unique."
   email: String!
   "8 characters to 1024 bytes."
   password: String!
 }
 
+"A new user, created by an ADMIN with any permission level."
 input CreateUserInput {
+  "Given name, 1 to 100 characters after trimming."
   firstName: String!
+  "Family name, 1 to 100 characters after trimming."
   lastName: String!
+  "Sign-in email; trimmed and lower-cased, at most 254 bytes, unique."
   email: String!
+  "8 characters to 1024 bytes."
   password: String!
-  "Defaults to FREE (1)."
+  "A bitmask of the Permission bits (1, 4, 2048); FREE (1) if not given."
   permissionLevel: Int
 }
 
-"Only the fields given are changed."
+"Changes to a user. Only the fields given are changed."
 input UpdateUserInput {
+  "Given name, 1 to 100 characters after trimming."
   firstName: String
+  "Family name, 1 to 100 characters after trimming."
   lastName: String
+  "Sign-in email; trimmed and lower-cased, at most 254 bytes, unique."
   email: String
+  "A new password, 8 characters to 1024 bytes; it ends every other session of the user."
   password: String
-  "Needed to change one's own email or password."
+  "The user's current password: needed to change one's own email or password."
   currentPassword: String
-  "Only an ADMIN may set it, and not on themself."
+  "A bitmask of the Permission bits. Only an ADMIN may set it, and not on themself."
   permissionLevel: Int
 }
 
+"The entry points for reading."
 type Query {
-  "The caller."
+  """
+  The caller.
+  Who may call: any signed-in user.
+  """
   me: User!
-  "A user: the caller themself, or anyone for an ADMIN."
-  user(id: ID!): User
-  "All users."
-  users(first: Int, after: String, last: Int, before: String): UserConnection! @hasPermission(level: PAID)
-  "All books."
-  books(first: Int, after: String, last: Int, before: String): BookConnection! @hasPermission(level: FREE)
-  "A book, or null."
-  book(id: ID!): Book
-  "The caller's own notes."
-  notes(first: Int, after: String, last: Int, before: String): NoteConnection! @hasPermission(level: FREE)
-  "One of the caller's own notes; anyone else's is NOT_FOUND."
-  note(id: ID!): Note @hasPermission(level: FREE)
-  "The caller's live sessions, most recently used first. Any signed-in user."
+  """
+  A user, or null for an id that names no user.
+  Who may call: the user themself, or an ADMIN; anyone else gets FORBIDDEN, whether or not the id exists.
+  """
+  user("The user's id." id: ID!): User
+  """
+  All users, oldest first.
+  Who may call: PAID (or ADMIN); others get FORBIDDEN, callers not signed in UNAUTHENTICATED.
+  """
+  users(
+    "Returns the first n users (0 to 100) after ` + "`" + `after` + "`" + `."
+    first: Int
+    "A cursor: returns the users after it."
+    after: String
+    "Returns the last n users (0 to 100) before ` + "`" + `before` + "`" + `."
+    last: Int
+    "A cursor: returns the users before it."
+    before: String
+  ): UserConnection! @hasPermission(level: PAID)
+  """
+  All books, oldest first.
+  Who may call: FREE (or ADMIN); others get FORBIDDEN, callers not signed in UNAUTHENTICATED.
+  """
+  books(
+    "Returns the first n books (0 to 100) after ` + "`" + `after` + "`" + `."
+    first: Int
+    "A cursor: returns the books after it."
+    after: String
+    "Returns the last n books (0 to 100) before ` + "`" + `before` + "`" + `."
+    last: Int
+    "A cursor: returns the books before it."
+    before: String
+  ): BookConnection! @hasPermission(level: FREE)
+  """
+  A book, or null for an id that names no book.
+  Who may call: anyone, signed in or not.
+  """
+  book("The book's id." id: ID!): Book
+  """
+  The caller's own notes, oldest first.
+  Who may call: FREE (or ADMIN); others get FORBIDDEN, callers not signed in UNAUTHENTICATED.
+  """
+  notes(
+    "Returns the first n notes (0 to 100) after ` + "`" + `after` + "`" + `."
+    first: Int
+    "A cursor: returns the notes after it."
+    after: String
+    "Returns the last n notes (0 to 100) before ` + "`" + `before` + "`" + `."
+    last: Int
+    "A cursor: returns the notes before it."
+    before: String
+  ): NoteConnection! @hasPermission(level: FREE)
+  """
+  One of the caller's own notes; anyone else's is NOT_FOUND, exactly like a missing one.
+  Who may call: FREE (or ADMIN), for their own notes only.
+  """
+  note("The note's id." id: ID!): Note @hasPermission(level: FREE)
+  """
+  The caller's live sessions, most recently used first.
+  Who may call: any signed-in user.
+  """
   sessions: [Session!]!
+  """
+  The object with this id (Relay's refetch), answered as the field of its
+  type would: a book for anyone, a note for its owner, a user for themself
+  or an ADMIN, an audit event for an ADMIN. Another user's note and an id
+  that names nothing are null with NOT_FOUND.
+  Who may call: anyone; each object as the field of its type allows.
+  """
+  node("The object's id." id: ID!): Node
+  """
+  The objects with these ids, in order, each as node(id) answers it: a
+  refused or missing one is null, with its error at its index.
+  Who may call: anyone; each object as the field of its type allows.
+  """
+  nodes("At most 100 ids." ids: [ID!]!): [Node]!
+  """
+  Security events, oldest first (last: n for the newest).
+  Who may call: ADMIN; others get FORBIDDEN, callers not signed in UNAUTHENTICATED.
+  """
+  auditEvents(
+    "Returns the first n events (0 to 100) after ` + "`" + `after` + "`" + `."
+    first: Int
+    "A cursor: returns the events after it."
+    after: String
+    "Returns the last n events (0 to 100) before ` + "`" + `before` + "`" + `."
+    last: Int
+    "A cursor: returns the events before it."
+    before: String
+  ): AuditEventConnection! @hasPermission(level: ADMIN)
 }
 
+"The entry points for writing."
 type Mutation {
-  "Creates a FREE user and signs them in."
-  signup(input: SignupInput!): AuthPayload!
-  "Starts a session."
-  signin(email: String!, password: String!): AuthPayload!
-  "Rotates a refresh token: a new pair; the old refresh token is spent."
-  refresh(refreshToken: String!): AuthPayload!
-  "Ends the caller's session, or all of their sessions."
-  signout(allSessions: Boolean = false): Boolean!
   """
-  Ends one live session: its access and refresh tokens stop working at once.
-  Any signed-in user may end their own sessions (ending the current one is
-  signout), an ADMIN anyone's. Someone else's session, and a missing or ended
-  one, are NOT_FOUND alike.
+  Creates a FREE user and signs them in: a new session.
+  Who may call: anyone (limited per client address).
+  """
+  signup("The new user." input: SignupInput!): AuthPayload!
+  """
+  Starts a session. A wrong email and a wrong password answer alike.
+  Who may call: anyone (limited per client address and per email).
+  """
+  signin(
+    "The sign-in email, in any case."
+    email: String!
+    "The user's password."
+    password: String!
+  ): AuthPayload!
+  """
+  Rotates a refresh token: a new pair; the old refresh token is spent, and
+  presenting it again later ends its session.
+  Who may call: anyone holding a refresh token (limited per client address).
+  """
+  refresh("The refresh token of the last pair." refreshToken: String!): AuthPayload!
+  """
+  Ends the caller's session, or all of their sessions: their refresh tokens
+  and access tokens stop working at once.
+  Who may call: any signed-in user.
+  """
+  signout("End every session of the caller, not only this one." allSessions: Boolean = false): Boolean!
+  """
+  Ends one live session: its access and refresh tokens stop working at once
+  (ending the current one is signout). Someone else's session, and a missing
+  or ended one, are NOT_FOUND alike.
+  Who may call: any signed-in user, for their own sessions; an ADMIN, for anyone's.
   """
   revokeSession("The session's id." id: ID!): Boolean!
 
-  createUser(input: CreateUserInput!): User! @hasPermission(level: ADMIN)
-  "The user themself, or an ADMIN."
-  updateUser(id: ID!, input: UpdateUserInput!): User!
-  deleteUser(id: ID!): Boolean! @hasPermission(level: ADMIN)
+  """
+  Creates a user with any permission level.
+  Who may call: ADMIN.
+  """
+  createUser("The new user." input: CreateUserInput!): User! @hasPermission(level: ADMIN)
+  """
+  Changes the given fields of a user.
+  Who may call: the user themself, or an ADMIN; only an ADMIN sets permissionLevel, never their own.
+  """
+  updateUser("The user's id." id: ID!, "The fields to change." input: UpdateUserInput!): User!
+  """
+  Deletes a user, their notes and their sessions.
+  Who may call: ADMIN, on anyone but themself.
+  """
+  deleteUser("The user's id." id: ID!): Boolean! @hasPermission(level: ADMIN)
 
-  createBook(input: CreateBookInput!): Book! @hasPermission(level: ADMIN)
-  updateBook(id: ID!, input: UpdateBookInput!): Book! @hasPermission(level: ADMIN)
-  deleteBook(id: ID!): Boolean! @hasPermission(level: ADMIN)
+  """
+  Adds a book to the catalogue.
+  Who may call: ADMIN.
+  """
+  createBook("The new book." input: CreateBookInput!): Book! @hasPermission(level: ADMIN)
+  """
+  Changes the given fields of a book.
+  Who may call: ADMIN.
+  """
+  updateBook("The book's id." id: ID!, "The fields to change." input: UpdateBookInput!): Book! @hasPermission(level: ADMIN)
+  """
+  Deletes a book.
+  Who may call: ADMIN.
+  """
+  deleteBook("The book's id." id: ID!): Boolean! @hasPermission(level: ADMIN)
 
-  createNote(input: CreateNoteInput!): Note! @hasPermission(level: FREE)
-  "The owner only; anyone else gets NOT_FOUND."
-  updateNote(id: ID!, input: UpdateNoteInput!): Note!
-  "The owner only; anyone else gets NOT_FOUND."
-  deleteNote(id: ID!): Boolean!
-}
-
-extend type Query {
-  "Security events, oldest first."
-  auditEvents(first: Int, after: String, last: Int, before: String): AuditEventConnection! @hasPermission(level: ADMIN)
+  """
+  Creates a note owned by the caller.
+  Who may call: FREE (or ADMIN).
+  """
+  createNote("The new note." input: CreateNoteInput!): Note! @hasPermission(level: FREE)
+  """
+  Changes the given fields of one of the caller's notes.
+  Who may call: the note's owner; anyone else gets NOT_FOUND, exactly like a missing note.
+  """
+  updateNote("The note's id." id: ID!, "The fields to change." input: UpdateNoteInput!): Note!
+  """
+  Deletes one of the caller's notes.
+  Who may call: the note's owner; anyone else gets NOT_FOUND, exactly like a missing note.
+  """
+  deleteNote("The note's id." id: ID!): Boolean!
 }
 `, BuiltIn: false},
 	{Name: "ent.graphql", Input: sourceData("ent.graphql"), BuiltIn: false},
@@ -1846,6 +2029,34 @@ func (ec *executionContext) field_Query_books_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["before"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]uuid.UUID, error) {
+			return ec.unmarshalNID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg0
 	return args, nil
 }
 
@@ -4281,6 +4492,94 @@ func (ec *executionContext) fieldContext_Query_sessions(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Session(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Node(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ent.Noder) graphql.Marshaler {
+			return ec.marshalONode2bitgateᚋentᚐNoder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_node_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_nodes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Nodes(ctx, fc.Args["ids"].([]uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
+			return ec.marshalNNode2ᚕbitgateᚋentᚐNoder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_nodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -7239,6 +7538,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_sessions(ctx, field)
 				})
+		case "node":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_node(ctx, field)
+				})
+		case "nodes":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_nodes(ctx, field)
+				})
 		case "auditEvents":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -7944,6 +8255,35 @@ func (ec *executionContext) marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx c
 	return res
 }
 
+func (ec *executionContext) unmarshalNID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx context.Context, v any) ([]uuid.UUID, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]uuid.UUID, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx context.Context, sel ast.SelectionSet, v []uuid.UUID) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
 	res, err := graphql.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -7956,6 +8296,16 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNNode2ᚕbitgateᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalONode2bitgateᚋentᚐNoder(ctx, sel, v[i])
+	})
+
+	return ret
 }
 
 func (ec *executionContext) marshalNNote2ᚖbitgateᚋentᚐNote(ctx context.Context, sel ast.SelectionSet, v *ent.Note) graphql.Marshaler {
@@ -8402,6 +8752,13 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	return res
 }
 
+func (ec *executionContext) marshalONode2bitgateᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v ent.Noder) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Node(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalONote2ᚖbitgateᚋentᚐNote(ctx context.Context, sel ast.SelectionSet, v *ent.Note) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -8427,41 +8784,6 @@ func (ec *executionContext) marshalONoteEdge2ᚖbitgateᚋentᚐNoteEdge(ctx con
 		return graphql.Null
 	}
 	return ec._NoteEdge(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
-	if v == nil {
-		return nil, nil
-	}
-	vSlice := graphql.CoerceList(v)
-	var err error
-	res := make([]string, len(vSlice))
-	for i := range vSlice {
-		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
-		if err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
-}
-
-func (ec *executionContext) marshalOString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	ret := make(graphql.Array, len(v))
-	for i := range v {
-		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
-	}
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
 }
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {

@@ -138,12 +138,24 @@ func exerciseAPI(t *testing.T, c *apitest.Client) {
 // statement of the server's.
 func planner(t *testing.T, dbURL string) (*sql.DB, func(query string) string) {
 	t.Helper()
+	params := regexp.MustCompile(`\$(\d+)`)
+	// numbered returns the highest $n of q (the hand-written statements'
+	// placeholders; ent writes ? on SQLite).
+	numbered := func(q string) int {
+		n := 0
+		for _, m := range params.FindAllStringSubmatch(q, -1) {
+			var k int
+			fmt.Sscan(m[1], &k)
+			n = max(n, k)
+		}
+		return n
+	}
 	if !database.IsPostgres(dbURL) {
 		db, err := sql.Open("sqlite", dbURL)
 		require.NoError(t, err)
 		return db, func(q string) string {
 			// Unbound arguments are NULL; SQLite plans before binding.
-			rows, err := db.Query("EXPLAIN QUERY PLAN "+q, make([]any, strings.Count(q, "?"))...)
+			rows, err := db.Query("EXPLAIN QUERY PLAN "+q, make([]any, max(strings.Count(q, "?"), numbered(q)))...)
 			require.NoError(t, err, "explain %s", q)
 			defer rows.Close()
 			var lines []string
@@ -166,14 +178,8 @@ func planner(t *testing.T, dbURL string) (*sql.DB, func(query string) string) {
 	}
 	_, err = db.Exec("SET plan_cache_mode = force_generic_plan")
 	require.NoError(t, err)
-	params := regexp.MustCompile(`\$(\d+)`)
 	return db, func(q string) string {
-		n := 0
-		for _, m := range params.FindAllStringSubmatch(q, -1) {
-			var k int
-			fmt.Sscan(m[1], &k)
-			n = max(n, k)
-		}
+		n := numbered(q)
 		_, err := db.Exec("PREPARE plan_stmt AS " + q)
 		require.NoError(t, err, "prepare %s", q)
 		defer db.Exec("DEALLOCATE plan_stmt") //nolint:errcheck // the next PREPARE would fail loudly

@@ -7,6 +7,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/google/uuid"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
@@ -67,13 +68,18 @@ var authFields = map[string]bool{"signin": true, "signup": true, "refresh": true
 
 // operationLimits is a gqlgen extension that bounds what one request may
 // ask for. Before gqlgen validates a query it has not seen, it refuses a
-// document of more than maxFields fields (GRAPHQL_VALIDATION_FAILED) or an
-// operation holding more than maxAuth of one auth mutation (RATE_LIMITED);
-// after validation, an operation nested deeper than maxDepth or asking for
-// introspection when it is off (GRAPHQL_VALIDATION_FAILED).
+// document of more than maxFields fields (GRAPHQL_VALIDATION_FAILED).
+// After validation, on every request, cached document or not, it refuses
+// the operation about to run if it holds more than maxAuth of one auth
+// mutation (RATE_LIMITED), is nested deeper than maxDepth, or asks for
+// introspection when it is off (GRAPHQL_VALIDATION_FAILED), or if its
+// fragments expand to more fields than maxComplexity
+// (COMPLEXITY_LIMIT_EXCEEDED: every field costs at least 1, so gqlgen's
+// complexity check would refuse it too, but only after walking every
+// expansion, which fragments spreading each other twice make exponential).
 type operationLimits struct {
-	maxDepth, maxAuth, maxFields int
-	introspection                bool
+	maxDepth, maxAuth, maxFields, maxComplexity int
+	introspection                               bool
 	// cache is gqlgen's query cache: a query found there passed already.
 	cache graphql.Cache[*ast.QueryDocument]
 }
@@ -100,14 +106,6 @@ func (l operationLimits) MutateOperationParameters(ctx context.Context, p *graph
 	if err != nil {
 		return nil
 	}
-	if op := doc.Operations.ForName(p.OperationName); op != nil && op.Operation == ast.Mutation {
-		for name, keys := range authKeys(op.SelectionSet, doc.Fragments, map[string]map[string]bool{}, map[string]bool{}) {
-			if len(keys) > l.maxAuth {
-				limited := apperr.Limited(fmt.Sprintf("a request may hold at most %d %s", l.maxAuth, name), time.Second)
-				return &gqlerror.Error{Message: limited.Message, Extensions: limited.Extensions()}
-			}
-		}
-	}
 	n := 0
 	for _, op := range doc.Operations {
 		n += countFields(op.SelectionSet)
@@ -121,29 +119,51 @@ func (l operationLimits) MutateOperationParameters(ctx context.Context, p *graph
 	return nil
 }
 
-// authKeys collects, per auth mutation, the response keys (aliases) under
-// which set asks for it: gqlgen runs a field once per response key. seen
-// holds the fragments already followed.
-func authKeys(set ast.SelectionSet, frags ast.FragmentDefinitionList, keys map[string]map[string]bool, seen map[string]bool) map[string]map[string]bool {
-	for _, sel := range set {
-		switch s := sel.(type) {
-		case *ast.Field:
-			if authFields[s.Name] {
-				if keys[s.Name] == nil {
-					keys[s.Name] = map[string]bool{}
+// tooManyAuth refuses an operation holding more than max response keys
+// (aliases) of one auth mutation: gqlgen runs a root field once per
+// response key. Auth mutations are root fields, so it looks at the
+// operation's top level and the fragments spread there, each fragment once.
+func tooManyAuth(op *ast.OperationDefinition, max int) *gqlerror.Error {
+	if op.Operation != ast.Mutation {
+		return nil
+	}
+	var keys map[string]map[string]bool // allocated at the first auth field
+	var seen map[string]bool
+	var walk func(set ast.SelectionSet)
+	walk = func(set ast.SelectionSet) {
+		for _, sel := range set {
+			switch s := sel.(type) {
+			case *ast.Field:
+				if authFields[s.Name] {
+					if keys == nil {
+						keys = map[string]map[string]bool{}
+					}
+					if keys[s.Name] == nil {
+						keys[s.Name] = map[string]bool{}
+					}
+					keys[s.Name][s.Alias] = true
 				}
-				keys[s.Name][s.Alias] = true
-			}
-		case *ast.InlineFragment:
-			authKeys(s.SelectionSet, frags, keys, seen)
-		case *ast.FragmentSpread:
-			if f := frags.ForName(s.Name); f != nil && !seen[s.Name] {
-				seen[s.Name] = true
-				authKeys(f.SelectionSet, frags, keys, seen)
+			case *ast.InlineFragment:
+				walk(s.SelectionSet)
+			case *ast.FragmentSpread:
+				if s.Definition != nil && !seen[s.Name] {
+					if seen == nil {
+						seen = map[string]bool{}
+					}
+					seen[s.Name] = true
+					walk(s.Definition.SelectionSet)
+				}
 			}
 		}
 	}
-	return keys
+	walk(op.SelectionSet)
+	for name, k := range keys {
+		if len(k) > max {
+			limited := apperr.Limited(fmt.Sprintf("a request may hold at most %d %s", max, name), time.Second)
+			return &gqlerror.Error{Message: limited.Message, Extensions: limited.Extensions()}
+		}
+	}
+	return nil
 }
 
 // countFields counts the fields written in set, not following fragment
@@ -161,15 +181,24 @@ func countFields(set ast.SelectionSet) int {
 	return n
 }
 
-// MutateOperationContext checks the operation, which gqlgen has parsed and
-// validated (so fragments are known and acyclic).
+// MutateOperationContext checks the operation gqlgen picked to run, after
+// parsing and validation (so fragments are known and acyclic) and before
+// any resolver. It runs for every request, cached documents included.
 func (l operationLimits) MutateOperationContext(_ context.Context, opCtx *graphql.OperationContext) *gqlerror.Error {
 	op := opCtx.Operation
 	if op == nil {
 		return nil
 	}
+	if err := tooManyAuth(op, l.maxAuth); err != nil {
+		return err
+	}
 	if d := depth(op.SelectionSet, map[string]int{}); d > l.maxDepth {
 		return validationError("operation is nested %d levels deep, more than the limit of %d", d, l.maxDepth)
+	}
+	if n := expandedFields(op.SelectionSet, map[string]int{}); n > l.maxComplexity {
+		err := gqlerror.Errorf("operation expands to more fields than the complexity limit of %d", l.maxComplexity)
+		errcode.Set(err, codeComplexityLimit)
+		return err
 	}
 	if !l.introspection && introspects(op.SelectionSet, map[string]bool{}) {
 		return validationError("introspection is disabled")
@@ -200,6 +229,37 @@ func depth(set ast.SelectionSet, memo map[string]int) int {
 	}
 	return deepest
 }
+
+// expandedFields returns how many fields set selects once every fragment
+// spread is replaced by its fragment, counting each fragment's size once
+// (memo); the count stops growing past maxExpanded, so that it cannot
+// overflow.
+func expandedFields(set ast.SelectionSet, memo map[string]int) int {
+	n := 0
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			n += 1 + expandedFields(s.SelectionSet, memo)
+		case *ast.InlineFragment:
+			n += expandedFields(s.SelectionSet, memo)
+		case *ast.FragmentSpread:
+			size, ok := memo[s.Name]
+			if !ok && s.Definition != nil {
+				size = expandedFields(s.Definition.SelectionSet, memo)
+				memo[s.Name] = size
+			}
+			n += size
+		}
+		n = min(n, maxExpanded)
+	}
+	return n
+}
+
+// codeComplexityLimit is the code of gqlgen's complexity refusal.
+const codeComplexityLimit = "COMPLEXITY_LIMIT_EXCEEDED"
+
+// maxExpanded caps expandedFields' count, far above any complexity limit.
+const maxExpanded = 1 << 40
 
 // introspects reports whether set selects __schema or __type anywhere
 // (seen holds the fragments already looked at).
@@ -233,8 +293,8 @@ func validationError(format string, args ...any) *gqlerror.Error {
 	return err
 }
 
-// complexityRoot prices list fields by their page size, so that asking for
-// 100 rows costs 100 times a row.
+// complexityRoot prices list fields by their page size (nodes by its ids),
+// so that asking for 100 rows costs 100 times a row.
 func complexityRoot() ComplexityRoot {
 	var c ComplexityRoot
 	page := func(child int, first, last *int) int {
@@ -251,5 +311,6 @@ func complexityRoot() ComplexityRoot {
 	c.Query.Books = func(child int, first *int, _ *string, last *int, _ *string) int { return page(child, first, last) }
 	c.Query.Notes = func(child int, first *int, _ *string, last *int, _ *string) int { return page(child, first, last) }
 	c.Query.AuditEvents = func(child int, first *int, _ *string, last *int, _ *string) int { return page(child, first, last) }
+	c.Query.Nodes = func(child int, ids []uuid.UUID) int { return 1 + child*max(len(ids), 1) }
 	return c
 }

@@ -134,20 +134,28 @@ func (r *queryResolver) User(ctx context.Context, id uuid.UUID) (*ent.User, erro
 
 // Users is the resolver for the users field.
 func (r *queryResolver) Users(ctx context.Context, first *int, after *string, last *int, before *string) (*ent.UserConnection, error) {
-	p, err := newPage(first, after, last, before)
+	p, err := newPage(ctx, first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
-	return r.client.User.Query().Where(where[predicate.User](p)...).Paginate(ctx, p.after, p.first, p.before, p.last)
+	conn, err := r.client.User.Query().Where(where[predicate.User](p)...).Paginate(p.context(ctx), p.after, p.first, p.before, p.last)
+	if err == nil && p.recount {
+		conn.TotalCount, err = r.client.User.Query().Count(ctx)
+	}
+	return conn, err
 }
 
 // Books is the resolver for the books field.
 func (r *queryResolver) Books(ctx context.Context, first *int, after *string, last *int, before *string) (*ent.BookConnection, error) {
-	p, err := newPage(first, after, last, before)
+	p, err := newPage(ctx, first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
-	return r.client.Book.Query().Where(where[predicate.Book](p)...).Paginate(ctx, p.after, p.first, p.before, p.last)
+	conn, err := r.client.Book.Query().Where(where[predicate.Book](p)...).Paginate(p.context(ctx), p.after, p.first, p.before, p.last)
+	if err == nil && p.recount {
+		conn.TotalCount, err = r.client.Book.Query().Count(ctx)
+	}
+	return conn, err
 }
 
 // Book is the resolver for the book field.
@@ -161,11 +169,15 @@ func (r *queryResolver) Notes(ctx context.Context, first *int, after *string, la
 	if err != nil {
 		return nil, err
 	}
-	p, err := newPage(first, after, last, before)
+	p, err := newPage(ctx, first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
-	return r.content.Notes(v).Where(where[predicate.Note](p)...).Paginate(ctx, p.after, p.first, p.before, p.last)
+	conn, err := r.content.Notes(v).Where(where[predicate.Note](p)...).Paginate(p.context(ctx), p.after, p.first, p.before, p.last)
+	if err == nil && p.recount {
+		conn.TotalCount, err = r.content.Notes(v).Count(ctx)
+	}
+	return conn, err
 }
 
 // Note is the resolver for the note field.
@@ -186,13 +198,27 @@ func (r *queryResolver) Sessions(ctx context.Context) ([]*ent.Session, error) {
 	return r.accounts.Sessions(ctx, v)
 }
 
+// Node is the resolver for the node field.
+func (r *queryResolver) Node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
+	return r.node(ctx, id)
+}
+
+// Nodes is the resolver for the nodes field.
+func (r *queryResolver) Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder, error) {
+	return r.nodes(ctx, ids)
+}
+
 // AuditEvents is the resolver for the auditEvents field.
 func (r *queryResolver) AuditEvents(ctx context.Context, first *int, after *string, last *int, before *string) (*ent.AuditEventConnection, error) {
-	p, err := newPage(first, after, last, before)
+	p, err := newPage(ctx, first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
-	return r.client.AuditEvent.Query().Where(where[predicate.AuditEvent](p)...).Paginate(ctx, p.after, p.first, p.before, p.last)
+	conn, err := r.client.AuditEvent.Query().Where(where[predicate.AuditEvent](p)...).Paginate(p.context(ctx), p.after, p.first, p.before, p.last)
+	if err == nil && p.recount {
+		conn.TotalCount, err = r.client.AuditEvent.Query().Count(ctx)
+	}
+	return conn, err
 }
 
 // LastUsedAt is the resolver for the lastUsedAt field.

@@ -6,7 +6,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/validator/core"
 	"github.com/vektah/gqlparser/v2/validator/rules"
@@ -14,6 +13,7 @@ import (
 	"bitgate/ent"
 	"bitgate/internal/account"
 	"bitgate/internal/content"
+	"bitgate/internal/persisted"
 )
 
 // ServerConfig is what NewServer serves.
@@ -28,20 +28,27 @@ type ServerConfig struct {
 	Introspection bool
 	// Limits bound depth, fields, complexity and auth mutations per request.
 	Limits Limits
+	// Documents are the trusted documents clients may run by id; with
+	// DocumentsOnly, nothing else runs.
+	Documents     *persisted.Documents
+	DocumentsOnly bool
 }
 
-// NewServer returns the GraphQL endpoint: the schema over GET and POST,
-// with a query cache, the operation limits, the error presenter and panic
+// NewServer returns the GraphQL endpoint: the schema over GET and POST (see
+// httpTransport), with trusted documents and automatic persisted queries,
+// a query cache, the operation limits, the error presenter and panic
 // recovery. It expects the request's viewer in the context (see
 // account.WithViewer).
 func NewServer(cfg ServerConfig) *handler.Server {
 	limits := cfg.Limits.withDefaults()
 	srv := handler.New(NewSchema(cfg.Client, cfg.Accounts, cfg.Content))
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(httpTransport{})
 	cache := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(maxTokens)
+	// Extensions that fill in the query run in this order, before the limits.
+	srv.Use(trustedDocuments{docs: cfg.Documents, only: cfg.DocumentsOnly})
+	srv.Use(apq())
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
@@ -50,7 +57,7 @@ func NewServer(cfg ServerConfig) *handler.Server {
 	}
 	srv.Use(operationLimits{
 		maxDepth: limits.MaxDepth, maxAuth: limits.MaxAuthFields, maxFields: limits.MaxFields,
-		introspection: cfg.Introspection, cache: cache,
+		maxComplexity: limits.MaxComplexity, introspection: cfg.Introspection, cache: cache,
 	})
 	srv.Use(extension.FixedComplexityLimit(limits.MaxComplexity))
 	srv.SetErrorPresenter(errorPresenter(cfg.Logger))

@@ -8,6 +8,18 @@ import (
 	"fmt"
 )
 
+// The AddressLimitFunc type is an adapter to allow the use of ordinary
+// function as AddressLimit mutator.
+type AddressLimitFunc func(context.Context, *ent.AddressLimitMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AddressLimitFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AddressLimitMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AddressLimitMutation", m)
+}
+
 // The AuditEventFunc type is an adapter to allow the use of ordinary
 // function as AuditEvent mutator.
 type AuditEventFunc func(context.Context, *ent.AuditEventMutation) (ent.Value, error)

@@ -8,6 +8,18 @@ import (
 )
 
 var (
+	// AddressLimitsColumns holds the columns for the "address_limits" table.
+	AddressLimitsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "key", Type: field.TypeString, Unique: true, Size: 100},
+		{Name: "full_at", Type: field.TypeTime},
+	}
+	// AddressLimitsTable holds the schema information for the "address_limits" table.
+	AddressLimitsTable = &schema.Table{
+		Name:       "address_limits",
+		Columns:    AddressLimitsColumns,
+		PrimaryKey: []*schema.Column{AddressLimitsColumns[0]},
+	}
 	// AuditEventsColumns holds the columns for the "audit_events" table.
 	AuditEventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -203,6 +215,7 @@ var (
 		{Name: "email", Type: field.TypeString, Unique: true, Size: 254},
 		{Name: "password_hash", Type: field.TypeString},
 		{Name: "permission_level", Type: field.TypeInt, Default: 1},
+		{Name: "credential_version", Type: field.TypeInt, Default: 0},
 	}
 	// UsersTable holds the schema information for the "users" table.
 	UsersTable = &schema.Table{
@@ -212,6 +225,7 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		AddressLimitsTable,
 		AuditEventsTable,
 		BooksTable,
 		LockoutsTable,

@@ -22,15 +22,15 @@ func (AuditEvent) Mixin() []ent.Mixin { return []ent.Mixin{IDMixin{}} }
 // Fields returns the event fields.
 func (AuditEvent) Fields() []ent.Field {
 	return []ent.Field{
-		field.Time("created_at").Default(time.Now).Immutable(),
-		field.String("action").Immutable().Comment("what happened, e.g. signin.failed"),
+		field.Time("created_at").Default(time.Now).Immutable().Comment("When it happened."),
+		field.String("action").Immutable().Comment("What happened, e.g. signin.failed."),
 		field.UUID("user_id", uuid.UUID{}).Optional().Nillable().Immutable().
-			Comment("the user the event is about").Annotations(entgql.Type("ID")),
+			Comment("The user the event is about, if any.").Annotations(entgql.Type("ID")),
 		field.UUID("actor_id", uuid.UUID{}).Optional().Nillable().Immutable().
-			Comment("the signed-in user who caused it, if another").Annotations(entgql.Type("ID")),
-		field.String("client_ip").Default("").Immutable(),
-		field.String("request_id").Default("").Immutable(),
-		field.String("detail").Default("").Immutable().Comment("a short, secret-free description"),
+			Comment("The signed-in user who caused it, if another.").Annotations(entgql.Type("ID")),
+		field.String("client_ip").Default("").Immutable().Comment("The address of the client that made the request."),
+		field.String("request_id").Default("").Immutable().Comment("The X-Request-ID of the request, which its log lines carry."),
+		field.String("detail").Default("").Immutable().Comment("A short description, free of secrets."),
 	}
 }
 
@@ -41,5 +41,8 @@ func (AuditEvent) Indexes() []ent.Index {
 
 // Annotations expose audit events as a read-only Relay connection.
 func (AuditEvent) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.RelayConnection()}
+	return []schema.Annotation{
+		entgql.RelayConnection(),
+		schema.Comment("A security event: a sign-up, a sign-in or a failed one, a detected refresh token reuse, a change of permission, email or password, a deletion. Only an ADMIN reads them."),
+	}
 }

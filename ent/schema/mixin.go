@@ -22,7 +22,8 @@ type IDMixin struct{ mixin.Schema }
 // Fields returns the id field.
 func (IDMixin) Fields() []ent.Field {
 	return []ent.Field{
-		field.UUID("id", uuid.UUID{}).Default(newID).Immutable(),
+		field.UUID("id", uuid.UUID{}).Default(newID).Immutable().
+			Comment("Unique among all objects: a UUID, time-ordered (version 7)."),
 	}
 }
 
@@ -33,8 +34,10 @@ type TimeMixin struct{ mixin.Schema }
 func (TimeMixin) Fields() []ent.Field {
 	skipInputs := entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)
 	return []ent.Field{
-		field.Time("created_at").Default(time.Now).Immutable().Annotations(skipInputs),
-		field.Time("updated_at").Default(time.Now).UpdateDefault(time.Now).Annotations(skipInputs),
+		field.Time("created_at").Default(time.Now).Immutable().Annotations(skipInputs).
+			Comment("When it was created."),
+		field.Time("updated_at").Default(time.Now).UpdateDefault(time.Now).Annotations(skipInputs).
+			Comment("When it was last changed."),
 	}
 }
 

@@ -19,8 +19,8 @@ func (Note) Mixin() []ent.Mixin { return []ent.Mixin{IDMixin{}, TimeMixin{}} }
 // Fields returns the note fields.
 func (Note) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("title").NotEmpty().MaxLen(500).Validate(noNUL),
-		field.Text("content").MaxLen(100_000).Validate(noNUL),
+		field.String("title").NotEmpty().MaxLen(500).Validate(noNUL).Comment("Title, 1 to 500 characters."),
+		field.Text("content").MaxLen(100_000).Validate(noNUL).Comment("Text, at most 100 000 characters."),
 		field.UUID("owner_id", uuid.UUID{}).Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
@@ -29,6 +29,7 @@ func (Note) Fields() []ent.Field {
 func (Note) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("owner", User.Type).Ref("notes").Field("owner_id").Unique().Required().Immutable().
+			Comment("The user who wrote the note: the only one who may read it.").
 			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
 	}
 }
@@ -43,6 +44,10 @@ func (Note) Indexes() []ent.Index {
 func (Note) Annotations() []schema.Annotation {
 	return []schema.Annotation{
 		entgql.RelayConnection(),
-		entgql.Mutations(entgql.MutationCreate(), entgql.MutationUpdate()),
+		entgql.Mutations(
+			entgql.MutationCreate().Description("A new note, owned by the caller."),
+			entgql.MutationUpdate().Description("Changes to a note. Only the fields given are changed."),
+		),
+		schema.Comment("A private note: only its owner reads or changes it."),
 	}
 }

@@ -16,14 +16,21 @@ type User struct{ ent.Schema }
 func (User) Mixin() []ent.Mixin { return []ent.Mixin{IDMixin{}, TimeMixin{}} }
 
 // Fields returns the user fields. The email is stored normalised (trimmed,
-// lower-cased) by the code that writes it; the password hash is never exposed.
+// lower-cased) by the code that writes it; the password hash and its
+// version are never exposed.
 func (User) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("first_name").MaxLen(100),
-		field.String("last_name").MaxLen(100),
-		field.String("email").MaxLen(254).Unique(),
+		field.String("first_name").MaxLen(100).Comment("Given name, 1 to 100 characters."),
+		field.String("last_name").MaxLen(100).Comment("Family name, 1 to 100 characters."),
+		field.String("email").MaxLen(254).Unique().Comment("Sign-in email, trimmed and lower-cased; unique."),
 		field.String("password_hash").Sensitive().Annotations(entgql.Skip(entgql.SkipAll)),
-		field.Int("permission_level").Default(1).NonNegative(),
+		field.Int("permission_level").Default(1).NonNegative().
+			Comment("Bitmask of the Permission bits: FREE = 1, PAID = 4, ADMIN = 2048 (permissions decodes it)."),
+		// credential_version goes up with every new password. A sign-in
+		// stores its session only if the version it read with the hash it
+		// verified is still current, so a sign-in racing a password change
+		// cannot keep a session.
+		field.Int("credential_version").Default(0).NonNegative().Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 
@@ -40,5 +47,8 @@ func (User) Edges() []ent.Edge {
 
 // Annotations make users a Relay connection; their inputs are hand-written.
 func (User) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.RelayConnection()}
+	return []schema.Annotation{
+		entgql.RelayConnection(),
+		schema.Comment("A person who can sign in. The user themself and an ADMIN may read it."),
+	}
 }

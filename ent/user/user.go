@@ -29,6 +29,8 @@ const (
 	FieldPasswordHash = "password_hash"
 	// FieldPermissionLevel holds the string denoting the permission_level field in the database.
 	FieldPermissionLevel = "permission_level"
+	// FieldCredentialVersion holds the string denoting the credential_version field in the database.
+	FieldCredentialVersion = "credential_version"
 	// EdgeNotes holds the string denoting the notes edge name in mutations.
 	EdgeNotes = "notes"
 	// EdgeSessions holds the string denoting the sessions edge name in mutations.
@@ -61,6 +63,7 @@ var Columns = []string{
 	FieldEmail,
 	FieldPasswordHash,
 	FieldPermissionLevel,
+	FieldCredentialVersion,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -90,6 +93,10 @@ var (
 	DefaultPermissionLevel int
 	// PermissionLevelValidator is a validator for the "permission_level" field. It is called by the builders before save.
 	PermissionLevelValidator func(int) error
+	// DefaultCredentialVersion holds the default value on creation for the "credential_version" field.
+	DefaultCredentialVersion int
+	// CredentialVersionValidator is a validator for the "credential_version" field. It is called by the builders before save.
+	CredentialVersionValidator func(int) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )
@@ -135,6 +142,11 @@ func ByPasswordHash(opts ...sql.OrderTermOption) OrderOption {
 // ByPermissionLevel orders the results by the permission_level field.
 func ByPermissionLevel(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPermissionLevel, opts...).ToFunc()
+}
+
+// ByCredentialVersion orders the results by the credential_version field.
+func ByCredentialVersion(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCredentialVersion, opts...).ToFunc()
 }
 
 // ByNotesCount orders the results by notes count.

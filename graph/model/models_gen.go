@@ -14,11 +14,11 @@ import (
 type Permission string
 
 const (
-	// bit 1
+	// Bit 1: reading books and keeping one's own notes.
 	PermissionFree Permission = "FREE"
-	// bit 4
+	// Bit 4: listing users.
 	PermissionPaid Permission = "PAID"
-	// bit 2048
+	// Bit 2048: everything, including managing users and books.
 	PermissionAdmin Permission = "ADMIN"
 )
 

@@ -2,18 +2,26 @@ package account
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/google/uuid"
 
 	"bitgate/ent"
+	"bitgate/internal/apperr"
 )
 
-// EnsureAdmin creates an ADMIN from in, or, if in.Email is taken, adds the
-// ADMIN bit to that user and sets their password when one is given (which
-// ends their sessions).
-// Reports whether it created the user. Returns BAD_USER_INPUT for invalid
-// fields (a password is required for a new user).
-func (s *Service) EnsureAdmin(ctx context.Context, in CreateUserInput) (*ent.User, bool, error) {
+// ErrUserExists is EnsureAdmin's refusal to touch an existing account it
+// was not asked to promote.
+var ErrUserExists = apperr.New(apperr.Conflict, "a user with this email exists already")
+
+// EnsureAdmin creates an ADMIN from in. An email that belongs to a user
+// already is refused with ErrUserExists unless promote is set: anyone may
+// have signed up with it first. With promote, that user gets the ADMIN bit
+// and in.Password, which ends every session of theirs, so that nobody who
+// knew the old password keeps a way in; this is audited as user.promoted.
+// A password is required either way. Reports whether it created the user.
+// Returns BAD_USER_INPUT for invalid fields, CONFLICT, or RATE_LIMITED.
+func (s *Service) EnsureAdmin(ctx context.Context, in CreateUserInput, promote bool) (*ent.User, bool, error) {
 	email, err := NormalizeEmail(in.Email)
 	if err != nil {
 		return nil, false, err
@@ -28,18 +36,21 @@ func (s *Service) EnsureAdmin(ctx context.Context, in CreateUserInput) (*ent.Use
 		u, err := s.CreateUser(ctx, in)
 		return u, err == nil, err
 	}
-	level := existing.PermissionLevel | PermAdmin
-	c := userFields{PermissionLevel: &level}
-	if in.Password != "" {
-		if err := checkPassword("password", in.Password); err != nil {
-			return nil, false, err
-		}
-		hash, err := s.hashPassword(ctx, in.Password)
-		if err != nil {
-			return nil, false, err
-		}
-		c.PasswordHash = &hash
+	if !promote {
+		return nil, false, ErrUserExists
 	}
-	u, err := s.saveUser(ctx, existing, c, uuid.Nil)
-	return u, false, err
+	if err := checkPassword("password", in.Password); err != nil {
+		return nil, false, err
+	}
+	hash, err := s.hashPassword(ctx, in.Password)
+	if err != nil {
+		return nil, false, err
+	}
+	level := existing.PermissionLevel | PermAdmin
+	u, err := s.saveUser(ctx, existing, userFields{PermissionLevel: &level, PasswordHash: &hash}, uuid.Nil)
+	if err != nil {
+		return nil, false, err
+	}
+	s.audit(ctx, "user.promoted", u.ID, fmt.Sprintf("existing account made ADMIN by create-admin (permission level %d -> %d); password replaced, all sessions ended", existing.PermissionLevel, u.PermissionLevel))
+	return u, false, nil
 }

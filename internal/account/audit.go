@@ -31,6 +31,9 @@ func (s *Service) audit(ctx context.Context, action string, userID uuid.UUID, de
 		attrs = append(attrs, slog.String("detail", detail))
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, action, attrs...)
+	if s.opts.Events != nil {
+		s.opts.Events(action)
+	}
 	if err := create.Exec(ctx); err != nil {
 		s.log.ErrorContext(ctx, "store audit event", slog.String("action", action), slog.Any("error", err))
 	}

@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"fmt"
 
 	"bitgate/internal/apperr"
 	"bitgate/internal/clientip"
@@ -10,11 +11,17 @@ import (
 // allow takes a token from the client's bucket for op (signin, signup or
 // refresh): the bucket of its IPv4 address, or of its IPv6 address's
 // network (Options.IPv6Prefix). Returns RATE_LIMITED, with the seconds to
-// wait, when the bucket is empty.
+// wait, when the bucket is empty, or the limiter's error.
 func (s *Service) allow(ctx context.Context, op string) error {
-	ok, wait := s.opts.Limiter.Allow(op+" "+clientip.Key(RequestInfoFrom(ctx).IP, s.opts.IPv6Prefix), s.now())
-	if ok {
+	if s.opts.Limiter == nil {
 		return nil
 	}
-	return apperr.Limited("too many "+op+" requests from this address, slow down", wait)
+	ok, wait, err := s.opts.Limiter.Allow(ctx, op+" "+clientip.Key(RequestInfoFrom(ctx).IP, s.opts.IPv6Prefix), s.now())
+	switch {
+	case err != nil:
+		return fmt.Errorf("per-address limit of %s: %w", op, err)
+	case !ok:
+		return apperr.Limited("too many "+op+" requests from this address, slow down", wait)
+	}
+	return nil
 }

@@ -10,6 +10,9 @@ const (
 	permAll = PermFree | PermPaid | PermAdmin
 )
 
+// permissionNames are the API's names of the permission bits.
+var permissionNames = map[int]string{PermFree: "FREE", PermPaid: "PAID", PermAdmin: "ADMIN"}
+
 // Allowed reports whether a user with the given level holds bit, ADMIN
 // implying every bit.
 func Allowed(level, bit int) bool { return level&(bit|PermAdmin) != 0 }

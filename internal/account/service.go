@@ -16,7 +16,6 @@ import (
 	"bitgate/auth"
 	"bitgate/ent"
 	"bitgate/internal/apperr"
-	"bitgate/internal/ratelimit"
 )
 
 // Options are the session settings of a Service.
@@ -29,16 +28,26 @@ type Options struct {
 	ReuseGrace time.Duration
 	// Limiter limits signin, signup and refresh per client address; nil
 	// means no limit.
-	Limiter *ratelimit.Limiter
+	Limiter Limiter
 	// IPv6Prefix is how many leading bits of an IPv6 address the limits
 	// count as one client; 0 means clientip.DefaultIPv6Prefix (64). An
 	// IPv4 address is always a client of its own.
 	IPv6Prefix int
 	// Logger receives security events; nil means slog.Default().
 	Logger *slog.Logger
+	// Events, if set, is told the action of every security event as it is
+	// audited (signin.failed, refresh.reuse_detected, ...), for metrics.
+	Events func(action string)
 	// Now is the clock of sessions, lockouts and rate limits; nil means
 	// time.Now. Tests pass a clock they advance.
 	Now func() time.Time
+}
+
+// Limiter takes a token from a key's bucket at now, reporting whether it
+// could and if not how long until it can: ratelimit.Limiter in one
+// process, ratelimit.Shared for every instance on a PostgreSQL database.
+type Limiter interface {
+	Allow(ctx context.Context, key string, now time.Time) (ok bool, wait time.Duration, err error)
 }
 
 // Service implements the account operations on an ent client.

@@ -2,12 +2,13 @@ package account
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
 	"bitgate/auth"
@@ -22,7 +23,8 @@ import (
 const maxRefreshTokenLen = 128
 
 var (
-	errBadAccessToken  = apperr.New(apperr.Unauthenticated, "invalid, expired or revoked access token")
+	errBadAccessToken  = apperr.New(apperr.Unauthenticated, "invalid or revoked access token")
+	errExpiredToken    = &apperr.Error{Code: apperr.Unauthenticated, Message: "access token expired: refresh it", Reason: apperr.ReasonTokenExpired}
 	errBadRefreshToken = apperr.New(apperr.Unauthenticated, "invalid, expired or revoked refresh token")
 )
 
@@ -93,18 +95,70 @@ func (s *Service) Signin(ctx context.Context, email, password string) (*Payload,
 	if err != nil {
 		return nil, s.failSignin(ctx, a, u, err)
 	}
+	signinPause(ctx, u, "verified")
+	p, err := s.startVerifiedSession(ctx, u)
+	if errors.Is(err, errPasswordChanged) {
+		// The password changed while this one was checked: it is wrong now.
+		return nil, s.failSignin(ctx, a, u, auth.ErrMismatch)
+	}
+	if err != nil {
+		return nil, err
+	}
 	if err := s.clearFailures(ctx, a); err != nil {
 		return nil, err
 	}
 	if needsRehash {
 		s.upgradeHash(ctx, u, password)
 	}
-	p, err := s.startSession(ctx, s.client, u)
-	if err != nil {
-		return nil, err
-	}
 	s.audit(ctx, "signin", u.ID, "session "+p.SessionID.String())
 	return p, nil
+}
+
+// signinPause runs in every sign-in whose password verified, at two
+// points: "verified", before the transaction that stores its session, and
+// "checked", in that transaction, once the credential version was found
+// current. It does nothing; tests replace it to pause sign-ins there while
+// a password change commits.
+var signinPause = func(_ context.Context, _ *ent.User, at string) {}
+
+// errPasswordChanged is startVerifiedSession's refusal.
+var errPasswordChanged = errors.New("the password changed during sign-in")
+
+// startVerifiedSession starts a session for u, whose password was just
+// verified against u.PasswordHash, if no new password has been set since u
+// was read: the credential version read with that hash must still be
+// current when the session is stored, checked in the same transaction. On
+// PostgreSQL the check also locks the user row against updates until the
+// session is stored, so a password change either commits first (and the
+// check fails) or waits, and then revokes this session with the others; on
+// SQLite the transaction holds the database's write lock from its start.
+// Returns errPasswordChanged when the version moved.
+func (s *Service) startVerifiedSession(ctx context.Context, u *ent.User) (*Payload, error) {
+	var p *Payload
+	err := s.withTx(ctx, func(tx *ent.Tx) error {
+		current, err := tx.User.Query().
+			Where(user.ID(u.ID), user.CredentialVersion(u.CredentialVersion), forShare).
+			Exist(ctx)
+		switch {
+		case err != nil:
+			return fmt.Errorf("check credential version of user %s: %w", u.ID, err)
+		case !current:
+			return errPasswordChanged
+		}
+		signinPause(ctx, u, "checked")
+		p, err = s.startSession(ctx, tx.Client(), u)
+		return err
+	})
+	return p, err
+}
+
+// forShare makes a query lock the rows it reads against updates until its
+// transaction ends, on PostgreSQL (FOR SHARE). SQLite has no row locks and
+// needs none: its transactions are immediate, so they run one at a time.
+func forShare(s *sql.Selector) {
+	if s.Dialect() == dialect.Postgres {
+		s.ForShare()
+	}
 }
 
 // failSignin answers a sign-in whose verification returned err: a mismatch
@@ -283,11 +337,15 @@ func (s *Service) Signout(ctx context.Context, v *Viewer, all bool) error {
 
 // Authenticate checks an access token and returns its viewer, with the user
 // as stored now. The token's session must be live: not revoked, not expired.
-// Returns UNAUTHENTICATED for any refused token, and an internal error if
+// Returns UNAUTHENTICATED for any refused token, with the reason
+// TOKEN_EXPIRED for one that is right in every way but its age (whatever
+// its session became since: a refresh will tell), and an internal error if
 // the database cannot be asked.
 func (s *Service) Authenticate(ctx context.Context, token string) (*Viewer, error) {
 	claims, err := s.tokens.Parse(ctx, token)
 	switch {
+	case errors.Is(err, auth.ErrExpired):
+		return nil, errExpiredToken
 	case errors.Is(err, auth.ErrInvalidToken):
 		return nil, errBadAccessToken
 	case err != nil:
@@ -303,31 +361,28 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Viewer, erro
 	}
 	u, err := s.liveSessionUser(ctx, uid, sid)
 	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return nil, errBadAccessToken
 	case err != nil:
 		return nil, fmt.Errorf("load user %s of session %s: %w", uid, sid, err)
+	case u == nil:
+		return nil, errBadAccessToken
 	}
 	return &Viewer{User: u, SessionID: sid}, nil
 }
 
-// liveSessionUserSQL selects the user, if the session is theirs and live.
-// It is written by hand, once for both dialects (SQLite reads $1, $2, $3
-// as parameters in the order they appear), because every authenticated
-// request runs it: ent's query builder and scanner took four times the
-// allocations and time of the statement itself. The columns are those
-// liveSessionUser scans, in its order.
-var liveSessionUserSQL = "SELECT u." + strings.Join([]string{
-	user.FieldID, user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldFirstName, user.FieldLastName,
-	user.FieldEmail, user.FieldPasswordHash, user.FieldPermissionLevel,
-}, ", u.") + " FROM " + user.Table + " u JOIN " + session.Table + " s ON s." + session.FieldUserID + " = u." + user.FieldID +
-	" WHERE u." + user.FieldID + " = $1 AND s." + session.FieldID + " = $2 AND s." + session.FieldRevokedAt +
-	" IS NULL AND s." + session.FieldExpiresAt + " > $3"
+// liveSessionUserSQL selects the user, every column, if the session is
+// theirs and live. It is written by hand, once for both dialects (SQLite
+// reads $1, $2, $3 as parameters in the order they appear), because every
+// authenticated request runs it: ent's query builder and scanner took four
+// times the allocations and time of the statement itself.
+var liveSessionUserSQL = "SELECT u." + strings.Join(user.Columns, ", u.") +
+	" FROM " + user.Table + " u JOIN " + session.Table + " s ON s." + session.FieldUserID + " = u." + user.FieldID +
+	" WHERE u." + user.FieldID + " = $1 AND s." + session.FieldID + " = $2" +
+	" AND s." + session.FieldRevokedAt + " IS NULL AND s." + session.FieldExpiresAt + " > $3"
 
 // liveSessionUser loads the user uid if sid is one of their sessions,
-// neither revoked nor expired: one statement. Returns sql.ErrNoRows if
-// not. The user is complete but detached from the client: it holds no
-// edges and cannot query them.
+// neither revoked nor expired, with one statement; it returns nil if not.
+// The user is complete but detached from the client: it cannot query its
+// edges.
 func (s *Service) liveSessionUser(ctx context.Context, uid, sid uuid.UUID) (*ent.User, error) {
 	rows, err := s.client.QueryContext(ctx, liveSessionUserSQL, uid, sid, s.now())
 	if err != nil {
@@ -335,13 +390,14 @@ func (s *Service) liveSessionUser(ctx context.Context, uid, sid uuid.UUID) (*ent
 	}
 	defer rows.Close()
 	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		return nil, sql.ErrNoRows
+		return nil, rows.Err()
 	}
 	u := &ent.User{}
-	if err := rows.Scan(&u.ID, &u.CreatedAt, &u.UpdatedAt, &u.FirstName, &u.LastName, &u.Email, &u.PasswordHash, &u.PermissionLevel); err != nil {
+	// In the order of user.Columns; a column added to the schema fails
+	// here at once (TestAuthenticateLoadsTheStoredUser).
+	err = rows.Scan(&u.ID, &u.CreatedAt, &u.UpdatedAt, &u.FirstName, &u.LastName, &u.Email,
+		&u.PasswordHash, &u.PermissionLevel, &u.CredentialVersion)
+	if err != nil {
 		return nil, err
 	}
 	return u, rows.Close()

@@ -134,19 +134,24 @@ func (s *Service) UpdateUser(ctx context.Context, v *Viewer, id uuid.UUID, in Up
 }
 
 // saveUser writes validated changes to target in one transaction. A new
-// password hash ends every session of the user but keep (none if uuid.Nil).
+// password hash moves the user's credential version on and ends every
+// session of the user but keep (none if uuid.Nil).
 // The changes are audited. Returns CONFLICT for a taken email.
 func (s *Service) saveUser(ctx context.Context, target *ent.User, c userFields, keep uuid.UUID) (*ent.User, error) {
 	var u *ent.User
 	err := s.withTx(ctx, func(tx *ent.Tx) error {
 		var err error
-		u, err = tx.User.UpdateOne(target).
+		update := tx.User.UpdateOne(target).
 			SetNillableFirstName(c.FirstName).
 			SetNillableLastName(c.LastName).
 			SetNillableEmail(c.Email).
-			SetNillablePasswordHash(c.PasswordHash).
-			SetNillablePermissionLevel(c.PermissionLevel).
-			Save(ctx)
+			SetNillablePermissionLevel(c.PermissionLevel)
+		if c.PasswordHash != nil {
+			// A new version refuses the sign-ins that verified the old hash
+			// but have not stored their session yet (see Signin).
+			update.SetPasswordHash(*c.PasswordHash).AddCredentialVersion(1)
+		}
+		u, err = update.Save(ctx)
 		if err != nil {
 			return userWriteError(err)
 		}

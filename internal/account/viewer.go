@@ -71,3 +71,19 @@ func RequestInfoFrom(ctx context.Context) RequestInfo {
 	info, _ := ctx.Value(requestInfoKey{}).(RequestInfo)
 	return info
 }
+
+// Authorize returns the signed-in viewer of ctx if they hold permission bit
+// now, ADMIN implying every bit: the rule of @hasPermission. It returns
+// UNAUTHENTICATED for an anonymous request and for one whose token was
+// refused, and FORBIDDEN naming the permission for a viewer without the
+// bit.
+func Authorize(ctx context.Context, bit int) (*Viewer, error) {
+	v, err := ViewerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !Allowed(v.User.PermissionLevel, bit) {
+		return nil, apperr.NeedsPermission(permissionNames[bit])
+	}
+	return v, nil
+}

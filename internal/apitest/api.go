@@ -29,11 +29,13 @@ const (
 	pageArgs      = `($first: Int, $after: String, $last: Int, $before: String)`
 	pageParams    = `(first: $first, after: $after, last: $last, before: $before)`
 	pageInfo      = `totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }`
+	nodeFields    = `__typename id ... on Book { title } ... on Note { title owner { id } } ... on User { email } ... on AuditEvent { action }`
 )
 
 // The contract's operations. Their variables: $id (an ID), $in (the
 // field's input object), $email and $password (signin), $refreshToken,
-// $all (signout's allSessions), and $first, $after, $last, $before on lists.
+// $all (signout's allSessions), $ids (nodes), and $first, $after, $last,
+// $before on lists.
 const (
 	OpSignUp  = `mutation($in: SignupInput!) { signup(input: $in) { ` + sessionFields + ` } }`
 	OpSignIn  = `mutation($email: String!, $password: String!) { signin(email: $email, password: $password) { ` + sessionFields + ` } }`
@@ -63,6 +65,9 @@ const (
 	OpUpdateNote = `mutation($id: ID!, $in: UpdateNoteInput!) { updateNote(id: $id, input: $in) { ` + noteFields + ` } }`
 	OpDeleteNote = `mutation($id: ID!) { deleteNote(id: $id) }`
 
+	OpNode  = `query($id: ID!) { node(id: $id) { ` + nodeFields + ` } }`
+	OpNodes = `query($ids: [ID!]!) { nodes(ids: $ids) { ` + nodeFields + ` } }`
+
 	OpAuditEvents = `query` + pageArgs + ` { auditEvents` + pageParams + ` { ` + pageInfo + ` edges { cursor node { ` + auditFields + ` } } } }`
 )
 
@@ -72,6 +77,9 @@ const (
 	Paid  = account.PermPaid
 	Admin = account.PermAdmin
 )
+
+// Permissions are the contract's permission names and their bits.
+var Permissions = map[string]int{"FREE": Free, "PAID": Paid, "ADMIN": Admin}
 
 // Password is the password of every user the helpers make.
 const Password = "correct horse battery"
@@ -142,6 +150,19 @@ type AuditEvent struct {
 	RequestID string    `json:"requestID"`
 	Detail    string    `json:"detail"`
 	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Node is what node and nodes answer: any type's id and the field that
+// tells it apart.
+type Node struct {
+	Typename string `json:"__typename"`
+	ID       string `json:"id"`
+	Title    string `json:"title"`  // Book, Note
+	Email    string `json:"email"`  // User
+	Action   string `json:"action"` // AuditEvent
+	Owner    *struct {
+		ID string `json:"id"`
+	} `json:"owner"` // Note
 }
 
 // Connection is a Relay connection of T as the API answers it.

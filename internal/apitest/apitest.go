@@ -47,6 +47,7 @@ import (
 	"bitgate/internal/app"
 	"bitgate/internal/database"
 	"bitgate/internal/keys"
+	"bitgate/internal/metrics"
 )
 
 // The signing keys and claims of test servers.
@@ -73,10 +74,13 @@ type Options struct {
 	// HashWorkers is the hashing pool's size (0: one per CPU); HashQueue
 	// how many callers may wait for it (0: 256, negative: none).
 	HashWorkers, HashQueue int
-	// Limits, CORSOrigins and TrustedProxies go to the server as they are.
-	Limits         graph.Limits
-	CORSOrigins    []string
-	TrustedProxies []netip.Prefix
+	// Limits, CORSOrigins, TrustedProxies and the persisted documents go
+	// to the server as they are.
+	Limits                 graph.Limits
+	CORSOrigins            []string
+	TrustedProxies         []netip.Prefix
+	PersistedDocuments     []string
+	PersistedDocumentsOnly bool
 	// Secret is the HS256 key; nil means the test servers' own.
 	// PreviousSecret, if set, is the one it replaced (JWT_SECRET_PREVIOUS).
 	Secret, PreviousSecret []byte
@@ -89,6 +93,8 @@ type Options struct {
 	// Log, if set, receives the server log at every level instead of the
 	// test log (which gets warnings and errors).
 	Log *Log
+	// Metrics, if set, receives the server's metrics.
+	Metrics *metrics.Metrics
 }
 
 // Client is a running test server and a client of its API.
@@ -153,9 +159,11 @@ func New(t testing.TB, opts ...Options) *Client {
 		HashWorkers: o.HashWorkers, HashQueue: or(o.HashQueue, 256),
 		AuthRate: o.AuthRate, AuthBurst: o.AuthBurst,
 		Logger:     slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})),
+		Metrics:    o.Metrics,
 		Now:        o.Clock.Now,
 		Production: o.Production, Limits: o.Limits,
 		CORSOrigins: o.CORSOrigins, TrustedProxies: o.TrustedProxies,
+		PersistedDocuments: o.PersistedDocuments, PersistedDocumentsOnly: o.PersistedDocumentsOnly,
 	})
 	require.NoError(t, err, "build the server")
 	ts := httptest.NewServer(a.Handler)
@@ -185,6 +193,16 @@ func Serve(t testing.TB, h http.Handler) *Client {
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	return &Client{URL: ts.URL, Clock: NewClock(), http: ts.Client(), sql: new(sqlLog)}
+}
+
+// Connect returns a client of a server that runs elsewhere at url (the
+// binary's own serve path, say), on connections of its own, which it
+// keeps alive between requests like any HTTP client; DB and Accounts are
+// nil.
+func Connect(t testing.TB, url string) *Client {
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &Client{URL: url, Clock: NewClock(), http: &http.Client{Transport: tr}, sql: new(sqlLog)}
 }
 
 // SQLCount returns how many SQL statements the server has run so far.
@@ -245,6 +263,10 @@ type Clock struct {
 
 // NewClock returns a Clock at the current time.
 func NewClock() *Clock { return &Clock{now: time.Now()} }
+
+// NewClockAt returns a Clock at t, in t's location: a server whose clock
+// reads times in another zone, as a server in that zone would.
+func NewClockAt(t time.Time) *Clock { return &Clock{now: t} }
 
 // Now returns the clock's time.
 func (c *Clock) Now() time.Time {
@@ -402,11 +424,11 @@ func dropTemplate() error {
 
 // migrate opens the database at u, which migrates it, and closes it.
 func migrate(u string) error {
-	client, err := database.Open(context.Background(), u, database.Pool{})
+	db, err := database.Open(context.Background(), u, database.Options{})
 	if err != nil {
 		return err
 	}
-	return client.Close()
+	return db.Close()
 }
 
 // postgresDatabase creates a database for one test on the PostgreSQL

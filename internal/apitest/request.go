@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +25,9 @@ type Vars = map[string]any
 type Response struct {
 	Status int
 	Header http.Header
+	// Close reports whether the server closed the connection after the
+	// answer (Connection: close, which Go's client takes out of Header).
+	Close  bool
 	Body   []byte
 	Took   time.Duration
 	Data   json.RawMessage `json:"data"`
@@ -73,6 +77,28 @@ func (c *Client) DoWithHeader(t testing.TB, h http.Header, query string, vars Va
 	withJSON := Header()
 	maps.Copy(withJSON, h)
 	return c.Raw(t, http.MethodPost, "/graphql", withJSON, operation(t, query, vars))
+}
+
+// DoBody posts any JSON request body (documentId, extensions, …) with
+// token as the bearer token (none if empty), and checks the answer like
+// Do.
+func (c *Client) DoBody(t testing.TB, token string, body Vars) *Response {
+	t.Helper()
+	raw, err := json.Marshal(body)
+	require.NoError(t, err, "encode request")
+	return c.Raw(t, http.MethodPost, "/graphql", bearer(token), raw)
+}
+
+// Get sends a GraphQL request over GET with the URL parameters params
+// (query, variables, extensions, documentId, …) and token as the bearer
+// token (none if empty), and checks the answer like Do.
+func (c *Client) Get(t testing.TB, token string, params url.Values) *Response {
+	t.Helper()
+	h := http.Header{}
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
+	}
+	return c.Raw(t, http.MethodGet, "/graphql?"+params.Encode(), h, nil)
 }
 
 // Raw sends any request (method, path, headers and body as given, no
@@ -168,7 +194,7 @@ func (c *Client) Send(method, path string, h http.Header, body []byte) (*Respons
 	if err != nil {
 		return nil, fmt.Errorf("read answer: %w", err)
 	}
-	r := &Response{Status: res.StatusCode, Header: res.Header, Body: raw, Took: time.Since(start)}
+	r := &Response{Status: res.StatusCode, Header: res.Header, Close: res.Close, Body: raw, Took: time.Since(start)}
 	if len(raw) > 0 && strings.Contains(res.Header.Get("Content-Type"), "json") {
 		if err := json.Unmarshal(raw, r); err != nil {
 			return nil, fmt.Errorf("decode %s: %w", raw, err)
@@ -182,6 +208,7 @@ var Codes = map[string]bool{
 	"UNAUTHENTICATED": true, "FORBIDDEN": true, "BAD_USER_INPUT": true, "NOT_FOUND": true,
 	"CONFLICT": true, "RATE_LIMITED": true, "INTERNAL_SERVER_ERROR": true,
 	"GRAPHQL_PARSE_FAILED": true, "GRAPHQL_VALIDATION_FAILED": true, "COMPLEXITY_LIMIT_EXCEEDED": true,
+	"PERSISTED_QUERY_NOT_FOUND": true, "PERSISTED_QUERY_NOT_IN_LIST": true,
 }
 
 // leaks are what no answer may hold: password hashes, their column's
@@ -191,9 +218,11 @@ var leaks = []string{"$argon2id$", "$2a$", "$2b$", "$2y$", "password_hash", "pas
 // check holds an answer to the rules every answer keeps: no 5xx (but from
 // /readyz, whose 503 says the database is down), nothing of leaks, every
 // error with a contract code, BAD_USER_INPUT with a field, RATE_LIMITED
-// with a whole number of seconds in retryAfter, an internal error without
-// detail, no data for a request refused before it ran (an error without a
-// path), and no data under a root field that failed.
+// with a whole number of seconds in retryAfter, a reason only on
+// UNAUTHENTICATED (TOKEN_EXPIRED) and a requiredPermission only on
+// FORBIDDEN (a Permission), an internal error without detail, no data for
+// a request refused before it ran (an error without a path), and no data
+// under a root field that failed.
 func check(t testing.TB, path string, r *Response) {
 	t.Helper()
 	if path != "/readyz" {
@@ -215,6 +244,12 @@ func check(t testing.TB, path string, r *Response) {
 			require.Positive(t, after, "retryAfter: %+v", e)
 		case "INTERNAL_SERVER_ERROR":
 			require.Equal(t, "internal server error", e.Message)
+		}
+		if reason, ok := e.Extensions["reason"]; ok {
+			require.True(t, code == "UNAUTHENTICATED" && reason == "TOKEN_EXPIRED", "unknown reason: %+v", e)
+		}
+		if perm, ok := e.Extensions["requiredPermission"]; ok {
+			require.True(t, code == "FORBIDDEN" && Permissions[perm.(string)] != 0, "unknown requiredPermission: %+v", e)
 		}
 		switch len(e.Path) {
 		case 0: // refused before it ran

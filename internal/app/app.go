@@ -6,11 +6,15 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 	"time"
+
+	"entgo.io/ent/dialect"
 
 	"bitgate/auth"
 	"bitgate/ent"
@@ -20,6 +24,8 @@ import (
 	"bitgate/internal/database"
 	"bitgate/internal/httpapi"
 	"bitgate/internal/keys"
+	"bitgate/internal/metrics"
+	"bitgate/internal/persisted"
 	"bitgate/internal/ratelimit"
 )
 
@@ -29,6 +35,9 @@ type Config struct {
 	// DatabaseURL is postgres://… or an SQLite file (file:…).
 	DatabaseURL string
 	Pool        database.Pool
+	// SQLiteSynchronous is SQLite's synchronous setting, NORMAL (when
+	// empty) or FULL (see database.Options).
+	SQLiteSynchronous string
 	// EntOptions are added to the ent client's (a query counter, say).
 	EntOptions []ent.Option
 
@@ -44,7 +53,9 @@ type Config struct {
 	// auth.NewHasher).
 	HashWorkers, HashQueue int
 	// AuthRate and AuthBurst limit signin, signup and refresh per client
-	// address (see ratelimit.New); AuthRate 0 means no limit.
+	// address, in memory on SQLite (see ratelimit.New), in the database for
+	// every instance on PostgreSQL (ratelimit.NewShared); AuthRate 0 means
+	// no limit.
 	AuthRate  float64
 	AuthBurst int
 	// IPv6Prefix is how many leading bits of an IPv6 address the limits
@@ -53,6 +64,8 @@ type Config struct {
 
 	// Logger receives the server log; nil means slog.Default().
 	Logger *slog.Logger
+	// Metrics, if set, receives the server's metrics (see metrics.New).
+	Metrics *metrics.Metrics
 	// Now is the clock of tokens, sessions, lockouts and rate limits; nil
 	// means time.Now.
 	Now func() time.Time
@@ -61,6 +74,10 @@ type Config struct {
 	Production bool
 	// Limits bound what one GraphQL request may ask for.
 	Limits graph.Limits
+	// PersistedDocuments are the manifest files of trusted documents (see
+	// persisted.Load); with PersistedDocumentsOnly, nothing else runs.
+	PersistedDocuments     []string
+	PersistedDocumentsOnly bool
 	// MaxBodyBytes, MaxInFlight, CORSOrigins, TrustedProxies and TLS go to
 	// the HTTP layer (see httpapi.Config).
 	MaxBodyBytes   int64
@@ -94,48 +111,83 @@ type App struct {
 	Keys *keys.Store
 	// Handler serves the whole HTTP API.
 	Handler http.Handler
+	// Metrics are Config.Metrics, for the server to serve.
+	Metrics *metrics.Metrics
 
-	hasher *auth.Hasher
+	db       *database.DB
+	hasher   *auth.Hasher
+	log      *slog.Logger
+	draining atomic.Bool
 }
 
 // New opens the database at cfg.DatabaseURL (applying pending migrations)
 // and wires the server. The caller must Close the App. Returns an error if
-// the database cannot be opened or migrated, or the signing keys cannot be
-// made or read.
+// the persisted documents cannot be loaded, the database cannot be opened
+// or migrated, or the signing keys cannot be made or read.
 func New(ctx context.Context, cfg Config) (*App, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	client, err := database.Open(ctx, cfg.DatabaseURL, cfg.Pool, cfg.EntOptions...)
+	docs, err := persisted.Load(cfg.PersistedDocuments...)
 	if err != nil {
 		return nil, err
 	}
+	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{
+		Pool: cfg.Pool, Synchronous: cfg.SQLiteSynchronous, EntOptions: cfg.EntOptions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	client := db.Client
 	keySet, store, err := signingKeys(ctx, client, cfg, log)
 	if err != nil {
-		client.Close()
+		db.Close()
 		return nil, err
 	}
-	hasher := auth.NewHasher(cfg.HashWorkers, cfg.HashQueue)
+	var (
+		hashOptions []auth.HasherOption
+		events      func(string)
+	)
+	if m := cfg.Metrics; m != nil {
+		hashOptions = append(hashOptions, auth.ObserveWaits(m.HashWaited))
+		events = m.SecurityEvent
+	}
+	hasher := auth.NewHasher(cfg.HashWorkers, cfg.HashQueue, hashOptions...)
+	// One SQLite file has one instance, whose buckets may live in memory;
+	// the instances on one PostgreSQL database share theirs in it.
+	var limiter account.Limiter = ratelimit.New(cfg.AuthRate, cfg.AuthBurst)
+	if db.Dialect == dialect.Postgres {
+		limiter = ratelimit.NewShared(db.SQL, cfg.AuthRate, cfg.AuthBurst)
+	}
 	accounts := account.NewService(client,
 		auth.NewTokens(keySet, cfg.Issuer, cfg.Audience, cfg.AccessTTL, cfg.Now),
 		hasher,
 		account.Options{
 			RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace,
-			Limiter: ratelimit.New(cfg.AuthRate, cfg.AuthBurst), IPv6Prefix: cfg.IPv6Prefix,
-			Logger: log, Now: cfg.Now,
+			Limiter: limiter, IPv6Prefix: cfg.IPv6Prefix,
+			Logger: log, Events: events, Now: cfg.Now,
 		})
 	gql := graph.NewServer(graph.ServerConfig{
 		Client: client, Accounts: accounts, Content: content.NewService(client), Logger: log,
 		Introspection: !cfg.Production, Limits: cfg.Limits,
+		Documents: docs, DocumentsOnly: cfg.PersistedDocumentsOnly,
 	})
+	a := &App{Client: client, Accounts: accounts, Keys: store, Metrics: cfg.Metrics, db: db, hasher: hasher, log: log}
 	h := httpapi.New(httpapi.Config{
-		GraphQL: gql, Accounts: accounts, Ready: ready(client), Logger: log,
+		GraphQL: gql, Accounts: accounts, Ready: a.ready, Logger: log,
 		Production: cfg.Production, MaxBodyBytes: cfg.MaxBodyBytes, MaxInFlight: cfg.MaxInFlight,
 		CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies, TLS: cfg.TLS,
 		JWKS: keys.Handler(store),
 	})
-	return &App{Client: client, Accounts: accounts, Keys: store, Handler: h, hasher: hasher}, nil
+	if m := cfg.Metrics; m != nil {
+		gql.Use(m.GraphQLExtension())
+		h = m.Instrument(h)
+		m.WatchDB(db.SQL)
+		m.WatchHashQueue(hasher.Queue)
+	}
+	a.Handler = a.closeWhenDraining(h)
+	return a, nil
 }
 
 // signingKeys returns the key set of cfg.Signing, and for EdDSA the store
@@ -171,19 +223,57 @@ func signingKeys(ctx context.Context, client *ent.Client, cfg Config, log *slog.
 	return nil, nil, fmt.Errorf("unknown signing algorithm %q", sg.Alg)
 }
 
-// Close stops the hashing pool and closes the database.
+// Drain prepares the server to stop while it still serves: /readyz
+// answers 503 (shutting down), so that load balancers stop sending, and
+// every response asks its client to close the connection, so that the
+// next request goes out on a new one (to another instance, or refused
+// once this one stops accepting) instead of racing the server's close of
+// an idle connection. It cannot be undone.
+func (a *App) Drain() { a.draining.Store(true) }
+
+// closeWhenDraining adds Connection: close to every response once Drain
+// was called.
+func (a *App) closeWhenDraining(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Close stops the hashing pool and closes the database. The server must
+// not be serving: no handler may run.
 func (a *App) Close() error {
 	a.hasher.Close()
-	if err := a.Client.Close(); err != nil {
+	if err := a.db.Close(); err != nil {
 		return fmt.Errorf("close database: %w", err)
 	}
 	return nil
 }
 
-// ready reports whether the database answers a read.
-func ready(client *ent.Client) func(context.Context) error {
-	return func(ctx context.Context) error {
-		_, err := client.User.Query().Exist(ctx)
-		return err
+// The answers of /readyz when not ready (see also database.DB.Ready).
+var (
+	errDraining            = errors.New("shutting down")
+	errDatabaseUnavailable = errors.New("database unavailable")
+)
+
+// ready reports whether the server can serve (see database.DB.Ready): nil,
+// or an error whose message says why without detail, which goes to the
+// log.
+func (a *App) ready(ctx context.Context) error {
+	if a.draining.Load() {
+		return errDraining
 	}
+	err := a.db.Ready(ctx)
+	if err == nil {
+		return nil
+	}
+	a.log.WarnContext(ctx, "not ready", slog.Any("error", err))
+	for _, reason := range []error{database.ErrWritesFailing, database.ErrMigrationsMissing} {
+		if errors.Is(err, reason) {
+			return reason
+		}
+	}
+	return errDatabaseUnavailable
 }

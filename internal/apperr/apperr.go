@@ -23,14 +23,26 @@ const (
 	Internal        Code = "INTERNAL_SERVER_ERROR"
 )
 
+// ReasonTokenExpired is the reason of an UNAUTHENTICATED error for an
+// access token that is only too old: the client should refresh.
+const ReasonTokenExpired = "TOKEN_EXPIRED"
+
 // Error is an error a client may see: a code, a message safe to show, and
-// for BAD_USER_INPUT the input field, for RATE_LIMITED the seconds to wait.
+// for BAD_USER_INPUT the input field, for RATE_LIMITED the seconds to wait,
+// for some UNAUTHENTICATED errors a reason and for FORBIDDEN from a
+// permission check the permission needed.
 type Error struct {
 	Code       Code
 	Message    string
 	Field      string // BAD_USER_INPUT only
 	RetryAfter int    // RATE_LIMITED only, in seconds
-	Err        error  // the cause, logged but never shown
+	// Reason tells a client what to do about an UNAUTHENTICATED error
+	// (ReasonTokenExpired); empty for most.
+	Reason string
+	// Permission is the permission a FORBIDDEN caller lacks (FREE, PAID,
+	// ADMIN), when one would do.
+	Permission string
+	Err        error // the cause, logged but never shown
 }
 
 // Error returns the message, with the cause for logs.
@@ -53,6 +65,12 @@ func (e *Error) Extensions() map[string]any {
 	if e.Code == RateLimited {
 		ext["retryAfter"] = e.RetryAfter
 	}
+	if e.Reason != "" {
+		ext["reason"] = e.Reason
+	}
+	if e.Permission != "" {
+		ext["requiredPermission"] = e.Permission
+	}
 	return ext
 }
 
@@ -62,6 +80,12 @@ func New(code Code, msg string) *Error { return &Error{Code: code, Message: msg}
 // Input returns a BAD_USER_INPUT error naming the input field.
 func Input(field, msg string) *Error {
 	return &Error{Code: BadUserInput, Message: msg, Field: field}
+}
+
+// NeedsPermission returns the FORBIDDEN error of a caller who lacks the
+// permission named perm (FREE, PAID or ADMIN).
+func NeedsPermission(perm string) *Error {
+	return &Error{Code: Forbidden, Message: "requires the " + perm + " permission", Permission: perm}
 }
 
 // Limited returns a RATE_LIMITED error telling the caller to wait: its

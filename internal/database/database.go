@@ -51,24 +51,69 @@ func (p Pool) apply(db *sql.DB) {
 	db.SetConnMaxLifetime(p.ConnMaxLifetime)
 }
 
+// SQLite's synchronous settings that Options.Synchronous may name. In WAL
+// mode NORMAL syncs at checkpoints only: a commit survives a crash of the
+// process, but a power loss or an operating system crash may undo the last
+// transactions. FULL also syncs the WAL at every commit.
+const (
+	SynchronousNormal = "NORMAL"
+	SynchronousFull   = "FULL"
+)
+
+// Options are how Open opens a database; the zero value keeps the
+// defaults.
+type Options struct {
+	// Pool configures the connection pool, on SQLite as on PostgreSQL.
+	Pool Pool
+	// Synchronous is SQLite's synchronous setting on every connection:
+	// SynchronousNormal (the default when empty) or SynchronousFull.
+	Synchronous string
+	// EntOptions are added to the ent client's (a query counter, say).
+	EntOptions []ent.Option
+}
+
+// DB is an open, migrated database.
+type DB struct {
+	// Client is the ent client over the database.
+	Client *ent.Client
+	// SQL is the database/sql handle under Client, for statements ent
+	// cannot write and for the pool's statistics.
+	SQL *sql.DB
+	// Dialect is dialect.SQLite or dialect.Postgres.
+	Dialect string
+
+	versions []string    // of the embedded migrations
+	writes   *writeWatch // how the last write through Client ended
+}
+
 // Open opens the database at rawURL, applies the pending migrations under a
-// lock, and returns an ent client with extra options. A postgres:// or
-// postgresql:// URL is PostgreSQL through pgx; a file: URL (or any other
-// path) is an SQLite file, opened in WAL mode with foreign keys on, a busy
-// timeout and immediate transactions (so that a transaction that writes
-// never fails to upgrade its lock).
-func Open(ctx context.Context, rawURL string, pool Pool, opts ...ent.Option) (*ent.Client, error) {
-	d, db, err := openDB(rawURL)
+// lock, and returns it. A postgres:// or postgresql:// URL is PostgreSQL
+// through pgx; a file: URL (or any other path) is an SQLite file, opened
+// in WAL mode with foreign keys on, a busy timeout, opts.Synchronous,
+// immediate transactions (so that a transaction that writes never fails to
+// upgrade its lock) and times stored in UTC, after PRAGMA quick_check found it sound. Returns an
+// error wrapping ErrCorrupt for an SQLite file that is not, an error if
+// opts.Synchronous is neither NORMAL nor FULL, or if the database cannot be
+// opened or migrated.
+func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
+	d, db, err := openDB(ctx, rawURL, opts.Synchronous)
 	if err != nil {
 		return nil, err
 	}
-	pool.apply(db)
-	if err := migrate(ctx, db, d); err != nil {
+	opts.Pool.apply(db)
+	versions, err := migrate(ctx, db, d)
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", Redact(rawURL), err)
 	}
-	return ent.NewClient(append([]ent.Option{ent.Driver(entsql.OpenDB(d, db))}, opts...)...), nil
+	writes := &writeWatch{}
+	drv := watchedDriver{entsql.OpenDB(d, db), writes}
+	client := ent.NewClient(append([]ent.Option{ent.Driver(drv)}, opts.EntOptions...)...)
+	return &DB{Client: client, SQL: db, Dialect: d, versions: versions, writes: writes}, nil
 }
+
+// Close closes the database.
+func (db *DB) Close() error { return db.Client.Close() }
 
 // IsPostgres reports whether rawURL selects PostgreSQL.
 func IsPostgres(rawURL string) bool {
@@ -76,13 +121,22 @@ func IsPostgres(rawURL string) bool {
 }
 
 // openDB opens the database/sql handle and names its ent dialect.
-func openDB(rawURL string) (string, *sql.DB, error) {
+// synchronous is SQLite's setting (empty: NORMAL); an SQLite file is
+// checked (quickCheck).
+func openDB(ctx context.Context, rawURL, synchronous string) (string, *sql.DB, error) {
 	if IsPostgres(rawURL) {
 		db, err := sql.Open("pgx", rawURL)
 		if err != nil {
 			return "", nil, fmt.Errorf("open %s: %w", Redact(rawURL), err)
 		}
 		return dialect.Postgres, db, nil
+	}
+	switch synchronous = strings.ToUpper(synchronous); synchronous {
+	case "":
+		synchronous = SynchronousNormal
+	case SynchronousNormal, SynchronousFull:
+	default:
+		return "", nil, fmt.Errorf("SQLite synchronous setting %q: want NORMAL or FULL", synchronous)
 	}
 	path, _ := strings.CutPrefix(rawURL, "file:")
 	path, _, _ = strings.Cut(path, "?")
@@ -98,13 +152,24 @@ func openDB(rawURL string) (string, *sql.DB, error) {
 		return "", nil, fmt.Errorf("create database file: %w", err)
 	}
 	f.Close()
-	dsn := "file:" + path + "?_txlock=immediate" +
-		"&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)"
+	// Times are written in UTC in SQLite's own format, whatever the zone of
+	// the value or of the process ("2026-12-27 03:34:39.156343665+00:00"),
+	// so that SQLite's date functions read them and SQL compares them as
+	// text in time order; the driver's default was time.Time.String() in
+	// the value's zone. Times read back are in UTC.
+	// The driver runs each _pragma on every connection it opens.
+	dsn := "file:" + path + "?_txlock=immediate&_time_format=sqlite&_timezone=UTC" +
+		"&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(" + synchronous + ")"
 	connector, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return "", nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return dialect.SQLite, sql.OpenDB(stmtCache{connector}), nil
+	db := sql.OpenDB(stmtCache{connector})
+	if err := quickCheck(ctx, db, path); err != nil {
+		db.Close()
+		return "", nil, err
+	}
+	return dialect.SQLite, db, nil
 }
 
 // Redact hides the password of a database URL, for errors and logs.

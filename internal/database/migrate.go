@@ -24,40 +24,43 @@ var migrations embed.FS
 const migrationLockID = 0x6269746761746531 // "bitgate1"
 
 // migrate applies the dialect's pending migration files in order, each in
-// its own transaction, recording each in schema_migrations. On PostgreSQL
-// an advisory lock makes instances that start together take turns; on
-// SQLite the immediate transaction is the lock.
-func migrate(ctx context.Context, db *sql.DB, d string) error {
+// its own transaction, recording each in schema_migrations, and returns
+// the versions of all of them. On PostgreSQL an advisory lock makes
+// instances that start together take turns; on SQLite the immediate
+// transaction is the lock.
+func migrate(ctx context.Context, db *sql.DB, d string) ([]string, error) {
 	dir, err := migrationDir(d)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("connect: %w", err)
+		return nil, fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close()
 	if d == dialect.Postgres {
 		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLockID); err != nil {
-			return fmt.Errorf("take migration lock: %w", err)
+			return nil, fmt.Errorf("take migration lock: %w", err)
 		}
 		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockID) //nolint:errcheck // released with the connection anyway
 	}
 	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version varchar(255) PRIMARY KEY,
 		applied_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP)`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+		return nil, fmt.Errorf("create schema_migrations: %w", err)
 	}
 	files, err := dir.Files()
 	if err != nil {
-		return fmt.Errorf("read migrations: %w", err)
+		return nil, fmt.Errorf("read migrations: %w", err)
 	}
-	for _, f := range files {
+	versions := make([]string, len(files))
+	for i, f := range files {
 		if err := apply(ctx, conn, d, f); err != nil {
-			return fmt.Errorf("apply %s: %w", f.Name(), err)
+			return nil, fmt.Errorf("apply %s: %w", f.Name(), err)
 		}
+		versions[i] = f.Version()
 	}
-	return nil
+	return versions, nil
 }
 
 // apply runs one migration file unless it was applied already. On SQLite,
@@ -78,10 +81,7 @@ func apply(ctx context.Context, conn *sql.Conn, d string, f atlas.File) error {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	arg := "?"
-	if d == dialect.Postgres {
-		arg = "$1"
-	}
+	arg := placeholder(d)
 	var n int
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE version = "+arg, f.Version()).Scan(&n); err != nil {
 		return err
@@ -150,4 +150,12 @@ func migrationDir(d string) (atlas.Dir, error) {
 		return nil, fmt.Errorf("migrations for %s do not match atlas.sum: %w", d, err)
 	}
 	return dir, nil
+}
+
+// placeholder returns the dialect's first query parameter: $1 or ?.
+func placeholder(d string) string {
+	if d == dialect.Postgres {
+		return "$1"
+	}
+	return "?"
 }

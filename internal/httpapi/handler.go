@@ -14,14 +14,11 @@ import (
 	"mime"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/rs/cors"
-	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/parser"
 
 	"bitgate/internal/account"
 	"bitgate/internal/apperr"
@@ -38,8 +35,8 @@ type Config struct {
 	GraphQL http.Handler
 	// Accounts authenticates bearer tokens.
 	Accounts *account.Service
-	// Ready reports whether the server can serve (/readyz): nil when the
-	// database answers.
+	// Ready reports whether the server can serve (/readyz): nil when it
+	// can, else an error whose message, safe to show, says why.
 	Ready  func(context.Context) error
 	Logger *slog.Logger
 	// Production turns off the playground.
@@ -86,8 +83,7 @@ func New(cfg Config) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := cfg.Ready(ctx); err != nil {
-			cfg.Logger.WarnContext(ctx, "readiness check failed", slog.Any("error", err))
-			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = io.WriteString(w, "ok\n")
@@ -126,18 +122,13 @@ func authenticate(accounts *account.Service, next http.Handler) http.Handler {
 // checkRequest answers requests GraphQL cannot read before they reach it,
 // each with a 4xx status and a JSON errors array: a method other than GET
 // and POST (405), a POST body that is not JSON (415), or a body over limit
-// bytes (413). It reads the body whole, so no handler reads more.
+// bytes (413). It reads the body whole, so no handler reads more. What a
+// GET may ask (queries only) and malformed parameters are the GraphQL
+// transport's to refuse (graph.httpTransport).
 func checkRequest(limit int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodGet:
-			if status, msg := checkGET(r.URL.Query()); status != 0 {
-				if status == http.StatusMethodNotAllowed {
-					w.Header().Set("Allow", "POST")
-				}
-				writeHTTPError(w, status, msg)
-				return
-			}
 		case http.MethodPost:
 			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 				writeHTTPError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
@@ -163,28 +154,6 @@ func checkRequest(limit int64, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// checkGET refuses, with a status and a message, the GET requests gqlgen
-// would refuse without an error code: a mutation (405: GET must not change
-// anything) and variables or extensions that are not a JSON object (400).
-func checkGET(q url.Values) (int, string) {
-	for _, param := range []string{"variables", "extensions"} {
-		if v := q.Get(param); v != "" {
-			var m map[string]any
-			if json.Unmarshal([]byte(v), &m) != nil {
-				return http.StatusBadRequest, param + " must be a JSON object"
-			}
-		}
-	}
-	doc, err := parser.ParseQuery(&ast.Source{Input: q.Get("query")})
-	if err != nil {
-		return 0, "" // gqlgen answers parse errors with their code
-	}
-	if op := doc.Operations.ForName(q.Get("operationName")); op != nil && op.Operation != ast.Query {
-		return http.StatusMethodNotAllowed, "GET runs queries only: send a " + string(op.Operation) + " with POST"
-	}
-	return 0, ""
 }
 
 // writeHTTPError answers a request that never reached GraphQL.

@@ -66,10 +66,12 @@ func newDB(t *testing.T) *db {
 func openDB(t *testing.T, url string) *db {
 	t.Helper()
 	d := &db{url: url}
-	client, err := database.Open(t.Context(), url, database.Pool{}, ent.Debug(), ent.Log(func(...any) { d.queries.Add(1) }))
+	opened, err := database.Open(t.Context(), url, database.Options{
+		EntOptions: []ent.Option{ent.Debug(), ent.Log(func(...any) { d.queries.Add(1) })},
+	})
 	require.NoError(t, err)
-	t.Cleanup(func() { client.Close() })
-	d.client = client
+	t.Cleanup(func() { opened.Close() })
+	d.client = opened.Client
 	return d
 }
 

@@ -1,9 +1,11 @@
 // Package ratelimit keeps one token bucket per key (a client address and an
 // operation, say), forgetting buckets that have been idle long enough to be
-// full again.
+// full again: in memory (Limiter), or in PostgreSQL for every instance on
+// the database (Shared).
 package ratelimit
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -36,10 +38,11 @@ func New(perSecond float64, burst int) *Limiter {
 }
 
 // Allow takes a token from key's bucket at now. When the bucket is empty
-// it reports false and how long until a token is available.
-func (l *Limiter) Allow(key string, now time.Time) (bool, time.Duration) {
+// it reports false and how long until a token is available. It never
+// returns an error.
+func (l *Limiter) Allow(_ context.Context, key string, now time.Time) (bool, time.Duration, error) {
 	if l == nil || l.rate <= 0 {
-		return true, 0
+		return true, 0, nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -53,9 +56,9 @@ func (l *Limiter) Allow(key string, now time.Time) (bool, time.Duration) {
 	r := b.lim.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
-		return false, d
+		return false, d, nil
 	}
-	return true, 0
+	return true, 0, nil
 }
 
 // sweep drops buckets idle for longer than a full refill takes: a new

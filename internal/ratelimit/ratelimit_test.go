@@ -1,26 +1,29 @@
 package ratelimit
 
 import (
+	"context"
 	"testing"
 	"time"
 )
+
+var ctx = context.Background()
 
 func TestAllowBurstThenRefill(t *testing.T) {
 	l := New(2, 3) // 2 a second, burst 3
 	now := time.Unix(1_000_000, 0)
 	for i := range 3 {
-		if ok, _ := l.Allow("a", now); !ok {
+		if ok, _, _ := l.Allow(ctx, "a", now); !ok {
 			t.Fatalf("Allow #%d within burst = false, want true", i+1)
 		}
 	}
-	ok, wait := l.Allow("a", now)
+	ok, wait, _ := l.Allow(ctx, "a", now)
 	if ok || wait <= 0 || wait > 500*time.Millisecond {
 		t.Fatalf("Allow past burst = %v, %v; want false, (0, 500ms]", ok, wait)
 	}
-	if ok, _ := l.Allow("b", now); !ok {
+	if ok, _, _ := l.Allow(ctx, "b", now); !ok {
 		t.Fatalf("Allow for another key = false, want true")
 	}
-	if ok, _ := l.Allow("a", now.Add(500*time.Millisecond)); !ok {
+	if ok, _, _ := l.Allow(ctx, "a", now.Add(500*time.Millisecond)); !ok {
 		t.Fatalf("Allow after refill = false, want true")
 	}
 }
@@ -28,7 +31,7 @@ func TestAllowBurstThenRefill(t *testing.T) {
 func TestDisabled(t *testing.T) {
 	l := New(0, 0)
 	for range 1000 {
-		if ok, _ := l.Allow("a", time.Now()); !ok {
+		if ok, _, _ := l.Allow(ctx, "a", time.Now()); !ok {
 			t.Fatal("disabled limiter refused")
 		}
 	}
@@ -37,8 +40,8 @@ func TestDisabled(t *testing.T) {
 func TestSweepForgetsIdleBuckets(t *testing.T) {
 	l := New(1, 2)
 	now := time.Unix(1_000_000, 0)
-	l.Allow("old", now)
-	l.Allow("new", now.Add(2*time.Minute))
+	l.Allow(ctx, "old", now)
+	l.Allow(ctx, "new", now.Add(2*time.Minute))
 	if _, ok := l.buckets["old"]; ok {
 		t.Fatal("idle bucket kept after sweep")
 	}

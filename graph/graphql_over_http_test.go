@@ -1,0 +1,124 @@
+package graph_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"bitgate/ent/book"
+	"bitgate/graph"
+	"bitgate/internal/apitest"
+)
+
+// TestGraphQLOverHTTPStatuses holds /graphql to the GraphQL-over-HTTP
+// spec's status codes and answer shapes: a request error (raised before
+// the operation runs) has no data entry, and is 200 under application/json
+// and 400 under application/graphql-response+json; an error raised while
+// the operation runs keeps its data entry and 200 under both.
+func TestGraphQLOverHTTPStatuses(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t, apitest.Options{Limits: graph.Limits{MaxDepth: 4, MaxComplexity: 200}})
+	u := c.SignUp(t)
+
+	requestErrors := map[string]struct {
+		body string
+		code string
+	}{
+		"parse error":            {`{"query":"{ me { id }"}`, "GRAPHQL_PARSE_FAILED"},
+		"validation error":       {`{"query":"{ nope }"}`, "GRAPHQL_VALIDATION_FAILED"},
+		"no such operation":      {`{"query":"query A { me { id } }","operationName":"B"}`, "GRAPHQL_VALIDATION_FAILED"},
+		"variable of wrong type": {`{"query":"query($f: Int) { books(first: $f) { totalCount } }","variables":{"f":"ten"}}`, "GRAPHQL_VALIDATION_FAILED"},
+		"missing variable":       {`{"query":"query($id: ID!) { book(id: $id) { id } }"}`, "GRAPHQL_VALIDATION_FAILED"},
+		"too deep":               {`{"query":"{ notes { edges { node { owner { id } } } } }"}`, "GRAPHQL_VALIDATION_FAILED"},
+		"too complex":            {`{"query":"{ books(first: 100) { edges { node { id title author } } } }"}`, "COMPLEXITY_LIMIT_EXCEEDED"},
+		"two signins":            {`{"query":"mutation { a: signin(email: \"a@example.com\", password: \"x\") { tokenType } b: signin(email: \"b@example.com\", password: \"x\") { tokenType } }"}`, "RATE_LIMITED"},
+	}
+	for _, media := range []struct {
+		accept, contentType string
+		status              int
+	}{
+		{"", "application/json", http.StatusOK},
+		{"application/json", "application/json", http.StatusOK},
+		{"application/graphql-response+json", "application/graphql-response+json", http.StatusBadRequest},
+		{"application/graphql-response+json, application/json;q=0.9", "application/graphql-response+json", http.StatusBadRequest},
+	} {
+		h := apitest.Header("Authorization", "Bearer "+u.Token)
+		if media.accept != "" {
+			h.Set("Accept", media.accept)
+		}
+		for name, tc := range requestErrors {
+			t.Run(media.accept+"/"+name, func(t *testing.T) {
+				r := c.Raw(t, http.MethodPost, "/graphql", h, []byte(tc.body))
+				require.Equal(t, media.status, r.Status, "%s", r.Body)
+				require.True(t, strings.HasPrefix(r.Header.Get("Content-Type"), media.contentType), "Content-Type %q", r.Header.Get("Content-Type"))
+				apitest.RequireCode(t, r, tc.code)
+				requireNoDataEntry(t, r)
+			})
+		}
+		t.Run(media.accept+"/field error keeps data", func(t *testing.T) {
+			r := c.Raw(t, http.MethodPost, "/graphql", apitest.Header("Accept", media.accept), []byte(`{"query":"{ me { id } }"}`))
+			require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+			apitest.RequireCode(t, r, "UNAUTHENTICATED")
+			var top map[string]json.RawMessage
+			require.NoError(t, json.Unmarshal(r.Body, &top))
+			require.Contains(t, top, "data", "an execution error must keep the data entry: %s", r.Body)
+		})
+	}
+}
+
+// TestGETRunsQueriesOnly sends mutations over GET, in every way a client
+// could, and requires 405 with Allow: POST, a coded error, and nothing run.
+func TestGETRunsQueriesOnly(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	admin := c.NewUser(t, apitest.Admin)
+	h := apitest.Header("Authorization", "Bearer "+admin.Token)
+	create := `mutation M { createBook(input: {title: "via GET", author: "x"}) { id } }`
+	for name, params := range map[string]url.Values{
+		"mutation":                {"query": {create}},
+		"named among queries":     {"query": {`query Q { __typename } ` + create}, "operationName": {"M"}},
+		"with variables":          {"query": {`mutation($t: String!) { createBook(input: {title: $t, author: "x"}) { id } }`}, "variables": {`{"t":"via GET"}`}},
+		"graphql-response+json":   {"query": {create}},
+		"signin":                  {"query": {`mutation { signin(email: "a@example.com", password: "x") { tokenType } }`}},
+		"subscription (no type)":  {"query": {`subscription { me { id } }`}},
+		"mutation in a fragment?": {"query": {`mutation { ...F } fragment F on Mutation { createBook(input: {title: "via GET", author: "x"}) { id } }`}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			hh := h.Clone()
+			if name == "graphql-response+json" {
+				hh.Set("Accept", "application/graphql-response+json")
+			}
+			r := c.Raw(t, http.MethodGet, "/graphql?"+params.Encode(), hh, nil)
+			if strings.HasPrefix(name, "subscription") {
+				apitest.RequireCode(t, r, "GRAPHQL_VALIDATION_FAILED")
+				return
+			}
+			apitest.RequireTransportError(t, r, http.StatusMethodNotAllowed)
+			require.Equal(t, "POST", r.Header.Get("Allow"))
+			apitest.RequireCode(t, r, "GRAPHQL_VALIDATION_FAILED")
+			requireNoDataEntry(t, r)
+		})
+	}
+	require.Zero(t, c.DB.Book.Query().Where(book.Title("via GET")).CountX(t.Context()), "a mutation ran over GET")
+
+	t.Run("undecodable parameters", func(t *testing.T) {
+		for _, raw := range []string{"variables=%7B", "variables=%5B1%5D", "extensions=nope", "query=%7B__typename%7D&variables=%22x%22"} {
+			r := c.Raw(t, http.MethodGet, "/graphql?"+raw, nil, nil)
+			apitest.RequireTransportError(t, r, http.StatusBadRequest)
+			apitest.RequireCode(t, r, "GRAPHQL_PARSE_FAILED")
+		}
+	})
+}
+
+// requireNoDataEntry requires an answer without a data entry, as the
+// GraphQL spec asks of an error raised before execution.
+func requireNoDataEntry(t *testing.T, r *apitest.Response) {
+	t.Helper()
+	var top map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(r.Body, &top), "%s", r.Body)
+	require.NotContains(t, top, "data", "a request error with a data entry: %s", r.Body)
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"bitgate/internal/apitest"
+)
+
+// server is bitgate served by its own serve path on a port of its own.
+type server struct {
+	url  string
+	addr string
+	// metricsURL is where /metrics is served, with -metrics-addr.
+	metricsURL string
+	log        *apitest.Log
+	// signal ends the serve context, as SIGTERM does.
+	signal context.CancelFunc
+
+	stopped chan struct{} // closed when serveUntil returned err
+	err     error
+}
+
+// wait waits for serveUntil to return, and returns its error.
+func (s *server) wait() error {
+	<-s.stopped
+	return s.err
+}
+
+// startServer runs bitgate with the settings in args on a fresh data
+// directory and a free port: the server serve builds, served by
+// serveUntil, which serve calls once it handles the signals.
+func startServer(t *testing.T, args ...string) *server {
+	t.Helper()
+	args = append([]string{"-addr", "127.0.0.1:0", "-data-dir", t.TempDir(), "-log-level", "debug"}, args...)
+	cfg, err := parseConfig("bitgate", args, func(string) string { return "" }, nil)
+	require.NoError(t, err)
+	s := &server{log: &apitest.Log{}, stopped: make(chan struct{})}
+	log := newLogger(cfg, s.log)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.signal = cancel
+	a, err := newApp(ctx, cfg, log)
+	require.NoError(t, err)
+	lns, err := listen(cfg)
+	require.NoError(t, err)
+	s.addr = lns.api.Addr().String()
+	s.url = "http://" + s.addr
+	if lns.metrics != nil {
+		s.metricsURL = "http://" + lns.metrics.Addr().String()
+	}
+	go func() {
+		s.err = serveUntil(ctx, a, lns, cfg, log)
+		close(s.stopped)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		_ = s.wait()
+	})
+	return s
+}
+
+// TestMetricsAddr serves the metrics on METRICS_ADDR: /metrics answers
+// there, with the server's series, and nowhere else.
+func TestMetricsAddr(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "-metrics-addr", "127.0.0.1:0")
+	api := apitest.Connect(t, s.url)
+	api.SignUp(t)
+
+	r, err := apitest.Connect(t, s.metricsURL).Send(http.MethodGet, "/metrics", nil, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, r.Status)
+	require.Contains(t, string(r.Body), `bitgate_graphql_request_duration_seconds_count{code="OK",operation="signup"} 1`)
+	require.Contains(t, string(r.Body), `go_sql_open_connections{db_name="bitgate"}`)
+
+	require.Equal(t, http.StatusNotFound, api.Raw(t, http.MethodGet, "/metrics", nil, nil).Status, "/metrics on the API's address")
+	r, err = apitest.Connect(t, s.metricsURL).Send(http.MethodGet, "/graphql", nil, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNotFound, r.Status, "the API on the metrics address")
+}
+
+// TestNoMetricsByDefault: without METRICS_ADDR nothing serves metrics.
+func TestNoMetricsByDefault(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	require.Empty(t, s.metricsURL)
+	require.Equal(t, http.StatusNotFound, apitest.Connect(t, s.url).Raw(t, http.MethodGet, "/metrics", nil, nil).Status)
+}
