@@ -34,6 +34,7 @@ type config struct {
 	RefreshTTL      time.Duration
 	ReuseGrace      time.Duration
 	MaxBodyBytes    int64
+	MaxInFlight     int
 	HashWorkers     int
 	HashQueue       int
 	ShutdownDrain   time.Duration
@@ -127,6 +128,7 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 	dur(&c.RequestTimeout, "request-timeout", "REQUEST_TIMEOUT", httpapi.DefaultRequestTimeout, "how long a GraphQL request may run before it is answered SERVICE_UNAVAILABLE")
 	var maxBody int
 	num(&maxBody, "max-body-bytes", "MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, "request body limit")
+	num(&c.MaxInFlight, "max-in-flight", "MAX_IN_FLIGHT", httpapi.DefaultMaxInFlight, "requests running GraphQL at once; others wait for a slot")
 	num(&c.HashWorkers, "hash-workers", "HASH_WORKERS", max(1, runtime.NumCPU()/2), "password hashes at once")
 	num(&c.HashQueue, "hash-queue", "HASH_QUEUE", 128, "sign-ins that may wait for a hashing slot")
 	num(&c.Limits.MaxDepth, "max-depth", "MAX_QUERY_DEPTH", graph.DefaultMaxDepth, "deepest selection nesting")
@@ -137,9 +139,9 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 	num(&c.IPv6Prefix, "rate-limit-ipv6-prefix", "RATE_LIMIT_IPV6_PREFIX", clientip.DefaultIPv6Prefix, "leading bits of an IPv6 address that the per-address limits count as one client")
 	str(&c.TLSCertFile, "tls-cert-file", "TLS_CERT_FILE", "", "serve HTTPS with this certificate")
 	str(&c.TLSKeyFile, "tls-key-file", "TLS_KEY_FILE", "", "and this key")
-	num(&c.Pool.MaxOpenConns, "db-max-open-conns", "DB_MAX_OPEN_CONNS", 20, "PostgreSQL connections per instance")
-	num(&c.Pool.MaxIdleConns, "db-max-idle-conns", "DB_MAX_IDLE_CONNS", 10, "idle PostgreSQL connections kept per instance")
-	dur(&c.Pool.ConnMaxLifetime, "db-conn-max-lifetime", "DB_CONN_MAX_LIFETIME", 30*time.Minute, "how long a PostgreSQL connection is reused")
+	num(&c.Pool.MaxOpenConns, "db-max-open-conns", "DB_MAX_OPEN_CONNS", database.DefaultMaxOpenConns, "database connections per instance")
+	num(&c.Pool.MaxIdleConns, "db-max-idle-conns", "DB_MAX_IDLE_CONNS", 0, "idle database connections kept per instance (0: all of them)")
+	dur(&c.Pool.ConnMaxLifetime, "db-conn-max-lifetime", "DB_CONN_MAX_LIFETIME", 30*time.Minute, "how long a database connection is reused")
 	str(&c.SQLiteSynchronous, "sqlite-synchronous", "SQLITE_SYNCHRONOUS", database.SynchronousNormal, "NORMAL: an SQLite commit survives a crash of the process; FULL: also a power loss or an OS crash, at the cost of a sync per commit")
 	dur(&c.DBTimeout, "db-timeout", "DB_TIMEOUT", database.DefaultCallTimeout, "how long one database statement or transaction may take")
 	fs.Float64Var(&c.AuthRate, "auth-rate", 5, "signin, signup and refresh calls a client address regains each second, each (0: no limit) (AUTH_RATE)")

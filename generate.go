@@ -1,5 +1,5 @@
 package main
 
 //go:generate go run -mod=mod ./ent/entc.go
-//go:generate go run -mod=mod github.com/99designs/gqlgen
+//go:generate go run -mod=mod ./graph/gen/main.go
 //go:generate go tool genqlient internal/apiclient/genqlient.yaml

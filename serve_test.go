@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"runtime/debug"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -88,4 +89,15 @@ func TestNoMetricsByDefault(t *testing.T) {
 	s := startServer(t)
 	require.Empty(t, s.metricsURL)
 	require.Equal(t, http.StatusNotFound, apitest.Connect(t, s.url).Raw(t, http.MethodGet, "/metrics", nil, nil).Status)
+}
+
+// TestGCPercent: the server collects at 400% heap growth unless GOGC says
+// otherwise. (Not parallel: the setting is the process's.)
+func TestGCPercent(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(old) })
+	setGCPercent(func(k string) string { return map[string]string{"GOGC": "50"}[k] })
+	require.Equal(t, 100, debug.SetGCPercent(100), "with GOGC set, the runtime's setting stays")
+	setGCPercent(func(string) string { return "" })
+	require.Equal(t, serverGCPercent, debug.SetGCPercent(100), "GOGC unset")
 }

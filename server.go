@@ -50,7 +50,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app.App, error
 		HashWorkers: cfg.HashWorkers, HashQueue: cfg.HashQueue,
 		AuthRate: cfg.AuthRate, AuthBurst: cfg.AuthBurst, IPv6Prefix: cfg.IPv6Prefix,
 		Logger: log, Production: cfg.production(), Limits: cfg.Limits,
-		MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout, CORSOrigins: cfg.CORSOrigins,
+		MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout, MaxInFlight: cfg.MaxInFlight, CORSOrigins: cfg.CORSOrigins,
 		TrustedProxies: cfg.TrustedProxies, TLS: cfg.TLSCertFile != "",
 		PersistedDocuments: cfg.PersistedDocuments, PersistedDocumentsOnly: cfg.PersistedDocumentsOnly,
 		Metrics: m,

@@ -79,6 +79,7 @@ type Tokens struct {
 	ttl      time.Duration
 	now      func() time.Time
 	parser   *jwt.Parser
+	verified verifiedTokens
 }
 
 // NewTokens returns a Tokens that signs with the current key of keys and
@@ -183,13 +184,27 @@ func (t *Tokens) Issue(ctx context.Context, userID, sessionID uuid.UUID, perm in
 // error wrapping ErrInvalidToken, ErrExpired for a token refused for its
 // age alone; a failure to look the key up (the database of a KeySet is
 // down) returns an error that does not.
+//
+// A token that passed is remembered by its text (up to a bound), and its
+// next Parse checks only what may have changed since: the time claims, and
+// whether its key still verifies; any failure there parses it anew.
 func (t *Tokens) Parse(ctx context.Context, token string) (*Claims, error) {
 	if len(token) > maxTokenLen {
 		return nil, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, maxTokenLen)
 	}
+	if v, ok := t.verified.get(token); ok {
+		if _, err := t.keys.VerificationKey(ctx, v.kid); err == nil && v.timely(t.now()) {
+			claims := v.claims
+			return &claims, nil
+		}
+		t.verified.forget(token)
+	}
 	claims := &Claims{}
+	var kid string
 	_, err := t.parser.ParseWithClaims(token, claims, func(tok *jwt.Token) (any, error) {
-		return t.verificationKey(ctx, tok)
+		key, err := t.verificationKey(ctx, tok)
+		kid, _ = tok.Header["kid"].(string)
+		return key, err
 	})
 	var lookup *lookupError
 	switch {
@@ -208,6 +223,7 @@ func (t *Tokens) Parse(ctx context.Context, token string) (*Claims, error) {
 	if _, err := claims.Session(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
+	t.verified.put(token, &verifiedToken{claims: *claims, kid: kid}, t.now())
 	return claims, nil
 }
 

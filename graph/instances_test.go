@@ -1,6 +1,8 @@
 package graph_test
 
 import (
+	"context"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -50,4 +52,59 @@ func TestConcurrentSignupsOneEmail(t *testing.T) {
 	}
 	require.Equal(t, map[string]int{"ok": 1, "CONFLICT": n - 1}, codes)
 	require.Equal(t, 1, servers[0].DB.User.Query().CountX(t.Context()))
+}
+
+// TestRevocationUnderLoadAcrossInstances runs two instances on one database
+// while other clients keep both busy (so that pooled connections and
+// cached statements are in use), and checks round after round that a
+// sign-out on A refuses the token on B at once, and a demotion on A
+// forbids on B at once: not a single request after the answer may pass.
+func TestRevocationUnderLoadAcrossInstances(t *testing.T) {
+	t.Parallel()
+	a := apitest.New(t)
+	b := a.NewInstance(t)
+	admin := a.NewUser(t, apitest.Admin)
+	u := a.SignUp(t)
+
+	// Background load on both instances until the rounds are over.
+	ctx, stop := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	for i := range 4 {
+		s := []*apitest.Client{a, b}[i%2]
+		token := a.SignUp(t).Token
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				_, _ = s.Post(token, `{ me { id } books(first: 10) { edges { node { id } } } }`, nil)
+			}
+		})
+	}
+	defer func() { stop(); wg.Wait() }()
+
+	const rounds = 10
+	passed := 0
+	for range rounds {
+		p := a.SignIn(t, u.Email, apitest.Password)
+		require.Equal(t, u.ID, b.Me(t, p.Token).ID, "fresh token on B")
+		require.True(t, apitest.Data[bool](t, a.Do(t, p.Token, apitest.OpSignOut, nil), "signout"))
+		if r := b.Do(t, p.Token, apitest.OpMe, nil); r.Code() != "UNAUTHENTICATED" {
+			passed++
+		}
+	}
+	require.Zero(t, passed, "requests on B that passed right after sign-out on A")
+
+	p := a.SignIn(t, u.Email, apitest.Password)
+	setLevel := func(level int) {
+		t.Helper()
+		apitest.Data[apitest.User](t, a.Do(t, admin.Token, apitest.OpUpdateUser,
+			apitest.Vars{"id": u.ID, "in": apitest.Vars{"permissionLevel": level}}), "updateUser")
+	}
+	for range rounds {
+		setLevel(apitest.Free)
+		apitest.Data[apitest.Connection[apitest.Book]](t, b.Do(t, p.Token, apitest.OpBooks, apitest.Vars{"first": 1}), "books")
+		setLevel(0)
+		if r := b.Do(t, p.Token, apitest.OpBooks, apitest.Vars{"first": 1}); r.Code() != "FORBIDDEN" {
+			passed++
+		}
+	}
+	require.Zero(t, passed, "requests on B that passed right after demotion on A")
 }

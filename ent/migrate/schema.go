@@ -73,6 +73,13 @@ var (
 		Name:       "lockouts",
 		Columns:    LockoutsColumns,
 		PrimaryKey: []*schema.Column{LockoutsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "lockout_updated_at",
+				Unique:  false,
+				Columns: []*schema.Column{LockoutsColumns[4]},
+			},
+		},
 	}
 	// NotesColumns holds the columns for the "notes" table.
 	NotesColumns = []*schema.Column{
@@ -94,6 +101,13 @@ var (
 				Columns:    []*schema.Column{NotesColumns[5]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "note_owner_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{NotesColumns[5], NotesColumns[0]},
 			},
 		},
 	}
@@ -128,6 +142,16 @@ var (
 				Name:    "session_user_id",
 				Unique:  false,
 				Columns: []*schema.Column{SessionsColumns[9]},
+			},
+			{
+				Name:    "session_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{SessionsColumns[4]},
+			},
+			{
+				Name:    "session_revoked_at",
+				Unique:  false,
+				Columns: []*schema.Column{SessionsColumns[5]},
 			},
 		},
 	}
@@ -190,6 +214,13 @@ var (
 				Columns:    []*schema.Column{SpentTokensColumns[3]},
 				RefColumns: []*schema.Column{SessionsColumns[0]},
 				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "spenttoken_session_id",
+				Unique:  false,
+				Columns: []*schema.Column{SpentTokensColumns[3]},
 			},
 		},
 	}

@@ -7,6 +7,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
 )
 
 // Lockout counts the failed sign-ins in a row for one email, whether or not
@@ -27,4 +28,9 @@ func (Lockout) Fields() []ent.Field {
 // Annotations keep lockouts out of GraphQL.
 func (Lockout) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}
+
+// Indexes let the hourly prune find idle counts without reading them all.
+func (Lockout) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("updated_at")}
 }

@@ -6,6 +6,7 @@ import (
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
 	"github.com/google/uuid"
 )
 
@@ -31,6 +32,12 @@ func (Note) Edges() []ent.Edge {
 			Comment("The user who wrote the note: the only one who may read it.").
 			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
 	}
+}
+
+// Indexes serve a user's notes page by page, in id order (and deleting a
+// user's notes with them).
+func (Note) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("owner_id", "id")}
 }
 
 // Annotations make notes a Relay connection with generated create and update inputs.

@@ -8,6 +8,7 @@ import (
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
 	"github.com/google/uuid"
 )
 
@@ -29,6 +30,11 @@ func (SpentToken) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("session", Session.Type).Ref("spent_tokens").Field("session_id").Unique().Required().Immutable(),
 	}
+}
+
+// Indexes serve deleting a session's spent tokens with it.
+func (SpentToken) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("session_id")}
 }
 
 // Annotations keep spent tokens out of GraphQL.

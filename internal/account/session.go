@@ -360,17 +360,48 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Viewer, erro
 	if err != nil {
 		return nil, errBadAccessToken
 	}
-	// One query: the user, if the token's session is theirs and live.
-	u, err := s.client.User.Query().
-		Where(user.ID(uid), user.HasSessionsWith(session.ID(sid), session.RevokedAtIsNil(), session.ExpiresAtGT(s.now()))).
-		Only(ctx)
+	u, err := s.liveSessionUser(ctx, uid, sid)
 	switch {
-	case ent.IsNotFound(err):
-		return nil, errBadAccessToken
 	case err != nil:
 		return nil, fmt.Errorf("load user %s of session %s: %w", uid, sid, err)
+	case u == nil:
+		return nil, errBadAccessToken
 	}
 	return &Viewer{User: u, SessionID: sid}, nil
+}
+
+// liveSessionUserSQL selects the user, every column, if the session is
+// theirs and live. It is written by hand, once for both dialects (SQLite
+// reads $1, $2, $3 as parameters in the order they appear), because every
+// authenticated request runs it: ent's query builder and scanner took four
+// times the allocations and time of the statement itself.
+var liveSessionUserSQL = "SELECT u." + strings.Join(user.Columns, ", u.") +
+	" FROM " + user.Table + " u JOIN " + session.Table + " s ON s." + session.FieldUserID + " = u." + user.FieldID +
+	" WHERE u." + user.FieldID + " = $1 AND s." + session.FieldID + " = $2" +
+	" AND s." + session.FieldRevokedAt + " IS NULL AND s." + session.FieldExpiresAt + " > $3"
+
+// liveSessionUser loads the user uid if sid is one of their sessions,
+// neither revoked nor expired, with one statement; it returns nil if not.
+// The user is complete but detached from the client: it cannot query its
+// edges.
+func (s *Service) liveSessionUser(ctx context.Context, uid, sid uuid.UUID) (*ent.User, error) {
+	rows, err := s.client.QueryContext(ctx, liveSessionUserSQL, uid, sid, s.now())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, rows.Err()
+	}
+	u := &ent.User{}
+	// In the order of user.Columns; a column added to the schema fails
+	// here at once (TestAuthenticateLoadsTheStoredUser).
+	err = rows.Scan(&u.ID, &u.CreatedAt, &u.UpdatedAt, &u.FirstName, &u.LastName, &u.Email,
+		&u.PasswordHash, &u.PermissionLevel, &u.CredentialVersion)
+	if err != nil {
+		return nil, err
+	}
+	return u, rows.Close()
 }
 
 // clip makes a header value storable: at most n bytes of valid UTF-8

@@ -31,6 +31,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -115,10 +116,13 @@ type Client struct {
 	DatabaseURL string
 	// Clock is the server's clock.
 	Clock *Clock
+	// Handler is the server's whole HTTP handler, for benchmarks that call
+	// it in-process, without a client or a connection.
+	Handler http.Handler
 
-	http    *http.Client
-	opts    Options
-	queries *atomic.Int64
+	http *http.Client
+	opts Options
+	sql  *sqlLog
 }
 
 // New builds a server through app.New with opts (at most one) on a fresh
@@ -141,7 +145,7 @@ func New(t testing.TB, opts ...Options) *Client {
 	if o.Log != nil {
 		w, level = o.Log, slog.LevelDebug
 	}
-	queries := new(atomic.Int64)
+	sql := new(sqlLog)
 	if o.Secret == nil {
 		o.Secret = secret
 	}
@@ -151,7 +155,7 @@ func New(t testing.TB, opts ...Options) *Client {
 	}
 	a, err := app.New(context.Background(), app.Config{
 		DatabaseURL: o.DatabaseURL, DBTimeout: or(o.DBTimeout, 30*time.Second),
-		EntOptions: []ent.Option{ent.Debug(), ent.Log(func(...any) { queries.Add(1) })},
+		EntOptions: []ent.Option{ent.Debug(), ent.Log(sql.record)},
 		Signing:    signing, Issuer: issuer, Audience: audience,
 		AccessTTL:   or(o.AccessTTL, 15*time.Minute),
 		RefreshTTL:  or(o.RefreshTTL, 720*time.Hour),
@@ -173,7 +177,7 @@ func New(t testing.TB, opts ...Options) *Client {
 	})
 	return &Client{
 		URL: ts.URL, DB: a.Client, Accounts: a.Accounts, Keys: a.Keys, DatabaseURL: o.DatabaseURL, Clock: o.Clock,
-		http: ts.Client(), opts: o, queries: queries,
+		Handler: a.Handler, http: ts.Client(), opts: o, sql: sql,
 	}
 }
 
@@ -192,7 +196,7 @@ func Serve(t testing.TB, h http.Handler) *Client {
 	t.Helper()
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	return &Client{URL: ts.URL, Clock: NewClock(), http: ts.Client(), queries: new(atomic.Int64)}
+	return &Client{URL: ts.URL, Clock: NewClock(), http: ts.Client(), sql: new(sqlLog)}
 }
 
 // Connect returns a client of a server that runs elsewhere at url (the
@@ -202,11 +206,43 @@ func Serve(t testing.TB, h http.Handler) *Client {
 func Connect(t testing.TB, url string) *Client {
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &Client{URL: url, Clock: NewClock(), http: &http.Client{Transport: tr}, queries: new(atomic.Int64)}
+	return &Client{URL: url, Clock: NewClock(), http: &http.Client{Transport: tr}, sql: new(sqlLog)}
 }
 
 // SQLCount returns how many SQL statements the server has run so far.
-func (c *Client) SQLCount() int64 { return c.queries.Load() }
+func (c *Client) SQLCount() int64 { return c.sql.count.Load() }
+
+// Statements returns the distinct SQL statements the server has run so
+// far, sorted, as ent's debug log gives them (without their arguments).
+func (c *Client) Statements() []string {
+	var out []string
+	c.sql.statements.Range(func(k, _ any) bool {
+		out = append(out, k.(string))
+		return true
+	})
+	slices.Sort(out)
+	return out
+}
+
+// sqlLog counts the statements of ent's debug log and keeps their text.
+type sqlLog struct {
+	count      atomic.Int64
+	statements sync.Map // SQL text → struct{}
+}
+
+// record takes one line of ent's debug log:
+// "driver.Query: query=SELECT … args=[…]".
+func (l *sqlLog) record(v ...any) {
+	l.count.Add(1)
+	line, ok := v[0].(string)
+	if len(v) != 1 || !ok {
+		line = fmt.Sprint(v...)
+	}
+	_, q, ok := strings.Cut(line, " query=")
+	if i := strings.LastIndex(q, " args=["); ok && i >= 0 {
+		l.statements.LoadOrStore(q[:i], struct{}{})
+	}
+}
 
 // Forger returns a token forger with the server's key, claims and clock.
 func (c *Client) Forger() authtest.Forger {

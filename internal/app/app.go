@@ -82,10 +82,11 @@ type Config struct {
 	// persisted.Load); with PersistedDocumentsOnly, nothing else runs.
 	PersistedDocuments     []string
 	PersistedDocumentsOnly bool
-	// MaxBodyBytes, RequestTimeout, CORSOrigins, TrustedProxies and TLS go
-	// to the HTTP layer (see httpapi.Config).
+	// MaxBodyBytes, RequestTimeout, MaxInFlight, CORSOrigins, TrustedProxies
+	// and TLS go to the HTTP layer (see httpapi.Config).
 	MaxBodyBytes   int64
 	RequestTimeout time.Duration
+	MaxInFlight    int
 	CORSOrigins    []string
 	TrustedProxies []netip.Prefix
 	TLS            bool
@@ -182,7 +183,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	a := &App{Client: client, Accounts: accounts, Keys: store, Metrics: cfg.Metrics, db: db, hasher: hasher, log: log}
 	h := httpapi.New(httpapi.Config{
 		GraphQL: gql, Accounts: accounts, Ready: a.ready, Logger: log,
-		Production: cfg.Production, MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout,
+		Production: cfg.Production, MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout, MaxInFlight: cfg.MaxInFlight,
 		CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies, TLS: cfg.TLS,
 		JWKS: keys.Handler(store),
 	})

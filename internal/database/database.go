@@ -15,17 +15,40 @@ import (
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
-	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver, without cgo
+	"modernc.org/sqlite"
 
 	"bitgate/ent"
 )
 
-// Pool configures the connection pool. Zero fields keep database/sql's
-// defaults (SQLite ignores the pool: it has one file).
+// Pool configures the connection pool, on SQLite as on PostgreSQL. Zero
+// fields take the defaults: DefaultMaxOpenConns connections, all of them
+// kept when idle, reused for ever.
 type Pool struct {
 	MaxOpenConns    int
 	MaxIdleConns    int
 	ConnMaxLifetime time.Duration
+}
+
+// DefaultMaxOpenConns bounds the connections of an instance: enough for
+// every request a 2-core server can run at once and for writers waiting
+// on SQLite's lock, far below PostgreSQL's max_connections.
+const DefaultMaxOpenConns = 20
+
+// apply sets the pool's bounds on db. Idle connections are kept up to the
+// maximum: a connection closed under load is one opened again a moment
+// later (on SQLite with its pragmas, on PostgreSQL with a new backend).
+func (p Pool) apply(db *sql.DB) {
+	open := p.MaxOpenConns
+	if open <= 0 {
+		open = DefaultMaxOpenConns
+	}
+	idle := p.MaxIdleConns
+	if idle <= 0 || idle > open {
+		idle = open
+	}
+	db.SetMaxOpenConns(open)
+	db.SetMaxIdleConns(idle)
+	db.SetConnMaxLifetime(p.ConnMaxLifetime)
 }
 
 // SQLite's synchronous settings that Options.Synchronous may name. In WAL
@@ -40,7 +63,7 @@ const (
 // Options are how Open opens a database; the zero value keeps the
 // defaults.
 type Options struct {
-	// Pool configures PostgreSQL's connection pool.
+	// Pool configures the connection pool, on SQLite as on PostgreSQL.
 	Pool Pool
 	// Synchronous is SQLite's synchronous setting on every connection:
 	// SynchronousNormal (the default when empty) or SynchronousFull.
@@ -82,17 +105,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d == dialect.Postgres {
-		if opts.Pool.MaxOpenConns > 0 {
-			db.SetMaxOpenConns(opts.Pool.MaxOpenConns)
-		}
-		if opts.Pool.MaxIdleConns > 0 {
-			db.SetMaxIdleConns(opts.Pool.MaxIdleConns)
-		}
-		if opts.Pool.ConnMaxLifetime > 0 {
-			db.SetConnMaxLifetime(opts.Pool.ConnMaxLifetime)
-		}
-	}
+	opts.Pool.apply(db)
 	versions, err := migrate(ctx, db, d)
 	if err != nil {
 		db.Close()
@@ -152,10 +165,11 @@ func openDB(ctx context.Context, rawURL, synchronous string) (string, *sql.DB, e
 	// The driver runs each _pragma on every connection it opens.
 	dsn := "file:" + path + "?_txlock=immediate&_time_format=sqlite&_timezone=UTC" +
 		"&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(" + synchronous + ")"
-	db, err := sql.Open("sqlite", dsn)
+	connector, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return "", nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	db := sql.OpenDB(stmtCache{connector})
 	if err := quickCheck(ctx, db, path); err != nil {
 		db.Close()
 		return "", nil, err

@@ -43,8 +43,8 @@ func TestMigrationsMatchSchema(t *testing.T) {
 }
 
 // TestConcurrentStartsMigrateOnce starts ten instances on one empty
-// database at once: every one must come up, and each migration must be
-// applied exactly once.
+// database at once: every one must come up, and each migration file must
+// be applied exactly once.
 func TestConcurrentStartsMigrateOnce(t *testing.T) {
 	t.Parallel()
 	url := apitest.FreshDatabase(t)

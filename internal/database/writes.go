@@ -2,6 +2,7 @@ package database
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 	"sync/atomic"
@@ -93,6 +94,14 @@ func (d watchedDriver) Exec(ctx context.Context, query string, args, v any) erro
 // (… RETURNING).
 func (d watchedDriver) Query(ctx context.Context, query string, args, v any) error {
 	return watchQuery(ctx, d.Driver, d.w, query, args, v)
+}
+
+// QueryContext runs a query written by hand (ent's Client.QueryContext):
+// the server's are reads.
+func (d watchedDriver) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return d.Driver.(interface {
+		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	}).QueryContext(ctx, query, args...)
 }
 
 // Tx begins a watched transaction (on SQLite, BEGIN IMMEDIATE already

@@ -55,6 +55,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// TLS adds Strict-Transport-Security.
 	TLS bool
+	// MaxInFlight bounds the requests running GraphQL at once; 0 means
+	// DefaultMaxInFlight.
+	MaxInFlight int
 	// JWKS, if set, serves GET /.well-known/jwks.json.
 	JWKS http.Handler
 }
@@ -69,8 +72,11 @@ func New(cfg Config) http.Handler {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", checkRequest(cfg.MaxBodyBytes, withDeadline(cfg.RequestTimeout, authenticate(cfg.Accounts, cfg.GraphQL))))
+	mux.Handle("/graphql", checkRequest(cfg.MaxBodyBytes, limitInFlight(cfg.MaxInFlight, withDeadline(cfg.RequestTimeout, authenticate(cfg.Accounts, cfg.GraphQL)))))
 	if !cfg.Production {
 		pg := playground.Handler("/graphql")
 		mux.Handle("GET /{$}", pg)

@@ -1,0 +1,89 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+)
+
+// DefaultMaxInFlight bounds the requests that run GraphQL at once. It is
+// well above what two cores and a pool of 20 database connections serve
+// at once, and above the sign-ins the hashing queue may hold waiting
+// (HASH_QUEUE, 128 by default), so that they never keep reads out.
+const DefaultMaxInFlight = 256
+
+// workerIdle is how long a worker of limitInFlight waits for another
+// request before it ends.
+const workerIdle = 10 * time.Second
+
+// limitInFlight lets at most n requests into next at once; the others wait
+// for a slot, holding only their connection and their (size-limited) body.
+// A request whose client goes away while it waits is dropped unanswered.
+//
+// next runs on a worker goroutine, not on the connection's: a connection's
+// goroutine lives as long as the keep-alive connection, and with thousands
+// of open connections their stacks, grown to the depth of a GraphQL
+// execution, were most of the server's memory. The workers (about n at
+// most, fewer under less load) keep their grown stacks from one request
+// to the next, where a goroutine per request grew its stack anew each
+// time (a tenth of the CPU under load).
+func limitInFlight(n int, next http.Handler) http.Handler {
+	return &inFlight{next: next, slots: make(chan struct{}, n), idle: make(chan *call)}
+}
+
+// inFlight is the handler of limitInFlight.
+type inFlight struct {
+	next  http.Handler
+	slots chan struct{}
+	idle  chan *call // receives on idle workers
+}
+
+// call is a request handed to a worker; done receives what next panicked
+// with, or nil.
+type call struct {
+	w    http.ResponseWriter
+	r    *http.Request
+	done chan any
+}
+
+// ServeHTTP waits for a slot, hands the request to an idle worker or a new
+// one, and waits for it to be served.
+func (l *inFlight) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	select {
+	case l.slots <- struct{}{}:
+	case <-r.Context().Done():
+		return
+	}
+	defer func() { <-l.slots }()
+	c := &call{w: w, r: r, done: make(chan any, 1)}
+	select {
+	case l.idle <- c:
+	default:
+		go l.work(c)
+	}
+	if p := <-c.done; p != nil {
+		panic(p) // for net/http to handle as the handler's own
+	}
+}
+
+// work serves c, then the calls handed to it, until none comes for
+// workerIdle.
+func (l *inFlight) work(c *call) {
+	timer := time.NewTimer(workerIdle)
+	defer timer.Stop()
+	for {
+		c.done <- l.serve(c)
+		timer.Reset(workerIdle)
+		select {
+		case c = <-l.idle:
+		case <-timer.C:
+			return
+		}
+	}
+}
+
+// serve runs next for c and returns what it panicked with, or nil.
+func (l *inFlight) serve(c *call) (p any) {
+	defer func() { p = recover() }()
+	l.next.ServeHTTP(c.w, c.r)
+	return nil
+}

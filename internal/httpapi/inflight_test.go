@@ -1,0 +1,97 @@
+package httpapi
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestLimitInFlight sends 20 requests at once through a limit of 3 to a
+// handler that holds each until released: at most 3 run at a time, and all
+// 20 are answered once released.
+func TestLimitInFlight(t *testing.T) {
+	t.Parallel()
+	var running, most, ran atomic.Int64
+	release := make(chan struct{})
+	h := limitInFlight(3, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		n := running.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		ran.Add(1)
+		<-release
+		running.Add(-1)
+	}))
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if res, err := ts.Client().Get(ts.URL); err == nil {
+				res.Body.Close()
+			}
+		})
+	}
+	require.Eventually(t, func() bool { return running.Load() >= 3 }, 5*time.Second, time.Millisecond)
+	time.Sleep(50 * time.Millisecond) // room for more to start, if the limit let them
+	most3 := most.Load()
+	close(release)
+	wg.Wait()
+	require.EqualValues(t, 3, most3, "requests running at once")
+	require.EqualValues(t, 20, ran.Load(), "requests answered")
+}
+
+// TestLimitInFlightReusesWorkers serves requests one after another: they
+// run on one worker goroutine, not on the caller's and not on a new one
+// each (which would grow a fresh stack for every request).
+func TestLimitInFlightReusesWorkers(t *testing.T) {
+	t.Parallel()
+	var callers, workers []string
+	h := limitInFlight(4, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		workers = append(workers, goroutineID())
+	}))
+	for range 50 {
+		callers = append(callers, goroutineID())
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+	}
+	require.Len(t, workers, 50)
+	require.NotEqual(t, callers[0], workers[0], "the request ran on the caller's goroutine")
+	require.Len(t, slices.Compact(workers), 1, "workers of 50 requests in turn")
+}
+
+// TestLimitInFlightPanics re-panics on the caller's goroutine with what
+// the handler panicked with (net/http's ErrAbortHandler, say), so that
+// net/http treats it as the handler's own; the worker survives it.
+func TestLimitInFlightPanics(t *testing.T) {
+	t.Parallel()
+	fail := true
+	h := limitInFlight(1, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if fail {
+			panic(http.ErrAbortHandler)
+		}
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	require.PanicsWithValue(t, http.ErrAbortHandler, func() {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+	})
+	fail = false
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+	require.Equal(t, http.StatusTeapot, w.Code, "served after the panic (the slot was released)")
+}
+
+// goroutineID returns the id of the calling goroutine, from its stack
+// trace's first line ("goroutine 42 [running]:").
+func goroutineID() string {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	return strings.Fields(string(buf))[1]
+}
