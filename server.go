@@ -120,7 +120,8 @@ const cancelGrace = 5 * time.Second
 //
 // Returns an error if serving fails, or if requests had to be cancelled.
 func serveUntil(ctx context.Context, a *app.App, lns listeners, cfg *config, log *slog.Logger) error {
-	requests, cancelRequests := context.WithCancel(context.Background())
+	requests, cancel := context.WithCancelCause(context.Background())
+	cancelRequests := func() { cancel(errCancelledByShutdown) }
 	defer cancelRequests()
 	srv := &http.Server{
 		Handler:           a.Handler,
@@ -185,6 +186,13 @@ func serveUntil(ctx context.Context, a *app.App, lns listeners, cfg *config, log
 // errHandlersRunning is returned by shutdown when handlers still run after
 // their requests were cancelled.
 var errHandlersRunning = errors.New("handlers still running")
+
+// errCancelledByShutdown is why requests still running after
+// SHUTDOWN_TIMEOUT end: their contexts' cause, which tells them from
+// requests whose client hung up (context.Canceled itself, see
+// metrics.Instrument). It wraps context.Canceled, so that errors made of
+// the cause still read as a cancellation.
+var errCancelledByShutdown = fmt.Errorf("request cancelled by the shutdown: %w", context.Canceled)
 
 // shutdown stops srv accepting and waits for its requests in flight to end
 // within timeout; it then cancels them (cancelRequests) and waits

@@ -12,18 +12,18 @@ import (
 	"bitgate/internal/apitest"
 )
 
-// signinsInFlight sends n sign-ins, each on a connection of its own, to
-// unknown emails (each costs a hash and answers UNAUTHENTICATED), waits
-// for the first answer and returns the channel that receives every
-// answer, and how many have been answered so far.
-func signinsInFlight(t *testing.T, s *server, n int) (<-chan signinResult, *atomic.Int32) {
+// signinsInFlight sends n sign-ins with the variables creds returns, each
+// on a connection of its own, waits for the first answer and returns the
+// channel that receives every answer, and how many have been answered so
+// far.
+func signinsInFlight(t *testing.T, s *server, n int, creds func() apitest.Vars) (<-chan signinResult, *atomic.Int32) {
 	t.Helper()
 	results := make(chan signinResult, n)
 	answered := new(atomic.Int32)
 	for range n {
 		c := apitest.Connect(t, s.url)
 		go func() {
-			r, err := c.Post("", apitest.OpSignIn, apitest.Credentials(apitest.Email(), "not the password"))
+			r, err := c.Post("", apitest.OpSignIn, creds())
 			answered.Add(1)
 			results <- signinResult{r, err}
 		}()
@@ -31,6 +31,10 @@ func signinsInFlight(t *testing.T, s *server, n int) (<-chan signinResult, *atom
 	require.Eventually(t, func() bool { return answered.Load() > 0 }, 30*time.Second, time.Millisecond, "no sign-in answered")
 	return results, answered
 }
+
+// unknownEmails are sign-in variables of an email no account has: each
+// costs a hash and answers UNAUTHENTICATED.
+func unknownEmails() apitest.Vars { return apitest.Credentials(apitest.Email(), "not the password") }
 
 type signinResult struct {
 	r   *apitest.Response
@@ -50,7 +54,7 @@ func TestShutdownDrainsFirst(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, "-shutdown-drain", "10s", "-hash-workers", "1", "-auth-rate", "0")
 	const inFlight = 16
-	held, answered := signinsInFlight(t, s, inFlight)
+	held, answered := signinsInFlight(t, s, inFlight, unknownEmails)
 
 	s.signal()
 	lb := apitest.Connect(t, s.url) // a load balancer's health check
@@ -93,7 +97,7 @@ func TestShutdownCancelsLateRequestsBeforeClosingTheDatabase(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, "-shutdown-drain", "0s", "-shutdown-timeout", "1ms", "-hash-workers", "1", "-auth-rate", "0")
 	const inFlight = 16
-	held, _ := signinsInFlight(t, s, inFlight)
+	held, _ := signinsInFlight(t, s, inFlight, unknownEmails)
 
 	s.signal()
 	for range inFlight {
@@ -109,4 +113,33 @@ func TestShutdownCancelsLateRequestsBeforeClosingTheDatabase(t *testing.T) {
 	require.Contains(t, log, "msg=stopped", "the database was not closed")
 	require.NotContains(t, log, "database is closed")
 	require.NotContains(t, log, "panic")
+}
+
+// TestShutdownCancelsSigninsWaitingForAPlace holds more right-password
+// sign-ins to one account in flight than the lockout has places (5):
+// those still waiting for a place when the shutdown cancels them answer
+// SERVICE_UNAVAILABLE like every cancelled request. Before, they answered
+// RATE_LIMITED "too many sign-ins for this email at once".
+func TestShutdownCancelsSigninsWaitingForAPlace(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "-shutdown-drain", "0s", "-shutdown-timeout", "1ms", "-hash-workers", "1", "-auth-rate", "0")
+	u := apitest.Connect(t, s.url).SignUp(t)
+	const inFlight = 16
+	held, _ := signinsInFlight(t, s, inFlight, func() apitest.Vars { return apitest.Credentials(u.Email, apitest.Password) })
+
+	s.signal()
+	codes := map[string]int{}
+	for range inFlight {
+		res := <-held
+		require.NoError(t, res.err, "a sign-in in flight at the signal got no answer")
+		if len(res.r.Errors) == 0 {
+			codes["OK"]++
+			continue
+		}
+		codes[res.r.Code()]++
+	}
+	require.ErrorContains(t, s.wait(), "were cancelled")
+	require.Equal(t, inFlight, codes["OK"]+codes["SERVICE_UNAVAILABLE"], "answers by code: %v; log:\n%s", codes, s.log)
+	require.Positive(t, codes["SERVICE_UNAVAILABLE"], "no sign-in was cancelled: %v", codes)
+	require.NotContains(t, s.log.String(), "level=ERROR")
 }

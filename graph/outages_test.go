@@ -85,18 +85,19 @@ func TestDatabaseOutages(t *testing.T) {
 		c.SignIn(t, u.Email, apitest.Password)
 	})
 
-	// PostgreSQL frozen, and the request's deadline is the sooner one.
+	// The request deadline passes while the request is still being
+	// authenticated, before GraphQL runs anything: the answer still says
+	// why (it was `null`).
 	t.Run("PostgreSQL frozen past the request deadline", func(t *testing.T) {
 		t.Parallel()
 		url, proxy := apitest.PostgresBehindProxy(t)
-		c := apitest.New(t, apitest.Options{DatabaseURL: url, RequestTimeout: time.Second})
+		// Long enough for the sign-up on a busy machine, short of bound.
+		c := apitest.New(t, apitest.Options{DatabaseURL: url, RequestTimeout: 3 * time.Second, DBTimeout: time.Minute})
 		u := c.SignUp(t)
 
 		proxy.Freeze()
-		for _, r := range []*apitest.Response{
-			c.Do(t, u.Token, apitest.OpMe, nil),
-			c.Do(t, "", apitest.OpSignIn, apitest.Credentials(u.Email, apitest.Password)),
-		} {
+		for _, op := range []string{apitest.OpMe, apitest.OpBooks} {
+			r := c.Do(t, u.Token, op, nil)
 			apitest.RequireUnavailable(t, r)
 			require.Less(t, r.Took, bound, "answered late")
 		}

@@ -84,10 +84,10 @@ func (httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
 	resp := responses(ctx)
-	if resp == nil {
-		// gqlgen runs nothing once ctx is done: the request's deadline
-		// passed (in a slow authentication, say) or its client left. The
-		// error presenter answers the cause (SERVICE_UNAVAILABLE).
+	if resp == nil && ctx.Err() != nil {
+		// gqlgen runs nothing when the request's context ended before
+		// the operation started (its deadline passed while it was
+		// authenticated, say) and answers nil: answer why instead of null.
 		resp = exec.DispatchError(ctx, gqlerror.List{gqlerror.WrapPath(nil, context.Cause(ctx))})
 	}
 	writeJSON(w, executionStatus(w, resp), resp)

@@ -23,8 +23,8 @@ func (SigninAttempt) Fields() []ent.Field {
 	}
 }
 
-// Indexes look attempts up by email, and lapsed ones up by expiry (for
-// the prune).
+// Indexes look attempts up by email, and let the prune find the lapsed
+// ones without reading them all.
 func (SigninAttempt) Indexes() []ent.Index {
 	return []ent.Index{index.Fields("email"), index.Fields("expires_at")}
 }

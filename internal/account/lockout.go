@@ -50,8 +50,9 @@ type attempt struct {
 
 // reserveAttempt waits for a place to check a password for email and
 // reserves it. Returns RATE_LIMITED, with the seconds left, while the email
-// is locked, or when ctx ends before a place frees (with ctx's error as
-// the cause), or an error if the database fails.
+// is locked, or when ctx's deadline passes before a place frees (with
+// ctx's error as the cause); ctx's error when it is cancelled first; or an
+// error if the database fails.
 func (s *Service) reserveAttempt(ctx context.Context, email string) (*attempt, error) {
 	wait := pollFirst
 	for {
@@ -67,6 +68,11 @@ func (s *Service) reserveAttempt(ctx context.Context, email string) (*attempt, e
 			select {
 			case <-ctx.Done():
 				timer.Stop()
+				if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+					// Cancelled (the client left, or a shutdown): answered
+					// like any cancelled request.
+					return nil, fmt.Errorf("wait for a sign-in place: %w", ctx.Err())
+				}
 				e := apperr.Limited("too many sign-ins for this email at once, retry shortly", time.Second)
 				e.Err = ctx.Err()
 				return nil, e

@@ -3,8 +3,10 @@ package apitest
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 
@@ -198,4 +200,19 @@ func (c *Client) LockWrites(t testing.TB) (release func()) {
 	}
 	t.Cleanup(release)
 	return release
+}
+
+// PostgresSerializable returns the URL of a fresh PostgreSQL database (see
+// FreshDatabase) whose sessions default to SERIALIZABLE transactions, as
+// some operators configure theirs. In the SQLite pass it skips the test.
+func PostgresSerializable(t testing.TB) string {
+	t.Helper()
+	if postgresURL == "" {
+		t.Skip("PostgreSQL only (TEST_DATABASE_URL)")
+	}
+	dbURL := FreshDatabase(t)
+	u, err := url.Parse(dbURL)
+	require.NoError(t, err)
+	require.NoError(t, adminExec(fmt.Sprintf("ALTER DATABASE %s SET default_transaction_isolation = 'serializable'", strings.TrimPrefix(u.Path, "/"))))
+	return dbURL
 }

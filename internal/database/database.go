@@ -14,7 +14,8 @@ import (
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"modernc.org/sqlite"
 
 	"bitgate/ent"
@@ -130,11 +131,18 @@ func IsPostgres(rawURL string) bool {
 // checked (quickCheck).
 func openDB(ctx context.Context, rawURL, synchronous string) (string, *sql.DB, error) {
 	if IsPostgres(rawURL) {
-		db, err := sql.Open("pgx", rawURL)
+		cfg, err := pgx.ParseConfig(rawURL)
 		if err != nil {
 			return "", nil, fmt.Errorf("open %s: %w", Redact(rawURL), err)
 		}
-		return dialect.Postgres, db, nil
+		// The server's transactions are written for READ COMMITTED: they
+		// take the row locks they need (the lockout row's upsert, FOR
+		// SHARE), and each statement sees what committed before it. Under
+		// a database's default of REPEATABLE READ or SERIALIZABLE,
+		// concurrent sign-ins of one email failed with serialization
+		// errors instead.
+		cfg.RuntimeParams["default_transaction_isolation"] = "read committed"
+		return dialect.Postgres, stdlib.OpenDB(*cfg), nil
 	}
 	switch synchronous = strings.ToUpper(synchronous); synchronous {
 	case "":

@@ -59,8 +59,9 @@ func (t timeoutDriver) Query(ctx context.Context, query string, args, v any) err
 	return queryWithin(ctx, t.d, t.Driver, query, args, v)
 }
 
-// QueryContext runs a query written by hand (ent's Client.QueryContext)
-// within the bound; the rows are read after it returns, as with Query.
+// QueryContext runs a query written by hand (ent's Client.QueryContext,
+// which authenticates every request) within the bound, as Query does.
+// Without it, *entsql.Driver's own would be promoted and run unbounded.
 func (t timeoutDriver) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	ctx, cancel := context.WithTimeout(ctx, t.d)
 	rows, err := t.Driver.QueryContext(ctx, query, args...)

@@ -41,7 +41,7 @@ func New() *Metrics {
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "bitgate_graphql_request_duration_seconds",
-			Help:    "GraphQL requests by operation (the first root field; (none) when the request named none the schema has) and outcome (the first error's code, OK, or HTTP_<status> when the HTTP layer refused it), from the request's arrival to its answer.",
+			Help:    "GraphQL requests by operation (the first root field; (none) when the request named none the schema has) and outcome (the first error's code, OK, HTTP_<status> when the HTTP layer refused it, or CLIENT_CLOSED when the client hung up first), from the request's arrival to its answer.",
 			Buckets: latencyBuckets,
 		}, []string{"operation", "code"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -103,6 +103,10 @@ func (m *Metrics) HashWaited(waited time.Duration, err error) {
 // SecurityEvent counts an audited action.
 func (m *Metrics) SecurityEvent(action string) { m.events.WithLabelValues(action).Inc() }
 
+// codeClientClosed is the code of a request whose client hung up before
+// its answer.
+const codeClientClosed = "CLIENT_CLOSED"
+
 // outcome is what the GraphQL extension learns of a request, for the HTTP
 // middleware that times it.
 type outcome struct{ operation, code string }
@@ -120,23 +124,36 @@ func (m *Metrics) Instrument(next http.Handler) http.Handler {
 		}
 		start := time.Now()
 		o := &outcome{operation: "(none)"}
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK, ctx: r.Context()}
 		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), outcomeKey{}, o)))
-		if o.code == "" { // GraphQL never answered: the HTTP layer did
+		switch {
+		case sw.gone || !sw.wrote && clientGone(r.Context()):
+			// Whatever it was answered says nothing of the server's health.
+			o.code = codeClientClosed
+		case o.code == "": // GraphQL never answered: the HTTP layer did
 			o.code = "HTTP_" + strconv.Itoa(sw.status)
 		}
 		m.requests.WithLabelValues(o.operation, o.code).Observe(time.Since(start).Seconds())
 	})
 }
 
-// statusWriter remembers the status of a response.
+// clientGone reports whether the client of the request of ctx hung up:
+// net/http cancels the context then with no other cause (a shutdown gives
+// its own).
+func clientGone(ctx context.Context) bool { return context.Cause(ctx) == context.Canceled }
+
+// statusWriter remembers the status of a response, and whether its client
+// had hung up when it was written.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	ctx    context.Context // the request's
+	wrote  bool
+	gone   bool
 }
 
 func (w *statusWriter) WriteHeader(status int) {
-	w.status = status
+	w.status, w.wrote, w.gone = status, true, clientGone(w.ctx)
 	w.ResponseWriter.WriteHeader(status)
 }
 

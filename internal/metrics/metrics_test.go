@@ -1,10 +1,13 @@
 package metrics_test
 
 import (
+	"context"
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -33,10 +36,7 @@ func TestMetrics(t *testing.T) {
 	apitest.RequireTransportError(t, c.Raw(t, http.MethodPost, "/graphql", http.Header{"Content-Type": {"text/plain"}}, []byte("{}")), http.StatusUnsupportedMediaType)
 	c.Raw(t, http.MethodGet, "/readyz", nil, nil)
 
-	r, err := apitest.Serve(t, m.Handler()).Send(http.MethodGet, "/metrics", nil, nil)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, r.Status)
-	text := string(r.Body)
+	text := scrape(t, m)
 	value := func(series string) float64 {
 		t.Helper()
 		match := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(text)
@@ -67,4 +67,35 @@ func TestMetrics(t *testing.T) {
 	require.NotContains(t, text, "ClientChosen", "a label value a client chose")
 	require.NotContains(t, text, "clientChosen", "a label value a client chose")
 	require.NotContains(t, text, "readyz", "the probes are not timed")
+}
+
+// TestMetricsCountHangUpsApart: a request whose client hung up before its
+// answer counts as CLIENT_CLOSED, not as the SERVICE_UNAVAILABLE it was
+// answered (nobody read it). Before, a load generator closing its
+// connections looked like a database outage: thousands of
+// SERVICE_UNAVAILABLE a second with the database well.
+func TestMetricsCountHangUpsApart(t *testing.T) {
+	t.Parallel()
+	m := metrics.New()
+	c := apitest.New(t, apitest.Options{Metrics: m, DBTimeout: time.Minute})
+	c.LockWrites(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := c.PostContext(ctx, "", apitest.OpSignUp, apitest.Vars{"in": apitest.SignUpInput(apitest.Email())})
+	require.ErrorIs(t, err, context.DeadlineExceeded, "answered while the database was locked")
+
+	const hungUp = `bitgate_graphql_request_duration_seconds_count{code="CLIENT_CLOSED",operation="signup"} 1`
+	var text string
+	require.Eventually(t, func() bool { text = scrape(t, m); return strings.Contains(text, hungUp) }, 10*time.Second, 10*time.Millisecond,
+		"no %s", hungUp)
+	require.NotContains(t, text, `code="SERVICE_UNAVAILABLE"`)
+}
+
+// scrape returns the text m serves at /metrics.
+func scrape(t *testing.T, m *metrics.Metrics) string {
+	t.Helper()
+	r, err := apitest.Serve(t, m.Handler()).Send(http.MethodGet, "/metrics", nil, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, r.Status)
+	return string(r.Body)
 }
