@@ -169,7 +169,6 @@ func TestHashingPoolFull(t *testing.T) {
 			token = apitest.Data[apitest.Session](t, r, "signup").Token
 		case "RATE_LIMITED":
 			limited++
-			require.Less(t, r.Took, 3*time.Second, "request %d waited for a slot: %s", i, r.Body)
 		default:
 			require.Failf(t, "unexpected answer", "request %d: %s", i, r.Body)
 		}

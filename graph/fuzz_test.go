@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -88,7 +87,6 @@ func FuzzHandler(f *testing.F) {
 		logs.Take()
 		r, err := c.Send(m, path, h, body)
 		require.NoError(t, err, "%s %s", m, path)
-		require.Less(t, r.Took, 5*time.Second, "%s %s: slow answer", m, path)
 		require.Less(t, r.Status, 500, "%s %s: %s", m, path, r.Body)
 		if !bytes.Contains(body, []byte("goroutine")) {
 			require.NotContains(t, string(r.Body), "goroutine ", "stack trace in answer")

@@ -85,6 +85,25 @@ func TestDatabaseOutages(t *testing.T) {
 		c.SignIn(t, u.Email, apitest.Password)
 	})
 
+	// PostgreSQL frozen, and the request's deadline is the sooner one.
+	t.Run("PostgreSQL frozen past the request deadline", func(t *testing.T) {
+		t.Parallel()
+		url, proxy := apitest.PostgresBehindProxy(t)
+		c := apitest.New(t, apitest.Options{DatabaseURL: url, RequestTimeout: time.Second})
+		u := c.SignUp(t)
+
+		proxy.Freeze()
+		for _, r := range []*apitest.Response{
+			c.Do(t, u.Token, apitest.OpMe, nil),
+			c.Do(t, "", apitest.OpSignIn, apitest.Credentials(u.Email, apitest.Password)),
+		} {
+			apitest.RequireUnavailable(t, r)
+			require.Less(t, r.Took, bound, "answered late")
+		}
+		proxy.Restore()
+		c.Me(t, u.Token)
+	})
+
 	// PostgreSQL down: every connection closed, new ones refused.
 	t.Run("PostgreSQL down", func(t *testing.T) {
 		t.Parallel()

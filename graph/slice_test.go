@@ -3,6 +3,7 @@ package graph
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -15,8 +16,10 @@ import (
 // field context, and one that panics becomes null with an error at its
 // path while the others are kept.
 func TestMarshalSliceInOrder(t *testing.T) {
-	ctx := graphql.WithResponseContext(context.Background(), graphql.DefaultErrorPresenter, graphql.DefaultRecover)
-	ctx = graphql.WithOperationContext(ctx, &graphql.OperationContext{RecoverFunc: graphql.DefaultRecover})
+	var logged bytes.Buffer
+	rec := recoverFunc(slog.New(slog.NewTextHandler(&logged, nil))) // the server's
+	ctx := graphql.WithResponseContext(context.Background(), graphql.DefaultErrorPresenter, rec)
+	ctx = graphql.WithOperationContext(ctx, &graphql.OperationContext{RecoverFunc: rec})
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{Field: graphql.CollectedField{Field: &ast.Field{Alias: "books"}}})
 
 	var order []int
@@ -35,4 +38,5 @@ func TestMarshalSliceInOrder(t *testing.T) {
 	errs := graphql.GetErrors(ctx)
 	require.Len(t, errs, 1)
 	require.Equal(t, ast.Path{ast.PathName("books"), ast.PathIndex(1)}, errs[0].Path)
+	require.Contains(t, logged.String(), "panic=boom", "the panic is logged")
 }

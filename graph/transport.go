@@ -84,6 +84,12 @@ func (httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
 	resp := responses(ctx)
+	if resp == nil {
+		// gqlgen runs nothing once ctx is done: the request's deadline
+		// passed (in a slow authentication, say) or its client left. The
+		// error presenter answers the cause (SERVICE_UNAVAILABLE).
+		resp = exec.DispatchError(ctx, gqlerror.List{gqlerror.WrapPath(nil, context.Cause(ctx))})
+	}
 	writeJSON(w, executionStatus(w, resp), resp)
 }
 

@@ -172,6 +172,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{SigninAttemptsColumns[1]},
 			},
+			{
+				Name:    "signinattempt_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{SigninAttemptsColumns[2]},
+			},
 		},
 	}
 	// SigningKeysColumns holds the columns for the "signing_keys" table.

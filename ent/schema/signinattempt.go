@@ -23,9 +23,10 @@ func (SigninAttempt) Fields() []ent.Field {
 	}
 }
 
-// Indexes look attempts up by email.
+// Indexes look attempts up by email, and lapsed ones up by expiry (for
+// the prune).
 func (SigninAttempt) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("email")}
+	return []ent.Index{index.Fields("email"), index.Fields("expires_at")}
 }
 
 // Annotations keep sign-in attempts out of GraphQL.

@@ -59,6 +59,19 @@ func (t timeoutDriver) Query(ctx context.Context, query string, args, v any) err
 	return queryWithin(ctx, t.d, t.Driver, query, args, v)
 }
 
+// QueryContext runs a query written by hand (ent's Client.QueryContext)
+// within the bound; the rows are read after it returns, as with Query.
+func (t timeoutDriver) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	rows, err := t.Driver.QueryContext(ctx, query, args...)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	_ = cancel // see queryWithin: the deadline outlives the call
+	return rows, nil
+}
+
 // Tx starts a transaction bounded as a whole (see BeginTx).
 func (t timeoutDriver) Tx(ctx context.Context) (dialect.Tx, error) {
 	return t.BeginTx(ctx, nil)
