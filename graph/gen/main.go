@@ -34,7 +34,8 @@
 //   - An object none of whose fields runs concurrently never defers any
 //     (gqlgen only defers concurrent fields), so it does not build the
 //     empty DeferredGroup gqlgen gives every object, with its copy of the
-//     response path.
+//     response path, and it is marshalled into a plainObject
+//     (graph/object.go) instead of a graphql.FieldSet.
 package main
 
 import (
@@ -156,6 +157,7 @@ func plain(data *codegen.Data, def *ast.Definition, seen map[string]bool) bool {
 // The code of an object's marshal function (codegen/object.gotpl) that
 // only an object with concurrent fields needs.
 const (
+	newFieldSet     = "out := graphql.NewFieldSet(fields)"
 	newDeferred     = "\tdeferred := graphql.NewDeferredGroup(ctx)\n"
 	processDeferred = "\n\tif n := len(deferred.Defers); n > 0 {\n\t\tatomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))\n\t\tec.ProcessDeferredGroup(deferred)\n\t}\n"
 )
@@ -207,6 +209,10 @@ func rewrite(file string, found *plainValues) error {
 			if strings.Count(body, newDeferred) != 1 || strings.Count(body, processDeferred) != 1 || strings.Count(body, "deferred") != 3 {
 				return "", fmt.Errorf("_%s does not use its DeferredGroup as expected", name)
 			}
+			if strings.Count(body, newFieldSet) != 1 {
+				return "", fmt.Errorf("_%s does not build a graphql.FieldSet as expected", name)
+			}
+			body = strings.Replace(body, newFieldSet, "out := newPlainObject(fields)", 1)
 			return strings.Replace(strings.Replace(body, newDeferred, "", 1), processDeferred, "", 1), nil
 		})
 		if err != nil {
