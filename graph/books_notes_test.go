@@ -414,3 +414,29 @@ func TestBookPagination(t *testing.T) {
 		})
 	}
 }
+
+// TestBookReadsSelectedColumns checks that book(id:) reads the columns its
+// selection asks for and no others, and that node(id:) still answers every
+// field a fragment on Book asks for.
+func TestBookReadsSelectedColumns(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	b := c.StoreBook(t, "Selected")
+
+	got := apitest.Data[apitest.Book](t, c.Do(t, "", `query($id: ID!) { book(id: $id) { title } }`, apitest.Vars{"id": b.ID}), "book")
+	require.Equal(t, "Selected", got.Title)
+	var reads []string
+	for _, s := range c.Statements() {
+		if strings.HasPrefix(s, "SELECT") && strings.Contains(s, "books") && !strings.Contains(s, "COUNT") {
+			reads = append(reads, s)
+		}
+	}
+	require.NotEmpty(t, reads)
+	for _, s := range reads {
+		require.NotContains(t, s, "created_at", "book(id:) { title } read a column it does not answer")
+	}
+
+	node := apitest.Data[apitest.Book](t, c.Do(t, "", `query($id: ID!) { node(id: $id) { id ... on Book { title author } ... on Note { content } } }`, apitest.Vars{"id": b.ID}), "node")
+	require.Equal(t, "Selected", node.Title)
+	require.Equal(t, "Author", node.Author)
+}

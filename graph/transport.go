@@ -90,7 +90,21 @@ func (httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		// authenticated, say) and answers nil: answer why instead of null.
 		resp = exec.DispatchError(ctx, gqlerror.List{gqlerror.WrapPath(nil, context.Cause(ctx))})
 	}
-	writeJSON(w, executionStatus(w, resp), resp)
+	status := executionStatus(w, resp)
+	if len(resp.Errors) == 0 && len(resp.Extensions) == 0 && resp.Label == "" && resp.Path == nil && resp.HasNext == nil && len(resp.Data) > 0 {
+		writeData(w, status, resp.Data)
+		return
+	}
+	writeJSON(w, status, resp)
+}
+
+// writeData writes an answer that is data alone. The executor wrote data
+// as JSON already, which json.Marshal would check and copy once more.
+func writeData(w http.ResponseWriter, status int, data []byte) {
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, `{"data":`)
+	_, _ = w.Write(data)
+	_, _ = io.WriteString(w, "}")
 }
 
 // readParams reads a GraphQL request from a POST body ({query,

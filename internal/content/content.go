@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"bitgate/ent"
+	"bitgate/ent/book"
 	"bitgate/ent/note"
 	"bitgate/internal/account"
 	"bitgate/internal/apperr"
@@ -25,9 +26,16 @@ type Service struct {
 // NewService returns a Service storing books and notes through client.
 func NewService(client *ent.Client) *Service { return &Service{client: client} }
 
-// Book returns book id, or nil without an error if there is none.
+// Book returns book id, or nil without an error if there is none. Called
+// by a GraphQL resolver, it reads only the columns the field's selection
+// asks for (entgql's CollectFields; all of them when the selection names
+// a field it does not know, as a node's fragments on other types do).
 func (s *Service) Book(ctx context.Context, id uuid.UUID) (*ent.Book, error) {
-	b, err := s.client.Book.Get(ctx, id)
+	q, err := s.client.Book.Query().Where(book.ID(id)).CollectFields(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load book %s: %w", id, err)
+	}
+	b, err := q.Only(ctx)
 	switch {
 	case ent.IsNotFound(err):
 		return nil, nil
