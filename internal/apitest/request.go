@@ -128,6 +128,17 @@ func (c *Client) PostContext(ctx context.Context, token, query string, vars Vars
 	return c.send(ctx, http.MethodPost, "/graphql", bearer(token), body)
 }
 
+// HangUp sends an operation that the server must not answer within after
+// (it waits on a locked database, say), and hangs up then, as a client
+// that gives up does.
+func (c *Client) HangUp(t testing.TB, after time.Duration, token, query string, vars Vars) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), after)
+	defer cancel()
+	r, err := c.PostContext(ctx, token, query, vars)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "answered before the client hung up: %+v", r)
+}
+
 // Concurrently calls send(0) … send(n-1) on n goroutines released at once,
 // then, on the test's goroutine, requires each to have been answered and
 // checks the answers like Do. send must not use a testing.TB (Post does
