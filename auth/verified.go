@@ -37,7 +37,9 @@ func (v *verifiedTokens) get(text string) (*verifiedToken, bool) {
 }
 
 // put remembers a token that passed Parse. When the map is full it drops
-// the expired tokens, and all of them if none expired.
+// the expired tokens, and all of them unless that freed a quarter: a sweep
+// that freed a few would run again at the next put, under the lock every
+// request's get waits for.
 func (v *verifiedTokens) put(text string, t *verifiedToken, now time.Time) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -50,7 +52,7 @@ func (v *verifiedTokens) put(text string, t *verifiedToken, now time.Time) {
 				delete(v.tokens, k)
 			}
 		}
-		if len(v.tokens) >= maxVerified {
+		if len(v.tokens) > maxVerified*3/4 {
 			clear(v.tokens)
 		}
 	}

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -84,11 +85,16 @@ func (httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
 	resp := responses(ctx)
-	if resp == nil && ctx.Err() != nil {
+	if resp == nil {
 		// gqlgen runs nothing when the request's context ended before
 		// the operation started (its deadline passed while it was
-		// authenticated, say) and answers nil: answer why instead of null.
-		resp = exec.DispatchError(ctx, gqlerror.List{gqlerror.WrapPath(nil, context.Cause(ctx))})
+		// authenticated, say) and answers nil: answer why instead of null
+		// (SERVICE_UNAVAILABLE, from the error presenter).
+		cause := context.Cause(ctx)
+		if cause == nil {
+			cause = errors.New("gqlgen answered nothing") // an internal error
+		}
+		resp = exec.DispatchError(ctx, gqlerror.List{gqlerror.WrapPath(nil, cause)})
 	}
 	status := executionStatus(w, resp)
 	if len(resp.Errors) == 0 && len(resp.Extensions) == 0 && resp.Label == "" && resp.Path == nil && resp.HasNext == nil && len(resp.Data) > 0 {

@@ -109,11 +109,9 @@ func (s *Service) placeFree(ctx context.Context, email string) (free bool, locke
 	case l.LockedUntil == nil: // else the lock is over, and its failures with it
 		failures = l.Failures
 	}
-	inFlight, err := s.client.SigninAttempt.Query().
-		Where(signinattempt.Email(email), signinattempt.ExpiresAtGT(now)).
-		Count(ctx)
+	inFlight, err := attemptsInFlight(ctx, s.client, email, now)
 	if err != nil {
-		return false, time.Time{}, fmt.Errorf("count sign-in attempts: %w", err)
+		return false, time.Time{}, err
 	}
 	return failures+inFlight < lockoutFailures, time.Time{}, nil
 }
@@ -146,11 +144,9 @@ func (s *Service) tryReserve(ctx context.Context, email string) (a *attempt, loc
 				return fmt.Errorf("end lock: %w", err)
 			}
 		}
-		inFlight, err := tx.SigninAttempt.Query().
-			Where(signinattempt.Email(email), signinattempt.ExpiresAtGT(now)). // lapsed ones go with Prune
-			Count(ctx)
+		inFlight, err := attemptsInFlight(ctx, tx.Client(), email, now)
 		if err != nil {
-			return fmt.Errorf("count sign-in attempts: %w", err)
+			return err
 		}
 		if l.Failures+inFlight >= lockoutFailures {
 			return nil
@@ -165,27 +161,20 @@ func (s *Service) tryReserve(ctx context.Context, email string) (a *attempt, loc
 	return a, lockedUntil, err
 }
 
-// settleAttempt stores the outcome of the check of a, whose verification
-// returned checkErr, and gives a's place back, on a context that outlives
-// the request's cancellation: a checked password counts even if the client
-// left. u is the account checked, nil for an unknown email. A success
-// resets the email's failures and returns nil; a mismatch is a failure,
-// audited, which locks the email when it is the fifth in a row, and
-// answers the one bad-credentials error; any other outcome (a full hashing
-// pool, a cancelled or timed-out request, a database error) is no failure
-// and is returned as it is. Returns an error if the database fails.
+// settleAttempt stores the outcome of a check of a that did not start a
+// session, whose verification returned checkErr (not nil), and gives a's
+// place back, on a context that outlives the request's cancellation: a
+// checked password counts even if the client left. u is the account
+// checked, nil for an unknown email. A mismatch is a failure, audited,
+// which locks the email when it is the fifth in a row, and answers the one
+// bad-credentials error; any other outcome (a full hashing pool, a
+// cancelled or timed-out request, a database error) is no failure and is
+// returned as it is. Returns an error if the database fails. (A success
+// settles in the session's transaction: see clearFailures.)
 func (s *Service) settleAttempt(ctx context.Context, a *attempt, u *ent.User, checkErr error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
-	switch {
-	case checkErr == nil:
-		return s.withTx(ctx, func(tx *ent.Tx) error {
-			if _, err := tx.Lockout.Delete().Where(lockout.Email(a.email), lockout.LockedUntilIsNil()).Exec(ctx); err != nil {
-				return fmt.Errorf("reset lockout: %w", err)
-			}
-			return releaseAttempt(ctx, tx.Client(), a)
-		})
-	case errors.Is(checkErr, auth.ErrMismatch):
+	if errors.Is(checkErr, auth.ErrMismatch) {
 		return s.recordFailure(ctx, a, u)
 	}
 	if err := releaseAttempt(ctx, s.client, a); err != nil {
@@ -193,6 +182,17 @@ func (s *Service) settleAttempt(ctx context.Context, a *attempt, u *ent.User, ch
 		s.log.WarnContext(ctx, "give back sign-in attempt", slog.Any("error", err))
 	}
 	return checkErr
+}
+
+// clearFailures settles a successful check of a, in the transaction of
+// client that stores its session: it resets the email's failures (unless
+// it is locked) and gives a's place back, so that a session is stored if
+// and only if the place is settled.
+func clearFailures(ctx context.Context, client *ent.Client, a *attempt) error {
+	if _, err := client.Lockout.Delete().Where(lockout.Email(a.email), lockout.LockedUntilIsNil()).Exec(ctx); err != nil {
+		return fmt.Errorf("reset lockout: %w", err)
+	}
+	return releaseAttempt(ctx, client, a)
 }
 
 // recordFailure counts a's failed check and gives its place back in one
@@ -230,6 +230,18 @@ func (s *Service) recordFailure(ctx context.Context, a *attempt, u *ent.User) er
 		s.audit(ctx, "signin.locked", userID(u), fmt.Sprintf("%d failed sign-ins in a row", lockoutFailures))
 	}
 	return apperr.ErrBadCredentials
+}
+
+// attemptsInFlight counts the places of email reserved and not lapsed at
+// now (lapsed ones go with Prune).
+func attemptsInFlight(ctx context.Context, client *ent.Client, email string, now time.Time) (int, error) {
+	n, err := client.SigninAttempt.Query().
+		Where(signinattempt.Email(email), signinattempt.ExpiresAtGT(now)).
+		Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count sign-in attempts: %w", err)
+	}
+	return n, nil
 }
 
 // releaseAttempt deletes a's reservation.

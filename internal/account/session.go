@@ -63,8 +63,9 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (*Payload, error) 
 // counts against the email's lockout, and no more passwords of one email
 // are checked at once than failures remain before the lock: a sign-in past
 // that waits for a place (see reserveAttempt). Returns RATE_LIMITED while
-// the email is locked out, when ctx ends before a place frees, when the
-// client address is over its limit, or when hashing is saturated.
+// the email is locked out, when ctx's deadline passes before a place
+// frees, when the client address is over its limit, or when hashing is
+// saturated.
 func (s *Service) Signin(ctx context.Context, email, password string) (*Payload, error) {
 	if err := s.allow(ctx, "signin"); err != nil {
 		return nil, err
@@ -93,14 +94,14 @@ func (s *Service) Signin(ctx context.Context, email, password string) (*Payload,
 	var p *Payload
 	if err == nil {
 		signinPause(ctx, u, "verified")
-		p, err = s.startVerifiedSession(checkCtx, u)
+		p, err = s.startVerifiedSession(checkCtx, u, a)
 		if errors.Is(err, errPasswordChanged) {
 			// The password changed while this one was checked: it is wrong now.
 			err = auth.ErrMismatch
 		}
 	}
-	if err := s.settleAttempt(ctx, a, u, err); err != nil {
-		return nil, err
+	if err != nil {
+		return nil, s.settleAttempt(ctx, a, u, err)
 	}
 	if needsRehash {
 		s.upgradeHash(ctx, u, password)
@@ -161,8 +162,10 @@ var errPasswordChanged = errors.New("the password changed during sign-in")
 // session is stored, so a password change either commits first (and the
 // check fails) or waits, and then revokes this session with the others; on
 // SQLite the transaction holds the database's write lock from its start.
-// Returns errPasswordChanged when the version moved.
-func (s *Service) startVerifiedSession(ctx context.Context, u *ent.User) (*Payload, error) {
+// The same transaction settles the sign-in's place a (clearFailures), so
+// that no session is stored whose sign-in then fails. Returns
+// errPasswordChanged when the version moved.
+func (s *Service) startVerifiedSession(ctx context.Context, u *ent.User, a *attempt) (*Payload, error) {
 	var p *Payload
 	err := s.withTx(ctx, func(tx *ent.Tx) error {
 		current, err := tx.User.Query().
@@ -175,8 +178,10 @@ func (s *Service) startVerifiedSession(ctx context.Context, u *ent.User) (*Paylo
 			return errPasswordChanged
 		}
 		signinPause(ctx, u, "checked")
-		p, err = s.startSession(ctx, tx.Client(), u)
-		return err
+		if p, err = s.startSession(ctx, tx.Client(), u); err != nil {
+			return err
+		}
+		return clearFailures(ctx, tx.Client(), a)
 	})
 	return p, err
 }

@@ -14,6 +14,7 @@ import (
 	"mime"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,8 +47,9 @@ type Config struct {
 	Production bool
 	// MaxBodyBytes limits a request body; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
-	// RequestTimeout is how long a GraphQL request may run once its body
-	// is read (see withDeadline); 0 means DefaultRequestTimeout.
+	// RequestTimeout is how long a GraphQL request may take once its body
+	// is read, its wait for a place among MaxInFlight included (see
+	// withDeadline); 0 means DefaultRequestTimeout.
 	RequestTimeout time.Duration
 	// CORSOrigins may call the API from a browser; none by default.
 	CORSOrigins []string
@@ -76,7 +78,7 @@ func New(cfg Config) http.Handler {
 		cfg.MaxInFlight = DefaultMaxInFlight
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", checkRequest(cfg.MaxBodyBytes, limitInFlight(cfg.MaxInFlight, withDeadline(cfg.RequestTimeout, authenticate(cfg.Accounts, cfg.GraphQL)))))
+	mux.Handle("/graphql", checkRequest(cfg.MaxBodyBytes, withDeadline(cfg.RequestTimeout, limitInFlight(cfg.MaxInFlight, authenticate(cfg.Accounts, cfg.GraphQL)))))
 	if !cfg.Production {
 		pg := playground.Handler("/graphql")
 		mux.Handle("GET /{$}", pg)
@@ -167,10 +169,26 @@ func checkRequest(limit int64, next http.Handler) http.Handler {
 
 // writeHTTPError answers a request that never reached GraphQL.
 func writeHTTPError(w http.ResponseWriter, status int, msg string) {
+	writeErrors(w, status, msg, map[string]any{"code": errcode.ParseFailed})
+}
+
+// errBusy is the answer to a request whose deadline passed before it got
+// a place to run.
+var errBusy = apperr.Unavailable("the server is busy, retry later", 5*time.Second)
+
+// writeBusy answers errBusy: 503 with Retry-After, as GraphQL answers an
+// outage.
+func writeBusy(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", strconv.Itoa(errBusy.RetryAfter))
+	writeErrors(w, http.StatusServiceUnavailable, errBusy.Message, errBusy.Extensions())
+}
+
+// writeErrors answers status with a JSON errors array of one error.
+func writeErrors(w http.ResponseWriter, status int, msg string, extensions map[string]any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{
-		"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": errcode.ParseFailed}}},
+		"errors": []map[string]any{{"message": msg, "extensions": extensions}},
 	})
 }
 

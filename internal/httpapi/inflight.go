@@ -1,7 +1,11 @@
 package httpapi
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net/http"
+	"runtime/debug"
 	"time"
 )
 
@@ -17,7 +21,9 @@ const workerIdle = 10 * time.Second
 
 // limitInFlight lets at most n requests into next at once; the others wait
 // for a slot, holding only their connection and their (size-limited) body.
-// A request whose client goes away while it waits is dropped unanswered.
+// A request whose client goes away while it waits is dropped unanswered;
+// one whose deadline passes (REQUEST_TIMEOUT, see withDeadline) is
+// answered SERVICE_UNAVAILABLE (503, Retry-After).
 //
 // next runs on a worker goroutine, not on the connection's: a connection's
 // goroutine lives as long as the keep-alive connection, and with thousands
@@ -51,6 +57,9 @@ func (l *inFlight) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	select {
 	case l.slots <- struct{}{}:
 	case <-r.Context().Done():
+		if errors.Is(r.Context().Err(), context.DeadlineExceeded) {
+			writeBusy(w)
+		}
 		return
 	}
 	defer func() { <-l.slots }()
@@ -83,7 +92,13 @@ func (l *inFlight) work(c *call) {
 
 // serve runs next for c and returns what it panicked with, or nil.
 func (l *inFlight) serve(c *call) (p any) {
-	defer func() { p = recover() }()
+	defer func() {
+		// ServeHTTP panics again on the connection's goroutine, whose stack
+		// net/http logs: keep the worker's, where the fault is.
+		if p = recover(); p != nil && p != http.ErrAbortHandler {
+			p = fmt.Sprintf("%v\n\npanicked on a worker goroutine:\n%s", p, debug.Stack())
+		}
+	}()
 	l.next.ServeHTTP(c.w, c.r)
 	return nil
 }
