@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"runtime/debug"
@@ -22,8 +21,8 @@ const workerIdle = 10 * time.Second
 // limitInFlight lets at most n requests into next at once; the others wait
 // for a slot, holding only their connection and their (size-limited) body.
 // A request whose client goes away while it waits is dropped unanswered;
-// one whose deadline passes (REQUEST_TIMEOUT, see withDeadline) is
-// answered SERVICE_UNAVAILABLE (503, Retry-After).
+// one whose deadline passes (REQUEST_TIMEOUT, see withDeadline) or that a
+// shutdown cancels is answered SERVICE_UNAVAILABLE (503, Retry-After).
 //
 // next runs on a worker goroutine, not on the connection's: a connection's
 // goroutine lives as long as the keep-alive connection, and with thousands
@@ -54,10 +53,10 @@ type call struct {
 // ServeHTTP waits for a slot, hands the request to an idle worker or a new
 // one, and waits for it to be served.
 func (l *inFlight) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	select {
-	case l.slots <- struct{}{}:
-	case <-r.Context().Done():
-		if errors.Is(r.Context().Err(), context.DeadlineExceeded) {
+	if !l.admit(r.Context()) {
+		// A client that went away cancels with context.Canceled itself;
+		// a deadline or a shutdown (its own cause) is answered.
+		if context.Cause(r.Context()) != context.Canceled {
 			writeBusy(w)
 		}
 		return
@@ -71,6 +70,23 @@ func (l *inFlight) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if p := <-c.done; p != nil {
 		panic(p) // for net/http to handle as the handler's own
+	}
+}
+
+// admit takes a slot, waiting until one is free or ctx ends, and reports
+// whether it took one. A free slot is taken even if ctx has ended, so that
+// what runs next answers the request as a cancelled one.
+func (l *inFlight) admit(ctx context.Context) bool {
+	select {
+	case l.slots <- struct{}{}:
+		return true
+	default:
+	}
+	select {
+	case l.slots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -91,27 +93,63 @@ func TestLimitInFlightPanics(t *testing.T) {
 	require.Equal(t, http.StatusTeapot, w.Code, "served after the panic (the slot was released)")
 }
 
-// TestLimitInFlightDeadline lets a request wait for a slot past its
-// deadline: it is answered SERVICE_UNAVAILABLE with Retry-After, not
-// dropped.
-func TestLimitInFlightDeadline(t *testing.T) {
+// TestLimitInFlightWaitEnds ends the wait of a request for the only slot:
+// a passed deadline, or a shutdown's cancellation, is answered
+// SERVICE_UNAVAILABLE with Retry-After; a client that went away is not.
+func TestLimitInFlightWaitEnds(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
 	defer close(release)
 	started := make(chan struct{})
-	h := withDeadline(100*time.Millisecond, limitInFlight(1, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+	h := limitInFlight(1, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		close(started)
 		<-release
-	})))
+	}))
 	go h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
 	<-started // the only slot is taken
 
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
-	require.Equal(t, http.StatusServiceUnavailable, w.Code)
-	require.Equal(t, "5", w.Header().Get("Retry-After"))
-	require.JSONEq(t, `{"errors": [{"message": "the server is busy, retry later",
-		"extensions": {"code": "SERVICE_UNAVAILABLE", "retryAfter": 5}}]}`, w.Body.String())
+	for _, tc := range []struct {
+		name     string
+		cause    error
+		answered bool
+	}{
+		{"deadline", context.DeadlineExceeded, true},
+		{"shutdown", fmt.Errorf("shutting down: %w", context.Canceled), true},
+		{"client gone", context.Canceled, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			cancel(tc.cause)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx))
+			if !tc.answered {
+				require.Empty(t, w.Body.String(), "answered a client that went away")
+				return
+			}
+			require.Equal(t, http.StatusServiceUnavailable, w.Code)
+			require.Equal(t, "5", w.Header().Get("Retry-After"))
+			require.JSONEq(t, `{"errors": [{"message": "the server is busy, retry later",
+				"extensions": {"code": "SERVICE_UNAVAILABLE", "retryAfter": 5}}]}`, w.Body.String())
+		})
+	}
+}
+
+// TestLimitInFlightAdmitsBeforeCancelling serves a request whose context
+// ended when a slot is free: what runs next answers it (as cancelled),
+// where a random pick between the slot and the ended context left some
+// unanswered (EOF) at a shutdown.
+func TestLimitInFlightAdmitsBeforeCancelling(t *testing.T) {
+	t.Parallel()
+	h := limitInFlight(1, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 100 {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx))
+		require.Equal(t, http.StatusTeapot, w.Code)
+	}
 }
 
 // goroutineID returns the id of the calling goroutine, from its stack
