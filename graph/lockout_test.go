@@ -240,6 +240,26 @@ func TestLockoutUnderConcurrency(t *testing.T) {
 		require.Zero(t, failures(t, c, email))
 		require.Zero(t, audited(t, c, "signin.locked"), "a lock started")
 	})
+	// A sign-in whose place cannot be settled (a database fault) fails
+	// whole: the session it was to start is not stored either, since both
+	// are one transaction. Before, the session was committed first and
+	// outlived the error, live and held by nobody.
+	t.Run("a sign-in that cannot settle its place stores no session", func(t *testing.T) {
+		t.Parallel()
+		c := apitest.New(t)
+		u := c.SignUp(t)
+		sessions := func() int {
+			n, err := c.DB.Session.Query().Count(context.Background())
+			require.NoError(t, err)
+			return n
+		}
+		before := sessions()
+		c.FailDeletes(t, "signin_attempts")
+		r := c.Do(t, "", apitest.OpSignIn, apitest.Credentials(u.Email, apitest.Password))
+		apitest.RequireCode(t, r, "INTERNAL_SERVER_ERROR")
+		require.Equal(t, before, sessions(), "a session stored by a sign-in that failed")
+	})
+
 	// An instance that crashes mid-check leaves its place reserved: it
 	// holds no failure and lapses after a minute, so the email is never
 	// locked by it and signs in again once it lapses.

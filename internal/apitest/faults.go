@@ -202,6 +202,29 @@ func (c *Client) LockWrites(t testing.TB) (release func()) {
 	return release
 }
 
+// FailDeletes makes every DELETE from table fail from now on, with a
+// trigger (on either database), as a database fault in the middle of a
+// transaction would.
+func (c *Client) FailDeletes(t testing.TB, table string) {
+	t.Helper()
+	driver, stmts := "sqlite", []string{
+		`CREATE TRIGGER fail_deletes BEFORE DELETE ON ` + table + ` BEGIN SELECT RAISE(ABORT, 'injected fault'); END`,
+	}
+	if database.IsPostgres(c.DatabaseURL) {
+		driver, stmts = "pgx", []string{
+			`CREATE FUNCTION fail_deletes() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$`,
+			`CREATE TRIGGER fail_deletes BEFORE DELETE ON ` + table + ` FOR EACH ROW EXECUTE FUNCTION fail_deletes()`,
+		}
+	}
+	db, err := sql.Open(driver, c.DatabaseURL)
+	require.NoError(t, err)
+	defer db.Close()
+	for _, stmt := range stmts {
+		_, err := db.ExecContext(context.Background(), stmt)
+		require.NoError(t, err, stmt)
+	}
+}
+
 // PostgresSerializable returns the URL of a fresh PostgreSQL database (see
 // FreshDatabase) whose sessions default to SERIALIZABLE transactions, as
 // some operators configure theirs. In the SQLite pass it skips the test.
