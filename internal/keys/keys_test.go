@@ -29,26 +29,6 @@ const ttl = 15 * time.Minute
 
 var testKEK = bytes.Repeat([]byte{7}, keys.KEKSize)
 
-// clock is a settable clock shared by the stores of a test.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Now()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // db is a database for one test, with a count of the statements run on it.
 type db struct {
 	url     string
@@ -76,7 +56,7 @@ func openDB(t *testing.T, url string) *db {
 }
 
 // open opens a store on d with the clock c.
-func open(t *testing.T, d *db, c *clock) *keys.Store {
+func open(t *testing.T, d *db, c *apitest.Clock) *keys.Store {
 	t.Helper()
 	s, err := keys.Open(t.Context(), d.client, testKEK, keys.Options{AccessTTL: ttl, Now: c.Now})
 	require.NoError(t, err, "keys.Open")
@@ -114,7 +94,7 @@ func signingKID(t *testing.T, s *keys.Store) string {
 // TestFirstStart creates one key, encrypted at rest, named by its RFC 7638
 // thumbprint, and published as an OKP JWK.
 func TestFirstStart(t *testing.T) {
-	d, c := newDB(t), newClock()
+	d, c := newDB(t), apitest.NewClock()
 	s := open(t, d, c)
 	k, err := s.SigningKey(t.Context())
 	require.NoError(t, err)
@@ -150,7 +130,7 @@ func TestThumbprintVector(t *testing.T) {
 // TestWrongKEK refuses to start with a KEK that did not encrypt the
 // current key, and a sealed key moved to another row does not decrypt.
 func TestWrongKEK(t *testing.T) {
-	d, c := newDB(t), newClock()
+	d, c := newDB(t), apitest.NewClock()
 	s := open(t, d, c)
 	other := bytes.Repeat([]byte{8}, keys.KEKSize)
 	_, err := keys.Open(t.Context(), d.client, other, keys.Options{AccessTTL: ttl, Now: c.Now})
@@ -179,7 +159,7 @@ func TestWrongKEK(t *testing.T) {
 // after it is replaced, then gone from the JWKS and deleted by the next
 // rotation.
 func TestRotation(t *testing.T) {
-	d, c := newDB(t), newClock()
+	d, c := newDB(t), apitest.NewClock()
 	s := open(t, d, c)
 	old := signingKID(t, s)
 
@@ -218,7 +198,7 @@ func TestRotation(t *testing.T) {
 // them rotates in is picked up by the other on its periodic reload, and a
 // token naming a kid the other has not loaded yet makes it reload at once.
 func TestInstancesShareKeys(t *testing.T) {
-	d, c := newDB(t), newClock()
+	d, c := newDB(t), apitest.NewClock()
 	a := open(t, d, c)
 	b := open(t, openDB(t, d.url), c)
 	require.Equal(t, signingKID(t, a), signingKID(t, b))
@@ -243,7 +223,7 @@ func TestInstancesShareKeys(t *testing.T) {
 // TestUnknownKIDFlood sends many tokens with made-up kids: they cost at
 // most one database reload a second, and a malformed kid costs none.
 func TestUnknownKIDFlood(t *testing.T) {
-	d, c := newDB(t), newClock()
+	d, c := newDB(t), apitest.NewClock()
 	s := open(t, d, c)
 	made := func(i int) string { // well-formed: 43 base64url characters
 		return base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{byte(i)}, 32))
@@ -277,7 +257,7 @@ func TestUnknownKIDFlood(t *testing.T) {
 // TestReloadFailureKeepsKeys closes the database: the cached keys keep
 // signing and verifying, and reloads are tried at most once a second.
 func TestReloadFailureKeepsKeys(t *testing.T) {
-	d, c := newDB(t), newClock()
+	d, c := newDB(t), apitest.NewClock()
 	s := open(t, d, c)
 	kid := signingKID(t, s)
 	require.NoError(t, d.client.Close())
@@ -294,7 +274,7 @@ func TestReloadFailureKeepsKeys(t *testing.T) {
 // TestConcurrentFirstStart starts two stores on an empty database at once:
 // whichever keys they made, each verifies the other's.
 func TestConcurrentFirstStart(t *testing.T) {
-	d, c := newDB(t), newClock()
+	d, c := newDB(t), apitest.NewClock()
 	other := openDB(t, d.url)
 	var a, b *keys.Store
 	var wg sync.WaitGroup
@@ -317,7 +297,7 @@ func TestConcurrentFirstStart(t *testing.T) {
 // refresh after it was stored, by when every instance has stopped signing
 // with it, plus the token lifetime and leeway.
 func TestKeyActiveAtOnce(t *testing.T) {
-	d, c := newDB(t), newClock()
+	d, c := newDB(t), apitest.NewClock()
 	a := open(t, d, c)
 	b := open(t, openDB(t, d.url), c)
 	old := signingKID(t, b)
@@ -338,7 +318,7 @@ func TestKeyActiveAtOnce(t *testing.T) {
 // TestHandler serves the JWKS with cache headers and answers a matching
 // If-None-Match with 304; without a store it serves an empty set.
 func TestHandler(t *testing.T) {
-	d, c := newDB(t), newClock()
+	d, c := newDB(t), apitest.NewClock()
 	s := open(t, d, c)
 	get := func(h http.Handler, etag string) *http.Response {
 		req := httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil)
@@ -405,7 +385,7 @@ func TestParseKEK(t *testing.T) {
 // TestStoredKeyCheck skips rows that are not Ed25519 keys rather than
 // trusting them.
 func TestStoredKeyCheck(t *testing.T) {
-	d, c := newDB(t), newClock()
+	d, c := newDB(t), apitest.NewClock()
 	s := open(t, d, c)
 	require.NoError(t, d.client.SigningKey.Create().SetID(strings.Repeat("A", 43)).SetAlgorithm("HS256").
 		SetPublicKey([]byte("secret")).SetPrivateKey([]byte("x")).SetActiveFrom(c.Now().Add(-time.Hour)).Exec(context.Background()))
