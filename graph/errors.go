@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strings"
-	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -38,9 +37,6 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	}
 }
 
-// retryAfterOutage is the retryAfter of SERVICE_UNAVAILABLE.
-const retryAfterOutage = 5 * time.Second
-
 // serverError answers an error that no rule of the contract explains, and
 // logs it at the level it deserves. A request cancelled (its client went
 // away, or a shutdown cancelled the requests left) failed because of that:
@@ -61,7 +57,7 @@ func serverError(ctx context.Context, log *slog.Logger, path ast.Path, err error
 		log.ErrorContext(ctx, "internal error", attrs...)
 		return apperr.New(apperr.Internal, "internal server error")
 	}
-	return apperr.Unavailable("the service is unavailable, retry later", retryAfterOutage)
+	return apperr.Unavailable("the service is unavailable, retry later", apperr.OutageRetry)
 }
 
 // publicError translates the errors a client may see into *apperr.Error, or

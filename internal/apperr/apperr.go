@@ -96,6 +96,10 @@ func Limited(msg string, wait time.Duration) *Error {
 	return &Error{Code: RateLimited, Message: msg, RetryAfter: seconds(wait)}
 }
 
+// OutageRetry is the wait an outage's SERVICE_UNAVAILABLE asks for
+// (retryAfter and Retry-After), wherever it is answered.
+const OutageRetry = 5 * time.Second
+
 // Unavailable returns a SERVICE_UNAVAILABLE error telling the caller to
 // try again after wait (in whole seconds, rounded up, at least 1).
 func Unavailable(msg string, wait time.Duration) *Error {

@@ -174,7 +174,7 @@ func writeHTTPError(w http.ResponseWriter, status int, msg string) {
 
 // errBusy is the answer to a request whose deadline passed before it got
 // a place to run.
-var errBusy = apperr.Unavailable("the server is busy, retry later", 5*time.Second)
+var errBusy = apperr.Unavailable("the server is busy, retry later", apperr.OutageRetry)
 
 // writeBusy answers errBusy: 503 with Retry-After, as GraphQL answers an
 // outage.
