@@ -143,9 +143,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	outages := database.NewOutageLog(log, cfg.Now)
 	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{
 		Pool: cfg.Pool, Synchronous: cfg.SQLiteSynchronous, EntOptions: cfg.EntOptions,
-		CallTimeout: cfg.DBTimeout,
+		CallTimeout: cfg.DBTimeout, Outages: outages,
 	})
 	if err != nil {
 		return nil, err
@@ -180,7 +181,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			Logger: log, Events: events, Now: cfg.Now,
 		})
 	gql := graph.NewServer(graph.ServerConfig{
-		Client: client, Accounts: accounts, Content: content.NewService(client), Logger: log,
+		Client: client, Accounts: accounts, Content: content.NewService(client), Logger: log, Outages: outages,
 		Introspection: !cfg.Production, Limits: cfg.Limits,
 		Documents: docs, DocumentsOnly: cfg.PersistedDocumentsOnly,
 	})

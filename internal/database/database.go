@@ -75,6 +75,9 @@ type Options struct {
 	// Client, on either database (see timeoutDriver); 0 means
 	// DefaultCallTimeout.
 	CallTimeout time.Duration
+	// Outages, if set, hears of every call through Client that the
+	// database answered, which ends an outage it logs.
+	Outages *OutageLog
 }
 
 // DB is an open, migrated database.
@@ -128,7 +131,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		}
 		db.writes.failed(err)
 	}
-	drv := watchedDriver{newTimeoutDriver(entsql.OpenDB(d, sqlDB), opts.CallTimeout), db.writes}
+	drv := watchedDriver{newTimeoutDriver(entsql.OpenDB(d, sqlDB), opts.CallTimeout), db.writes, opts.Outages}
 	db.Client = ent.NewClient(append([]ent.Option{ent.Driver(drv)}, opts.EntOptions...)...)
 	return db, nil
 }
