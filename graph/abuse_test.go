@@ -15,7 +15,7 @@ import (
 	"bitgate/internal/apitest"
 )
 
-// The defences of the README's "Abuse protection" table: the lockout of an
+// The defences of the "Abuse protection" table in docs/security.md: the lockout of an
 // email, per-address limits, one auth mutation per request, and a bounded
 // hashing pool.
 
