@@ -17,8 +17,8 @@ import (
 )
 
 // config is the server's configuration: each setting is a flag or an
-// environment variable (see the README's table); JWTSecret comes from the
-// environment only.
+// environment variable (see the table in docs/configuration.md); JWTSecret
+// comes from the environment only.
 type config struct {
 	Addr            string
 	MetricsAddr     string
