@@ -10,11 +10,11 @@ import (
 
 	"github.com/google/uuid"
 
-	"bitgate/auth"
 	"bitgate/ent"
 	"bitgate/ent/lockout"
 	"bitgate/ent/signinattempt"
 	"bitgate/internal/apperr"
+	"bitgate/internal/auth"
 )
 
 // The contract's lockout: 5 failed sign-ins in a row for one email lock it

@@ -11,12 +11,12 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
-	"bitgate/auth"
 	"bitgate/ent"
 	"bitgate/ent/session"
 	"bitgate/ent/spenttoken"
 	"bitgate/ent/user"
 	"bitgate/internal/apperr"
+	"bitgate/internal/auth"
 )
 
 // maxRefreshTokenLen bounds the refresh tokens worth hashing; real ones are 43 bytes.
