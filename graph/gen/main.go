@@ -44,8 +44,8 @@
 // with gqlgen itself: put github.com/99designs/gqlgen in place of
 // ./graph/gen/main.go in generate.go, run go generate ./..., and delete
 // graph/object.go, graph/slice.go, graph/fieldguard.go (and its line in
-// NewServer) with their tests. The read path then costs what the rewrites
-// save.
+// NewServer) with their tests. A books(first: 10) request then takes 1.7
+// times the allocations and a fifth to a third more CPU.
 package main
 
 import (
