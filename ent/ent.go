@@ -8,6 +8,7 @@ import (
 	"bitgate/ent/book"
 	"bitgate/ent/lockout"
 	"bitgate/ent/note"
+	"bitgate/ent/outboxmail"
 	"bitgate/ent/session"
 	"bitgate/ent/signinattempt"
 	"bitgate/ent/signingkey"
@@ -87,6 +88,7 @@ func checkColumn(t, c string) error {
 			book.Table:          book.ValidColumn,
 			lockout.Table:       lockout.ValidColumn,
 			note.Table:          note.ValidColumn,
+			outboxmail.Table:    outboxmail.ValidColumn,
 			session.Table:       session.ValidColumn,
 			signinattempt.Table: signinattempt.ValidColumn,
 			signingkey.Table:    signingkey.ValidColumn,
