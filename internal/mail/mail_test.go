@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -320,13 +321,13 @@ func TestLapsedLeaseIsSentByAnother(t *testing.T) {
 	require.Equal(t, []string{"orphan@example.com"}, f.smtp.Next(t).To)
 }
 
-// TestInstancesSendEachMailOnce: two instances, each running two senders
+// TestInstancesSendEachMailOnce: two instances, each running four senders
 // at once on one outbox, send every mail exactly once.
 func TestInstancesSendEachMailOnce(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, mailtest.StartTLS)
 	instances := []*mail.Mailer{f.mailer(t, nil, f.config()), f.mailer(t, f.open(t), f.config())}
-	const n = 60
+	const n = 200
 	var msgs []mail.Message
 	for i := range n {
 		msgs = append(msgs, verify("user"+strconv.Itoa(i)+"@example.com"))
@@ -336,7 +337,7 @@ func TestInstancesSendEachMailOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	sent := 0
-	for _, m := range append(instances, instances...) {
+	for _, m := range slices.Concat(instances, instances, instances, instances) {
 		wg.Go(func() {
 			k, err := m.SendDue(context.Background())
 			require.NoError(t, err)
@@ -480,6 +481,26 @@ func TestTLS(t *testing.T) {
 	}
 }
 
+// TestSMTPTimeout: a server that accepts the connection and never answers
+// fails the attempt after SMTP_TIMEOUT, and the mail is retried.
+func TestSMTPTimeout(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, mailtest.Plain)
+	cfg := f.config()
+	cfg.SMTPURL, cfg.Timeout = "smtp://"+mailtest.Silent(t)+"?tls=none", 200*time.Millisecond
+	m := f.mailer(t, nil, cfg)
+	start := time.Now()
+	_, err := m.SendTest(t.Context(), "a@example.com")
+	require.ErrorContains(t, err, "timeout")
+	// A bound far above 200ms on any machine, far below go-mail's default
+	// of 15s.
+	require.Less(t, time.Since(start), 5*time.Second, "SMTP_TIMEOUT was not applied")
+	f.queue(t, m, true, verify("a@example.com"))
+	sendDue(t, m, 0)
+	require.Contains(t, f.outbox(t)[0].LastError, "timeout")
+	require.Equal(t, 1.0, f.counter(t, `bitgate_mail_retried_total{kind="verify-email"}`))
+}
+
 // TestDevelopmentWritesFiles: without SMTP_URL in development, each mail
 // is an .eml file (owner-only, its link readable as it is) and a log line
 // that names the file and the recipient, not the token.
@@ -599,13 +620,16 @@ func TestPrune(t *testing.T) {
 	f.smtp.Refuse(mailtest.AtRcpt, 550)
 	f.queue(t, m, true, verify("old-dropped@example.com"))
 	sendDue(t, m, 0)
-	f.clock.Advance(mail.KeepDone + time.Second)
-	f.smtp.Refuse("", 0)
-	f.queue(t, m, true, verify("recent@example.com"))
-	sendDue(t, m, 1)
 	f.smtp.Refuse(mailtest.AtRcpt, 450)
 	f.queue(t, m, true, verify("pending@example.com"))
 	sendDue(t, m, 0)
+	f.clock.Advance(mail.KeepDone + time.Second)
+	claimed, err := m.ClaimAndDie(t.Context()) // pending's sender is sending it
+	require.NoError(t, err)
+	require.True(t, claimed)
+	f.smtp.Refuse("", 0)
+	f.queue(t, m, true, verify("recent@example.com"))
+	sendDue(t, m, 1)
 
 	n, err := m.Prune(t.Context())
 	require.NoError(t, err)

@@ -106,6 +106,39 @@ func Start(t testing.TB, mode Mode) *Server {
 	return s
 }
 
+// Silent returns the address of a loopback port that accepts connections
+// and never says a word: an SMTP server that hangs. It closes when the
+// test ends.
+func Silent(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
 // Addr returns the server's host:port.
 func (s *Server) Addr() string { return s.addr }
 
