@@ -97,6 +97,11 @@ func (m *Mailer) SendDue(ctx context.Context) (int, error) {
 		if m.settle(ctx, c, result, err) {
 			sent++
 		}
+		if errors.As(err, new(*unreachable)) {
+			// The rest waits for the next round, rather than each
+			// waiting SMTP_TIMEOUT for a server that is down.
+			return sent, nil
+		}
 	}
 	return sent, ctx.Err()
 }
@@ -109,10 +114,10 @@ type claimed struct {
 	rendered
 }
 
-// claimSQL returns the statement that claims the oldest due mail: it
-// pushes due_at to the end of the lease ($1) and counts the attempt, of
-// one pending row due at $2, and returns it. On PostgreSQL, FOR UPDATE
-// SKIP LOCKED passes over a row another instance is claiming, so that
+// claimSQL returns the statement that claims the oldest due mail: of one
+// pending row due at $2, it pushes due_at to the end of the lease ($1),
+// counts the attempt, and returns the mail. On PostgreSQL, FOR UPDATE SKIP
+// LOCKED passes over a row another instance is claiming, so that
 // concurrent senders each get another one; SQLite has one writer at a
 // time. (SQLite reads $1 and $2 as parameters in the order they appear.)
 func claimSQL(d string) string {
@@ -120,13 +125,9 @@ func claimSQL(d string) string {
 	if d == dialect.Postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	return "UPDATE " + outboxmail.Table + " SET " + outboxmail.FieldDueAt + " = $1, " +
-		outboxmail.FieldAttempts + " = " + outboxmail.FieldAttempts + " + 1" +
-		" WHERE " + outboxmail.FieldID + " = (SELECT " + outboxmail.FieldID + " FROM " + outboxmail.Table +
-		" WHERE " + outboxmail.FieldState + " = 'pending' AND " + outboxmail.FieldDueAt + " <= $2" +
-		" ORDER BY " + outboxmail.FieldDueAt + " LIMIT 1" + lock + ")" +
-		" RETURNING " + strings.Join([]string{outboxmail.FieldID, outboxmail.FieldKind, outboxmail.FieldRecipient,
-		outboxmail.FieldAttempts, outboxmail.FieldSubject, outboxmail.FieldTextBody, outboxmail.FieldHTMLBody}, ", ")
+	return `UPDATE outbox_mails SET due_at = $1, attempts = attempts + 1
+WHERE id = (SELECT id FROM outbox_mails WHERE state = 'pending' AND due_at <= $2 ORDER BY due_at LIMIT 1` + lock + `)
+RETURNING id, kind, recipient, attempts, subject, text_body, html_body`
 }
 
 // claim takes the oldest due mail for a lease, or returns nil if none is
@@ -148,15 +149,12 @@ func (m *Mailer) claim(ctx context.Context) (*claimed, error) {
 	return &c, rows.Close()
 }
 
-// expireSQL drops the pending mail, not held by a sender, queued before
-// $3: its state, when ($1, also the time it must be due by, $2), its
-// bodies emptied. It returns what the log says of each.
-var expireSQL = "UPDATE " + outboxmail.Table + " SET " + outboxmail.FieldState + " = 'dropped', " +
-	outboxmail.FieldDoneAt + " = $1, " + outboxmail.FieldTextBody + " = '', " + outboxmail.FieldHTMLBody + " = ''" +
-	" WHERE " + outboxmail.FieldState + " = 'pending' AND " + outboxmail.FieldDueAt + " <= $2 AND " +
-	outboxmail.FieldCreatedAt + " < $3" +
-	" RETURNING " + strings.Join([]string{outboxmail.FieldID, outboxmail.FieldKind, outboxmail.FieldRecipient,
-	outboxmail.FieldAttempts, outboxmail.FieldLastError}, ", ")
+// expireSQL drops the pending mail queued before $3 that no sender holds
+// (due by $2): its state, when ($1), its bodies emptied. It returns what
+// the log says of each.
+const expireSQL = `UPDATE outbox_mails SET state = 'dropped', done_at = $1, text_body = '', html_body = ''
+WHERE state = 'pending' AND due_at <= $2 AND created_at < $3
+RETURNING id, kind, recipient, attempts, last_error`
 
 // expire drops the mail that could not be delivered within
 // Config.GiveUpAfter, logging and counting each.
@@ -373,7 +371,7 @@ func (s *smtpSession) send(ctx context.Context, o outgoing) (string, error) {
 	if s.conn == nil {
 		if s.conn, err = s.t.client.DialToSMTPClientWithContext(ctx); err != nil {
 			s.conn = nil
-			return "", fmt.Errorf("connect to %s: %w", s.t.addr, err)
+			return "", &unreachable{addr: s.t.addr, err: err}
 		}
 	}
 	// An ending ctx cuts the exchange off; each step is bounded by
@@ -393,6 +391,16 @@ func (s *smtpSession) send(ctx context.Context, o outgoing) (string, error) {
 	}
 	return "", errors.New("the SMTP server did not take the mail") // not reached: no error means delivered
 }
+
+// unreachable is a failure to connect to the SMTP server (TCP, TLS,
+// EHLO, STARTTLS or AUTH).
+type unreachable struct {
+	addr string
+	err  error
+}
+
+func (e *unreachable) Error() string { return "connect to " + e.addr + ": " + e.err.Error() }
+func (e *unreachable) Unwrap() error { return e.err }
 
 func (s *smtpSession) close() {
 	if s.conn != nil {
