@@ -53,6 +53,14 @@ type Metrics interface {
 	MailDropped(kind, reason string)
 }
 
+// uncounted is the Metrics of a Mailer without any.
+type uncounted struct{}
+
+func (uncounted) MailQueued(string)          {}
+func (uncounted) MailSent(string)            {}
+func (uncounted) MailRetried(string)         {}
+func (uncounted) MailDropped(string, string) {}
+
 // Reasons a mail is dropped, as Metrics and the log give them.
 const (
 	DropRejected = "rejected"
@@ -86,8 +94,8 @@ type Mailer struct {
 	client    *ent.Client
 	claimSQL  string
 	cfg       Config
-	opts      Options
 	log       *slog.Logger
+	metrics   Metrics
 	now       func() time.Time
 	templates templates
 	publicURL string
@@ -99,15 +107,19 @@ type Mailer struct {
 // New returns a Mailer on db with cfg. Returns an error if cfg does not
 // validate (see Config.Validate), if opts.Production and there is no
 // SMTP_URL and mail is not disabled, or PUBLIC_URL is not an https URL
-// while mail is on, or if a template fails (see Templates).
+// while mail is on, or if a template fails (see loadTemplates).
 func New(db *database.DB, cfg Config, opts Options) (*Mailer, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m := &Mailer{client: db.Client, cfg: cfg, opts: opts, log: opts.Logger, now: opts.Now, poke: make(chan struct{}, 1)}
+	m := &Mailer{client: db.Client, cfg: cfg, log: opts.Logger, metrics: opts.Metrics, now: opts.Now,
+		poke: make(chan struct{}, 1)}
 	if m.log == nil {
 		m.log = slog.Default()
+	}
+	if m.metrics == nil {
+		m.metrics = uncounted{}
 	}
 	if m.now == nil {
 		m.now = time.Now
@@ -127,14 +139,11 @@ func New(db *database.DB, cfg Config, opts Options) (*Mailer, error) {
 	if cfg.PublicURL != "" {
 		m.publicURL, _ = parsePublicURL(cfg.PublicURL) // validated
 	}
-	from := cfg.From
-	if from == "" {
-		from = cfg.ProductName + " <no-reply@localhost>" // development's files only
+	m.from = &mail.Address{Name: cfg.ProductName, Address: "no-reply@localhost"} // development's files only
+	if cfg.From != "" {
+		m.from, _ = parseFrom(cfg.From) // validated
 	}
 	var err error
-	if m.from, err = parseFrom(from); err != nil {
-		return nil, err
-	}
 	if m.templates, err = loadTemplates(cfg.TemplatesDir, m.sample); err != nil {
 		return nil, err
 	}
@@ -186,9 +195,7 @@ func (m *Mailer) Queue(ctx context.Context, tx *ent.Tx, msg Message) error {
 			if err := next.Commit(ctx, tx); err != nil {
 				return err
 			}
-			if m.opts.Metrics != nil {
-				m.opts.Metrics.MailQueued(string(e.kind))
-			}
+			m.metrics.MailQueued(string(e.kind))
 			m.Poke()
 			return nil
 		})

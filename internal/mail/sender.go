@@ -197,9 +197,7 @@ func (m *Mailer) settle(ctx context.Context, c *claimed, result string, sendErr 
 			// It goes out again when the lease lapses.
 			log.ErrorContext(ctx, "mail sent, but not marked sent: it will be sent again", slog.Any("error", err))
 		}
-		if m.opts.Metrics != nil {
-			m.opts.Metrics.MailSent(c.kind)
-		}
+		m.metrics.MailSent(c.kind)
 		log.InfoContext(ctx, "mail sent", slog.String("result", result))
 		return true
 	case permanent(sendErr):
@@ -219,9 +217,7 @@ func (m *Mailer) settle(ctx context.Context, c *claimed, result string, sendErr 
 			// It is due again when the lease lapses.
 			log.ErrorContext(ctx, "record a failed attempt to send mail", slog.Any("error", err))
 		}
-		if m.opts.Metrics != nil {
-			m.opts.Metrics.MailRetried(c.kind)
-		}
+		m.metrics.MailRetried(c.kind)
 		log.WarnContext(ctx, "mail not sent; retrying", slog.Duration("retry_in", retry), slog.Any("error", sendErr))
 	}
 	return false
@@ -229,9 +225,7 @@ func (m *Mailer) settle(ctx context.Context, c *claimed, result string, sendErr 
 
 // dropped logs and counts a mail given up for reason.
 func (m *Mailer) dropped(ctx context.Context, id uuid.UUID, kind, to string, attempts int, reason, lastErr string) {
-	if m.opts.Metrics != nil {
-		m.opts.Metrics.MailDropped(kind, reason)
-	}
+	m.metrics.MailDropped(kind, reason)
 	m.log.ErrorContext(ctx, "mail dropped", slog.String("mail_id", id.String()), slog.String("kind", kind),
 		slog.String("to", to), slog.Int("attempts", attempts), slog.String("reason", reason), slog.String("error", lastErr))
 }
