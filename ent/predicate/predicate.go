@@ -24,6 +24,9 @@ type Note func(*sql.Selector)
 // OutboxMail is the predicate function for outboxmail builders.
 type OutboxMail func(*sql.Selector)
 
+// SecretRotation is the predicate function for secretrotation builders.
+type SecretRotation func(*sql.Selector)
+
 // Session is the predicate function for session builders.
 type Session func(*sql.Selector)
 
