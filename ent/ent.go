@@ -8,6 +8,7 @@ import (
 	"bitgate/ent/book"
 	"bitgate/ent/lockout"
 	"bitgate/ent/note"
+	"bitgate/ent/outboxmail"
 	"bitgate/ent/secretrotation"
 	"bitgate/ent/session"
 	"bitgate/ent/signinattempt"
@@ -88,6 +89,7 @@ func checkColumn(t, c string) error {
 			book.Table:           book.ValidColumn,
 			lockout.Table:        lockout.ValidColumn,
 			note.Table:           note.ValidColumn,
+			outboxmail.Table:     outboxmail.ValidColumn,
 			secretrotation.Table: secretrotation.ValidColumn,
 			session.Table:        session.ValidColumn,
 			signinattempt.Table:  signinattempt.ValidColumn,

@@ -111,6 +111,39 @@ var (
 			},
 		},
 	}
+	// OutboxMailsColumns holds the columns for the "outbox_mails" table.
+	OutboxMailsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "kind", Type: field.TypeString, Size: 64},
+		{Name: "recipient", Type: field.TypeString, Size: 254},
+		{Name: "subject", Type: field.TypeString, Size: 2147483647},
+		{Name: "text_body", Type: field.TypeString, Size: 2147483647},
+		{Name: "html_body", Type: field.TypeString, Size: 2147483647},
+		{Name: "state", Type: field.TypeEnum, Enums: []string{"pending", "sent", "dropped"}, Default: "pending"},
+		{Name: "due_at", Type: field.TypeTime},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "last_error", Type: field.TypeString, Size: 1000, Default: ""},
+		{Name: "done_at", Type: field.TypeTime, Nullable: true},
+	}
+	// OutboxMailsTable holds the schema information for the "outbox_mails" table.
+	OutboxMailsTable = &schema.Table{
+		Name:       "outbox_mails",
+		Columns:    OutboxMailsColumns,
+		PrimaryKey: []*schema.Column{OutboxMailsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "outboxmail_state_due_at",
+				Unique:  false,
+				Columns: []*schema.Column{OutboxMailsColumns[7], OutboxMailsColumns[8]},
+			},
+			{
+				Name:    "outboxmail_done_at",
+				Unique:  false,
+				Columns: []*schema.Column{OutboxMailsColumns[11]},
+			},
+		},
+	}
 	// SecretRotationsColumns holds the columns for the "secret_rotations" table.
 	SecretRotationsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -274,6 +307,7 @@ var (
 		BooksTable,
 		LockoutsTable,
 		NotesTable,
+		OutboxMailsTable,
 		SecretRotationsTable,
 		SessionsTable,
 		SigninAttemptsTable,
