@@ -8,7 +8,9 @@ import (
 	"bitgate/ent/book"
 	"bitgate/ent/lockout"
 	"bitgate/ent/note"
+	"bitgate/ent/outboxmail"
 	"bitgate/ent/schema"
+	"bitgate/ent/secretrotation"
 	"bitgate/ent/session"
 	"bitgate/ent/signinattempt"
 	"bitgate/ent/signingkey"
@@ -209,6 +211,106 @@ func init() {
 	noteDescID := noteMixinFields0[0].Descriptor()
 	// note.DefaultID holds the default value on creation for the id field.
 	note.DefaultID = noteDescID.Default.(func() uuid.UUID)
+	outboxmailMixin := schema.OutboxMail{}.Mixin()
+	outboxmailMixinFields0 := outboxmailMixin[0].Fields()
+	_ = outboxmailMixinFields0
+	outboxmailFields := schema.OutboxMail{}.Fields()
+	_ = outboxmailFields
+	// outboxmailDescKind is the schema descriptor for kind field.
+	outboxmailDescKind := outboxmailFields[1].Descriptor()
+	// outboxmail.KindValidator is a validator for the "kind" field. It is called by the builders before save.
+	outboxmail.KindValidator = func() func(string) error {
+		validators := outboxmailDescKind.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(kind string) error {
+			for _, fn := range fns {
+				if err := fn(kind); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// outboxmailDescRecipient is the schema descriptor for recipient field.
+	outboxmailDescRecipient := outboxmailFields[2].Descriptor()
+	// outboxmail.RecipientValidator is a validator for the "recipient" field. It is called by the builders before save.
+	outboxmail.RecipientValidator = func() func(string) error {
+		validators := outboxmailDescRecipient.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(recipient string) error {
+			for _, fn := range fns {
+				if err := fn(recipient); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// outboxmailDescAttempts is the schema descriptor for attempts field.
+	outboxmailDescAttempts := outboxmailFields[8].Descriptor()
+	// outboxmail.DefaultAttempts holds the default value on creation for the attempts field.
+	outboxmail.DefaultAttempts = outboxmailDescAttempts.Default.(int)
+	// outboxmailDescLastError is the schema descriptor for last_error field.
+	outboxmailDescLastError := outboxmailFields[9].Descriptor()
+	// outboxmail.DefaultLastError holds the default value on creation for the last_error field.
+	outboxmail.DefaultLastError = outboxmailDescLastError.Default.(string)
+	// outboxmail.LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
+	outboxmail.LastErrorValidator = outboxmailDescLastError.Validators[0].(func(string) error)
+	// outboxmailDescID is the schema descriptor for id field.
+	outboxmailDescID := outboxmailMixinFields0[0].Descriptor()
+	// outboxmail.DefaultID holds the default value on creation for the id field.
+	outboxmail.DefaultID = outboxmailDescID.Default.(func() uuid.UUID)
+	secretrotationMixin := schema.SecretRotation{}.Mixin()
+	secretrotationMixinFields0 := secretrotationMixin[0].Fields()
+	_ = secretrotationMixinFields0
+	secretrotationFields := schema.SecretRotation{}.Fields()
+	_ = secretrotationFields
+	// secretrotationDescCurrentKid is the schema descriptor for current_kid field.
+	secretrotationDescCurrentKid := secretrotationFields[0].Descriptor()
+	// secretrotation.CurrentKidValidator is a validator for the "current_kid" field. It is called by the builders before save.
+	secretrotation.CurrentKidValidator = func() func(string) error {
+		validators := secretrotationDescCurrentKid.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(current_kid string) error {
+			for _, fn := range fns {
+				if err := fn(current_kid); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// secretrotationDescPreviousKid is the schema descriptor for previous_kid field.
+	secretrotationDescPreviousKid := secretrotationFields[1].Descriptor()
+	// secretrotation.PreviousKidValidator is a validator for the "previous_kid" field. It is called by the builders before save.
+	secretrotation.PreviousKidValidator = func() func(string) error {
+		validators := secretrotationDescPreviousKid.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(previous_kid string) error {
+			for _, fn := range fns {
+				if err := fn(previous_kid); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// secretrotationDescID is the schema descriptor for id field.
+	secretrotationDescID := secretrotationMixinFields0[0].Descriptor()
+	// secretrotation.DefaultID holds the default value on creation for the id field.
+	secretrotation.DefaultID = secretrotationDescID.Default.(func() uuid.UUID)
 	sessionMixin := schema.Session{}.Mixin()
 	sessionMixinFields0 := sessionMixin[0].Fields()
 	_ = sessionMixinFields0

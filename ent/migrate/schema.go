@@ -111,6 +111,59 @@ var (
 			},
 		},
 	}
+	// OutboxMailsColumns holds the columns for the "outbox_mails" table.
+	OutboxMailsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "kind", Type: field.TypeString, Size: 64},
+		{Name: "recipient", Type: field.TypeString, Size: 254},
+		{Name: "subject", Type: field.TypeString, Size: 2147483647},
+		{Name: "text_body", Type: field.TypeString, Size: 2147483647},
+		{Name: "html_body", Type: field.TypeString, Size: 2147483647},
+		{Name: "state", Type: field.TypeEnum, Enums: []string{"pending", "sent", "dropped"}, Default: "pending"},
+		{Name: "due_at", Type: field.TypeTime},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "last_error", Type: field.TypeString, Size: 1000, Default: ""},
+		{Name: "done_at", Type: field.TypeTime, Nullable: true},
+	}
+	// OutboxMailsTable holds the schema information for the "outbox_mails" table.
+	OutboxMailsTable = &schema.Table{
+		Name:       "outbox_mails",
+		Columns:    OutboxMailsColumns,
+		PrimaryKey: []*schema.Column{OutboxMailsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "outboxmail_state_due_at",
+				Unique:  false,
+				Columns: []*schema.Column{OutboxMailsColumns[7], OutboxMailsColumns[8]},
+			},
+			{
+				Name:    "outboxmail_done_at",
+				Unique:  false,
+				Columns: []*schema.Column{OutboxMailsColumns[11]},
+			},
+		},
+	}
+	// SecretRotationsColumns holds the columns for the "secret_rotations" table.
+	SecretRotationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "current_kid", Type: field.TypeString, Size: 64},
+		{Name: "previous_kid", Type: field.TypeString, Size: 64},
+		{Name: "started_at", Type: field.TypeTime},
+	}
+	// SecretRotationsTable holds the schema information for the "secret_rotations" table.
+	SecretRotationsTable = &schema.Table{
+		Name:       "secret_rotations",
+		Columns:    SecretRotationsColumns,
+		PrimaryKey: []*schema.Column{SecretRotationsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "secretrotation_current_kid_previous_kid",
+				Unique:  true,
+				Columns: []*schema.Column{SecretRotationsColumns[1], SecretRotationsColumns[2]},
+			},
+		},
+	}
 	// SessionsColumns holds the columns for the "sessions" table.
 	SessionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -254,6 +307,8 @@ var (
 		BooksTable,
 		LockoutsTable,
 		NotesTable,
+		OutboxMailsTable,
+		SecretRotationsTable,
 		SessionsTable,
 		SigninAttemptsTable,
 		SigningKeysTable,

@@ -1,9 +1,9 @@
 // Package metrics is the server's Prometheus instrumentation: GraphQL
 // requests by operation and outcome, security events, the password-hashing
-// pool, the database pool and Go's runtime, in a registry of its own that
-// Handler serves (on METRICS_ADDR only). Every label takes values from a
-// fixed set: operations are the schema's root fields, never the names
-// clients give their operations.
+// pool, account mail, the database pool and Go's runtime, in a registry of
+// its own that Handler serves (on METRICS_ADDR only). Every label takes
+// values from a fixed set: operations are the schema's root fields, never
+// the names clients give their operations.
 package metrics
 
 import (
@@ -20,7 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vektah/gqlparser/v2/ast"
 
-	"bitgate/auth"
+	"bitgate/internal/auth"
 )
 
 // Metrics are the server's metrics. Its methods are safe for concurrent use.
@@ -30,6 +30,8 @@ type Metrics struct {
 	events     *prometheus.CounterVec
 	hashWait   prometheus.Histogram
 	hashRefuse prometheus.Counter
+
+	mailQueued, mailSent, mailRetried, mailDropped *prometheus.CounterVec
 }
 
 // latencyBuckets span a cached read (1 ms) to a queued sign-in (10 s).
@@ -57,8 +59,25 @@ func New() *Metrics {
 			Name: "bitgate_hash_refused_total",
 			Help: "Password hashes refused because the hashing pool's queue was full (answered RATE_LIMITED).",
 		}),
+		mailQueued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bitgate_mail_queued_total",
+			Help: "Account mail queued by a transaction that committed, by kind (verify-email, reset-password, ...).",
+		}, []string{"kind"}),
+		mailSent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bitgate_mail_sent_total",
+			Help: "Account mail the SMTP server accepted (or, without SMTP_URL in development, written to a file), by kind.",
+		}, []string{"kind"}),
+		mailRetried: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bitgate_mail_retried_total",
+			Help: "Attempts to send account mail that failed for a temporary reason (a 4xx, the server unreachable, TLS or authentication failing), each followed by another, by kind.",
+		}, []string{"kind"}),
+		mailDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bitgate_mail_dropped_total",
+			Help: "Account mail given up, by kind and reason: rejected (the SMTP server refused the recipient or the message for good, 5xx) or expired (not delivered within MAIL_GIVE_UP_AFTER).",
+		}, []string{"kind", "reason"}),
 	}
 	m.reg.MustRegister(m.requests, m.events, m.hashWait, m.hashRefuse,
+		m.mailQueued, m.mailSent, m.mailRetried, m.mailDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -99,6 +118,19 @@ func (m *Metrics) HashWaited(waited time.Duration, err error) {
 		m.hashRefuse.Inc()
 	}
 }
+
+// MailQueued counts a mail of kind queued by a committed transaction.
+func (m *Metrics) MailQueued(kind string) { m.mailQueued.WithLabelValues(kind).Inc() }
+
+// MailSent counts a mail of kind delivered.
+func (m *Metrics) MailSent(kind string) { m.mailSent.WithLabelValues(kind).Inc() }
+
+// MailRetried counts a failed attempt to send a mail of kind that will be
+// retried.
+func (m *Metrics) MailRetried(kind string) { m.mailRetried.WithLabelValues(kind).Inc() }
+
+// MailDropped counts a mail of kind given up for reason.
+func (m *Metrics) MailDropped(kind, reason string) { m.mailDropped.WithLabelValues(kind, reason).Inc() }
 
 // SecurityEvent counts an audited action.
 func (m *Metrics) SecurityEvent(action string) { m.events.WithLabelValues(action).Inc() }
