@@ -18,9 +18,13 @@ import (
 
 // TestMain runs bitgate's own main instead of the tests when the test
 // binary is started by runBitgate, so that the tests see real exit
-// statuses and output.
+// statuses and output; as an unprivileged user first when
+// BITGATE_TEST_UID says so (see unprivileged).
 func TestMain(m *testing.M) {
 	if os.Getenv("BITGATE_TEST_RUN_MAIN") == "1" {
+		if uid := os.Getenv(testUIDEnv); uid != "" {
+			dropPrivileges(uid)
+		}
 		main()
 		os.Exit(0)
 	}

@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"testing"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/stretchr/testify/require"
 
 	"bitgate/internal/apitest"
@@ -100,4 +101,37 @@ func TestGCPercent(t *testing.T) {
 	require.Equal(t, 100, debug.SetGCPercent(100), "with GOGC set, the runtime's setting stays")
 	setGCPercent(func(string) string { return "" })
 	require.Equal(t, serverGCPercent, debug.SetGCPercent(100), "GOGC unset")
+}
+
+// TestMemoryLimit: unless GOMEMLIMIT is set, the server runs under a soft
+// memory limit of 150 MiB, or 90% of its container's limit when that is
+// less. (Not parallel: the setting is the process's.) Before, it ran
+// without one, and GOGC=400 let it grow to 233 MB under the load
+// program's books load.
+func TestMemoryLimit(t *testing.T) {
+	old := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(old) })
+	noContainer := func() (uint64, error) { return 0, memlimit.ErrNoLimit }
+	container := func(n uint64) func() (uint64, error) { return func() (uint64, error) { return n, nil } }
+	unset := func(string) string { return "" }
+
+	debug.SetMemoryLimit(1 << 40)
+	got := setMemoryLimit(func(k string) string { return map[string]string{"GOMEMLIMIT": "1TiB"}[k] }, container(100<<20))
+	require.Equal(t, memoryLimit{bytes: 1 << 40, from: "GOMEMLIMIT"}, got, "with GOMEMLIMIT set, the runtime's setting stays")
+	require.Equal(t, int64(1<<40), debug.SetMemoryLimit(-1))
+
+	for _, tc := range []struct {
+		name    string
+		cgroup  func() (uint64, error)
+		want    int64
+		wantSrc string
+	}{
+		{"no container limit", noContainer, 150 << 20, "default"},
+		{"a container of 100 MiB", container(100 << 20), 90 << 20, "container"},
+		{"a container of 4 GiB", container(4 << 30), 150 << 20, "default"},
+	} {
+		got := setMemoryLimit(unset, tc.cgroup)
+		require.Equal(t, memoryLimit{bytes: tc.want, from: tc.wantSrc}, got, tc.name)
+		require.Equal(t, tc.want, debug.SetMemoryLimit(-1), tc.name)
+	}
 }

@@ -58,9 +58,11 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app.App, error
 }
 
 // serve runs the server until SIGINT or SIGTERM, then shuts it down in
-// order (see serveUntil). A second signal ends the process at once.
-func serve(cfg *config, stderr io.Writer) error {
+// order (see serveUntil). A second signal ends the process at once. mem is
+// the memory limit it runs under, for the log.
+func serve(cfg *config, stderr io.Writer, mem memoryLimit) error {
 	log := newLogger(cfg, stderr)
+	log.Info("memory limit", slog.Int64("bytes", mem.bytes), slog.String("from", mem.from))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	context.AfterFunc(ctx, stop) // the next signal is not caught: it ends the process

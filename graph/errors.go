@@ -20,8 +20,9 @@ import (
 )
 
 // errorPresenter returns the GraphQL error presenter: it gives every error
-// one of the contract's codes, and keeps internal detail in the log only.
-func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+// one of the contract's codes, and keeps internal detail in the log only
+// (an outage's in outages, if set).
+func errorPresenter(log *slog.Logger, outages *database.OutageLog) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 		pub := publicError(err, gqlErr)
@@ -29,7 +30,7 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			if _, ok := gqlErr.Extensions["code"]; ok && gqlErr.Err == nil {
 				return gqlErr // gqlgen's own: parse, validation, complexity
 			}
-			pub = serverError(ctx, log, gqlErr.Path, err)
+			pub = serverError(ctx, log, outages, gqlErr.Path, err)
 		}
 		gqlErr.Message = pub.Message
 		gqlErr.Extensions = pub.Extensions()
@@ -43,18 +44,21 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 // it answers SERVICE_UNAVAILABLE, which the client is usually gone to
 // read, and is logged at debug. A database that cannot be reached or did not
 // answer in time (or a request past its deadline) is an outage, not a bug:
-// it answers SERVICE_UNAVAILABLE and is logged as a warning. Anything else
-// is an internal error, logged as one.
-func serverError(ctx context.Context, log *slog.Logger, path ast.Path, err error) *apperr.Error {
-	attrs := []any{slog.String("path", path.String()), slog.Any("error", err)}
+// it answers SERVICE_UNAVAILABLE and goes to outages, which logs a few
+// warnings per outage (without it, one per error). Anything else is an
+// internal error, logged as one.
+func serverError(ctx context.Context, log *slog.Logger, outages *database.OutageLog, path ast.Path, err error) *apperr.Error {
+	where := slog.String("path", path.String())
 	unavailable := database.IsUnavailable(err)
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled) && (unavailable || errors.Is(err, context.Canceled)):
-		log.DebugContext(ctx, "request cancelled", attrs...)
+		log.DebugContext(ctx, "request cancelled", where, slog.Any("error", err))
+	case unavailable && outages != nil:
+		outages.Refused(ctx, err, where)
 	case unavailable:
-		log.WarnContext(ctx, "database unavailable", attrs...)
+		log.WarnContext(ctx, "database unavailable", where, slog.Any("error", err))
 	default:
-		log.ErrorContext(ctx, "internal error", attrs...)
+		log.ErrorContext(ctx, "internal error", where, slog.Any("error", err))
 		return apperr.New(apperr.Internal, "internal server error")
 	}
 	return apperr.Unavailable("the service is unavailable, retry later", apperr.OutageRetry)

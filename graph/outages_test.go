@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -158,6 +159,46 @@ func TestOutageLogs(t *testing.T) {
 		require.Contains(t, line, "deadline exceeded")
 		require.NotContains(t, logs.String(), "level=ERROR")
 	})
+}
+
+// TestOutageLogIsShort has a request refused every 6 s of the server's
+// clock for a minute, while another connection holds the write lock: the
+// log says the outage started (with the first request), that it goes on
+// every 10 s or so with the count, and that it ended, once a request is
+// answered 10 s after the last refusal; reads answered meanwhile do not end
+// it. Before, it wrote one line per refused request (3,400 a second while
+// PostgreSQL was down).
+func TestOutageLogIsShort(t *testing.T) {
+	t.Parallel()
+	logs := &apitest.Log{}
+	c := apitest.New(t, apitest.Options{Log: logs, DBTimeout: time.Second})
+	u := c.SignUp(t)
+	release := c.LockWrites(t)
+	rename := apitest.Vars{"id": u.ID, "in": apitest.Vars{"firstName": "Outage"}}
+	for i := range 10 {
+		apitest.RequireUnavailable(t, c.Do(t, u.Token, apitest.OpUpdateUser, rename))
+		if i == 5 {
+			c.Me(t, u.Token) // reads go on
+		}
+		c.Clock.Advance(6 * time.Second)
+	}
+	release()
+	c.Clock.Advance(4 * time.Second)
+	c.Me(t, u.Token)
+
+	var lines []string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+			lines = append(lines, line)
+		}
+	}
+	require.Len(t, lines, 6, "an outage of a minute:\n%s", strings.Join(lines, "\n"))
+	require.Contains(t, lines[0], `msg="database unavailable" path=updateUser error=`)
+	require.Contains(t, lines[0], "request_id=")
+	for i, line := range lines[1:5] {
+		require.Contains(t, line, fmt.Sprintf(`msg="database still unavailable" refused=2 for=%ds error=`, 12*(i+1)))
+	}
+	require.Contains(t, lines[5], `msg="database available again" refused=10 lasted=54s last_error=`)
 }
 
 // awaitLine waits until the log has a line holding s (the server may

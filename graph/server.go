@@ -13,6 +13,7 @@ import (
 	"bitgate/ent"
 	"bitgate/internal/account"
 	"bitgate/internal/content"
+	"bitgate/internal/database"
 	"bitgate/internal/persisted"
 )
 
@@ -22,6 +23,9 @@ type ServerConfig struct {
 	Accounts *account.Service
 	Content  *content.Service
 	Logger   *slog.Logger
+	// Outages logs the requests refused because the database is
+	// unavailable, a few lines per outage; nil logs one line per error.
+	Outages *database.OutageLog
 	// Introspection answers __schema and __type, and lets validation
 	// errors suggest names ("Did you mean …"); both map the schema, so
 	// production turns it off.
@@ -61,7 +65,7 @@ func NewServer(cfg ServerConfig) *handler.Server {
 		maxComplexity: limits.MaxComplexity, introspection: cfg.Introspection, cache: cache,
 	})
 	srv.Use(extension.FixedComplexityLimit(limits.MaxComplexity))
-	srv.SetErrorPresenter(errorPresenter(cfg.Logger))
+	srv.SetErrorPresenter(errorPresenter(cfg.Logger, cfg.Outages))
 	srv.SetRecoverFunc(recoverFunc(cfg.Logger))
 	return srv
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -126,6 +127,9 @@ type App struct {
 	hasher   *auth.Hasher
 	log      *slog.Logger
 	draining atomic.Bool
+
+	mu       sync.Mutex
+	notReady error // the reason ready last gave, nil when ready
 }
 
 // New opens the database at cfg.DatabaseURL (applying pending migrations)
@@ -142,9 +146,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	outages := database.NewOutageLog(log, cfg.Now)
 	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{
 		Pool: cfg.Pool, Synchronous: cfg.SQLiteSynchronous, EntOptions: cfg.EntOptions,
-		CallTimeout: cfg.DBTimeout,
+		CallTimeout: cfg.DBTimeout, Outages: outages,
 	})
 	if err != nil {
 		return nil, err
@@ -179,7 +184,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			Logger: log, Events: events, Now: cfg.Now,
 		})
 	gql := graph.NewServer(graph.ServerConfig{
-		Client: client, Accounts: accounts, Content: content.NewService(client), Logger: log,
+		Client: client, Accounts: accounts, Content: content.NewService(client), Logger: log, Outages: outages,
 		Introspection: !cfg.Production, Limits: cfg.Limits,
 		Documents: docs, DocumentsOnly: cfg.PersistedDocumentsOnly,
 	})
@@ -197,6 +202,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		m.WatchHashQueue(hasher.Queue)
 	}
 	a.Handler = a.closeWhenDraining(h)
+	_ = a.ready(ctx) // says at start why the server is not ready, if it is not: a full disk, a read-only database
 	return a, nil
 }
 
@@ -277,21 +283,33 @@ var (
 )
 
 // ready reports whether the server can serve (see database.DB.Ready): nil,
-// or an error whose message says why without detail, which goes to the
-// log.
+// or an error whose message says why without detail. It logs when the
+// answer changes, not at every call: "not ready" at WARN with the detail
+// when the server stops being ready or the reason changes, and "ready" at
+// INFO when it is again.
 func (a *App) ready(ctx context.Context) error {
 	if a.draining.Load() {
 		return errDraining
 	}
 	err := a.db.Ready(ctx)
-	if err == nil {
-		return nil
-	}
-	a.log.WarnContext(ctx, "not ready", slog.Any("error", err))
-	for _, reason := range []error{database.ErrWritesFailing, database.ErrMigrationsMissing} {
-		if errors.Is(err, reason) {
-			return reason
+	reason := error(nil)
+	if err != nil {
+		reason = errDatabaseUnavailable
+		for _, r := range []error{database.ErrWritesFailing, database.ErrMigrationsMissing} {
+			if errors.Is(err, r) {
+				reason = r
+			}
 		}
 	}
-	return errDatabaseUnavailable
+	a.mu.Lock()
+	changed := reason != a.notReady
+	a.notReady = reason
+	a.mu.Unlock()
+	switch {
+	case changed && err != nil:
+		a.log.WarnContext(ctx, "not ready", slog.Any("error", err))
+	case changed:
+		a.log.InfoContext(ctx, "ready")
+	}
+	return reason
 }

@@ -59,6 +59,63 @@ func TestReadyzWhenWritesFail(t *testing.T) {
 	apitest.Data[map[string]any](t, c.Do(t, u.Token, apitest.OpCreateNote, noteInput()), "createNote")
 }
 
+// TestNotReadyAtStartWhileWritesFail starts a server on a database that
+// does not take writes (on SQLite a full disk, which leaves the files of
+// the running instance readable; on PostgreSQL every write to the probe's
+// table refused with disk_full, as a full disk refuses them): it logs why
+// at start, /readyz answers 503 before any request wrote, and 200 once a
+// write gets through. Before, a restart on a full disk said ready until
+// the first write failed.
+//
+// Not parallel: on SQLite the limit holds for every file of this process.
+func TestNotReadyAtStartWhileWritesFail(t *testing.T) {
+	running := apitest.New(t)
+	var breakWrites, mendWrites func()
+	if database.IsPostgres(running.DatabaseURL) {
+		breakWrites, mendWrites = probeDiskFull(t, running.DatabaseURL)
+	} else {
+		breakWrites, mendWrites = fullDisk(t, running.DatabaseURL)
+	}
+	breakWrites()
+	logs := &apitest.Log{}
+	c := apitest.New(t, apitest.Options{DatabaseURL: running.DatabaseURL, Log: logs})
+	require.Regexp(t, `level=WARN msg="not ready" error="writes failing: .*(I/O error on the database file|SQLSTATE 53100)`, logs.String(), "said at start")
+
+	for range 2 {
+		r := readyz(t, c)
+		require.Equal(t, http.StatusServiceUnavailable, r.Status, "/readyz while writes fail: %s", r.Body)
+		require.Equal(t, "not ready: writes failing\n", string(r.Body))
+	}
+	require.Equal(t, 1, strings.Count(logs.String(), `msg="not ready"`), "said once, not at every /readyz")
+
+	mendWrites()
+	requireReady(t, c)
+	require.Contains(t, logs.String(), `level=INFO msg=ready`)
+}
+
+// probeDiskFull returns functions that make every insert into the
+// PostgreSQL database's schema_migrations (the readiness probe's table)
+// fail with disk_full, as a full disk would, and that end it.
+func probeDiskFull(t *testing.T, url string) (fill, free func()) {
+	t.Helper()
+	db, err := sql.Open("pgx", url)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	exec := func(stmts ...string) func() {
+		return func() {
+			for _, stmt := range stmts {
+				_, err := db.Exec(stmt)
+				require.NoError(t, err, stmt)
+			}
+		}
+	}
+	return exec(
+			`CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'could not extend file' USING ERRCODE = 'disk_full'; END $$`,
+			`CREATE TRIGGER disk_full BEFORE INSERT ON schema_migrations FOR EACH ROW EXECUTE FUNCTION disk_full()`,
+		),
+		exec(`DROP TRIGGER disk_full ON schema_migrations`)
+}
+
 // readyz asks /readyz.
 func readyz(t *testing.T, c *apitest.Client) *apitest.Response {
 	t.Helper()

@@ -75,6 +75,9 @@ type Options struct {
 	// Client, on either database (see timeoutDriver); 0 means
 	// DefaultCallTimeout.
 	CallTimeout time.Duration
+	// Outages, if set, hears of every call through Client that the
+	// database answered, which ends an outage it logs.
+	Outages *OutageLog
 }
 
 // DB is an open, migrated database.
@@ -87,35 +90,59 @@ type DB struct {
 	// Dialect is dialect.SQLite or dialect.Postgres.
 	Dialect string
 
+	path     string      // of the SQLite file; empty on PostgreSQL
 	versions []string    // of the embedded migrations
 	writes   *writeWatch // how the last write through Client ended
 }
 
 // Open opens the database at rawURL, applies the pending migrations under a
-// lock, and returns it, every call through its Client bounded by
-// opts.CallTimeout. A postgres:// or postgresql:// URL is PostgreSQL
-// through pgx; a file: URL (or any other path) is an SQLite file, opened
-// in WAL mode with foreign keys on, a busy timeout, opts.Synchronous,
-// immediate transactions (so that a transaction that writes never fails to
-// upgrade its lock) and times stored in UTC, after PRAGMA quick_check found it sound. Returns an
-// error wrapping ErrCorrupt for an SQLite file that is not, an error if
-// opts.Synchronous is neither NORMAL nor FULL, or if the database cannot be
-// opened or migrated.
+// lock, checks that it takes a write, and returns it, every call through
+// its Client bounded by opts.CallTimeout. A postgres:// or postgresql://
+// URL is PostgreSQL through pgx; a file: URL (or any other path) is an
+// SQLite file, opened in WAL mode with foreign keys on, a busy timeout,
+// opts.Synchronous, immediate transactions (so that a transaction that
+// writes never fails to upgrade its lock) and times stored in UTC, after
+// PRAGMA quick_check found it sound. When the check's write fails for a
+// reason of the database's own (a full disk, a read-only database), the
+// database opens with its writes failing: Ready says so until a write
+// succeeds. Returns an error wrapping ErrCorrupt, ErrReadOnly,
+// ErrDiskFull, ErrIO or ErrCannotOpen for an SQLite file that cannot be
+// opened, read or migrated for that reason; an error if opts.Synchronous
+// is neither NORMAL nor FULL, or if the database cannot be opened or
+// migrated.
 func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
-	d, db, err := openDB(ctx, rawURL, opts.Synchronous)
+	d, path, sqlDB, err := openDB(ctx, rawURL, opts.Synchronous)
 	if err != nil {
 		return nil, err
 	}
-	opts.Pool.apply(db)
-	versions, err := migrate(ctx, db, d)
-	if err != nil {
-		db.Close()
+	opts.Pool.apply(sqlDB)
+	db := &DB{SQL: sqlDB, Dialect: d, path: path, writes: &writeWatch{}}
+	if db.versions, err = migrate(ctx, sqlDB, d); err != nil {
+		sqlDB.Close()
+		if fault := db.fault(err); fault != err {
+			return nil, fault
+		}
 		return nil, fmt.Errorf("migrate %s: %w", Redact(rawURL), err)
 	}
-	writes := &writeWatch{}
-	drv := watchedDriver{newTimeoutDriver(entsql.OpenDB(d, db), opts.CallTimeout), writes}
-	client := ent.NewClient(append([]ent.Option{ent.Driver(drv)}, opts.EntOptions...)...)
-	return &DB{Client: client, SQL: db, Dialect: d, versions: versions, writes: writes}, nil
+	if err := db.probeWrite(ctx); err != nil {
+		if !isWriteFault(err) {
+			sqlDB.Close()
+			return nil, err
+		}
+		db.writes.failed(err)
+	}
+	drv := watchedDriver{newTimeoutDriver(entsql.OpenDB(d, sqlDB), opts.CallTimeout), db.writes, opts.Outages}
+	db.Client = ent.NewClient(append([]ent.Option{ent.Driver(drv)}, opts.EntOptions...)...)
+	return db, nil
+}
+
+// fault returns err wrapped in the fault of the SQLite file it shows (see
+// sqliteFault), or err itself on PostgreSQL.
+func (db *DB) fault(err error) error {
+	if db.path == "" {
+		return err
+	}
+	return sqliteFault(db.path, err)
 }
 
 // Close closes the database.
@@ -126,14 +153,14 @@ func IsPostgres(rawURL string) bool {
 	return strings.HasPrefix(rawURL, "postgres://") || strings.HasPrefix(rawURL, "postgresql://")
 }
 
-// openDB opens the database/sql handle and names its ent dialect.
-// synchronous is SQLite's setting (empty: NORMAL); an SQLite file is
-// checked (quickCheck).
-func openDB(ctx context.Context, rawURL, synchronous string) (string, *sql.DB, error) {
+// openDB opens the database/sql handle and names its ent dialect and, on
+// SQLite, the file's path. synchronous is SQLite's setting (empty:
+// NORMAL); an SQLite file is checked (quickCheck).
+func openDB(ctx context.Context, rawURL, synchronous string) (d, path string, db *sql.DB, err error) {
 	if IsPostgres(rawURL) {
 		cfg, err := pgx.ParseConfig(rawURL)
 		if err != nil {
-			return "", nil, fmt.Errorf("open %s: %w", Redact(rawURL), err)
+			return "", "", nil, fmt.Errorf("open %s: %w", Redact(rawURL), err)
 		}
 		// The server's transactions are written for READ COMMITTED: they
 		// take the row locks they need (the lockout row's upsert, FOR
@@ -142,27 +169,27 @@ func openDB(ctx context.Context, rawURL, synchronous string) (string, *sql.DB, e
 		// concurrent sign-ins of one email failed with serialization
 		// errors instead.
 		cfg.RuntimeParams["default_transaction_isolation"] = "read committed"
-		return dialect.Postgres, stdlib.OpenDB(*cfg), nil
+		return dialect.Postgres, "", stdlib.OpenDB(*cfg), nil
 	}
 	switch synchronous = strings.ToUpper(synchronous); synchronous {
 	case "":
 		synchronous = SynchronousNormal
 	case SynchronousNormal, SynchronousFull:
 	default:
-		return "", nil, fmt.Errorf("SQLite synchronous setting %q: want NORMAL or FULL", synchronous)
+		return "", "", nil, fmt.Errorf("SQLite synchronous setting %q: want NORMAL or FULL", synchronous)
 	}
-	path, _ := strings.CutPrefix(rawURL, "file:")
+	path, _ = strings.CutPrefix(rawURL, "file:")
 	path, _, _ = strings.Cut(path, "?")
 	if path == "" {
-		return "", nil, fmt.Errorf("DATABASE_URL %q names no SQLite file", Redact(rawURL))
+		return "", "", nil, fmt.Errorf("DATABASE_URL %q names no SQLite file", Redact(rawURL))
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return "", nil, fmt.Errorf("create database directory: %w", err)
+		return "", "", nil, fmt.Errorf("create database directory: %w", err)
 	}
 	// The file holds password hashes: readable by its owner only.
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return "", nil, fmt.Errorf("create database file: %w", err)
+		return "", "", nil, sqliteFault(path, err)
 	}
 	f.Close()
 	// Times are written in UTC in SQLite's own format, whatever the zone of
@@ -175,14 +202,14 @@ func openDB(ctx context.Context, rawURL, synchronous string) (string, *sql.DB, e
 		"&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(" + synchronous + ")"
 	connector, err := sqlite.NewConnector(dsn)
 	if err != nil {
-		return "", nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		return "", "", nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	db := sql.OpenDB(stmtCache{connector})
+	db = sql.OpenDB(stmtCache{connector})
 	if err := quickCheck(ctx, db, path); err != nil {
 		db.Close()
-		return "", nil, err
+		return "", "", nil, err
 	}
-	return dialect.SQLite, db, nil
+	return dialect.SQLite, path, db, nil
 }
 
 // Redact hides the password of a database URL, for errors and logs.

@@ -28,7 +28,7 @@ PRAGMA foreign_keys = on;
 func sqliteFile(t *testing.T) (context.Context, *sql.DB, func(stmts string) error, func() int) {
 	t.Helper()
 	ctx := t.Context()
-	_, db, err := openDB(ctx, "file:"+filepath.Join(t.TempDir(), "m.db"), "")
+	_, _, db, err := openDB(ctx, "file:"+filepath.Join(t.TempDir(), "m.db"), "")
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	for _, s := range []string{

@@ -14,7 +14,7 @@ import (
 // openSQLite opens a fresh SQLite file as Open does, with the default pool.
 func openSQLite(t *testing.T) *sql.DB {
 	t.Helper()
-	_, db, err := openDB(t.Context(), "file:"+filepath.Join(t.TempDir(), "pool.db"), "")
+	_, _, db, err := openDB(t.Context(), "file:"+filepath.Join(t.TempDir(), "pool.db"), "")
 	require.NoError(t, err)
 	Pool{}.apply(db)
 	t.Cleanup(func() { db.Close() })

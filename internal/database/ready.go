@@ -9,10 +9,6 @@ import (
 	"strings"
 )
 
-// ErrCorrupt is wrapped by Open's error for an SQLite file that fails its
-// integrity check.
-var ErrCorrupt = errors.New("database file is corrupt")
-
 // The reasons Ready gives, safe to show.
 var (
 	ErrMigrationsMissing = errors.New("migrations missing")
@@ -25,10 +21,11 @@ const probeVersion = "readiness probe"
 // Ready reports whether the database can serve: it answers, it holds every
 // migration this binary embeds, and it takes writes. After a write failed
 // for a reason of the database's own (a full disk, a read-only file or
-// database, an I/O error, corruption), Ready tries a write of its own each
-// time it is called until one succeeds, real or its own: a load balancer
-// that polls it sends no traffic while it fails. Returns an error wrapping
-// ErrMigrationsMissing or ErrWritesFailing, or the error of the query.
+// database, an I/O error, corruption), Open's own write included, Ready
+// tries a write of its own each time it is called until one succeeds, real
+// or its own: a load balancer that polls it sends no traffic while it
+// fails. Returns an error wrapping ErrMigrationsMissing, or
+// ErrWritesFailing and the error of its write, or the error of the query.
 func (db *DB) Ready(ctx context.Context) error {
 	missing, err := db.missingMigrations(ctx)
 	if err != nil {
@@ -37,9 +34,9 @@ func (db *DB) Ready(ctx context.Context) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("%w: %s", ErrMigrationsMissing, strings.Join(missing, ", "))
 	}
-	if fault := db.writes.lastFault(); fault != nil {
+	if db.writes.lastFault() != nil {
 		if err := db.probeWrite(ctx); err != nil {
-			return fmt.Errorf("%w: %w (last failed write: %w)", ErrWritesFailing, err, fault)
+			return fmt.Errorf("%w: %w", ErrWritesFailing, err)
 		}
 		db.writes.succeeded()
 	}
@@ -81,7 +78,7 @@ func (db *DB) missingMigrations(ctx context.Context) ([]string, error) {
 func (db *DB) probeWrite(ctx context.Context) error {
 	tx, err := db.SQL.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("probe write: begin: %w", err)
+		return db.fault(fmt.Errorf("probe write: begin: %w", err))
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	arg := placeholder(db.Dialect)
@@ -90,26 +87,31 @@ func (db *DB) probeWrite(ctx context.Context) error {
 		"DELETE FROM schema_migrations WHERE version = " + arg,
 	} {
 		if _, err := tx.ExecContext(ctx, q, probeVersion); err != nil {
-			return fmt.Errorf("probe write: %w", err)
+			return db.fault(fmt.Errorf("probe write: %w", err))
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("probe write: commit: %w", err)
+		return db.fault(fmt.Errorf("probe write: commit: %w", err))
 	}
 	return nil
 }
 
 // quickCheck runs SQLite's PRAGMA quick_check on the file at path: it reads
 // every page and checks the b-trees (but not that indexes match their
-// tables). Returns an error wrapping
-// ErrCorrupt that lists the first problems, or the query's error.
+// tables). It is the first statement on the file, so it also meets a file
+// that cannot be opened, read or written (see sqliteFault). Returns an
+// error wrapping ErrCorrupt that lists the first problems, one wrapping
+// another fault, or the query's error.
 func quickCheck(ctx context.Context, db *sql.DB, path string) error {
-	rows, err := db.QueryContext(ctx, "PRAGMA quick_check(5)")
-	if err != nil {
-		if isWriteFault(err) { // SQLITE_NOTADB or SQLITE_CORRUPT: a broken header
-			return fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
+	failed := func(err error) error {
+		if fault := sqliteFault(path, err); fault != err {
+			return fault
 		}
 		return fmt.Errorf("check %s: %w", path, err)
+	}
+	rows, err := db.QueryContext(ctx, "PRAGMA quick_check(5)")
+	if err != nil {
+		return failed(err)
 	}
 	defer rows.Close()
 	var problems []string
@@ -121,10 +123,10 @@ func quickCheck(ctx context.Context, db *sql.DB, path string) error {
 		problems = append(problems, p)
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
+		return failed(err)
 	}
 	if len(problems) == 1 && problems[0] == "ok" {
 		return nil
 	}
-	return fmt.Errorf("%w: %s: PRAGMA quick_check found: %s; restore it from a backup", ErrCorrupt, path, strings.Join(problems, "; "))
+	return fmt.Errorf("%w: %s: PRAGMA quick_check found: %s; %s", ErrCorrupt, path, strings.Join(problems, "; "), faultAdvice[ErrCorrupt])
 }

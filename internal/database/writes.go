@@ -72,11 +72,13 @@ func isWriteFault(err error) bool {
 }
 
 // watchedDriver is an ent driver that tells a writeWatch how its writes
-// end: a statement or a commit that fails, or one that succeeds outside a
-// transaction, and a commit that succeeds.
+// end (a statement or a commit that fails, or one that succeeds outside a
+// transaction, and a commit that succeeds) and an OutageLog, if set, that
+// the database answered a call.
 type watchedDriver struct {
 	dialect.Driver
 	w *writeWatch
+	o *OutageLog
 }
 
 // Exec runs a statement, which writes.
@@ -86,6 +88,7 @@ func (d watchedDriver) Exec(ctx context.Context, query string, args, v any) erro
 		d.w.failed(err)
 	} else {
 		d.w.succeeded()
+		d.o.answered()
 	}
 	return err
 }
@@ -93,15 +96,19 @@ func (d watchedDriver) Exec(ctx context.Context, query string, args, v any) erro
 // Query runs a query, which writes when it is an INSERT, UPDATE or DELETE
 // (… RETURNING).
 func (d watchedDriver) Query(ctx context.Context, query string, args, v any) error {
-	return watchQuery(ctx, d.Driver, d.w, query, args, v)
+	return watchQuery(ctx, d.Driver, d.w, d.o, query, args, v)
 }
 
 // QueryContext runs a query written by hand (ent's Client.QueryContext):
 // the server's are reads.
 func (d watchedDriver) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return d.Driver.(interface {
+	rows, err := d.Driver.(interface {
 		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 	}).QueryContext(ctx, query, args...)
+	if err == nil {
+		d.o.answered()
+	}
+	return rows, err
 }
 
 // Tx begins a watched transaction (on SQLite, BEGIN IMMEDIATE already
@@ -112,13 +119,15 @@ func (d watchedDriver) Tx(ctx context.Context) (dialect.Tx, error) {
 		d.w.failed(err)
 		return nil, err
 	}
-	return watchedTx{tx, d.w}, nil
+	d.o.answered()
+	return watchedTx{tx, d.w, d.o}, nil
 }
 
 // watchedTx is a transaction of a watchedDriver.
 type watchedTx struct {
 	dialect.Tx
 	w *writeWatch
+	o *OutageLog
 }
 
 // Exec runs a statement in the transaction; only a fault is recorded
@@ -131,7 +140,7 @@ func (t watchedTx) Exec(ctx context.Context, query string, args, v any) error {
 
 // Query runs a query in the transaction like watchedDriver.Query.
 func (t watchedTx) Query(ctx context.Context, query string, args, v any) error {
-	return watchQuery(ctx, t.Tx, t.w, query, args, v)
+	return watchQuery(ctx, t.Tx, t.w, t.o, query, args, v)
 }
 
 // Commit commits the transaction: its writes are stored, or failed.
@@ -141,15 +150,20 @@ func (t watchedTx) Commit() error {
 		t.w.failed(err)
 	} else {
 		t.w.succeeded()
+		t.o.answered()
 	}
 	return err
 }
 
-// watchQuery runs a query on q and, when it writes, records its fault.
-func watchQuery(ctx context.Context, q dialect.ExecQuerier, w *writeWatch, query string, args, v any) error {
+// watchQuery runs a query on q and, when it writes, records its fault; an
+// answer goes to o.
+func watchQuery(ctx context.Context, q dialect.ExecQuerier, w *writeWatch, o *OutageLog, query string, args, v any) error {
 	err := q.Query(ctx, query, args, v)
 	if writes(query) {
 		w.failed(err)
+	}
+	if err == nil {
+		o.answered()
 	}
 	return err
 }
