@@ -293,9 +293,10 @@ func validationError(format string, args ...any) *gqlerror.Error {
 	return err
 }
 
-// complexityRoot prices list fields by their page size (nodes by its ids),
-// so that asking for 100 rows costs 100 times a row.
-func complexityRoot() ComplexityRoot {
+// complexityRoot prices list fields by their page size (nodes by its ids,
+// lists of sessions by maxSessions, the most a user may have), so that
+// asking for 100 rows costs 100 times a row.
+func complexityRoot(maxSessions int) ComplexityRoot {
 	var c ComplexityRoot
 	page := func(child int, first, last *int) int {
 		n := defaultPageSize
@@ -312,5 +313,8 @@ func complexityRoot() ComplexityRoot {
 	c.Query.Notes = func(child int, first *int, _ *string, last *int, _ *string) int { return page(child, first, last) }
 	c.Query.AuditEvents = func(child int, first *int, _ *string, last *int, _ *string) int { return page(child, first, last) }
 	c.Query.Nodes = func(child int, ids []uuid.UUID) int { return 1 + child*max(len(ids), 1) }
+	sessions := func(child int) int { return 1 + child*maxSessions }
+	c.Query.Sessions = sessions
+	c.User.Sessions = sessions
 	return c
 }

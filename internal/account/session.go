@@ -54,6 +54,7 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (*Payload, error) 
 		return nil, err
 	}
 	s.audit(ctx, "signup", p.User.ID, "")
+	s.auditEvicted(ctx, p)
 	return p, nil
 }
 
@@ -107,6 +108,7 @@ func (s *Service) Signin(ctx context.Context, email, password string) (*Payload,
 		s.upgradeHash(ctx, u, password)
 	}
 	s.audit(ctx, "signin", u.ID, "session "+p.SessionID.String())
+	s.auditEvicted(ctx, p)
 	return p, nil
 }
 
@@ -144,11 +146,13 @@ func verifyError(err error) error {
 	return hasherError(err)
 }
 
-// signinPause runs in every sign-in whose password verified, at two
-// points: "verified", before the transaction that stores its session, and
+// signinPause runs in every sign-in whose password verified, at three
+// points: "verified", before the transaction that stores its session;
 // "checked", in that transaction, once the credential version was found
-// current. It does nothing; tests replace it to pause sign-ins there while
-// a password change commits.
+// current; and "stored", once the session is stored and the sessions past
+// the cap are ended, before the commit. It does nothing; tests replace it
+// to pause sign-ins there while a password change or another sign-in
+// commits.
 var signinPause = func(_ context.Context, _ *ent.User, at string) {}
 
 // errPasswordChanged is startVerifiedSession's refusal.
@@ -158,9 +162,11 @@ var errPasswordChanged = errors.New("the password changed during sign-in")
 // verified against u.PasswordHash, if no new password has been set since u
 // was read: the credential version read with that hash must still be
 // current when the session is stored, checked in the same transaction. On
-// PostgreSQL the check also locks the user row against updates until the
-// session is stored, so a password change either commits first (and the
-// check fails) or waits, and then revokes this session with the others; on
+// PostgreSQL the check also locks the user row against updates and other
+// sign-ins until the session is stored (see lockUser), so a password
+// change either commits first (and the check fails) or waits, and then
+// revokes this session with the others, and two sign-ins of one user
+// count the user's sessions one after the other (see startSession); on
 // SQLite the transaction holds the database's write lock from its start.
 // The same transaction settles the sign-in's place a (clearFailures), so
 // that no session is stored whose sign-in then fails. Returns
@@ -169,7 +175,7 @@ func (s *Service) startVerifiedSession(ctx context.Context, u *ent.User, a *atte
 	var p *Payload
 	err := s.withTx(ctx, func(tx *ent.Tx) error {
 		current, err := tx.User.Query().
-			Where(user.ID(u.ID), user.CredentialVersion(u.CredentialVersion), forShare).
+			Where(user.ID(u.ID), user.CredentialVersion(u.CredentialVersion), lockUser).
 			Exist(ctx)
 		switch {
 		case err != nil:
@@ -181,17 +187,21 @@ func (s *Service) startVerifiedSession(ctx context.Context, u *ent.User, a *atte
 		if p, err = s.startSession(ctx, tx.Client(), u); err != nil {
 			return err
 		}
+		signinPause(ctx, u, "stored")
 		return clearFailures(ctx, tx.Client(), a)
 	})
 	return p, err
 }
 
-// forShare makes a query lock the rows it reads against updates until its
-// transaction ends, on PostgreSQL (FOR SHARE). SQLite has no row locks and
-// needs none: its transactions are immediate, so they run one at a time.
-func forShare(s *sql.Selector) {
+// lockUser makes a query lock the user rows it reads against updates and
+// against other transactions that lock them so, until its transaction
+// ends, on PostgreSQL (FOR NO KEY UPDATE: sessions may still be inserted
+// for the user meanwhile, as their foreign key takes only a key share).
+// SQLite has no row locks and needs none: its transactions are immediate,
+// so they run one at a time.
+func lockUser(s *sql.Selector) {
 	if s.Dialect() == dialect.Postgres {
-		s.ForShare()
+		s.For(sql.LockNoKeyUpdate)
 	}
 }
 
@@ -208,7 +218,11 @@ func (s *Service) upgradeHash(ctx context.Context, u *ent.User, password string)
 	}
 }
 
-// startSession creates a session for u and issues its first token pair.
+// startSession creates a session for u and issues its first token pair,
+// and ends u's least recently used live sessions past MaxSessions
+// (Payload.Evicted; the caller audits them once committed). client is a
+// transaction that no other can start a session of u beside: one that
+// created u, or that locked u's row (lockUser).
 func (s *Service) startSession(ctx context.Context, client *ent.Client, u *ent.User) (*Payload, error) {
 	token, hash, err := auth.NewRefreshToken()
 	if err != nil {
@@ -227,7 +241,51 @@ func (s *Service) startSession(ctx context.Context, client *ent.Client, u *ent.U
 	if err != nil {
 		return nil, fmt.Errorf("create session for user %s: %w", u.ID, err)
 	}
-	return s.payload(ctx, u, sess.ID, token)
+	evicted, err := s.evictSessions(ctx, client, u.ID, sess.ID)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.payload(ctx, u, sess.ID, token)
+	if p != nil {
+		p.Evicted = evicted
+	}
+	return p, err
+}
+
+// evictSessions revokes the live sessions of user userID past the
+// MaxSessions-1 most recently used ones besides keep, and returns their
+// ids; one statement finds none when the user is within the cap.
+func (s *Service) evictSessions(ctx context.Context, client *ent.Client, userID, keep uuid.UUID) ([]uuid.UUID, error) {
+	now := s.now()
+	ids, err := client.Session.Query().
+		Where(session.UserID(userID), session.IDNEQ(keep), session.RevokedAtIsNil(), session.ExpiresAtGT(now)).
+		Order(byLastUse).
+		Offset(s.opts.MaxSessions - 1).
+		IDs(ctx)
+	if err == nil && len(ids) > 0 {
+		err = client.Session.Update().Where(session.IDIn(ids...)).SetRevokedAt(now).Exec(ctx)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("end sessions of user %s past the cap: %w", userID, err)
+	}
+	return ids, nil
+}
+
+// byLastUse orders sessions most recently used first (see LastUsed), the
+// newest id first among equals.
+func byLastUse(s *sql.Selector) {
+	s.OrderBy(
+		sql.Desc("COALESCE("+s.C(session.FieldLastUsedAt)+", "+s.C(session.FieldCreatedAt)+")"),
+		sql.Desc(s.C(session.FieldID)),
+	)
+}
+
+// auditEvicted audits each session that starting p's ended, as
+// session.evicted.
+func (s *Service) auditEvicted(ctx context.Context, p *Payload) {
+	for _, id := range p.Evicted {
+		s.audit(ctx, "session.evicted", p.User.ID, "session "+id.String()+" ended past the cap of live sessions")
+	}
 }
 
 // payload issues an access token for the session and wraps the pair.

@@ -64,6 +64,8 @@ type Options struct {
 	// AccessTTL, RefreshTTL and ReuseGrace default to 15m, 720h and 10s.
 	AccessTTL, RefreshTTL, ReuseGrace time.Duration
 	Production                        bool
+	// MaxSessions caps a user's live sessions (0: the server's default).
+	MaxSessions int
 	// DatabaseURL shares a database between servers (see NewInstance);
 	// empty means a fresh one with the current schema.
 	DatabaseURL string
@@ -161,7 +163,7 @@ func New(t testing.TB, opts ...Options) *Client {
 		RefreshTTL:  or(o.RefreshTTL, 720*time.Hour),
 		ReuseGrace:  or(o.ReuseGrace, 10*time.Second),
 		HashWorkers: o.HashWorkers, HashQueue: or(o.HashQueue, 256),
-		AuthRate: o.AuthRate, AuthBurst: o.AuthBurst,
+		AuthRate: o.AuthRate, AuthBurst: o.AuthBurst, MaxSessionsPerUser: o.MaxSessions,
 		Logger:     slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})),
 		Metrics:    o.Metrics,
 		Now:        o.Clock.Now,

@@ -51,6 +51,9 @@ type Config struct {
 	// AccessTTL, RefreshTTL and ReuseGrace are the token lifetimes and the
 	// refresh token reuse grace; all three must be set.
 	AccessTTL, RefreshTTL, ReuseGrace time.Duration
+	// MaxSessionsPerUser caps a user's live sessions (see
+	// account.Options.MaxSessions).
+	MaxSessionsPerUser int
 
 	// HashWorkers and HashQueue size the password-hashing pool (see
 	// auth.NewHasher).
@@ -171,7 +174,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		auth.NewTokens(keySet, cfg.Issuer, cfg.Audience, cfg.AccessTTL, cfg.Now),
 		hasher,
 		account.Options{
-			RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace,
+			RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace, MaxSessions: cfg.MaxSessionsPerUser,
 			Limiter: limiter, IPv6Prefix: cfg.IPv6Prefix,
 			Logger: log, Events: events, Now: cfg.Now,
 		})
