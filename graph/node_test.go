@@ -136,3 +136,60 @@ func TestNodesAnswersEachIDAlone(t *testing.T) {
 		require.JSONEq(t, `{"nodes": []}`, string(r.Data))
 	})
 }
+
+// TestNodesReadsEachTableOnce asks nodes for 100 ids of every kind (books,
+// notes, users, audit events, and ids that name nothing), most of them
+// more than once, as an ADMIN and as a FREE user: the server runs one
+// statement per table at most, whatever the number of ids, besides the
+// one that authenticates the caller, and answers each id as node does.
+func TestNodesReadsEachTableOnce(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	admin := c.NewUser(t, apitest.Admin)
+	free := c.NewUser(t, apitest.Free)
+	var kinds [5][]string // books, the admin's notes, users, audit events, missing
+	for range 5 {
+		kinds[0] = append(kinds[0], c.StoreBook(t, "Book").ID.String())
+		kinds[1] = append(kinds[1], c.StoreNote(t, admin.ID).ID.String())
+		kinds[2] = append(kinds[2], c.StoreUser(t, apitest.Free).ID.String())
+		kinds[4] = append(kinds[4], uuid.NewString())
+	}
+	events, err := c.DB.AuditEvent.Query().Limit(5).IDs(context.Background())
+	require.NoError(t, err)
+	for _, id := range events {
+		kinds[3] = append(kinds[3], id.String())
+	}
+	var ids []string
+	for i := 0; len(ids) < 100; i++ {
+		ids = append(ids, kinds[i%5][i/5%len(kinds[i%5])])
+	}
+
+	for _, tc := range []struct {
+		name, token string
+		want        [5]string // the __typename, or the error code, of each kind
+	}{
+		{"admin", admin.Token, [5]string{"Book", "Note", "User", "AuditEvent", "NOT_FOUND"}},
+		{"free", free.Token, [5]string{"Book", "NOT_FOUND", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := c.SQLCount()
+			r := c.Do(t, tc.token, apitest.OpNodes, apitest.Vars{"ids": ids})
+			require.LessOrEqual(t, c.SQLCount()-before, int64(1+4), "statements for 100 ids")
+			var data struct{ Nodes []*apitest.Node }
+			require.NoError(t, json.Unmarshal(r.Data, &data), "%s", r.Body)
+			codes := map[float64]string{}
+			for _, e := range r.Errors {
+				codes[e.Path[1].(float64)] = e.Code()
+			}
+			for i, id := range ids {
+				want := tc.want[i%5]
+				if n := data.Nodes[i]; n != nil {
+					require.Equal(t, want, n.Typename, "nodes[%d]", i)
+					require.Equal(t, id, n.ID)
+				} else {
+					require.Equal(t, want, codes[float64(i)], "nodes[%d]", i)
+				}
+			}
+		})
+	}
+}

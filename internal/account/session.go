@@ -258,7 +258,7 @@ func (s *Service) startSession(ctx context.Context, client *ent.Client, u *ent.U
 func (s *Service) evictSessions(ctx context.Context, client *ent.Client, userID, keep uuid.UUID) ([]uuid.UUID, error) {
 	now := s.now()
 	ids, err := client.Session.Query().
-		Where(session.UserID(userID), session.IDNEQ(keep), session.RevokedAtIsNil(), session.ExpiresAtGT(now)).
+		Where(session.UserID(userID), session.IDNEQ(keep)).Where(s.live()...).
 		Order(byLastUse).
 		Offset(s.opts.MaxSessions - 1).
 		IDs(ctx)
@@ -272,7 +272,7 @@ func (s *Service) evictSessions(ctx context.Context, client *ent.Client, userID,
 }
 
 // byLastUse orders sessions most recently used first (see LastUsed), the
-// newest id first among equals.
+// greatest id first among equals, alike on both databases.
 func byLastUse(s *sql.Selector) {
 	s.OrderBy(
 		sql.Desc("COALESCE("+s.C(session.FieldLastUsedAt)+", "+s.C(session.FieldCreatedAt)+")"),
