@@ -3,6 +3,8 @@ package graph_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -192,4 +194,33 @@ func TestNodesReadsEachTableOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNodesCostPerLookupAndID requires node and nodes to cost their
+// lookups under the complexity limit, however small their selection: a
+// lookup in every table per field, and every id, so that a request cannot
+// hold hundreds of lookups, or thousands of ids, for the price of their
+// selections.
+func TestNodesCostPerLookupAndID(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	u := c.SignUp(t)
+	ids := make([]string, 100)
+	for i := range ids {
+		ids[i] = uuid.NewString()
+	}
+	list, _ := json.Marshal(ids)
+	aliases := func(n int, field string) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, " a%d: %s", i, field)
+		}
+		return "{" + b.String() + " }"
+	}
+	nodes := "nodes(ids: " + string(list) + ") { id }"
+	require.Equal(t, "NOT_FOUND", c.Do(t, u.Token, aliases(20, nodes), nil).Code(), "20 lookups of 100 ids")
+	apitest.RequireCode(t, c.Do(t, u.Token, aliases(25, nodes), nil), "COMPLEXITY_LIMIT_EXCEEDED")
+	node := `node(id: "` + ids[0] + `") { id }`
+	require.Equal(t, "NOT_FOUND", c.Do(t, u.Token, aliases(150, node), nil).Code(), "150 lookups of an id")
+	apitest.RequireCode(t, c.Do(t, u.Token, aliases(200, node), nil), "COMPLEXITY_LIMIT_EXCEEDED")
 }
