@@ -46,9 +46,8 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app.App, error
 	return app.New(ctx, app.Config{
 		DatabaseURL: cfg.databaseURL(), Pool: cfg.Pool, SQLiteSynchronous: cfg.SQLiteSynchronous, DBTimeout: cfg.DBTimeout,
 		Signing: signing, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
-		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace,
-		MaxSessionsPerUser: cfg.MaxSessions,
-		HashWorkers:        cfg.HashWorkers, HashQueue: cfg.HashQueue,
+		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace, MaxSessionsPerUser: cfg.MaxSessions,
+		HashWorkers: cfg.HashWorkers, HashQueue: cfg.HashQueue,
 		AuthRate: cfg.AuthRate, AuthBurst: cfg.AuthBurst, IPv6Prefix: cfg.IPv6Prefix,
 		Logger: log, Production: cfg.production(), Limits: cfg.Limits,
 		MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout, MaxInFlight: cfg.MaxInFlight, CORSOrigins: cfg.CORSOrigins,

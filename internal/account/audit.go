@@ -18,8 +18,8 @@ func (s *Service) AuditEventsByID(ctx context.Context, v *Viewer, ids []uuid.UUI
 	found := make(map[uuid.UUID]Lookup[*ent.AuditEvent], len(ids))
 	q := s.client.AuditEvent.Query().Where(auditevent.IDIn(ids...))
 	if err := v.Require(PermAdmin); err != nil {
-		ids, lerr := q.IDs(ctx)
-		for _, id := range ids {
+		known, lerr := q.IDs(ctx)
+		for _, id := range known {
 			found[id] = Lookup[*ent.AuditEvent]{Err: err}
 		}
 		return found, wrapErr(lerr, "look up audit events")

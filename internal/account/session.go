@@ -256,14 +256,13 @@ func (s *Service) startSession(ctx context.Context, client *ent.Client, u *ent.U
 // MaxSessions-1 most recently used ones besides keep, and returns their
 // ids; one statement finds none when the user is within the cap.
 func (s *Service) evictSessions(ctx context.Context, client *ent.Client, userID, keep uuid.UUID) ([]uuid.UUID, error) {
-	now := s.now()
 	ids, err := client.Session.Query().
 		Where(session.UserID(userID), session.IDNEQ(keep)).Where(s.live()...).
 		Order(byLastUse).
 		Offset(s.opts.MaxSessions - 1).
 		IDs(ctx)
 	if err == nil && len(ids) > 0 {
-		err = client.Session.Update().Where(session.IDIn(ids...)).SetRevokedAt(now).Exec(ctx)
+		err = client.Session.Update().Where(session.IDIn(ids...)).SetRevokedAt(s.now()).Exec(ctx)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("end sessions of user %s past the cap: %w", userID, err)

@@ -293,8 +293,8 @@ func (s *Service) UsersByID(ctx context.Context, v *Viewer, ids []uuid.UUID, ses
 	}
 	q := s.client.User.Query().Where(user.IDIn(others...))
 	if !v.IsAdmin() {
-		ids, err := q.IDs(ctx)
-		for _, id := range ids {
+		known, err := q.IDs(ctx)
+		for _, id := range known {
 			found[id] = Lookup[*ent.User]{Err: apperr.ErrForbidden}
 		}
 		return found, wrapErr(err, "look up users")

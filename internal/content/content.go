@@ -99,8 +99,8 @@ func (s *Service) Note(ctx context.Context, v *account.Viewer, id uuid.UUID) (*e
 func (s *Service) NotesByID(ctx context.Context, v *account.Viewer, ids []uuid.UUID) (map[uuid.UUID]account.Lookup[*ent.Note], error) {
 	found := make(map[uuid.UUID]account.Lookup[*ent.Note], len(ids))
 	if err := v.Require(account.PermFree); err != nil {
-		ids, lerr := s.client.Note.Query().Where(note.IDIn(ids...)).IDs(ctx)
-		for _, id := range ids {
+		known, lerr := s.client.Note.Query().Where(note.IDIn(ids...)).IDs(ctx)
+		for _, id := range known {
 			found[id] = account.Lookup[*ent.Note]{Err: err}
 		}
 		return found, wrap(lerr, "look up notes")
