@@ -34,9 +34,9 @@ type ServerConfig struct {
 
 // NewServer returns the GraphQL endpoint: the schema over GET and POST (see
 // httpTransport), with trusted documents and automatic persisted queries,
-// a query cache bounded by bytes, the operation limits, the error presenter and panic
-// recovery. It expects the request's viewer in the context (see
-// account.WithViewer).
+// a query cache bounded by bytes (see queryCache), the operation limits,
+// the error presenter and panic recovery. It expects the request's viewer
+// in the context (see account.WithViewer).
 func NewServer(cfg ServerConfig) *handler.Server {
 	limits := cfg.Limits.withDefaults()
 	srv := handler.New(NewSchema(cfg.Client, cfg.Accounts, cfg.Content))
