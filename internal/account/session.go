@@ -256,27 +256,20 @@ func (s *Service) startSession(ctx context.Context, client *ent.Client, u *ent.U
 // MaxSessions-1 most recently used ones besides keep, and returns their
 // ids; one statement finds none when the user is within the cap.
 func (s *Service) evictSessions(ctx context.Context, client *ent.Client, userID, keep uuid.UUID) ([]uuid.UUID, error) {
-	ids, err := client.Session.Query().
+	others, err := client.Session.Query().
 		Where(session.UserID(userID), session.IDNEQ(keep)).Where(s.live()...).
-		Order(byLastUse).
-		Offset(s.opts.MaxSessions - 1).
-		IDs(ctx)
-	if err == nil && len(ids) > 0 {
-		err = client.Session.Update().Where(session.IDIn(ids...)).SetRevokedAt(s.now()).Exec(ctx)
+		Select(session.FieldID, session.FieldCreatedAt, session.FieldLastUsedAt).
+		All(ctx)
+	if err != nil || len(others) < s.opts.MaxSessions {
+		return nil, wrapErr(err, "list sessions of user "+userID.String())
 	}
-	if err != nil {
-		return nil, fmt.Errorf("end sessions of user %s past the cap: %w", userID, err)
+	sortByLastUse(others)
+	var ids []uuid.UUID
+	for _, sess := range others[s.opts.MaxSessions-1:] {
+		ids = append(ids, sess.ID)
 	}
-	return ids, nil
-}
-
-// byLastUse orders sessions most recently used first (see LastUsed), the
-// greatest id first among equals, alike on both databases.
-func byLastUse(s *sql.Selector) {
-	s.OrderBy(
-		sql.Desc("COALESCE("+s.C(session.FieldLastUsedAt)+", "+s.C(session.FieldCreatedAt)+")"),
-		sql.Desc(s.C(session.FieldID)),
-	)
+	err = client.Session.Update().Where(session.IDIn(ids...)).SetRevokedAt(s.now()).Exec(ctx)
+	return ids, wrapErr(err, "end sessions of user "+userID.String()+" past the cap")
 }
 
 // auditEvicted audits each session that starting p's ended, as

@@ -3,6 +3,8 @@ package account
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -28,19 +30,21 @@ func (s *Service) UserSessions(ctx context.Context, v *Viewer, u *ent.User) ([]*
 		return nil, apperr.ErrForbidden
 	}
 	if loaded, err := u.Edges.SessionsOrErr(); err == nil {
-		return loaded, nil
+		list := slices.Clone(loaded) // u may be answered for under several aliases at once
+		sortByLastUse(list)
+		return list, nil
 	}
 	return s.liveSessions(ctx, u.ID)
 }
 
 // WithLiveSessions makes q load the live sessions of the users it returns,
-// most recently used first, in one statement for all of them, if the viewer
-// may see them all (an ADMIN); UserSessions then answers from those.
+// in one statement for all of them, if the viewer may see them all (an
+// ADMIN); UserSessions then answers from those.
 func (s *Service) WithLiveSessions(v *Viewer, q *ent.UserQuery) *ent.UserQuery {
 	if !v.IsAdmin() {
 		return q
 	}
-	return q.WithSessions(func(q *ent.SessionQuery) { q.Where(s.live()...).Order(byLastUse) })
+	return q.WithSessions(func(q *ent.SessionQuery) { q.Where(s.live()...) })
 }
 
 // live selects the sessions neither revoked nor expired.
@@ -51,11 +55,26 @@ func (s *Service) live() []predicate.Session {
 // liveSessions returns the live sessions of a user, most recently used
 // first.
 func (s *Service) liveSessions(ctx context.Context, userID uuid.UUID) ([]*ent.Session, error) {
-	list, err := s.client.Session.Query().Where(session.UserID(userID)).Where(s.live()...).Order(byLastUse).All(ctx)
+	list, err := s.client.Session.Query().Where(session.UserID(userID)).Where(s.live()...).All(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list sessions of user %s: %w", userID, err)
 	}
+	sortByLastUse(list)
 	return list, nil
+}
+
+// sortByLastUse sorts sessions most recently used first (see LastUsed),
+// the greatest id first among equals. It sorts here, not in SQL: a user
+// has few live sessions, and no index gives them in that order (the
+// databases also put null last_used_at values first or last as their
+// dialect has it).
+func sortByLastUse(list []*ent.Session) {
+	slices.SortFunc(list, func(a, b *ent.Session) int {
+		if c := LastUsed(b).Compare(LastUsed(a)); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID.String(), a.ID.String())
+	})
 }
 
 // LastUsed returns when sess was last signed in or refreshed: its
