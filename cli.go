@@ -30,7 +30,7 @@ type command struct {
 
 // secretEnv is the help on the signing secrets, which are never flags.
 const secretEnv = "  JWT_SECRET\tHMAC key of access tokens (its bytes), instead of -jwt-secret-file or a generated key\n" +
-	"  JWT_SECRET_PREVIOUS\tthe HMAC key JWT_SECRET replaced: verifies for one access-token lifetime\n" +
+	"  JWT_SECRET_PREVIOUS\tthe HMAC key JWT_SECRET replaced: verifies for one access-token lifetime from the first start with JWT_SECRET\n" +
 	"  JWT_KEY_ENCRYPTION_KEY\twith JWT_ALG=EdDSA: 32 bytes, base64, that encrypt the signing keys in the database\n"
 
 // commands are bitgate's subcommands, in the order help lists them; serve

@@ -10,8 +10,8 @@ import (
 	"log/slog"
 	"strings"
 
-	"bitgate/auth"
 	"bitgate/internal/account"
+	"bitgate/internal/auth"
 )
 
 // createAdmin creates an ADMIN. The password comes from ADMIN_PASSWORD or

@@ -18,8 +18,8 @@ import (
 )
 
 // config is the server's configuration: each setting is a flag or an
-// environment variable (see the README's table); JWTSecret comes from the
-// environment only.
+// environment variable (see the table in docs/configuration.md); JWTSecret
+// comes from the environment only.
 type config struct {
 	Addr            string
 	MetricsAddr     string
@@ -35,6 +35,7 @@ type config struct {
 	RefreshTTL      time.Duration
 	ReuseGrace      time.Duration
 	MaxSessions     int
+	AuditRetention  time.Duration
 	MaxBodyBytes    int64
 	MaxInFlight     int
 	HashWorkers     int
@@ -126,6 +127,7 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 	dur(&c.RefreshTTL, "refresh-ttl", "REFRESH_TOKEN_TTL", 720*time.Hour, "refresh token (session) lifetime")
 	dur(&c.ReuseGrace, "refresh-reuse-grace", "REFRESH_REUSE_GRACE", 10*time.Second, "how long a spent refresh token is refused without revoking its session")
 	num(&c.MaxSessions, "max-sessions-per-user", "MAX_SESSIONS_PER_USER", account.DefaultMaxSessions, "live sessions a user may have; a new sign-in past it ends the least recently used")
+	dur(&c.AuditRetention, "audit-retention", "AUDIT_RETENTION", account.DefaultAuditRetention, "how long audit events are kept (0: forever)")
 	dur(&c.ShutdownDrain, "shutdown-drain", "SHUTDOWN_DRAIN", 5*time.Second, "how long the server keeps serving on SIGTERM while /readyz answers 503, before it stops accepting connections")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", 15*time.Second, "how long in-flight requests may then finish before they are cancelled")
 	dur(&c.RequestTimeout, "request-timeout", "REQUEST_TIMEOUT", httpapi.DefaultRequestTimeout, "how long a GraphQL request may run before it is answered SERVICE_UNAVAILABLE")
@@ -226,7 +228,7 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"REFRESH_REUSE_GRACE", c.ReuseGrace}, {"SHUTDOWN_DRAIN", c.ShutdownDrain}, {"SHUTDOWN_TIMEOUT", c.ShutdownTimeout}} {
+	}{{"REFRESH_REUSE_GRACE", c.ReuseGrace}, {"AUDIT_RETENTION", c.AuditRetention}, {"SHUTDOWN_DRAIN", c.ShutdownDrain}, {"SHUTDOWN_TIMEOUT", c.ShutdownTimeout}} {
 		if d.v < 0 {
 			return nil, fmt.Errorf("%s must not be negative", d.name)
 		}

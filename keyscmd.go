@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"bitgate/auth"
+	"bitgate/internal/auth"
 )
 
 // keysCommand runs `bitgate keys list` or `bitgate keys rotate` on the EdDSA

@@ -46,8 +46,8 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app.App, error
 	return app.New(ctx, app.Config{
 		DatabaseURL: cfg.databaseURL(), Pool: cfg.Pool, SQLiteSynchronous: cfg.SQLiteSynchronous, DBTimeout: cfg.DBTimeout,
 		Signing: signing, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
-		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace, MaxSessionsPerUser: cfg.MaxSessions,
-		HashWorkers: cfg.HashWorkers, HashQueue: cfg.HashQueue,
+		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace, AuditRetention: cfg.AuditRetention,
+		HashWorkers: cfg.HashWorkers, HashQueue: cfg.HashQueue, MaxSessionsPerUser: cfg.MaxSessions,
 		AuthRate: cfg.AuthRate, AuthBurst: cfg.AuthBurst, IPv6Prefix: cfg.IPv6Prefix,
 		Logger: log, Production: cfg.production(), Limits: cfg.Limits,
 		MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout, MaxInFlight: cfg.MaxInFlight, CORSOrigins: cfg.CORSOrigins,
@@ -214,8 +214,8 @@ func shutdown(srv *http.Server, timeout time.Duration, cancelRequests func(), lo
 	return fmt.Errorf("shutdown: requests in flight after SHUTDOWN_TIMEOUT (%v) were cancelled", timeout)
 }
 
-// prune deletes ended sessions and stale lockouts now and every hour until
-// ctx ends.
+// prune deletes ended sessions, stale lockouts and old audit events now and
+// every hour until ctx ends (see account.Service.Prune).
 func prune(ctx context.Context, accounts *account.Service, log *slog.Logger) {
 	tick := time.NewTicker(time.Hour)
 	defer tick.Stop()
@@ -223,7 +223,7 @@ func prune(ctx context.Context, accounts *account.Service, log *slog.Logger) {
 		if n, err := accounts.Prune(ctx); err != nil && ctx.Err() == nil {
 			log.ErrorContext(ctx, "prune", slog.Any("error", err))
 		} else if n > 0 {
-			log.InfoContext(ctx, "pruned ended sessions and stale lockouts", slog.Int("rows", n))
+			log.InfoContext(ctx, "pruned ended sessions, stale lockouts and old audit events", slog.Int("rows", n))
 		}
 		select {
 		case <-ctx.Done():

@@ -40,6 +40,7 @@ type ServerConfig struct {
 func NewServer(cfg ServerConfig) *handler.Server {
 	limits := cfg.Limits.withDefaults()
 	srv := handler.New(NewSchema(cfg.Client, cfg.Accounts, cfg.Content))
+	srv.Use(&fieldMiddlewareGuard{}) // graph/gen writes in-place fields, which no field middleware sees
 	srv.AddTransport(httpTransport{})
 	cache := newQueryCache()
 	srv.SetQueryCache(cache)

@@ -12,12 +12,12 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
-	"bitgate/auth"
-	"bitgate/auth/authtest"
 	"bitgate/ent/auditevent"
 	"bitgate/ent/user"
 	"bitgate/graph"
 	"bitgate/internal/apitest"
+	"bitgate/internal/auth"
+	"bitgate/internal/auth/authtest"
 )
 
 // wrongPassword is a password no test user has.

@@ -13,9 +13,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"bitgate/auth"
 	"bitgate/ent"
 	"bitgate/internal/apperr"
+	"bitgate/internal/auth"
 )
 
 // Options are the session settings of a Service.
@@ -37,6 +37,10 @@ type Options struct {
 	// count as one client; 0 means clientip.DefaultIPv6Prefix (64). An
 	// IPv4 address is always a client of its own.
 	IPv6Prefix int
+	// AuditRetention is how long audit events are kept before Prune
+	// deletes them; 0 keeps them forever (DefaultAuditRetention is the
+	// server's default).
+	AuditRetention time.Duration
 	// Logger receives security events; nil means slog.Default().
 	Logger *slog.Logger
 	// Events, if set, is told the action of every security event as it is
@@ -53,6 +57,10 @@ type Options struct {
 // ADMIN's page of 100 users with their sessions' ids under the default
 // complexity limit, since lists of sessions are priced at the cap.
 const DefaultMaxSessions = 30
+
+// DefaultAuditRetention is how long the server keeps audit events unless
+// told otherwise: 90 days.
+const DefaultAuditRetention = 90 * 24 * time.Hour
 
 // Limiter takes a token from a key's bucket at now, reporting whether it
 // could and if not how long until it can: ratelimit.Limiter in one
@@ -99,9 +107,6 @@ type Payload struct {
 	ExpiresIn    int
 	User         *ent.User
 	SessionID    uuid.UUID // not in the API; for logs
-	// Evicted are the sessions the new one ended to keep the user within
-	// MaxSessions; not in the API.
-	Evicted []uuid.UUID
 }
 
 // hashPassword hashes a password in the bounded pool. Returns RATE_LIMITED
@@ -123,22 +128,4 @@ func hasherError(err error) error {
 		return e
 	}
 	return fmt.Errorf("password hashing: %w", err)
-}
-
-// withTx runs fn in a transaction, rolling back on error.
-func (s *Service) withTx(ctx context.Context, fn func(tx *ent.Tx) error) error {
-	tx, err := s.client.Tx(ctx)
-	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		if rerr := tx.Rollback(); rerr != nil {
-			return errors.Join(err, fmt.Errorf("rollback: %w", rerr))
-		}
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
 }

@@ -11,12 +11,12 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
-	"bitgate/auth"
 	"bitgate/ent"
 	"bitgate/ent/session"
 	"bitgate/ent/spenttoken"
 	"bitgate/ent/user"
 	"bitgate/internal/apperr"
+	"bitgate/internal/auth"
 )
 
 // maxRefreshTokenLen bounds the refresh tokens worth hashing; real ones are 43 bytes.
@@ -42,19 +42,19 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (*Payload, error) 
 		return nil, err
 	}
 	var p *Payload
-	err = s.withTx(ctx, func(tx *ent.Tx) error {
+	err = s.withTx(ctx, func(tx *txn) error {
 		u, err := nu.create(tx.Client()).Save(ctx)
 		if err != nil {
 			return userWriteError(err)
 		}
-		p, err = s.startSession(ctx, tx.Client(), u)
-		return err
+		if p, err = s.startSession(ctx, tx, u); err != nil {
+			return err
+		}
+		return tx.audit(ctx, "signup", u.ID, "session "+p.SessionID.String())
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "signup", p.User.ID, "")
-	s.auditEvicted(ctx, p)
 	return p, nil
 }
 
@@ -63,10 +63,10 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (*Payload, error) 
 // amount of hashing work. Only a checked password that does not match
 // counts against the email's lockout, and no more passwords of one email
 // are checked at once than failures remain before the lock: a sign-in past
-// that waits for a place (see reserveAttempt). Returns RATE_LIMITED while
-// the email is locked out, when ctx's deadline passes before a place
-// frees, when the client address is over its limit, or when hashing is
-// saturated.
+// that waits for an attempt (see reserveAttempt). Returns RATE_LIMITED
+// while the email is locked out, when ctx's deadline passes before an
+// attempt frees, when the client address is over its limit, or when
+// hashing is saturated.
 func (s *Service) Signin(ctx context.Context, email, password string) (*Payload, error) {
 	if err := s.allow(ctx, "signin"); err != nil {
 		return nil, err
@@ -80,11 +80,11 @@ func (s *Service) Signin(ctx context.Context, email, password string) (*Payload,
 		if err := s.hasher.VerifyDummy(ctx, password); !errors.Is(err, auth.ErrMismatch) {
 			return nil, hasherError(err)
 		}
-		s.auditFailure(ctx, nil)
+		s.audit(ctx, "signin.failed", uuid.Nil, failureDetail(nil))
 		return nil, apperr.ErrBadCredentials
 	}
 	// Waiting, checking and storing the session are bounded, so that they
-	// never outlive the place (attemptLease).
+	// never outlive the attempt (attemptLease).
 	checkCtx, cancel := context.WithTimeout(ctx, attemptTimeout)
 	defer cancel()
 	a, err := s.reserveAttempt(checkCtx, normal)
@@ -107,8 +107,6 @@ func (s *Service) Signin(ctx context.Context, email, password string) (*Payload,
 	if needsRehash {
 		s.upgradeHash(ctx, u, password)
 	}
-	s.audit(ctx, "signin", u.ID, "session "+p.SessionID.String())
-	s.auditEvicted(ctx, p)
 	return p, nil
 }
 
@@ -168,12 +166,13 @@ var errPasswordChanged = errors.New("the password changed during sign-in")
 // revokes this session with the others, and two sign-ins of one user
 // count the user's sessions one after the other (see startSession); on
 // SQLite the transaction holds the database's write lock from its start.
-// The same transaction settles the sign-in's place a (clearFailures), so
-// that no session is stored whose sign-in then fails. Returns
+// The same transaction settles the sign-in's attempt a (clearFailures) and
+// stores its audit event, so that no session is stored whose sign-in then
+// fails, and none without its event. Returns
 // errPasswordChanged when the version moved.
 func (s *Service) startVerifiedSession(ctx context.Context, u *ent.User, a *attempt) (*Payload, error) {
 	var p *Payload
-	err := s.withTx(ctx, func(tx *ent.Tx) error {
+	err := s.withTx(ctx, func(tx *txn) error {
 		current, err := tx.User.Query().
 			Where(user.ID(u.ID), user.CredentialVersion(u.CredentialVersion), lockUser).
 			Exist(ctx)
@@ -184,10 +183,13 @@ func (s *Service) startVerifiedSession(ctx context.Context, u *ent.User, a *atte
 			return errPasswordChanged
 		}
 		signinPause(ctx, u, "checked")
-		if p, err = s.startSession(ctx, tx.Client(), u); err != nil {
+		if p, err = s.startSession(ctx, tx, u); err != nil {
 			return err
 		}
 		signinPause(ctx, u, "stored")
+		if err := tx.audit(ctx, "signin", u.ID, "session "+p.SessionID.String()); err != nil {
+			return err
+		}
 		return clearFailures(ctx, tx.Client(), a)
 	})
 	return p, err
@@ -219,17 +221,16 @@ func (s *Service) upgradeHash(ctx context.Context, u *ent.User, password string)
 }
 
 // startSession creates a session for u and issues its first token pair,
-// and ends u's least recently used live sessions past MaxSessions
-// (Payload.Evicted; the caller audits them once committed). client is a
-// transaction that no other can start a session of u beside: one that
-// created u, or that locked u's row (lockUser).
-func (s *Service) startSession(ctx context.Context, client *ent.Client, u *ent.User) (*Payload, error) {
+// and ends u's least recently used live sessions past MaxSessions (see
+// evictSessions). tx must be a transaction beside which no other can start
+// a session of u: one that created u, or that locked u's row (lockUser).
+func (s *Service) startSession(ctx context.Context, tx *txn, u *ent.User) (*Payload, error) {
 	token, hash, err := auth.NewRefreshToken()
 	if err != nil {
 		return nil, fmt.Errorf("new refresh token: %w", err)
 	}
 	info, now := RequestInfoFrom(ctx), s.now()
-	sess, err := client.Session.Create().
+	sess, err := tx.Session.Create().
 		SetUserID(u.ID).
 		SetRefreshHash(hash).
 		SetCreatedAt(now).
@@ -241,43 +242,39 @@ func (s *Service) startSession(ctx context.Context, client *ent.Client, u *ent.U
 	if err != nil {
 		return nil, fmt.Errorf("create session for user %s: %w", u.ID, err)
 	}
-	evicted, err := s.evictSessions(ctx, client, u.ID, sess.ID)
-	if err != nil {
+	if err := s.evictSessions(ctx, tx, u.ID, sess.ID); err != nil {
 		return nil, err
 	}
-	p, err := s.payload(ctx, u, sess.ID, token)
-	if p != nil {
-		p.Evicted = evicted
-	}
-	return p, err
+	return s.payload(ctx, u, sess.ID, token)
 }
 
-// evictSessions revokes the live sessions of user userID past the
-// MaxSessions-1 most recently used ones besides keep, and returns their
-// ids; one statement finds none when the user is within the cap.
-func (s *Service) evictSessions(ctx context.Context, client *ent.Client, userID, keep uuid.UUID) ([]uuid.UUID, error) {
-	others, err := client.Session.Query().
+// evictSessions revokes, in tx, the live sessions of user userID past the
+// MaxSessions-1 most recently used ones besides keep, each audited as
+// session.evicted; one statement finds none when the user is within the
+// cap.
+func (s *Service) evictSessions(ctx context.Context, tx *txn, userID, keep uuid.UUID) error {
+	others, err := tx.Session.Query().
 		Where(session.UserID(userID), session.IDNEQ(keep)).Where(s.live()...).
 		Select(session.FieldID, session.FieldCreatedAt, session.FieldLastUsedAt).
 		All(ctx)
 	if err != nil || len(others) < s.opts.MaxSessions {
-		return nil, wrapErr(err, "list sessions of user "+userID.String())
+		return wrapErr(err, "list sessions of user "+userID.String())
 	}
 	sortByLastUse(others)
-	var ids []uuid.UUID
-	for _, sess := range others[s.opts.MaxSessions-1:] {
-		ids = append(ids, sess.ID)
+	evicted := others[s.opts.MaxSessions-1:]
+	ids := make([]uuid.UUID, len(evicted))
+	for i, sess := range evicted {
+		ids[i] = sess.ID
 	}
-	err = client.Session.Update().Where(session.IDIn(ids...)).SetRevokedAt(s.now()).Exec(ctx)
-	return ids, wrapErr(err, "end sessions of user "+userID.String()+" past the cap")
-}
-
-// auditEvicted audits each session that starting p's ended, as
-// session.evicted.
-func (s *Service) auditEvicted(ctx context.Context, p *Payload) {
-	for _, id := range p.Evicted {
-		s.audit(ctx, "session.evicted", p.User.ID, "session "+id.String()+" ended past the cap of live sessions")
+	if err := tx.Session.Update().Where(session.IDIn(ids...)).SetRevokedAt(s.now()).Exec(ctx); err != nil {
+		return fmt.Errorf("end sessions of user %s past the cap: %w", userID, err)
 	}
+	for _, id := range ids {
+		if err := tx.audit(ctx, "session.evicted", userID, "session "+id.String()+" ended past the cap of live sessions"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // payload issues an access token for the session and wraps the pair.
@@ -315,7 +312,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Payload, error) {
 	}
 	info, now := RequestInfoFrom(ctx), s.now()
 	var sess *ent.Session
-	err = s.withTx(ctx, func(tx *ent.Tx) error {
+	err = s.withTx(ctx, func(tx *txn) error {
 		n, err := tx.Session.Update().
 			Where(session.RefreshHash(oldHash), session.RevokedAtIsNil(), session.ExpiresAtGT(now)).
 			SetRefreshHash(newHash).
@@ -357,16 +354,21 @@ func (s *Service) revokeIfReused(ctx context.Context, hash string) error {
 	case s.now().Sub(spent.SpentAt) <= s.opts.ReuseGrace:
 		return errBadRefreshToken
 	}
-	sess, err := s.client.Session.UpdateOneID(spent.SessionID).
-		Where(session.RevokedAtIsNil()).
-		SetRevokedAt(s.now()).
-		Save(ctx)
-	switch {
-	case ent.IsNotFound(err): // revoked already
-	case err != nil:
+	err = s.withTx(ctx, func(tx *txn) error {
+		sess, err := tx.Session.UpdateOneID(spent.SessionID).
+			Where(session.RevokedAtIsNil()).
+			SetRevokedAt(s.now()).
+			Save(ctx)
+		switch {
+		case ent.IsNotFound(err): // revoked already
+			return nil
+		case err != nil:
+			return err
+		}
+		return tx.audit(ctx, "refresh.reuse_detected", sess.UserID, "session "+sess.ID.String()+" revoked")
+	})
+	if err != nil {
 		return fmt.Errorf("revoke session %s after refresh token reuse: %w", spent.SessionID, err)
-	default:
-		s.audit(ctx, "refresh.reuse_detected", sess.UserID, "session "+sess.ID.String()+" revoked")
 	}
 	return errBadRefreshToken
 }
@@ -374,20 +376,23 @@ func (s *Service) revokeIfReused(ctx context.Context, hash string) error {
 // Signout revokes the viewer's session, or every session of the viewer's
 // user when all is true.
 func (s *Service) Signout(ctx context.Context, v *Viewer, all bool) error {
-	q := s.client.Session.Update().Where(session.RevokedAtIsNil())
-	if all {
-		q.Where(session.UserID(v.User.ID))
-	} else {
-		q.Where(session.ID(v.SessionID))
-	}
-	if err := q.SetRevokedAt(s.now()).Exec(ctx); err != nil {
+	detail := "session " + v.SessionID.String()
+	err := s.withTx(ctx, func(tx *txn) error {
+		q := tx.Session.Update().Where(session.RevokedAtIsNil())
+		if all {
+			q.Where(session.UserID(v.User.ID))
+			detail = "all sessions"
+		} else {
+			q.Where(session.ID(v.SessionID))
+		}
+		if err := q.SetRevokedAt(s.now()).Exec(ctx); err != nil {
+			return err
+		}
+		return tx.audit(ctx, "signout", v.User.ID, detail)
+	})
+	if err != nil {
 		return fmt.Errorf("revoke sessions of user %s: %w", v.User.ID, err)
 	}
-	detail := "session " + v.SessionID.String()
-	if all {
-		detail = "all sessions"
-	}
-	s.audit(ctx, "signout", v.User.ID, detail)
 	return nil
 }
 

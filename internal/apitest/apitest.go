@@ -40,11 +40,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"bitgate/auth/authtest"
 	"bitgate/ent"
 	"bitgate/graph"
 	"bitgate/internal/account"
 	"bitgate/internal/app"
+	"bitgate/internal/auth/authtest"
 	"bitgate/internal/database"
 	"bitgate/internal/keys"
 	"bitgate/internal/metrics"
@@ -63,7 +63,9 @@ var (
 type Options struct {
 	// AccessTTL, RefreshTTL and ReuseGrace default to 15m, 720h and 10s.
 	AccessTTL, RefreshTTL, ReuseGrace time.Duration
-	Production                        bool
+	// AuditRetention is how long Prune keeps audit events (0: forever).
+	AuditRetention time.Duration
+	Production     bool
 	// MaxSessions caps a user's live sessions (0: the server's default).
 	MaxSessions int
 	// DatabaseURL shares a database between servers (see NewInstance);
@@ -159,9 +161,9 @@ func New(t testing.TB, opts ...Options) *Client {
 		DatabaseURL: o.DatabaseURL, DBTimeout: or(o.DBTimeout, 30*time.Second),
 		EntOptions: []ent.Option{ent.Debug(), ent.Log(sql.record)},
 		Signing:    signing, Issuer: issuer, Audience: audience,
-		AccessTTL:   or(o.AccessTTL, 15*time.Minute),
-		RefreshTTL:  or(o.RefreshTTL, 720*time.Hour),
-		ReuseGrace:  or(o.ReuseGrace, 10*time.Second),
+		AccessTTL:  or(o.AccessTTL, 15*time.Minute),
+		RefreshTTL: or(o.RefreshTTL, 720*time.Hour),
+		ReuseGrace: or(o.ReuseGrace, 10*time.Second), AuditRetention: o.AuditRetention,
 		HashWorkers: o.HashWorkers, HashQueue: or(o.HashQueue, 256),
 		AuthRate: o.AuthRate, AuthBurst: o.AuthBurst, MaxSessionsPerUser: o.MaxSessions,
 		Logger:     slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})),

@@ -16,10 +16,10 @@ import (
 
 	"entgo.io/ent/dialect"
 
-	"bitgate/auth"
 	"bitgate/ent"
 	"bitgate/graph"
 	"bitgate/internal/account"
+	"bitgate/internal/auth"
 	"bitgate/internal/content"
 	"bitgate/internal/database"
 	"bitgate/internal/httpapi"
@@ -54,6 +54,8 @@ type Config struct {
 	// MaxSessionsPerUser caps a user's live sessions (see
 	// account.Options.MaxSessions).
 	MaxSessionsPerUser int
+	// AuditRetention is how long audit events are kept; 0 keeps them.
+	AuditRetention time.Duration
 
 	// HashWorkers and HashQueue size the password-hashing pool (see
 	// auth.NewHasher).
@@ -101,7 +103,8 @@ type Signing struct {
 	Alg string
 	// Secret is the HMAC key of HS256. PreviousSecret, if set, is the one
 	// it replaced: it verifies for one access-token lifetime (plus
-	// auth.Leeway) from New, which logs until when.
+	// auth.Leeway) from the first start of any instance with this pair
+	// (see keys.HMACRotationStart), which New logs.
 	Secret, PreviousSecret []byte
 	// KEK encrypts the EdDSA private keys in the database (see keys.Open);
 	// Keys tunes the key set (its AccessTTL, Now and Logger are filled in).
@@ -174,8 +177,8 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		auth.NewTokens(keySet, cfg.Issuer, cfg.Audience, cfg.AccessTTL, cfg.Now),
 		hasher,
 		account.Options{
-			RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace, MaxSessions: cfg.MaxSessionsPerUser,
-			Limiter: limiter, IPv6Prefix: cfg.IPv6Prefix,
+			RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace, AuditRetention: cfg.AuditRetention,
+			Limiter: limiter, IPv6Prefix: cfg.IPv6Prefix, MaxSessions: cfg.MaxSessionsPerUser,
 			Logger: log, Events: events, Now: cfg.Now,
 		})
 	gql := graph.NewServer(graph.ServerConfig{
@@ -212,9 +215,17 @@ func signingKeys(ctx context.Context, client *ent.Client, cfg Config, log *slog.
 			if cfg.Now != nil {
 				now = cfg.Now
 			}
-			opts.PreviousUntil = now().Add(cfg.AccessTTL + auth.Leeway)
-			log.Warn("the previous HS256 secret verifies access tokens for one access-token lifetime; remove JWT_SECRET_PREVIOUS after that",
-				slog.Time("until", opts.PreviousUntil), slog.String("previous_kid", auth.HMACKeyID(sg.PreviousSecret)))
+			started, err := keys.HMACRotationStart(ctx, client, sg.Secret, sg.PreviousSecret, now())
+			if err != nil {
+				return nil, nil, fmt.Errorf("signing keys: %w", err)
+			}
+			opts.PreviousUntil = started.Add(cfg.AccessTTL + auth.Leeway)
+			attrs := []any{slog.Time("until", opts.PreviousUntil), slog.String("previous_kid", auth.HMACKeyID(sg.PreviousSecret))}
+			if now().Before(opts.PreviousUntil) {
+				log.Warn("the previous HS256 secret verifies access tokens for one access-token lifetime from the first start with the new secret; remove JWT_SECRET_PREVIOUS after that", attrs...)
+			} else {
+				log.Warn("the previous HS256 secret no longer verifies: its access-token lifetime after the first start with the new secret is over; remove JWT_SECRET_PREVIOUS", attrs...)
+			}
 		}
 		set, err := auth.NewHMACKeys(sg.Secret, opts)
 		if err != nil {
