@@ -34,6 +34,7 @@ type config struct {
 	AccessTTL       time.Duration
 	RefreshTTL      time.Duration
 	ReuseGrace      time.Duration
+	MaxSessions     int
 	AuditRetention  time.Duration
 	MaxBodyBytes    int64
 	MaxInFlight     int
@@ -125,6 +126,7 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 	dur(&c.AccessTTL, "access-ttl", "ACCESS_TOKEN_TTL", 15*time.Minute, "access token lifetime")
 	dur(&c.RefreshTTL, "refresh-ttl", "REFRESH_TOKEN_TTL", 720*time.Hour, "refresh token (session) lifetime")
 	dur(&c.ReuseGrace, "refresh-reuse-grace", "REFRESH_REUSE_GRACE", 10*time.Second, "how long a spent refresh token is refused without revoking its session")
+	num(&c.MaxSessions, "max-sessions-per-user", "MAX_SESSIONS_PER_USER", account.DefaultMaxSessions, "live sessions a user may have; a new sign-in past it ends the least recently used")
 	dur(&c.AuditRetention, "audit-retention", "AUDIT_RETENTION", account.DefaultAuditRetention, "how long audit events are kept (0: forever)")
 	dur(&c.ShutdownDrain, "shutdown-drain", "SHUTDOWN_DRAIN", 5*time.Second, "how long the server keeps serving on SIGTERM while /readyz answers 503, before it stops accepting connections")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", 15*time.Second, "how long in-flight requests may then finish before they are cancelled")
@@ -176,6 +178,9 @@ func parseConfig(name string, args []string, getenv func(string) string, extra f
 		return nil, fmt.Errorf("JWT_ALG must be HS256 or EdDSA, not %q", c.JWTAlg)
 	}
 	c.MaxBodyBytes = int64(maxBody)
+	if c.MaxSessions < 1 {
+		return nil, fmt.Errorf("MAX_SESSIONS_PER_USER must be at least 1, not %d", c.MaxSessions)
+	}
 	if c.AuthRate < 0 {
 		return nil, fmt.Errorf("AUTH_RATE must not be negative")
 	}

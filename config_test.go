@@ -23,6 +23,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	require.Empty(t, c.CORSOrigins)
 	require.Empty(t, c.TrustedProxies)
 	require.Equal(t, 64, c.IPv6Prefix)
+	require.Equal(t, 30, c.MaxSessions)
 	require.Equal(t, "NORMAL", c.SQLiteSynchronous)
 }
 
@@ -33,7 +34,7 @@ func TestParseConfigFromEnvAndFlags(t *testing.T) {
 		"ADDR": ":9000", "REFRESH_REUSE_GRACE": "1s", "APP_ENV": "production",
 		"DATABASE_URL": "postgres://u@h/db", "CORS_ORIGINS": "https://a.example, https://b.example",
 		"TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1", "AUTH_RATE": "0.5", "MAX_QUERY_DEPTH": "9",
-		"RATE_LIMIT_IPV6_PREFIX": "56", "SQLITE_SYNCHRONOUS": "full",
+		"RATE_LIMIT_IPV6_PREFIX": "56", "SQLITE_SYNCHRONOUS": "full", "MAX_SESSIONS_PER_USER": "5",
 	}
 	c, err := parseConfig("t", []string{"-addr", ":9001"}, func(k string) string { return env[k] }, nil)
 	require.NoError(t, err)
@@ -46,6 +47,7 @@ func TestParseConfigFromEnvAndFlags(t *testing.T) {
 	require.Equal(t, 0.5, c.AuthRate)
 	require.Equal(t, 9, c.Limits.MaxDepth)
 	require.Equal(t, 56, c.IPv6Prefix)
+	require.Equal(t, 5, c.MaxSessions)
 	require.Equal(t, "FULL", c.SQLiteSynchronous)
 
 	_, err = parseConfig("t", nil, func(k string) string { return map[string]string{"SQLITE_SYNCHRONOUS": "OFF"}[k] }, nil)

@@ -127,6 +127,7 @@ func TestParseConfigRejects(t *testing.T) {
 		{"bad REFRESH_REUSE_GRACE", map[string]string{"REFRESH_REUSE_GRACE": "ten seconds"}, "REFRESH_REUSE_GRACE"},
 		{"TLS cert without key", map[string]string{"TLS_CERT_FILE": "c.pem"}, "TLS_KEY_FILE"},
 		{"IPv6 prefix 0", map[string]string{"RATE_LIMIT_IPV6_PREFIX": "0"}, "RATE_LIMIT_IPV6_PREFIX"},
+		{"no sessions per user", map[string]string{"MAX_SESSIONS_PER_USER": "0"}, "MAX_SESSIONS_PER_USER"},
 		{"IPv6 prefix 129", map[string]string{"RATE_LIMIT_IPV6_PREFIX": "129"}, "RATE_LIMIT_IPV6_PREFIX"},
 		{"any origin", map[string]string{"CORS_ORIGINS": "https://a.example, *"}, "CORS_ORIGINS"},
 		{"an origin pattern", map[string]string{"CORS_ORIGINS": "https://*.example.com"}, "CORS_ORIGINS"},

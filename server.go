@@ -47,7 +47,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app.App, error
 		DatabaseURL: cfg.databaseURL(), Pool: cfg.Pool, SQLiteSynchronous: cfg.SQLiteSynchronous, DBTimeout: cfg.DBTimeout,
 		Signing: signing, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
 		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace, AuditRetention: cfg.AuditRetention,
-		HashWorkers: cfg.HashWorkers, HashQueue: cfg.HashQueue,
+		HashWorkers: cfg.HashWorkers, HashQueue: cfg.HashQueue, MaxSessionsPerUser: cfg.MaxSessions,
 		AuthRate: cfg.AuthRate, AuthBurst: cfg.AuthBurst, IPv6Prefix: cfg.IPv6Prefix,
 		Logger: log, Production: cfg.production(), Limits: cfg.Limits,
 		MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout, MaxInFlight: cfg.MaxInFlight, CORSOrigins: cfg.CORSOrigins,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -177,4 +178,33 @@ func TestHashingPoolFull(t *testing.T) {
 	require.Positive(t, ok, "no signup succeeded")
 	require.Positive(t, limited, "the full pool never refused")
 	c.Me(t, token)
+}
+
+// TestDistinctLargeQueriesAreNotKept sends anonymous, valid queries that
+// are all different: some of 1 MB (a short query padded with spaces), some
+// of 40 KB that parse to 20 000 list values. The parsed-query cache must
+// not keep them all: the process's live heap (test and server) grows by
+// less than the cache's bound of 8 MiB and some slack, where keeping them
+// took about 150 MB. Not parallel: it measures the heap of the process.
+func TestDistinctLargeQueriesAreNotKept(t *testing.T) {
+	c := apitest.New(t)
+	liveHeap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := liveHeap()
+	for i := range 48 {
+		q := fmt.Sprintf("query Q%d { __typename }", i)
+		r := c.Do(t, "", q+strings.Repeat(" ", 1_000_000-len(q)), nil)
+		require.JSONEq(t, `{"__typename": "Query"}`, string(r.Data), "%.300s", r.Body)
+	}
+	for i := range 24 {
+		// Validation passes; the ids are refused when the field runs.
+		q := fmt.Sprintf("query D%d { nodes(ids: [%s1]) { id } }", i, strings.Repeat("1,", 19_900))
+		require.NotEmpty(t, c.Do(t, "", q, nil).Errors)
+	}
+	grown := int64(liveHeap()) - int64(before)
+	require.Less(t, grown, int64(40<<20), "the live heap grew by %d MB", grown>>20)
 }

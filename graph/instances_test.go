@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -107,4 +108,31 @@ func TestRevocationUnderLoadAcrossInstances(t *testing.T) {
 		}
 	}
 	require.Zero(t, passed, "requests on B that passed right after demotion on A")
+}
+
+// TestConcurrentSigninsKeepTheSessionCap signs one user in many times at
+// once over two instances: every sign-in succeeds, and the user is left
+// with exactly the cap of live sessions, not one more (two sign-ins that
+// counted the sessions at the same time would each have made room for
+// their own).
+func TestConcurrentSigninsKeepTheSessionCap(t *testing.T) {
+	t.Parallel()
+	const maxSessions = 3
+	servers := []*apitest.Client{apitest.New(t, apitest.Options{MaxSessions: maxSessions})}
+	servers = append(servers, servers[0].NewInstance(t))
+	u := servers[0].SignUp(t)
+	servers[0].Clock.Advance(time.Minute) // the sign-up's session is the least recently used
+
+	const n = 12
+	answers := apitest.Concurrently(t, n, func(i int) (*apitest.Response, error) {
+		return servers[i%2].Post("", apitest.OpSignIn, apitest.Credentials(u.Email, apitest.Password))
+	})
+	live := 0
+	for _, r := range answers {
+		s := apitest.Data[apitest.Session](t, r, "signin")
+		if servers[0].Do(t, s.Token, apitest.OpMe, nil).Code() == "" {
+			live++
+		}
+	}
+	require.Equal(t, maxSessions, live, "sessions that still work")
 }

@@ -293,9 +293,20 @@ func validationError(format string, args ...any) *gqlerror.Error {
 	return err
 }
 
-// complexityRoot prices list fields by their page size (nodes by its ids),
-// so that asking for 100 rows costs 100 times a row.
-func complexityRoot() ComplexityRoot {
+// nodeLookupCost is what node and nodes cost beside their ids: a lookup in
+// up to four tables (see lookUpNodes), which takes the CPU of some 30 rows
+// of a page. Each id then costs its selection and one more, for an object
+// of an interface costs about twice a row of a page (both measured by
+// BenchmarkWorstRequests), so that no request of node or nodes under the
+// complexity limit costs more than about 3 times the CPU of the worst one
+// of books(first: 100).
+const nodeLookupCost = 30
+
+// complexityRoot prices list fields by their page size (nodes by its ids,
+// lists of sessions by maxSessions, the most a user may have), so that
+// asking for 100 rows costs 100 times a row, and node and nodes by their
+// lookups (nodeLookupCost).
+func complexityRoot(maxSessions int) ComplexityRoot {
 	var c ComplexityRoot
 	page := func(child int, first, last *int) int {
 		n := defaultPageSize
@@ -311,6 +322,11 @@ func complexityRoot() ComplexityRoot {
 	c.Query.Books = func(child int, first *int, _ *string, last *int, _ *string) int { return page(child, first, last) }
 	c.Query.Notes = func(child int, first *int, _ *string, last *int, _ *string) int { return page(child, first, last) }
 	c.Query.AuditEvents = func(child int, first *int, _ *string, last *int, _ *string) int { return page(child, first, last) }
-	c.Query.Nodes = func(child int, ids []uuid.UUID) int { return 1 + child*max(len(ids), 1) }
+	lookups := func(child, ids int) int { return nodeLookupCost + (child+1)*ids }
+	c.Query.Nodes = func(child int, ids []uuid.UUID) int { return lookups(child, len(ids)) }
+	c.Query.Node = func(child int, _ uuid.UUID) int { return lookups(child, 1) }
+	sessions := func(child int) int { return 1 + child*maxSessions }
+	c.Query.Sessions = sessions
+	c.User.Sessions = sessions
 	return c
 }

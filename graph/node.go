@@ -1,17 +1,16 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"bitgate/ent"
-	"bitgate/ent/auditevent"
-	"bitgate/ent/book"
-	"bitgate/ent/note"
-	"bitgate/ent/user"
 	"bitgate/internal/account"
 	"bitgate/internal/apperr"
 )
@@ -19,20 +18,20 @@ import (
 // maxNodes is how many ids nodes(ids:) takes, like a page.
 const maxNodes = maxPageSize
 
-// nodes resolves Relay ids, each as resolveNode does; a refused or
+// nodes resolves Relay ids, each as node does, in order; a refused or
 // missing one is nil, with its error added at its index of the list.
 // Returns BAD_USER_INPUT for more than maxNodes ids.
 func (r *Resolver) nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder, error) {
 	if len(ids) > maxNodes {
 		return nil, apperr.Input("ids", fmt.Sprintf("at most %d ids", maxNodes))
 	}
-	kinds, err := r.nodeKinds(ctx, ids)
+	found, err := r.lookUpNodes(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]ent.Noder, len(ids))
 	for i, id := range ids {
-		n, err := r.resolveNode(ctx, id, kinds[id])
+		n, err := found.answer(id)
 		if err != nil {
 			graphql.AddError(graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i)), err)
 			continue
@@ -42,98 +41,130 @@ func (r *Resolver) nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder, err
 	return out, nil
 }
 
-// node resolves one Relay id as resolveNode does.
+// node resolves a Relay id under the rules of the field that answers its
+// type: a book for anyone (book), a note for its owner holding FREE
+// (note), a user for themself or an ADMIN (user), an audit event for an
+// ADMIN (auditEvents). Returns NOT_FOUND for an id that names nothing and
+// for another user's note, and the typed field's UNAUTHENTICATED or
+// FORBIDDEN for the rest; a caller who is not signed in gets
+// UNAUTHENTICATED for anything but a book.
 func (r *Resolver) node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
-	kinds, err := r.nodeKinds(ctx, []uuid.UUID{id})
+	found, err := r.lookUpNodes(ctx, []uuid.UUID{id})
 	if err != nil {
 		return nil, err
 	}
-	return r.resolveNode(ctx, id, kinds[id])
+	return found.answer(id)
 }
 
-// resolveNode resolves the Relay id of an object of kind (its table; "" when the
-// id names nothing) under the rules of the field that answers its type:
-// a book for anyone (book), a note for its owner holding FREE (note), a
-// user for themself or an ADMIN (user), an audit event for an ADMIN
-// (auditEvents). Returns NOT_FOUND for an id that names nothing and for
-// another user's note, and the typed field's UNAUTHENTICATED or FORBIDDEN
-// for the rest; a caller who is not signed in gets UNAUTHENTICATED for
-// anything but a book.
-func (r *Resolver) resolveNode(ctx context.Context, id uuid.UUID, kind string) (ent.Noder, error) {
-	switch kind {
-	case book.Table:
-		b, err := r.content.Book(ctx, id)
-		if err != nil || b == nil {
-			return nil, notFound(err)
-		}
-		return b, nil
-	case note.Table:
-		v, err := account.Authorize(ctx, account.PermFree)
-		if err != nil {
-			return nil, err
-		}
-		n, err := r.content.Note(ctx, v, id)
-		if err != nil {
-			return nil, err
-		}
-		return n, nil
-	case user.Table:
-		v, err := account.ViewerFrom(ctx)
-		if err != nil {
-			return nil, err
-		}
-		u, err := r.accounts.User(ctx, v, id)
-		if err != nil || u == nil {
-			return nil, notFound(err)
-		}
-		return u, nil
-	case auditevent.Table:
-		if _, err := account.Authorize(ctx, account.PermAdmin); err != nil {
-			return nil, err
-		}
-		e, err := r.client.AuditEvent.Get(ctx, id)
-		if err != nil {
-			return nil, notFound(err)
-		}
-		return e, nil
-	}
-	if _, err := account.ViewerFrom(ctx); err != nil {
-		return nil, err
-	}
-	return nil, apperr.ErrNotFound
+// foundNodes are the answers of node(id) by id, and the answer for every
+// id not among them.
+type foundNodes struct {
+	answers   map[uuid.UUID]account.Lookup[ent.Noder]
+	otherwise error
 }
 
-// notFound returns err, or NOT_FOUND when err is nil or ent's not-found
-// error: the object was deleted since its kind was looked up.
-func notFound(err error) error {
-	if err == nil || ent.IsNotFound(err) {
-		return apperr.ErrNotFound
+// answer returns the answer for id.
+func (f foundNodes) answer(id uuid.UUID) (ent.Noder, error) {
+	if a, ok := f.answers[id]; ok {
+		return a.Value, a.Err
 	}
-	return err
+	return nil, f.otherwise
 }
 
-// nodeKinds returns the table of each id that names a row, one query per
-// table whatever the number of ids. Ids are UUIDs, unique across tables.
-func (r *Resolver) nodeKinds(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]string, error) {
-	kinds := make(map[uuid.UUID]string, len(ids))
-	for _, t := range []struct {
-		table string
-		ids   func() ([]uuid.UUID, error)
-	}{
-		{book.Table, func() ([]uuid.UUID, error) { return r.client.Book.Query().Where(book.IDIn(ids...)).IDs(ctx) }},
-		{note.Table, func() ([]uuid.UUID, error) { return r.client.Note.Query().Where(note.IDIn(ids...)).IDs(ctx) }},
-		{user.Table, func() ([]uuid.UUID, error) { return r.client.User.Query().Where(user.IDIn(ids...)).IDs(ctx) }},
-		{auditevent.Table, func() ([]uuid.UUID, error) {
-			return r.client.AuditEvent.Query().Where(auditevent.IDIn(ids...)).IDs(ctx)
-		}},
-	} {
-		found, err := t.ids()
+// lookUpNodes answers node(id) for each of ids with one statement per
+// table at most, whatever the number of ids and however often one
+// repeats, and none for a table once every id is answered: the services
+// apply the rules of each type (see node). Ids are UUIDs, unique across
+// tables.
+func (r *Resolver) lookUpNodes(ctx context.Context, ids []uuid.UUID) (foundNodes, error) {
+	found := foundNodes{answers: make(map[uuid.UUID]account.Lookup[ent.Noder], len(ids))}
+	rest := slices.Clone(ids) // distinct, not answered yet
+	slices.SortFunc(rest, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	rest = slices.Compact(rest)
+	books, err := r.content.BooksByID(ctx, rest)
+	if err != nil {
+		return found, err
+	}
+	for id, b := range books {
+		found.answers[id] = account.Lookup[ent.Noder]{Value: b}
+	}
+	v, err := account.ViewerFrom(ctx)
+	if err != nil {
+		found.otherwise = err // anything but a book needs a caller
+		return found, nil
+	}
+	found.otherwise = apperr.ErrNotFound
+	rest = found.unanswered(rest)
+	if len(rest) > 0 {
+		notes, err := r.content.NotesByID(ctx, v, rest)
 		if err != nil {
-			return nil, fmt.Errorf("look up ids in %s: %w", t.table, err)
+			return found, err
 		}
-		for _, id := range found {
-			kinds[id] = t.table
+		add(found.answers, notes)
+		rest = found.unanswered(rest)
+	}
+	if len(rest) > 0 {
+		fc := graphql.GetFieldContext(ctx)
+		users, err := r.accounts.UsersByID(ctx, v, rest, selectsSessions(ctx, fc.Field.Selections))
+		if err != nil {
+			return found, err
+		}
+		add(found.answers, users)
+		rest = found.unanswered(rest)
+	}
+	if len(rest) > 0 {
+		events, err := r.accounts.AuditEventsByID(ctx, v, rest)
+		if err != nil {
+			return found, err
+		}
+		add(found.answers, events)
+	}
+	return found, nil
+}
+
+// unanswered returns the ids of rest that have no answer yet, in rest's
+// place.
+func (f foundNodes) unanswered(rest []uuid.UUID) []uuid.UUID {
+	out := rest[:0]
+	for _, id := range rest {
+		if _, ok := f.answers[id]; !ok {
+			out = append(out, id)
 		}
 	}
-	return kinds, nil
+	return out
+}
+
+// add adds the answers of one type to answers.
+func add[T ent.Noder](answers map[uuid.UUID]account.Lookup[ent.Noder], found map[uuid.UUID]account.Lookup[T]) {
+	for id, a := range found {
+		answers[id] = account.Lookup[ent.Noder]{Value: a.Value, Err: a.Err}
+	}
+}
+
+// userTypes are the types a User satisfies in a selection.
+var userTypes = []string{"User", "Node"}
+
+// selectsSessions reports whether set, a selection on values that may be
+// users, asks for the users' sessions.
+func selectsSessions(ctx context.Context, set ast.SelectionSet) bool {
+	for _, f := range graphql.CollectFields(graphql.GetOperationContext(ctx), set, userTypes) {
+		if f.Name == "sessions" {
+			return true
+		}
+	}
+	return false
+}
+
+// withSessions makes q, a query of the users that set selects from, load
+// their live sessions in one statement if set asks for them (see
+// account.Service.WithLiveSessions).
+func (r *Resolver) withSessions(ctx context.Context, q *ent.UserQuery, set ast.SelectionSet) *ent.UserQuery {
+	if !selectsSessions(ctx, set) {
+		return q
+	}
+	v, err := account.ViewerFrom(ctx)
+	if err != nil {
+		return q // nothing to load: each user's sessions will say why
+	}
+	return r.accounts.WithLiveSessions(v, q)
 }

@@ -3,6 +3,8 @@ package graph_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -135,4 +137,90 @@ func TestNodesAnswersEachIDAlone(t *testing.T) {
 		r := c.Do(t, bob.Token, apitest.OpNodes, apitest.Vars{"ids": []string{}})
 		require.JSONEq(t, `{"nodes": []}`, string(r.Data))
 	})
+}
+
+// TestNodesReadsEachTableOnce asks nodes for 100 ids of every kind (books,
+// notes, users, audit events, and ids that name nothing), most of them
+// more than once, as an ADMIN and as a FREE user: the server runs one
+// statement per table at most, whatever the number of ids, besides the
+// one that authenticates the caller, and answers each id as node does.
+func TestNodesReadsEachTableOnce(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	admin := c.NewUser(t, apitest.Admin)
+	free := c.NewUser(t, apitest.Free)
+	var kinds [5][]string // books, the admin's notes, users, audit events, missing
+	for range 5 {
+		kinds[0] = append(kinds[0], c.StoreBook(t, "Book").ID.String())
+		kinds[1] = append(kinds[1], c.StoreNote(t, admin.ID).ID.String())
+		kinds[2] = append(kinds[2], c.StoreUser(t, apitest.Free).ID.String())
+		kinds[4] = append(kinds[4], uuid.NewString())
+	}
+	events, err := c.DB.AuditEvent.Query().Limit(5).IDs(context.Background())
+	require.NoError(t, err)
+	for _, id := range events {
+		kinds[3] = append(kinds[3], id.String())
+	}
+	var ids []string
+	for i := 0; len(ids) < 100; i++ {
+		ids = append(ids, kinds[i%5][i/5%len(kinds[i%5])])
+	}
+
+	for _, tc := range []struct {
+		name, token string
+		want        [5]string // the __typename, or the error code, of each kind
+	}{
+		{"admin", admin.Token, [5]string{"Book", "Note", "User", "AuditEvent", "NOT_FOUND"}},
+		{"free", free.Token, [5]string{"Book", "NOT_FOUND", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := c.SQLCount()
+			r := c.Do(t, tc.token, apitest.OpNodes, apitest.Vars{"ids": ids})
+			require.LessOrEqual(t, c.SQLCount()-before, int64(1+4), "statements for 100 ids")
+			var data struct{ Nodes []*apitest.Node }
+			require.NoError(t, json.Unmarshal(r.Data, &data), "%s", r.Body)
+			codes := map[float64]string{}
+			for _, e := range r.Errors {
+				codes[e.Path[1].(float64)] = e.Code()
+			}
+			for i, id := range ids {
+				want := tc.want[i%5]
+				if n := data.Nodes[i]; n != nil {
+					require.Equal(t, want, n.Typename, "nodes[%d]", i)
+					require.Equal(t, id, n.ID)
+				} else {
+					require.Equal(t, want, codes[float64(i)], "nodes[%d]", i)
+				}
+			}
+		})
+	}
+}
+
+// TestNodesCostPerLookupAndID requires node and nodes to cost their
+// lookups under the complexity limit, however small their selection: a
+// lookup in every table per field, and every id, so that a request cannot
+// hold hundreds of lookups, or thousands of ids, for the price of their
+// selections.
+func TestNodesCostPerLookupAndID(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	u := c.SignUp(t)
+	ids := make([]string, 100)
+	for i := range ids {
+		ids[i] = uuid.NewString()
+	}
+	list, _ := json.Marshal(ids)
+	aliases := func(n int, field string) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, " a%d: %s", i, field)
+		}
+		return "{" + b.String() + " }"
+	}
+	nodes := "nodes(ids: " + string(list) + ") { id }"
+	require.Equal(t, "NOT_FOUND", c.Do(t, u.Token, aliases(20, nodes), nil).Code(), "20 lookups of 100 ids")
+	apitest.RequireCode(t, c.Do(t, u.Token, aliases(25, nodes), nil), "COMPLEXITY_LIMIT_EXCEEDED")
+	node := `node(id: "` + ids[0] + `") { id }`
+	require.Equal(t, "NOT_FOUND", c.Do(t, u.Token, aliases(150, node), nil).Code(), "150 lookups of an id")
+	apitest.RequireCode(t, c.Do(t, u.Token, aliases(200, node), nil), "COMPLEXITY_LIMIT_EXCEEDED")
 }

@@ -18,11 +18,16 @@ type Resolver struct {
 }
 
 // NewSchema returns the executable schema on client and the services, with
-// the @hasPermission directive and the list fields' complexity wired in.
+// the @hasPermission directive and the list fields' complexity wired in
+// (lists of sessions priced at the accounts' cap on them).
 func NewSchema(client *ent.Client, accounts *account.Service, content *content.Service) graphql.ExecutableSchema {
+	maxSessions := account.DefaultMaxSessions
+	if accounts != nil {
+		maxSessions = accounts.MaxSessions()
+	}
 	return NewExecutableSchema(Config{
 		Resolvers:  &Resolver{client: client, accounts: accounts, content: content},
 		Directives: DirectiveRoot{HasPermission: hasPermission},
-		Complexity: complexityRoot(),
+		Complexity: complexityRoot(maxSessions),
 	})
 }

@@ -138,7 +138,7 @@ func (r *queryResolver) Users(ctx context.Context, first *int, after *string, la
 	if err != nil {
 		return nil, err
 	}
-	conn, err := r.client.User.Query().Where(where[predicate.User](p)...).Paginate(p.context(ctx), p.after, p.first, p.before, p.last)
+	conn, err := r.withSessions(ctx, r.client.User.Query(), p.sel.nodes).Where(where[predicate.User](p)...).Paginate(p.context(ctx), p.after, p.first, p.before, p.last)
 	if err == nil && p.recount {
 		conn.TotalCount, err = r.client.User.Query().Count(ctx)
 	}
@@ -247,7 +247,7 @@ func (r *userResolver) Sessions(ctx context.Context, obj *ent.User) ([]*ent.Sess
 	if err != nil {
 		return nil, err
 	}
-	return r.accounts.UserSessions(ctx, v, obj.ID)
+	return r.accounts.UserSessions(ctx, v, obj)
 }
 
 // Mutation returns MutationResolver implementation.

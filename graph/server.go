@@ -5,8 +5,6 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/validator/core"
 	"github.com/vektah/gqlparser/v2/validator/rules"
 
@@ -40,15 +38,15 @@ type ServerConfig struct {
 
 // NewServer returns the GraphQL endpoint: the schema over GET and POST (see
 // httpTransport), with trusted documents and automatic persisted queries,
-// a query cache, the operation limits, the error presenter and panic
-// recovery. It expects the request's viewer in the context (see
-// account.WithViewer).
+// a query cache bounded by bytes (see queryCache), the operation limits,
+// the error presenter and panic recovery. It expects the request's viewer
+// in the context (see account.WithViewer).
 func NewServer(cfg ServerConfig) *handler.Server {
 	limits := cfg.Limits.withDefaults()
 	srv := handler.New(NewSchema(cfg.Client, cfg.Accounts, cfg.Content))
 	srv.Use(&fieldMiddlewareGuard{}) // graph/gen writes in-place fields, which no field middleware sees
 	srv.AddTransport(httpTransport{})
-	cache := lru.New[*ast.QueryDocument](1000)
+	cache := newQueryCache()
 	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(maxTokens)
 	// Extensions that fill in the query run in this order, before the limits.

@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"bitgate/ent/auditevent"
 	"bitgate/ent/user"
+	"bitgate/graph"
 	"bitgate/internal/apitest"
 	"bitgate/internal/auth"
 	"bitgate/internal/auth/authtest"
@@ -630,4 +632,64 @@ func TestAdminSessions(t *testing.T) {
 	require.Equal(t, admin.ID, ev.ActorID.String())
 
 	apitest.RequireCode(t, c.Do(t, admin.Token, apitest.OpRevokeSession, apitest.Vars{"id": uuid.NewString()}), "NOT_FOUND")
+}
+
+// TestSessionsPerUserAreCapped signs a user in past the cap on live
+// sessions: each sign-in past it ends the least recently used session (its
+// tokens stop working at once), audited as session.evicted, and the user
+// keeps exactly the cap, the newest included.
+func TestSessionsPerUserAreCapped(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t, apitest.Options{MaxSessions: 3})
+	first := c.SignUp(t)
+	c.Clock.Advance(time.Minute)
+	second := c.SignIn(t, first.Email, apitest.Password)
+	c.Clock.Advance(time.Minute)
+	third := c.SignIn(t, first.Email, apitest.Password)
+	c.Clock.Advance(time.Minute)
+	first = c.Refresh(t, first.RefreshToken) // used last: kept
+	c.Clock.Advance(time.Minute)
+
+	fourth := c.SignIn(t, first.Email, apitest.Password)
+	c.RequireEnded(t, second)
+	ids := func(list []apitest.LiveSession) []string {
+		var out []string
+		for _, s := range list {
+			out = append(out, s.ID)
+		}
+		return out
+	}
+	require.Equal(t, []string{apitest.SessionID(t, fourth), apitest.SessionID(t, first), apitest.SessionID(t, third)},
+		ids(c.Sessions(t, fourth.Token)), "the least recently used session lives on")
+	ev, err := c.DB.AuditEvent.Query().Where(auditevent.Action("session.evicted")).Only(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, first.ID, ev.UserID.String())
+	require.Contains(t, ev.Detail, apitest.SessionID(t, second))
+
+	c.Clock.Advance(time.Minute)
+	fifth := c.SignIn(t, first.Email, apitest.Password)
+	c.RequireEnded(t, third)
+	require.Equal(t, []string{apitest.SessionID(t, fifth), apitest.SessionID(t, fourth), apitest.SessionID(t, first)},
+		ids(c.Sessions(t, first.Token)))
+	c.Refresh(t, first.RefreshToken)
+}
+
+// TestSessionListsCostPerSession requires sessions and User.sessions,
+// lists without pages, to cost as many sessions as a user may have: a few
+// aliases of either pass a complexity limit that many would not.
+func TestSessionListsCostPerSession(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t, apitest.Options{MaxSessions: 30, Limits: graph.Limits{MaxComplexity: 100}})
+	u := c.SignUp(t)
+	for _, field := range []string{"sessions { id }", "me { sessions { id } }"} {
+		aliases := func(n int) string {
+			var b strings.Builder
+			for i := range n {
+				fmt.Fprintf(&b, " a%d: %s", i, field)
+			}
+			return "{" + b.String() + " }"
+		}
+		require.Empty(t, c.Do(t, u.Token, aliases(2), nil).Errors, "%s twice", field)
+		apitest.RequireCode(t, c.Do(t, u.Token, aliases(4), nil), "COMPLEXITY_LIMIT_EXCEEDED")
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -511,4 +512,54 @@ func TestCreateUserByAdmin(t *testing.T) {
 			require.Equal(t, before, c.DB.User.Query().CountX(ctx), "a user was created")
 		})
 	}
+}
+
+// TestUsersWithTheirSessions lists a page of users with their sessions as
+// an ADMIN, through users and through nodes: the sessions of the whole page
+// are read in one statement, not one per user, and each user's are their
+// own live ones, most recently used first.
+func TestUsersWithTheirSessions(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	admin := c.NewUser(t, apitest.Admin)
+	want := map[string][]string{admin.ID: {apitest.SessionID(t, admin)}}
+	var ids []string
+	for i := range 30 {
+		u := c.StoreUser(t, apitest.Free).ID.String()
+		older := c.StoreSession(t, u, c.Clock.Now().Add(-time.Duration(i+2)*time.Minute))
+		newer := c.StoreSession(t, u, c.Clock.Now().Add(-time.Minute))
+		ended := c.StoreSession(t, u, c.Clock.Now())
+		_, err := c.DB.Session.UpdateOneID(uuid.MustParse(ended)).SetRevokedAt(c.Clock.Now()).Save(context.Background())
+		require.NoError(t, err)
+		want[u] = []string{newer, older}
+		ids = append(ids, u)
+	}
+	type withSessions struct {
+		ID       string
+		Sessions []apitest.LiveSession
+	}
+	check := func(t *testing.T, users []withSessions) {
+		t.Helper()
+		got := map[string][]string{}
+		for _, u := range users {
+			got[u.ID] = []string{}
+			for _, s := range u.Sessions {
+				got[u.ID] = append(got[u.ID], s.ID)
+			}
+		}
+		require.Equal(t, want, got)
+	}
+
+	t.Run("users", func(t *testing.T) {
+		before := c.SQLCount()
+		r := c.Do(t, admin.Token, apitest.OpUsersSessions, apitest.Vars{"first": 100})
+		require.LessOrEqual(t, c.SQLCount()-before, int64(4), "statements for a page of %d users", len(want))
+		check(t, apitest.Data[apitest.Connection[withSessions]](t, r, "users").Nodes())
+	})
+	t.Run("nodes", func(t *testing.T) {
+		before := c.SQLCount()
+		r := c.Do(t, admin.Token, apitest.OpNodesSessions, apitest.Vars{"ids": append(ids, admin.ID)})
+		require.LessOrEqual(t, c.SQLCount()-before, int64(1+4+1), "statements for %d users", len(want))
+		check(t, apitest.Data[[]withSessions](t, r, "nodes"))
+	})
 }

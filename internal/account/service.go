@@ -26,6 +26,10 @@ type Options struct {
 	// refused without revoking the session (a client's lost response, or
 	// two tabs refreshing at once).
 	ReuseGrace time.Duration
+	// MaxSessions is how many live sessions a user may have: a session
+	// started past it ends the user's least recently used one. 0 means
+	// DefaultMaxSessions.
+	MaxSessions int
 	// Limiter limits signin, signup and refresh per client address; nil
 	// means no limit.
 	Limiter Limiter
@@ -46,6 +50,13 @@ type Options struct {
 	// time.Now. Tests pass a clock they advance.
 	Now func() time.Time
 }
+
+// DefaultMaxSessions is the default cap on a user's live sessions: one
+// sign-in a day for the whole of the default refresh-token lifetime (30
+// days), on as many devices and browsers as a person uses. It also keeps an
+// ADMIN's page of 100 users with their sessions' ids under the default
+// complexity limit, since lists of sessions are priced at the cap.
+const DefaultMaxSessions = 30
 
 // DefaultAuditRetention is how long the server keeps audit events unless
 // told otherwise: 90 days.
@@ -79,8 +90,14 @@ func NewService(client *ent.Client, tokens *auth.Tokens, hasher *auth.Hasher, op
 	if now == nil {
 		now = time.Now
 	}
+	if opts.MaxSessions <= 0 {
+		opts.MaxSessions = DefaultMaxSessions
+	}
 	return &Service{client: client, tokens: tokens, hasher: hasher, opts: opts, log: log, now: now}
 }
+
+// MaxSessions returns how many live sessions a user may have.
+func (s *Service) MaxSessions() int { return s.opts.MaxSessions }
 
 // Payload is what signup, signin and refresh answer.
 type Payload struct {

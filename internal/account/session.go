@@ -47,7 +47,7 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (*Payload, error) 
 		if err != nil {
 			return userWriteError(err)
 		}
-		if p, err = s.startSession(ctx, tx.Client(), u); err != nil {
+		if p, err = s.startSession(ctx, tx, u); err != nil {
 			return err
 		}
 		return tx.audit(ctx, "signup", u.ID, "session "+p.SessionID.String())
@@ -144,11 +144,13 @@ func verifyError(err error) error {
 	return hasherError(err)
 }
 
-// signinPause runs in every sign-in whose password verified, at two
-// points: "verified", before the transaction that stores its session, and
+// signinPause runs in every sign-in whose password verified, at three
+// points: "verified", before the transaction that stores its session;
 // "checked", in that transaction, once the credential version was found
-// current. It does nothing; tests replace it to pause sign-ins there while
-// a password change commits.
+// current; and "stored", once the session is stored and the sessions past
+// the cap are ended, before the commit. It does nothing; tests replace it
+// to pause sign-ins there while a password change or another sign-in
+// commits.
 var signinPause = func(_ context.Context, _ *ent.User, at string) {}
 
 // errPasswordChanged is startVerifiedSession's refusal.
@@ -158,9 +160,11 @@ var errPasswordChanged = errors.New("the password changed during sign-in")
 // verified against u.PasswordHash, if no new password has been set since u
 // was read: the credential version read with that hash must still be
 // current when the session is stored, checked in the same transaction. On
-// PostgreSQL the check also locks the user row against updates until the
-// session is stored, so a password change either commits first (and the
-// check fails) or waits, and then revokes this session with the others; on
+// PostgreSQL the check also locks the user row against updates and other
+// sign-ins until the session is stored (see lockUser), so a password
+// change either commits first (and the check fails) or waits, and then
+// revokes this session with the others, and two sign-ins of one user
+// count the user's sessions one after the other (see startSession); on
 // SQLite the transaction holds the database's write lock from its start.
 // The same transaction settles the sign-in's attempt a (clearFailures) and
 // stores its audit event, so that no session is stored whose sign-in then
@@ -170,7 +174,7 @@ func (s *Service) startVerifiedSession(ctx context.Context, u *ent.User, a *atte
 	var p *Payload
 	err := s.withTx(ctx, func(tx *txn) error {
 		current, err := tx.User.Query().
-			Where(user.ID(u.ID), user.CredentialVersion(u.CredentialVersion), forShare).
+			Where(user.ID(u.ID), user.CredentialVersion(u.CredentialVersion), lockUser).
 			Exist(ctx)
 		switch {
 		case err != nil:
@@ -179,9 +183,10 @@ func (s *Service) startVerifiedSession(ctx context.Context, u *ent.User, a *atte
 			return errPasswordChanged
 		}
 		signinPause(ctx, u, "checked")
-		if p, err = s.startSession(ctx, tx.Client(), u); err != nil {
+		if p, err = s.startSession(ctx, tx, u); err != nil {
 			return err
 		}
+		signinPause(ctx, u, "stored")
 		if err := tx.audit(ctx, "signin", u.ID, "session "+p.SessionID.String()); err != nil {
 			return err
 		}
@@ -190,12 +195,15 @@ func (s *Service) startVerifiedSession(ctx context.Context, u *ent.User, a *atte
 	return p, err
 }
 
-// forShare makes a query lock the rows it reads against updates until its
-// transaction ends, on PostgreSQL (FOR SHARE). SQLite has no row locks and
-// needs none: its transactions are immediate, so they run one at a time.
-func forShare(s *sql.Selector) {
+// lockUser makes a query lock the user rows it reads against updates and
+// against other transactions that lock them so, until its transaction
+// ends, on PostgreSQL (FOR NO KEY UPDATE: sessions may still be inserted
+// for the user meanwhile, as their foreign key takes only a key share).
+// SQLite has no row locks and needs none: its transactions are immediate,
+// so they run one at a time.
+func lockUser(s *sql.Selector) {
 	if s.Dialect() == dialect.Postgres {
-		s.ForShare()
+		s.For(sql.LockNoKeyUpdate)
 	}
 }
 
@@ -212,14 +220,17 @@ func (s *Service) upgradeHash(ctx context.Context, u *ent.User, password string)
 	}
 }
 
-// startSession creates a session for u and issues its first token pair.
-func (s *Service) startSession(ctx context.Context, client *ent.Client, u *ent.User) (*Payload, error) {
+// startSession creates a session for u and issues its first token pair,
+// and ends u's least recently used live sessions past MaxSessions (see
+// evictSessions). tx must be a transaction beside which no other can start
+// a session of u: one that created u, or that locked u's row (lockUser).
+func (s *Service) startSession(ctx context.Context, tx *txn, u *ent.User) (*Payload, error) {
 	token, hash, err := auth.NewRefreshToken()
 	if err != nil {
 		return nil, fmt.Errorf("new refresh token: %w", err)
 	}
 	info, now := RequestInfoFrom(ctx), s.now()
-	sess, err := client.Session.Create().
+	sess, err := tx.Session.Create().
 		SetUserID(u.ID).
 		SetRefreshHash(hash).
 		SetCreatedAt(now).
@@ -231,7 +242,39 @@ func (s *Service) startSession(ctx context.Context, client *ent.Client, u *ent.U
 	if err != nil {
 		return nil, fmt.Errorf("create session for user %s: %w", u.ID, err)
 	}
+	if err := s.evictSessions(ctx, tx, u.ID, sess.ID); err != nil {
+		return nil, err
+	}
 	return s.payload(ctx, u, sess.ID, token)
+}
+
+// evictSessions revokes, in tx, the live sessions of user userID past the
+// MaxSessions-1 most recently used ones besides keep, each audited as
+// session.evicted; one statement finds none when the user is within the
+// cap.
+func (s *Service) evictSessions(ctx context.Context, tx *txn, userID, keep uuid.UUID) error {
+	others, err := tx.Session.Query().
+		Where(session.UserID(userID), session.IDNEQ(keep)).Where(s.live()...).
+		Select(session.FieldID, session.FieldCreatedAt, session.FieldLastUsedAt).
+		All(ctx)
+	if err != nil || len(others) < s.opts.MaxSessions {
+		return wrapErr(err, "list sessions of user "+userID.String())
+	}
+	sortByLastUse(others)
+	evicted := others[s.opts.MaxSessions-1:]
+	ids := make([]uuid.UUID, len(evicted))
+	for i, sess := range evicted {
+		ids[i] = sess.ID
+	}
+	if err := tx.Session.Update().Where(session.IDIn(ids...)).SetRevokedAt(s.now()).Exec(ctx); err != nil {
+		return fmt.Errorf("end sessions of user %s past the cap: %w", userID, err)
+	}
+	for _, id := range ids {
+		if err := tx.audit(ctx, "session.evicted", userID, "session "+id.String()+" ended past the cap of live sessions"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // payload issues an access token for the session and wraps the pair.

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"bitgate/ent"
+	"bitgate/ent/predicate"
 	"bitgate/ent/session"
 	"bitgate/internal/apperr"
 )
@@ -20,33 +21,60 @@ func (s *Service) Sessions(ctx context.Context, v *Viewer) ([]*ent.Session, erro
 	return s.liveSessions(ctx, v.User.ID)
 }
 
-// UserSessions returns the live sessions of the user id, most recently used
-// first: the viewer's own, or anyone's for an ADMIN. Returns FORBIDDEN for
+// UserSessions returns the live sessions of user u, most recently used
+// first: the viewer's own, or anyone's for an ADMIN. They are those u was
+// loaded with (WithLiveSessions), or else read now. Returns FORBIDDEN for
 // anyone else's.
-func (s *Service) UserSessions(ctx context.Context, v *Viewer, id uuid.UUID) ([]*ent.Session, error) {
-	if id != v.User.ID && !v.IsAdmin() {
+func (s *Service) UserSessions(ctx context.Context, v *Viewer, u *ent.User) ([]*ent.Session, error) {
+	if u.ID != v.User.ID && !v.IsAdmin() {
 		return nil, apperr.ErrForbidden
 	}
-	return s.liveSessions(ctx, id)
+	if loaded, err := u.Edges.SessionsOrErr(); err == nil {
+		list := slices.Clone(loaded) // u may be answered for under several aliases at once
+		sortByLastUse(list)
+		return list, nil
+	}
+	return s.liveSessions(ctx, u.ID)
+}
+
+// WithLiveSessions makes q load the live sessions of the users it returns,
+// in one statement for all of them, if the viewer may see them all (an
+// ADMIN); UserSessions then answers from those.
+func (s *Service) WithLiveSessions(v *Viewer, q *ent.UserQuery) *ent.UserQuery {
+	if !v.IsAdmin() {
+		return q
+	}
+	return q.WithSessions(func(q *ent.SessionQuery) { q.Where(s.live()...) })
+}
+
+// live selects the sessions neither revoked nor expired.
+func (s *Service) live() []predicate.Session {
+	return []predicate.Session{session.RevokedAtIsNil(), session.ExpiresAtGT(s.now())}
 }
 
 // liveSessions returns the live sessions of a user, most recently used
-// first (sorted here: the database puts null last_used_at values first or
-// last depending on its dialect).
+// first.
 func (s *Service) liveSessions(ctx context.Context, userID uuid.UUID) ([]*ent.Session, error) {
-	list, err := s.client.Session.Query().
-		Where(session.UserID(userID), session.RevokedAtIsNil(), session.ExpiresAtGT(s.now())).
-		All(ctx)
+	list, err := s.client.Session.Query().Where(session.UserID(userID)).Where(s.live()...).All(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list sessions of user %s: %w", userID, err)
 	}
+	sortByLastUse(list)
+	return list, nil
+}
+
+// sortByLastUse sorts sessions most recently used first (see LastUsed),
+// the greatest id first among equals. It sorts here, not in SQL: a user
+// has few live sessions, and no index gives them in that order (the
+// databases also put null last_used_at values first or last as their
+// dialect has it).
+func sortByLastUse(list []*ent.Session) {
 	slices.SortFunc(list, func(a, b *ent.Session) int {
 		if c := LastUsed(b).Compare(LastUsed(a)); c != 0 {
 			return c
 		}
 		return strings.Compare(b.ID.String(), a.ID.String())
 	})
-	return list, nil
 }
 
 // LastUsed returns when sess was last signed in or refreshed: its

@@ -9,6 +9,7 @@ import (
 
 	"bitgate/ent"
 	"bitgate/ent/session"
+	"bitgate/ent/user"
 	"bitgate/internal/apperr"
 	"bitgate/internal/auth"
 )
@@ -295,6 +296,50 @@ func userWriteError(err error) error {
 		return &apperr.Error{Code: apperr.Conflict, Message: "email already in use", Err: err}
 	}
 	return fmt.Errorf("save user: %w", err)
+}
+
+// UsersByID answers user(id) for each of ids that names a user, with one
+// statement at most: the user to themself or an ADMIN, FORBIDDEN to anyone
+// else. Ids that name no user are left out. With sessions, the users other
+// than the viewer come with their live sessions when the viewer may see
+// them (see WithLiveSessions).
+func (s *Service) UsersByID(ctx context.Context, v *Viewer, ids []uuid.UUID, sessions bool) (map[uuid.UUID]Lookup[*ent.User], error) {
+	found := make(map[uuid.UUID]Lookup[*ent.User], len(ids))
+	others := make([]uuid.UUID, 0, len(ids))
+	for _, id := range ids {
+		if id == v.User.ID {
+			found[id] = Lookup[*ent.User]{Value: v.User}
+		} else {
+			others = append(others, id)
+		}
+	}
+	if len(others) == 0 {
+		return found, nil
+	}
+	q := s.client.User.Query().Where(user.IDIn(others...))
+	if !v.IsAdmin() {
+		known, err := q.IDs(ctx)
+		for _, id := range known {
+			found[id] = Lookup[*ent.User]{Err: apperr.ErrForbidden}
+		}
+		return found, wrapErr(err, "look up users")
+	}
+	if sessions {
+		q = s.WithLiveSessions(v, q)
+	}
+	users, err := q.All(ctx)
+	for _, u := range users {
+		found[u.ID] = Lookup[*ent.User]{Value: u}
+	}
+	return found, wrapErr(err, "load users")
+}
+
+// wrapErr wraps err with what was being done; nil stays nil.
+func wrapErr(err error, doing string) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", doing, err)
+	}
+	return nil
 }
 
 // User returns user id as the viewer may see them: themself, or anyone for

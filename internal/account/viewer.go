@@ -82,8 +82,21 @@ func Authorize(ctx context.Context, bit int) (*Viewer, error) {
 	if err != nil {
 		return nil, err
 	}
+	return v, v.Require(bit)
+}
+
+// Require returns nil if the viewer holds permission bit now, ADMIN
+// implying every bit, and FORBIDDEN naming the permission if not.
+func (v *Viewer) Require(bit int) error {
 	if !Allowed(v.User.PermissionLevel, bit) {
-		return nil, apperr.NeedsPermission(permissionNames[bit])
+		return apperr.NeedsPermission(permissionNames[bit])
 	}
-	return v, nil
+	return nil
+}
+
+// Lookup is a batch read's answer for one id: the object, or the error
+// that the field of its type answers for it to the viewer.
+type Lookup[T any] struct {
+	Value T
+	Err   error
 }

@@ -44,6 +44,8 @@ const (
 
 	OpSessions      = `{ sessions { ` + liveFields + ` } }`
 	OpUserSessions  = `query($id: ID!) { user(id: $id) { sessions { ` + liveFields + ` } } }`
+	OpUsersSessions = `query($first: Int) { users(first: $first) { edges { node { id sessions { id } } } } }`
+	OpNodesSessions = `query($ids: [ID!]!) { nodes(ids: $ids) { id ... on User { sessions { id } } } }`
 	OpRevokeSession = `mutation($id: ID!) { revokeSession(id: $id) }`
 
 	OpMe         = `{ me { ` + userFields + ` } }`
@@ -307,6 +309,17 @@ func (c *Client) StoreNote(t testing.TB, owner string) *ent.Note {
 		SetOwnerID(uuid.MustParse(owner)).Save(context.Background())
 	require.NoError(t, err, "store note")
 	return n
+}
+
+// StoreSession stores a live session of user (an id) straight in the
+// database, last used at lastUsed, and returns its id; nobody holds its
+// tokens.
+func (c *Client) StoreSession(t testing.TB, user string, lastUsed time.Time) string {
+	t.Helper()
+	s, err := c.DB.Session.Create().SetUserID(uuid.MustParse(user)).SetRefreshHash(Unique("stored session")).
+		SetCreatedAt(lastUsed).SetLastUsedAt(lastUsed).SetExpiresAt(c.Clock.Now().Add(time.Hour)).Save(context.Background())
+	require.NoError(t, err, "store session")
+	return s.ID.String()
 }
 
 // StoreUser stores a user with level straight in the database, with an

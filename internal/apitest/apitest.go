@@ -66,6 +66,8 @@ type Options struct {
 	// AuditRetention is how long Prune keeps audit events (0: forever).
 	AuditRetention time.Duration
 	Production     bool
+	// MaxSessions caps a user's live sessions (0: the server's default).
+	MaxSessions int
 	// DatabaseURL shares a database between servers (see NewInstance);
 	// empty means a fresh one with the current schema.
 	DatabaseURL string
@@ -163,7 +165,7 @@ func New(t testing.TB, opts ...Options) *Client {
 		RefreshTTL: or(o.RefreshTTL, 720*time.Hour),
 		ReuseGrace: or(o.ReuseGrace, 10*time.Second), AuditRetention: o.AuditRetention,
 		HashWorkers: o.HashWorkers, HashQueue: or(o.HashQueue, 256),
-		AuthRate: o.AuthRate, AuthBurst: o.AuthBurst,
+		AuthRate: o.AuthRate, AuthBurst: o.AuthBurst, MaxSessionsPerUser: o.MaxSessions,
 		Logger:     slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})),
 		Metrics:    o.Metrics,
 		Now:        o.Clock.Now,

@@ -52,6 +52,9 @@ type Config struct {
 	// AccessTTL, RefreshTTL and ReuseGrace are the token lifetimes and the
 	// refresh token reuse grace; all three must be set.
 	AccessTTL, RefreshTTL, ReuseGrace time.Duration
+	// MaxSessionsPerUser caps a user's live sessions (see
+	// account.Options.MaxSessions).
+	MaxSessionsPerUser int
 	// AuditRetention is how long audit events are kept; 0 keeps them.
 	AuditRetention time.Duration
 
@@ -180,7 +183,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		hasher,
 		account.Options{
 			RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace, AuditRetention: cfg.AuditRetention,
-			Limiter: limiter, IPv6Prefix: cfg.IPv6Prefix,
+			Limiter: limiter, IPv6Prefix: cfg.IPv6Prefix, MaxSessions: cfg.MaxSessionsPerUser,
 			Logger: log, Events: events, Now: cfg.Now,
 		})
 	gql := graph.NewServer(graph.ServerConfig{

@@ -45,6 +45,20 @@ func (s *Service) Book(ctx context.Context, id uuid.UUID) (*ent.Book, error) {
 	return b, nil
 }
 
+// BooksByID returns the books among ids, by id, with one statement (every
+// column).
+func (s *Service) BooksByID(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*ent.Book, error) {
+	books, err := s.client.Book.Query().Where(book.IDIn(ids...)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load books: %w", err)
+	}
+	found := make(map[uuid.UUID]*ent.Book, len(books))
+	for _, b := range books {
+		found[b.ID] = b
+	}
+	return found, nil
+}
+
 // CreateBook stores a new book. Invalid fields are ent validation errors,
 // which the error presenter answers as BAD_USER_INPUT.
 func (s *Service) CreateBook(ctx context.Context, in ent.CreateBookInput) (*ent.Book, error) {
@@ -75,6 +89,28 @@ func (s *Service) Notes(v *account.Viewer) *ent.NoteQuery {
 func (s *Service) Note(ctx context.Context, v *account.Viewer, id uuid.UUID) (*ent.Note, error) {
 	n, err := s.Notes(v).Where(note.ID(id)).Only(ctx)
 	return n, wrap(err, "load note %s", id)
+}
+
+// NotesByID answers note(id) for each of ids that names a note the viewer
+// may know of, with one statement: the viewer's own notes (each with its
+// owner, the viewer, set) if the viewer holds FREE, or else FORBIDDEN
+// (naming FREE) for every note. Anyone else's note is left out, like an id
+// that names no note, so that both answer NOT_FOUND alike.
+func (s *Service) NotesByID(ctx context.Context, v *account.Viewer, ids []uuid.UUID) (map[uuid.UUID]account.Lookup[*ent.Note], error) {
+	found := make(map[uuid.UUID]account.Lookup[*ent.Note], len(ids))
+	if err := v.Require(account.PermFree); err != nil {
+		known, lerr := s.client.Note.Query().Where(note.IDIn(ids...)).IDs(ctx)
+		for _, id := range known {
+			found[id] = account.Lookup[*ent.Note]{Err: err}
+		}
+		return found, wrap(lerr, "look up notes")
+	}
+	notes, err := s.Notes(v).Where(note.IDIn(ids...)).All(ctx)
+	for _, n := range notes {
+		n.Edges.Owner = v.User
+		found[n.ID] = account.Lookup[*ent.Note]{Value: n}
+	}
+	return found, wrap(err, "load notes")
 }
 
 // CreateNote stores a new note owned by the viewer. Invalid fields are ent
