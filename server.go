@@ -1,14 +1,3 @@
-// Command bitgate is a GraphQL API server with sign-up, sign-in, rotating
-// refresh tokens and bitmask permissions built in.
-//
-// Usage:
-//
-//	bitgate [serve] [flags]                serve (the default)
-//	bitgate create-admin -email E [flags]  create or promote an ADMIN
-//	bitgate hash-password < password       hash a password read on stdin
-//	bitgate keys list|rotate [flags]       list or rotate the EdDSA signing keys
-//	bitgate version                        print the build's versions
-//	bitgate help [command]                 print help
 package main
 
 import (
@@ -28,10 +17,6 @@ import (
 	"bitgate/internal/app"
 	"bitgate/internal/metrics"
 )
-
-func main() {
-	os.Exit(exitStatus(run(os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr), os.Stderr))
-}
 
 // newApp builds the server for cfg through the constructor the tests use.
 func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app.App, error) {
