@@ -143,7 +143,7 @@ func keysCommand(p proc, args []string) error {
 		return err
 	case sub == "":
 		return usageError{errors.New("keys: say list or rotate")}
-	case cfg.JWTAlg != "EdDSA":
+	case cfg.App.Signing.Alg != "EdDSA":
 		return errors.New("keys manages the EdDSA signing keys (JWT_ALG=EdDSA); HS256 rotates by setting JWT_SECRET to a new secret and JWT_SECRET_PREVIOUS to the old one")
 	}
 	ctx := context.Background()
@@ -158,7 +158,7 @@ func keysCommand(p proc, args []string) error {
 			return fmt.Errorf("keys rotate: %w", err)
 		}
 		fmt.Fprintf(p.stdout, "added key %s: published now, signing from %s; the current key verifies its tokens until %s\n",
-			k.ID, stamp(k.ActiveFrom), stamp(k.ActiveFrom.Add(cfg.AccessTTL+auth.Leeway)))
+			k.ID, stamp(k.ActiveFrom), stamp(k.ActiveFrom.Add(cfg.App.Tokens.AccessTTL+auth.Leeway)))
 		return nil
 	}
 	list, err := a.Keys.List(ctx)

@@ -19,33 +19,48 @@ import (
 // the data dir beside the SQLite file.
 const kekFileName = "jwt-kek"
 
-// signingConfig reads the keys of cfg.JWTAlg: for HS256 the secret and the
-// previous one; for EdDSA the KEK.
+// secrets are the keys of access tokens. The keys themselves are read from
+// the environment only, never from flags, so that neither ps nor -h shows
+// them; each may be given in a file instead, whose name is no secret.
+type secrets struct {
+	JWTSecret     string `env:"JWT_SECRET" help:"HMAC key of access tokens (its bytes), instead of -jwt-secret-file or a generated key"`
+	JWTSecretFile string `flag:"jwt-secret-file" env:"JWT_SECRET_FILE" help:"file holding the HMAC key of access tokens, when JWT_SECRET (environment only) is not set"`
+	// Previous is the HS256 secret JWTSecret replaced.
+	Previous     string `env:"JWT_SECRET_PREVIOUS" help:"the HMAC key JWT_SECRET replaced: verifies for one access-token lifetime"`
+	PreviousFile string `flag:"jwt-secret-previous-file" env:"JWT_SECRET_PREVIOUS_FILE" help:"file holding the HMAC key the current one replaced, when JWT_SECRET_PREVIOUS (environment only) is not set"`
+	// KEK encrypts the EdDSA private keys in the database.
+	KEK     string `env:"JWT_KEY_ENCRYPTION_KEY" help:"with JWT_ALG=EdDSA: 32 bytes, base64, that encrypt the signing keys in the database"`
+	KEKFile string `flag:"jwt-key-encryption-key-file" env:"JWT_KEY_ENCRYPTION_KEY_FILE" help:"file holding the key that encrypts the EdDSA keys, when JWT_KEY_ENCRYPTION_KEY (environment only) is not set"`
+}
+
+// signingConfig returns cfg's signing configuration with the keys of its
+// algorithm read: for HS256 the secret and the previous one; for EdDSA the
+// KEK.
 func signingConfig(cfg *config, log *slog.Logger) (app.Signing, error) {
-	if cfg.JWTAlg == "EdDSA" {
-		kek, err := keyEncryptionKey(cfg, log)
-		return app.Signing{Alg: "EdDSA", KEK: kek}, err
+	sg := cfg.App.Signing
+	var err error
+	if sg.Alg == "EdDSA" {
+		sg.KEK, err = keyEncryptionKey(cfg, log)
+		return sg, err
 	}
-	secret, err := signingSecret(cfg)
-	if err != nil {
+	if sg.Secret, err = signingSecret(cfg); err != nil {
 		return app.Signing{}, err
 	}
-	previous, err := previousSecret(cfg)
-	if err != nil {
+	if sg.PreviousSecret, err = previousSecret(cfg); err != nil {
 		return app.Signing{}, err
 	}
-	return app.Signing{Alg: "HS256", Secret: secret, PreviousSecret: previous}, nil
+	return sg, nil
 }
 
 // previousSecret returns JWT_SECRET_PREVIOUS or the contents of
 // JWT_SECRET_PREVIOUS_FILE, or nil if neither is set. In production it must
 // be at least 32 bytes, as JWT_SECRET.
 func previousSecret(cfg *config) ([]byte, error) {
-	key, err := envOrFile("JWT_SECRET_PREVIOUS", cfg.JWTSecretPrevious, cfg.JWTSecretPreviousFile)
+	key, err := envOrFile("JWT_SECRET_PREVIOUS", cfg.Secrets.Previous, cfg.Secrets.PreviousFile)
 	if err != nil {
 		return nil, err
 	}
-	if key != nil && len(key) < minProductionSecret && cfg.production() {
+	if key != nil && len(key) < minProductionSecret && cfg.App.Production() {
 		return nil, fmt.Errorf("APP_ENV=production needs a previous signing secret of at least %d bytes, got %d", minProductionSecret, len(key))
 	}
 	return key, nil
@@ -58,11 +73,11 @@ func previousSecret(cfg *config) ([]byte, error) {
 // file, with a warning: the private keys are then only as safe as that
 // file, and instances on other hosts cannot decrypt them.
 func keyEncryptionKey(cfg *config, log *slog.Logger) ([]byte, error) {
-	b, err := envOrFile("JWT_KEY_ENCRYPTION_KEY", cfg.KEK, cfg.KEKFile)
+	b, err := envOrFile("JWT_KEY_ENCRYPTION_KEY", cfg.Secrets.KEK, cfg.Secrets.KEKFile)
 	switch {
 	case err != nil:
 		return nil, err
-	case b == nil && cfg.production():
+	case b == nil && cfg.App.Production():
 		return nil, errors.New("JWT_ALG=EdDSA in production needs JWT_KEY_ENCRYPTION_KEY or JWT_KEY_ENCRYPTION_KEY_FILE (32 bytes, base64: openssl rand -base64 32)")
 	case b == nil:
 		path := filepath.Join(cfg.DataDir, kekFileName)
@@ -96,11 +111,11 @@ func signingSecret(cfg *config) ([]byte, error) {
 	switch {
 	case err != nil:
 		return nil, err
-	case key == nil && cfg.production():
+	case key == nil && cfg.App.Production():
 		return nil, errors.New("APP_ENV=production needs JWT_SECRET or JWT_SECRET_FILE: a generated secret is not shared between instances nor backed up")
 	case key == nil:
 		return generatedSecret(filepath.Join(cfg.DataDir, secretFileName), newHexSecret)
-	case len(key) < minProductionSecret && cfg.production():
+	case len(key) < minProductionSecret && cfg.App.Production():
 		return nil, fmt.Errorf("APP_ENV=production needs a signing secret of at least %d bytes, got %d", minProductionSecret, len(key))
 	}
 	return key, nil
@@ -109,7 +124,7 @@ func signingSecret(cfg *config) ([]byte, error) {
 // configuredSecret returns JWT_SECRET or the contents of JWT_SECRET_FILE,
 // or nil if neither is set.
 func configuredSecret(cfg *config) ([]byte, error) {
-	return envOrFile("JWT_SECRET", cfg.JWTSecret, cfg.JWTSecretFile)
+	return envOrFile("JWT_SECRET", cfg.Secrets.JWTSecret, cfg.Secrets.JWTSecretFile)
 }
 
 // envOrFile returns the secret value of the setting name, else the

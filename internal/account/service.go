@@ -18,21 +18,25 @@ import (
 	"bitgate/internal/apperr"
 )
 
-// Options are the session settings of a Service.
+// Options are the session settings of a Service. The tagged fields are
+// settings (see internal/settings), with their defaults; the others are
+// filled in by the caller.
 type Options struct {
 	// RefreshTTL is how long a session lives without being refreshed.
-	RefreshTTL time.Duration
+	RefreshTTL time.Duration `flag:"refresh-ttl" env:"REFRESH_TOKEN_TTL" default:"720h" help:"refresh token (session) lifetime"`
 	// ReuseGrace is how long after a rotation the spent refresh token is
 	// refused without revoking the session (a client's lost response, or
 	// two tabs refreshing at once).
-	ReuseGrace time.Duration
+	ReuseGrace time.Duration `flag:"refresh-reuse-grace" env:"REFRESH_REUSE_GRACE" default:"10s" help:"how long a spent refresh token is refused without revoking its session"`
+	// IPv6Prefix is how many leading bits of an IPv6 address the limits
+	// count as one client: by default a /64, the smallest network a home,
+	// a phone or a server is usually given, so that its owner, who holds
+	// every address in it, cannot take a fresh budget from each. An IPv4
+	// address is always a client of its own.
+	IPv6Prefix int `flag:"rate-limit-ipv6-prefix" env:"RATE_LIMIT_IPV6_PREFIX" default:"64" help:"leading bits of an IPv6 address that the per-address limits count as one client"`
 	// Limiter limits signin, signup and refresh per client address; nil
 	// means no limit.
 	Limiter Limiter
-	// IPv6Prefix is how many leading bits of an IPv6 address the limits
-	// count as one client; 0 means clientip.DefaultIPv6Prefix (64). An
-	// IPv4 address is always a client of its own.
-	IPv6Prefix int
 	// Logger receives security events; nil means slog.Default().
 	Logger *slog.Logger
 	// Events, if set, is told the action of every security event as it is
@@ -41,6 +45,21 @@ type Options struct {
 	// Now is the clock of sessions, lockouts and rate limits; nil means
 	// time.Now. Tests pass a clock they advance.
 	Now func() time.Time
+}
+
+// Validate returns an error naming the first setting of o out of range:
+// RefreshTTL must be positive, ReuseGrace not negative, and IPv6Prefix 1
+// to 128.
+func (o *Options) Validate() error {
+	switch {
+	case o.RefreshTTL <= 0:
+		return errors.New("REFRESH_TOKEN_TTL must be positive")
+	case o.ReuseGrace < 0:
+		return errors.New("REFRESH_REUSE_GRACE must not be negative")
+	case o.IPv6Prefix < 1 || o.IPv6Prefix > 128:
+		return fmt.Errorf("RATE_LIMIT_IPV6_PREFIX must be 1 to 128, not %d", o.IPv6Prefix)
+	}
+	return nil
 }
 
 // Limiter takes a token from a key's bucket at now, reporting whether it

@@ -31,6 +31,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -58,8 +59,10 @@ var (
 	audience = "bitgate-test-api"
 )
 
-// Options change a test server; the zero value is the contract's defaults
-// with no per-address limit.
+// Options change a test server; the zero value is the binary's defaults
+// (app.Defaults) with the test defaults below and no per-address limit.
+// The fields are the settings tests change most; Config reaches any
+// other.
 type Options struct {
 	// AccessTTL, RefreshTTL and ReuseGrace default to 15m, 720h and 10s.
 	AccessTTL, RefreshTTL, ReuseGrace time.Duration
@@ -78,8 +81,8 @@ type Options struct {
 	// (0: 30s both, above the server's 5s default for a call: a test
 	// machine under load is slow, not down; outage tests set their own).
 	RequestTimeout, DBTimeout time.Duration
-	// Limits, CORSOrigins, TrustedProxies and the persisted documents go
-	// to the server as they are.
+	// Limits' non-zero fields, CORSOrigins, TrustedProxies and the
+	// persisted documents go to the server as they are.
 	Limits                 graph.Limits
 	CORSOrigins            []string
 	TrustedProxies         []netip.Prefix
@@ -92,6 +95,10 @@ type Options struct {
 	// Keys tunes them.
 	EdDSA bool
 	Keys  keys.Options
+	// Config, if set, changes the server's configuration last, after the
+	// fields above: any setting, as the binary's flags and environment
+	// would (c.HTTP.MaxInFlight = 4, say).
+	Config func(c *app.Config)
 	// Clock is the server's clock; nil means a new one at the current time.
 	Clock *Clock
 	// Log, if set, receives the server log at every level instead of the
@@ -99,6 +106,47 @@ type Options struct {
 	Log *Log
 	// Metrics, if set, receives the server's metrics.
 	Metrics *metrics.Metrics
+}
+
+// config returns the server's configuration for o, whose DatabaseURL,
+// Secret and Clock are set: app.Defaults, then the test defaults, then
+// o's fields that are set, then o.Config.
+func (o Options) config(log *slog.Logger, sql *sqlLog) app.Config {
+	c := app.Defaults()
+	c.DatabaseURL, c.Logger, c.Metrics, c.Now = o.DatabaseURL, log, o.Metrics, o.Clock.Now
+	c.Database.EntOptions = []ent.Option{ent.Debug(), ent.Log(sql.record)}
+	c.Database.CallTimeout, c.HTTP.RequestTimeout = or(o.DBTimeout, 30*time.Second), or(o.RequestTimeout, 30*time.Second)
+	c.Tokens.Issuer, c.Tokens.Audience = issuer, audience
+	c.Hashing.Workers, c.Hashing.Queue = or(o.HashWorkers, runtime.NumCPU()), or(o.HashQueue, 256)
+	c.RateLimit.Rate, c.RateLimit.Burst = o.AuthRate, o.AuthBurst
+	c.Signing = app.Signing{Alg: "HS256", Secret: o.Secret, PreviousSecret: o.PreviousSecret}
+	if o.EdDSA {
+		c.Signing = app.Signing{Alg: "EdDSA", KEK: kek, Keys: o.Keys}
+	}
+	if o.Production {
+		c.Env = "production"
+	}
+	set(&c.Tokens.AccessTTL, o.AccessTTL)
+	set(&c.Accounts.RefreshTTL, o.RefreshTTL)
+	set(&c.Accounts.ReuseGrace, o.ReuseGrace)
+	set(&c.GraphQL.MaxDepth, o.Limits.MaxDepth)
+	set(&c.GraphQL.MaxComplexity, o.Limits.MaxComplexity)
+	set(&c.GraphQL.MaxAuthFields, o.Limits.MaxAuthFields)
+	set(&c.GraphQL.MaxFields, o.Limits.MaxFields)
+	c.HTTP.CORSOrigins, c.HTTP.TrustedProxies = o.CORSOrigins, o.TrustedProxies
+	c.Documents = app.Documents{Files: o.PersistedDocuments, Only: o.PersistedDocumentsOnly}
+	if o.Config != nil {
+		o.Config(&c)
+	}
+	return c
+}
+
+// set sets *dst to v unless v is zero.
+func set[T comparable](dst *T, v T) {
+	var zero T
+	if v != zero {
+		*dst = v
+	}
 }
 
 // Client is a running test server and a client of its API.
@@ -149,26 +197,7 @@ func New(t testing.TB, opts ...Options) *Client {
 	if o.Secret == nil {
 		o.Secret = secret
 	}
-	signing := app.Signing{Secret: o.Secret, PreviousSecret: o.PreviousSecret}
-	if o.EdDSA {
-		signing = app.Signing{Alg: "EdDSA", KEK: kek, Keys: o.Keys}
-	}
-	a, err := app.New(context.Background(), app.Config{
-		DatabaseURL: o.DatabaseURL, DBTimeout: or(o.DBTimeout, 30*time.Second),
-		EntOptions: []ent.Option{ent.Debug(), ent.Log(sql.record)},
-		Signing:    signing, Issuer: issuer, Audience: audience,
-		AccessTTL:   or(o.AccessTTL, 15*time.Minute),
-		RefreshTTL:  or(o.RefreshTTL, 720*time.Hour),
-		ReuseGrace:  or(o.ReuseGrace, 10*time.Second),
-		HashWorkers: o.HashWorkers, HashQueue: or(o.HashQueue, 256),
-		AuthRate: o.AuthRate, AuthBurst: o.AuthBurst,
-		Logger:     slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})),
-		Metrics:    o.Metrics,
-		Now:        o.Clock.Now,
-		Production: o.Production, Limits: o.Limits, RequestTimeout: o.RequestTimeout,
-		CORSOrigins: o.CORSOrigins, TrustedProxies: o.TrustedProxies,
-		PersistedDocuments: o.PersistedDocuments, PersistedDocumentsOnly: o.PersistedDocumentsOnly,
-	})
+	a, err := app.New(context.Background(), o.config(slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), sql))
 	require.NoError(t, err, "build the server")
 	ts := httptest.NewServer(a.Handler)
 	t.Cleanup(func() {
