@@ -2,10 +2,15 @@ package main
 
 import (
 	"net/netip"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"bitgate/internal/settings"
 )
 
 // TestParseConfigDefaults holds the defaults to the contract: :8080, a
@@ -63,4 +68,69 @@ func TestPersistedDocumentsOnlyNeedsDocuments(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"a.json", "b.json"}, c.App.Documents.Files)
 	require.True(t, c.App.Documents.Only)
+}
+
+// settingsDoc is the file whose settings table (the one headed
+// "| flag | environment | default | meaning |") TestSettingsTable holds
+// to the declarations.
+const settingsDoc = "README.md"
+
+// TestSettingsTable: every declared setting has a row in the docs'
+// settings table with its flag ("(none)" for an environment-only one),
+// its variable and, when it declares one, its default; and every row is a
+// declared setting. Adding a setting without its row, or a row without
+// its setting, fails here.
+func TestSettingsTable(t *testing.T) {
+	doc, err := os.ReadFile(settingsDoc)
+	require.NoError(t, err)
+	type row struct{ flag, def string }
+	rows := map[string]row{} // by environment variable
+	in := false
+	for line := range strings.Lines(string(doc)) {
+		cells := strings.Split(strings.Trim(strings.TrimSpace(line), "|"), "|")
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		switch {
+		case strings.Join(cells, "|") == "flag|environment|default|meaning":
+			in = true
+		case !strings.HasPrefix(line, "|"):
+			in = false
+		case in && !strings.HasPrefix(cells[0], "---"):
+			require.Len(t, cells, 4, "%s: a row of the settings table: %s", settingsDoc, line)
+			env := strings.Trim(cells[1], "`")
+			require.NotContains(t, rows, env, "%s: two rows for %s", settingsDoc, env)
+			rows[env] = row{cells[0], cells[2]}
+		}
+	}
+	require.NotEmpty(t, rows, "%s has no settings table", settingsDoc)
+	for _, s := range settings.List(new(config)) {
+		r, ok := rows[s.Env]
+		if !assert.True(t, ok, "%s: no row for %s (-%s)", settingsDoc, s.Env, s.Flag) {
+			continue
+		}
+		delete(rows, s.Env)
+		flagCell := "(none)"
+		if s.Flag != "" {
+			flagCell = "`-" + s.Flag + "`"
+		}
+		assert.Equal(t, flagCell, r.flag, "%s: the flag of %s", settingsDoc, s.Env)
+		if s.Default != "" {
+			assert.Equal(t, "`"+s.Default+"`", r.def, "%s: the default of %s", settingsDoc, s.Env)
+		}
+	}
+	assert.Empty(t, rows, "%s: rows for settings nobody declares", settingsDoc)
+}
+
+// TestSettingsAreDistinct: no two settings share a flag or a variable,
+// and each says what it does.
+func TestSettingsAreDistinct(t *testing.T) {
+	seen := map[string]bool{}
+	for _, s := range settings.List(new(config)) {
+		for _, name := range []string{"-" + s.Flag, s.Env} {
+			require.False(t, seen[name] && name != "-", "%s is declared twice", name)
+			seen[name] = true
+		}
+		require.NotEmpty(t, s.Help, s.Env)
+	}
 }
