@@ -18,6 +18,7 @@ package apitest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -64,7 +65,7 @@ var (
 // The fields are the settings tests change most; Config reaches any
 // other.
 type Options struct {
-	// AccessTTL, RefreshTTL and ReuseGrace default to 15m, 720h and 10s.
+	// AccessTTL, RefreshTTL and ReuseGrace default to the server's.
 	AccessTTL, RefreshTTL, ReuseGrace time.Duration
 	Production                        bool
 	// DatabaseURL shares a database between servers (see NewInstance);
@@ -115,38 +116,29 @@ func (o Options) config(log *slog.Logger, sql *sqlLog) app.Config {
 	c := app.Defaults()
 	c.DatabaseURL, c.Logger, c.Metrics, c.Now = o.DatabaseURL, log, o.Metrics, o.Clock.Now
 	c.Database.EntOptions = []ent.Option{ent.Debug(), ent.Log(sql.record)}
-	c.Database.CallTimeout, c.HTTP.RequestTimeout = or(o.DBTimeout, 30*time.Second), or(o.RequestTimeout, 30*time.Second)
+	c.Database.CallTimeout, c.HTTP.RequestTimeout = cmp.Or(o.DBTimeout, 30*time.Second), cmp.Or(o.RequestTimeout, 30*time.Second)
 	c.Tokens.Issuer, c.Tokens.Audience = issuer, audience
-	c.Hashing.Workers, c.Hashing.Queue = or(o.HashWorkers, runtime.NumCPU()), or(o.HashQueue, 256)
+	c.Tokens.AccessTTL = cmp.Or(o.AccessTTL, c.Tokens.AccessTTL)
+	c.Accounts.RefreshTTL = cmp.Or(o.RefreshTTL, c.Accounts.RefreshTTL)
+	c.Accounts.ReuseGrace = cmp.Or(o.ReuseGrace, c.Accounts.ReuseGrace)
+	c.Hashing.Workers, c.Hashing.Queue = cmp.Or(o.HashWorkers, runtime.NumCPU()), cmp.Or(o.HashQueue, 256)
 	c.RateLimit.Rate, c.RateLimit.Burst = o.AuthRate, o.AuthBurst
-	c.Signing = app.Signing{Alg: "HS256", Secret: o.Secret, PreviousSecret: o.PreviousSecret}
+	c.Signing.Secret, c.Signing.PreviousSecret = o.Secret, o.PreviousSecret
 	if o.EdDSA {
 		c.Signing = app.Signing{Alg: "EdDSA", KEK: kek, Keys: o.Keys}
 	}
 	if o.Production {
 		c.Env = "production"
 	}
-	set(&c.Tokens.AccessTTL, o.AccessTTL)
-	set(&c.Accounts.RefreshTTL, o.RefreshTTL)
-	set(&c.Accounts.ReuseGrace, o.ReuseGrace)
-	set(&c.GraphQL.MaxDepth, o.Limits.MaxDepth)
-	set(&c.GraphQL.MaxComplexity, o.Limits.MaxComplexity)
-	set(&c.GraphQL.MaxAuthFields, o.Limits.MaxAuthFields)
-	set(&c.GraphQL.MaxFields, o.Limits.MaxFields)
+	l := &c.GraphQL
+	l.MaxDepth, l.MaxComplexity = cmp.Or(o.Limits.MaxDepth, l.MaxDepth), cmp.Or(o.Limits.MaxComplexity, l.MaxComplexity)
+	l.MaxAuthFields, l.MaxFields = cmp.Or(o.Limits.MaxAuthFields, l.MaxAuthFields), cmp.Or(o.Limits.MaxFields, l.MaxFields)
 	c.HTTP.CORSOrigins, c.HTTP.TrustedProxies = o.CORSOrigins, o.TrustedProxies
 	c.Documents = app.Documents{Files: o.PersistedDocuments, Only: o.PersistedDocumentsOnly}
 	if o.Config != nil {
 		o.Config(&c)
 	}
 	return c
-}
-
-// set sets *dst to v unless v is zero.
-func set[T comparable](dst *T, v T) {
-	var zero T
-	if v != zero {
-		*dst = v
-	}
 }
 
 // Client is a running test server and a client of its API.
