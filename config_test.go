@@ -73,7 +73,7 @@ func TestPersistedDocumentsOnlyNeedsDocuments(t *testing.T) {
 // settingsDoc is the file whose settings table (the one headed
 // "| flag | environment | default | meaning |") TestSettingsTable holds
 // to the declarations.
-const settingsDoc = "README.md"
+const settingsDoc = "docs/configuration.md"
 
 // TestSettingsTable: every declared setting has a row in the docs'
 // settings table with its flag ("(none)" for an environment-only one),

@@ -191,8 +191,8 @@ func shutdown(srv *http.Server, timeout time.Duration, cancelRequests func(), lo
 	return fmt.Errorf("shutdown: requests in flight after SHUTDOWN_TIMEOUT (%v) were cancelled", timeout)
 }
 
-// prune deletes ended sessions and stale lockouts now and every hour until
-// ctx ends.
+// prune deletes ended sessions, stale lockouts and old audit events now and
+// every hour until ctx ends (see account.Service.Prune).
 func prune(ctx context.Context, accounts *account.Service, log *slog.Logger) {
 	tick := time.NewTicker(time.Hour)
 	defer tick.Stop()
@@ -200,7 +200,7 @@ func prune(ctx context.Context, accounts *account.Service, log *slog.Logger) {
 		if n, err := accounts.Prune(ctx); err != nil && ctx.Err() == nil {
 			log.ErrorContext(ctx, "prune", slog.Any("error", err))
 		} else if n > 0 {
-			log.InfoContext(ctx, "pruned ended sessions and stale lockouts", slog.Int("rows", n))
+			log.InfoContext(ctx, "pruned ended sessions, stale lockouts and old audit events", slog.Int("rows", n))
 		}
 		select {
 		case <-ctx.Done():

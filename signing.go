@@ -26,7 +26,7 @@ type secrets struct {
 	JWTSecret     string `env:"JWT_SECRET" help:"HMAC key of access tokens (its bytes), instead of -jwt-secret-file or a generated key"`
 	JWTSecretFile string `flag:"jwt-secret-file" env:"JWT_SECRET_FILE" help:"file holding the HMAC key of access tokens, when JWT_SECRET (environment only) is not set"`
 	// Previous is the HS256 secret JWTSecret replaced.
-	Previous     string `env:"JWT_SECRET_PREVIOUS" help:"the HMAC key JWT_SECRET replaced: verifies for one access-token lifetime"`
+	Previous     string `env:"JWT_SECRET_PREVIOUS" help:"the HMAC key JWT_SECRET replaced: verifies for one access-token lifetime from the first start with JWT_SECRET"`
 	PreviousFile string `flag:"jwt-secret-previous-file" env:"JWT_SECRET_PREVIOUS_FILE" help:"file holding the HMAC key the current one replaced, when JWT_SECRET_PREVIOUS (environment only) is not set"`
 	// KEK encrypts the EdDSA private keys in the database.
 	KEK     string `env:"JWT_KEY_ENCRYPTION_KEY" help:"with JWT_ALG=EdDSA: 32 bytes, base64, that encrypt the signing keys in the database"`

@@ -16,6 +16,7 @@ import (
 	"bitgate/ent/book"
 	"bitgate/ent/lockout"
 	"bitgate/ent/note"
+	"bitgate/ent/secretrotation"
 	"bitgate/ent/session"
 	"bitgate/ent/signinattempt"
 	"bitgate/ent/signingkey"
@@ -46,6 +47,8 @@ type Client struct {
 	Lockout *LockoutClient
 	// Note is the client for interacting with the Note builders.
 	Note *NoteClient
+	// SecretRotation is the client for interacting with the SecretRotation builders.
+	SecretRotation *SecretRotationClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
 	// SigninAttempt is the client for interacting with the SigninAttempt builders.
@@ -72,6 +75,7 @@ func (c *Client) init() {
 	c.Book = NewBookClient(c.config)
 	c.Lockout = NewLockoutClient(c.config)
 	c.Note = NewNoteClient(c.config)
+	c.SecretRotation = NewSecretRotationClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.SigninAttempt = NewSigninAttemptClient(c.config)
 	c.SigningKey = NewSigningKeyClient(c.config)
@@ -167,18 +171,19 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:           ctx,
-		config:        cfg,
-		AddressLimit:  NewAddressLimitClient(cfg),
-		AuditEvent:    NewAuditEventClient(cfg),
-		Book:          NewBookClient(cfg),
-		Lockout:       NewLockoutClient(cfg),
-		Note:          NewNoteClient(cfg),
-		Session:       NewSessionClient(cfg),
-		SigninAttempt: NewSigninAttemptClient(cfg),
-		SigningKey:    NewSigningKeyClient(cfg),
-		SpentToken:    NewSpentTokenClient(cfg),
-		User:          NewUserClient(cfg),
+		ctx:            ctx,
+		config:         cfg,
+		AddressLimit:   NewAddressLimitClient(cfg),
+		AuditEvent:     NewAuditEventClient(cfg),
+		Book:           NewBookClient(cfg),
+		Lockout:        NewLockoutClient(cfg),
+		Note:           NewNoteClient(cfg),
+		SecretRotation: NewSecretRotationClient(cfg),
+		Session:        NewSessionClient(cfg),
+		SigninAttempt:  NewSigninAttemptClient(cfg),
+		SigningKey:     NewSigningKeyClient(cfg),
+		SpentToken:     NewSpentTokenClient(cfg),
+		User:           NewUserClient(cfg),
 	}, nil
 }
 
@@ -196,18 +201,19 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:           ctx,
-		config:        cfg,
-		AddressLimit:  NewAddressLimitClient(cfg),
-		AuditEvent:    NewAuditEventClient(cfg),
-		Book:          NewBookClient(cfg),
-		Lockout:       NewLockoutClient(cfg),
-		Note:          NewNoteClient(cfg),
-		Session:       NewSessionClient(cfg),
-		SigninAttempt: NewSigninAttemptClient(cfg),
-		SigningKey:    NewSigningKeyClient(cfg),
-		SpentToken:    NewSpentTokenClient(cfg),
-		User:          NewUserClient(cfg),
+		ctx:            ctx,
+		config:         cfg,
+		AddressLimit:   NewAddressLimitClient(cfg),
+		AuditEvent:     NewAuditEventClient(cfg),
+		Book:           NewBookClient(cfg),
+		Lockout:        NewLockoutClient(cfg),
+		Note:           NewNoteClient(cfg),
+		SecretRotation: NewSecretRotationClient(cfg),
+		Session:        NewSessionClient(cfg),
+		SigninAttempt:  NewSigninAttemptClient(cfg),
+		SigningKey:     NewSigningKeyClient(cfg),
+		SpentToken:     NewSpentTokenClient(cfg),
+		User:           NewUserClient(cfg),
 	}, nil
 }
 
@@ -237,8 +243,8 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AddressLimit, c.AuditEvent, c.Book, c.Lockout, c.Note, c.Session,
-		c.SigninAttempt, c.SigningKey, c.SpentToken, c.User,
+		c.AddressLimit, c.AuditEvent, c.Book, c.Lockout, c.Note, c.SecretRotation,
+		c.Session, c.SigninAttempt, c.SigningKey, c.SpentToken, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -248,8 +254,8 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AddressLimit, c.AuditEvent, c.Book, c.Lockout, c.Note, c.Session,
-		c.SigninAttempt, c.SigningKey, c.SpentToken, c.User,
+		c.AddressLimit, c.AuditEvent, c.Book, c.Lockout, c.Note, c.SecretRotation,
+		c.Session, c.SigninAttempt, c.SigningKey, c.SpentToken, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -268,6 +274,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Lockout.mutate(ctx, m)
 	case *NoteMutation:
 		return c.Note.mutate(ctx, m)
+	case *SecretRotationMutation:
+		return c.SecretRotation.mutate(ctx, m)
 	case *SessionMutation:
 		return c.Session.mutate(ctx, m)
 	case *SigninAttemptMutation:
@@ -961,6 +969,139 @@ func (c *NoteClient) mutate(ctx context.Context, m *NoteMutation) (Value, error)
 		return (&NoteDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Note mutation op: %q", m.Op())
+	}
+}
+
+// SecretRotationClient is a client for the SecretRotation schema.
+type SecretRotationClient struct {
+	config
+}
+
+// NewSecretRotationClient returns a client for the SecretRotation from the given config.
+func NewSecretRotationClient(c config) *SecretRotationClient {
+	return &SecretRotationClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `secretrotation.Hooks(f(g(h())))`.
+func (c *SecretRotationClient) Use(hooks ...Hook) {
+	c.hooks.SecretRotation = append(c.hooks.SecretRotation, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `secretrotation.Intercept(f(g(h())))`.
+func (c *SecretRotationClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SecretRotation = append(c.inters.SecretRotation, interceptors...)
+}
+
+// Create returns a builder for creating a SecretRotation entity.
+func (c *SecretRotationClient) Create() *SecretRotationCreate {
+	mutation := newSecretRotationMutation(c.config, OpCreate)
+	return &SecretRotationCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SecretRotation entities.
+func (c *SecretRotationClient) CreateBulk(builders ...*SecretRotationCreate) *SecretRotationCreateBulk {
+	return &SecretRotationCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SecretRotationClient) MapCreateBulk(slice any, setFunc func(*SecretRotationCreate, int)) *SecretRotationCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SecretRotationCreateBulk{err: fmt.Errorf("calling to SecretRotationClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SecretRotationCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SecretRotationCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SecretRotation.
+func (c *SecretRotationClient) Update() *SecretRotationUpdate {
+	mutation := newSecretRotationMutation(c.config, OpUpdate)
+	return &SecretRotationUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SecretRotationClient) UpdateOne(_m *SecretRotation) *SecretRotationUpdateOne {
+	mutation := newSecretRotationMutation(c.config, OpUpdateOne, withSecretRotation(_m))
+	return &SecretRotationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SecretRotationClient) UpdateOneID(id uuid.UUID) *SecretRotationUpdateOne {
+	mutation := newSecretRotationMutation(c.config, OpUpdateOne, withSecretRotationID(id))
+	return &SecretRotationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SecretRotation.
+func (c *SecretRotationClient) Delete() *SecretRotationDelete {
+	mutation := newSecretRotationMutation(c.config, OpDelete)
+	return &SecretRotationDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SecretRotationClient) DeleteOne(_m *SecretRotation) *SecretRotationDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SecretRotationClient) DeleteOneID(id uuid.UUID) *SecretRotationDeleteOne {
+	builder := c.Delete().Where(secretrotation.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SecretRotationDeleteOne{builder}
+}
+
+// Query returns a query builder for SecretRotation.
+func (c *SecretRotationClient) Query() *SecretRotationQuery {
+	return &SecretRotationQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSecretRotation},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SecretRotation entity by its id.
+func (c *SecretRotationClient) Get(ctx context.Context, id uuid.UUID) (*SecretRotation, error) {
+	return c.Query().Where(secretrotation.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SecretRotationClient) GetX(ctx context.Context, id uuid.UUID) *SecretRotation {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *SecretRotationClient) Hooks() []Hook {
+	return c.hooks.SecretRotation
+}
+
+// Interceptors returns the client interceptors.
+func (c *SecretRotationClient) Interceptors() []Interceptor {
+	return c.inters.SecretRotation
+}
+
+func (c *SecretRotationClient) mutate(ctx context.Context, m *SecretRotationMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SecretRotationCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SecretRotationUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SecretRotationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SecretRotationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SecretRotation mutation op: %q", m.Op())
 	}
 }
 
@@ -1712,12 +1853,12 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AddressLimit, AuditEvent, Book, Lockout, Note, Session, SigninAttempt,
-		SigningKey, SpentToken, User []ent.Hook
+		AddressLimit, AuditEvent, Book, Lockout, Note, SecretRotation, Session,
+		SigninAttempt, SigningKey, SpentToken, User []ent.Hook
 	}
 	inters struct {
-		AddressLimit, AuditEvent, Book, Lockout, Note, Session, SigninAttempt,
-		SigningKey, SpentToken, User []ent.Interceptor
+		AddressLimit, AuditEvent, Book, Lockout, Note, SecretRotation, Session,
+		SigninAttempt, SigningKey, SpentToken, User []ent.Interceptor
 	}
 )
 

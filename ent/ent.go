@@ -8,6 +8,7 @@ import (
 	"bitgate/ent/book"
 	"bitgate/ent/lockout"
 	"bitgate/ent/note"
+	"bitgate/ent/secretrotation"
 	"bitgate/ent/session"
 	"bitgate/ent/signinattempt"
 	"bitgate/ent/signingkey"
@@ -82,16 +83,17 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			addresslimit.Table:  addresslimit.ValidColumn,
-			auditevent.Table:    auditevent.ValidColumn,
-			book.Table:          book.ValidColumn,
-			lockout.Table:       lockout.ValidColumn,
-			note.Table:          note.ValidColumn,
-			session.Table:       session.ValidColumn,
-			signinattempt.Table: signinattempt.ValidColumn,
-			signingkey.Table:    signingkey.ValidColumn,
-			spenttoken.Table:    spenttoken.ValidColumn,
-			user.Table:          user.ValidColumn,
+			addresslimit.Table:   addresslimit.ValidColumn,
+			auditevent.Table:     auditevent.ValidColumn,
+			book.Table:           book.ValidColumn,
+			lockout.Table:        lockout.ValidColumn,
+			note.Table:           note.ValidColumn,
+			secretrotation.Table: secretrotation.ValidColumn,
+			session.Table:        session.ValidColumn,
+			signinattempt.Table:  signinattempt.ValidColumn,
+			signingkey.Table:     signingkey.ValidColumn,
+			spenttoken.Table:     spenttoken.ValidColumn,
+			user.Table:           user.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -9,6 +9,7 @@ import (
 	"bitgate/ent/lockout"
 	"bitgate/ent/note"
 	"bitgate/ent/predicate"
+	"bitgate/ent/secretrotation"
 	"bitgate/ent/session"
 	"bitgate/ent/signinattempt"
 	"bitgate/ent/signingkey"
@@ -34,16 +35,17 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAddressLimit  = "AddressLimit"
-	TypeAuditEvent    = "AuditEvent"
-	TypeBook          = "Book"
-	TypeLockout       = "Lockout"
-	TypeNote          = "Note"
-	TypeSession       = "Session"
-	TypeSigninAttempt = "SigninAttempt"
-	TypeSigningKey    = "SigningKey"
-	TypeSpentToken    = "SpentToken"
-	TypeUser          = "User"
+	TypeAddressLimit   = "AddressLimit"
+	TypeAuditEvent     = "AuditEvent"
+	TypeBook           = "Book"
+	TypeLockout        = "Lockout"
+	TypeNote           = "Note"
+	TypeSecretRotation = "SecretRotation"
+	TypeSession        = "Session"
+	TypeSigninAttempt  = "SigninAttempt"
+	TypeSigningKey     = "SigningKey"
+	TypeSpentToken     = "SpentToken"
+	TypeUser           = "User"
 )
 
 // AddressLimitMutation represents an operation that mutates the AddressLimit nodes in the graph.
@@ -2949,6 +2951,446 @@ func (m *NoteMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Note edge %s", name)
+}
+
+// SecretRotationMutation represents an operation that mutates the SecretRotation nodes in the graph.
+type SecretRotationMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *uuid.UUID
+	current_kid   *string
+	previous_kid  *string
+	started_at    *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*SecretRotation, error)
+	predicates    []predicate.SecretRotation
+}
+
+var _ ent.Mutation = (*SecretRotationMutation)(nil)
+
+// secretrotationOption allows management of the mutation configuration using functional options.
+type secretrotationOption func(*SecretRotationMutation)
+
+// newSecretRotationMutation creates new mutation for the SecretRotation entity.
+func newSecretRotationMutation(c config, op Op, opts ...secretrotationOption) *SecretRotationMutation {
+	m := &SecretRotationMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSecretRotation,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSecretRotationID sets the ID field of the mutation.
+func withSecretRotationID(id uuid.UUID) secretrotationOption {
+	return func(m *SecretRotationMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SecretRotation
+		)
+		m.oldValue = func(ctx context.Context) (*SecretRotation, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SecretRotation.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSecretRotation sets the old SecretRotation of the mutation.
+func withSecretRotation(node *SecretRotation) secretrotationOption {
+	return func(m *SecretRotationMutation) {
+		m.oldValue = func(context.Context) (*SecretRotation, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SecretRotationMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SecretRotationMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of SecretRotation entities.
+func (m *SecretRotationMutation) SetID(id uuid.UUID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SecretRotationMutation) ID() (id uuid.UUID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SecretRotationMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []uuid.UUID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SecretRotation.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCurrentKid sets the "current_kid" field.
+func (m *SecretRotationMutation) SetCurrentKid(s string) {
+	m.current_kid = &s
+}
+
+// CurrentKid returns the value of the "current_kid" field in the mutation.
+func (m *SecretRotationMutation) CurrentKid() (r string, exists bool) {
+	v := m.current_kid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrentKid returns the old "current_kid" field's value of the SecretRotation entity.
+// If the SecretRotation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SecretRotationMutation) OldCurrentKid(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrentKid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrentKid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrentKid: %w", err)
+	}
+	return oldValue.CurrentKid, nil
+}
+
+// ResetCurrentKid resets all changes to the "current_kid" field.
+func (m *SecretRotationMutation) ResetCurrentKid() {
+	m.current_kid = nil
+}
+
+// SetPreviousKid sets the "previous_kid" field.
+func (m *SecretRotationMutation) SetPreviousKid(s string) {
+	m.previous_kid = &s
+}
+
+// PreviousKid returns the value of the "previous_kid" field in the mutation.
+func (m *SecretRotationMutation) PreviousKid() (r string, exists bool) {
+	v := m.previous_kid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPreviousKid returns the old "previous_kid" field's value of the SecretRotation entity.
+// If the SecretRotation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SecretRotationMutation) OldPreviousKid(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPreviousKid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPreviousKid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPreviousKid: %w", err)
+	}
+	return oldValue.PreviousKid, nil
+}
+
+// ResetPreviousKid resets all changes to the "previous_kid" field.
+func (m *SecretRotationMutation) ResetPreviousKid() {
+	m.previous_kid = nil
+}
+
+// SetStartedAt sets the "started_at" field.
+func (m *SecretRotationMutation) SetStartedAt(t time.Time) {
+	m.started_at = &t
+}
+
+// StartedAt returns the value of the "started_at" field in the mutation.
+func (m *SecretRotationMutation) StartedAt() (r time.Time, exists bool) {
+	v := m.started_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStartedAt returns the old "started_at" field's value of the SecretRotation entity.
+// If the SecretRotation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SecretRotationMutation) OldStartedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStartedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStartedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStartedAt: %w", err)
+	}
+	return oldValue.StartedAt, nil
+}
+
+// ResetStartedAt resets all changes to the "started_at" field.
+func (m *SecretRotationMutation) ResetStartedAt() {
+	m.started_at = nil
+}
+
+// Where appends a list predicates to the SecretRotationMutation builder.
+func (m *SecretRotationMutation) Where(ps ...predicate.SecretRotation) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SecretRotationMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SecretRotationMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SecretRotation, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SecretRotationMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SecretRotationMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SecretRotation).
+func (m *SecretRotationMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SecretRotationMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.current_kid != nil {
+		fields = append(fields, secretrotation.FieldCurrentKid)
+	}
+	if m.previous_kid != nil {
+		fields = append(fields, secretrotation.FieldPreviousKid)
+	}
+	if m.started_at != nil {
+		fields = append(fields, secretrotation.FieldStartedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SecretRotationMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case secretrotation.FieldCurrentKid:
+		return m.CurrentKid()
+	case secretrotation.FieldPreviousKid:
+		return m.PreviousKid()
+	case secretrotation.FieldStartedAt:
+		return m.StartedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SecretRotationMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case secretrotation.FieldCurrentKid:
+		return m.OldCurrentKid(ctx)
+	case secretrotation.FieldPreviousKid:
+		return m.OldPreviousKid(ctx)
+	case secretrotation.FieldStartedAt:
+		return m.OldStartedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown SecretRotation field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SecretRotationMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case secretrotation.FieldCurrentKid:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrentKid(v)
+		return nil
+	case secretrotation.FieldPreviousKid:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPreviousKid(v)
+		return nil
+	case secretrotation.FieldStartedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStartedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SecretRotation field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SecretRotationMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SecretRotationMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SecretRotationMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown SecretRotation numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SecretRotationMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SecretRotationMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SecretRotationMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown SecretRotation nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SecretRotationMutation) ResetField(name string) error {
+	switch name {
+	case secretrotation.FieldCurrentKid:
+		m.ResetCurrentKid()
+		return nil
+	case secretrotation.FieldPreviousKid:
+		m.ResetPreviousKid()
+		return nil
+	case secretrotation.FieldStartedAt:
+		m.ResetStartedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown SecretRotation field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SecretRotationMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SecretRotationMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SecretRotationMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SecretRotationMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SecretRotationMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SecretRotationMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SecretRotationMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown SecretRotation unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SecretRotationMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown SecretRotation edge %s", name)
 }
 
 // SessionMutation represents an operation that mutates the Session nodes in the graph.

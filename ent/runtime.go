@@ -9,6 +9,7 @@ import (
 	"bitgate/ent/lockout"
 	"bitgate/ent/note"
 	"bitgate/ent/schema"
+	"bitgate/ent/secretrotation"
 	"bitgate/ent/session"
 	"bitgate/ent/signinattempt"
 	"bitgate/ent/signingkey"
@@ -209,6 +210,51 @@ func init() {
 	noteDescID := noteMixinFields0[0].Descriptor()
 	// note.DefaultID holds the default value on creation for the id field.
 	note.DefaultID = noteDescID.Default.(func() uuid.UUID)
+	secretrotationMixin := schema.SecretRotation{}.Mixin()
+	secretrotationMixinFields0 := secretrotationMixin[0].Fields()
+	_ = secretrotationMixinFields0
+	secretrotationFields := schema.SecretRotation{}.Fields()
+	_ = secretrotationFields
+	// secretrotationDescCurrentKid is the schema descriptor for current_kid field.
+	secretrotationDescCurrentKid := secretrotationFields[0].Descriptor()
+	// secretrotation.CurrentKidValidator is a validator for the "current_kid" field. It is called by the builders before save.
+	secretrotation.CurrentKidValidator = func() func(string) error {
+		validators := secretrotationDescCurrentKid.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(current_kid string) error {
+			for _, fn := range fns {
+				if err := fn(current_kid); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// secretrotationDescPreviousKid is the schema descriptor for previous_kid field.
+	secretrotationDescPreviousKid := secretrotationFields[1].Descriptor()
+	// secretrotation.PreviousKidValidator is a validator for the "previous_kid" field. It is called by the builders before save.
+	secretrotation.PreviousKidValidator = func() func(string) error {
+		validators := secretrotationDescPreviousKid.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(previous_kid string) error {
+			for _, fn := range fns {
+				if err := fn(previous_kid); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// secretrotationDescID is the schema descriptor for id field.
+	secretrotationDescID := secretrotationMixinFields0[0].Descriptor()
+	// secretrotation.DefaultID holds the default value on creation for the id field.
+	secretrotation.DefaultID = secretrotationDescID.Default.(func() uuid.UUID)
 	sessionMixin := schema.Session{}.Mixin()
 	sessionMixinFields0 := sessionMixin[0].Fields()
 	_ = sessionMixinFields0

@@ -24,6 +24,8 @@ type Tx struct {
 	Lockout *LockoutClient
 	// Note is the client for interacting with the Note builders.
 	Note *NoteClient
+	// SecretRotation is the client for interacting with the SecretRotation builders.
+	SecretRotation *SecretRotationClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
 	// SigninAttempt is the client for interacting with the SigninAttempt builders.
@@ -170,6 +172,7 @@ func (tx *Tx) init() {
 	tx.Book = NewBookClient(tx.config)
 	tx.Lockout = NewLockoutClient(tx.config)
 	tx.Note = NewNoteClient(tx.config)
+	tx.SecretRotation = NewSecretRotationClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.SigninAttempt = NewSigninAttemptClient(tx.config)
 	tx.SigningKey = NewSigningKeyClient(tx.config)

@@ -15,9 +15,9 @@ import (
 	"bitgate/internal/apitest"
 )
 
-// The defences of the README's "Abuse protection" table: the lockout of an
-// email, per-address limits, one auth mutation per request, and a bounded
-// hashing pool.
+// The defences of the "Abuse protection" table in docs/security.md: the
+// lockout of an email, per-address limits, one auth mutation per request,
+// and a bounded hashing pool.
 
 // TestUnknownEmailCostsAHash checks that a sign-in for an unknown email is
 // not answered faster than a hash could run (argon2id with m=19 MiB, t=2

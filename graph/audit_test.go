@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"bitgate/ent/auditevent"
+	"bitgate/ent/user"
 	"bitgate/internal/apitest"
 )
 
@@ -164,4 +166,69 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		// Nor any part of a JWT (its signature is the secret part).
 		require.NotRegexp(t, regexp.MustCompile(`eyJ[A-Za-z0-9_-]{10,}\.`), line, "log line %d holds a JWT", i)
 	}
+}
+
+// An audit event is written in the transaction of what it records: when it
+// cannot be stored, what it records does not happen either, and nothing
+// happens without its event.
+func TestAuditEventsCommitWithWhatTheyRecord(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	ctx := context.Background()
+	admin := c.NewUser(t, apitest.Admin)
+	u := c.SignUp(t)
+	other := c.SignIn(t, u.Email, apitest.Password)
+	events := c.DB.AuditEvent.Query().CountX(ctx)
+	c.FailWrites(t, "INSERT", "audit_events")
+
+	email := apitest.Email()
+	apitest.RequireCode(t, c.Do(t, "", apitest.OpSignUp, apitest.Vars{"in": apitest.SignUpInput(email)}), "INTERNAL_SERVER_ERROR")
+	require.Zero(t, c.DB.User.Query().Where(user.Email(email)).CountX(ctx), "a sign-up without its audit event")
+
+	sessions := c.DB.Session.Query().CountX(ctx)
+	apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(u.Email, apitest.Password)), "INTERNAL_SERVER_ERROR")
+	require.Equal(t, sessions, c.DB.Session.Query().CountX(ctx), "a sign-in without its audit event")
+
+	apitest.RequireCode(t, c.Do(t, other.Token, apitest.OpSignOut, nil), "INTERNAL_SERVER_ERROR")
+	c.Me(t, other.Token) // still signed in
+
+	r := c.Do(t, admin.Token, apitest.OpUpdateUser, apitest.Vars{"id": u.ID, "in": apitest.Vars{"permissionLevel": apitest.Paid}})
+	apitest.RequireCode(t, r, "INTERNAL_SERVER_ERROR")
+	require.Equal(t, apitest.Free, c.Me(t, u.Token).PermissionLevel, "a permission change without its audit event")
+
+	apitest.RequireCode(t, c.Do(t, admin.Token, apitest.OpDeleteUser, apitest.Vars{"id": u.ID}), "INTERNAL_SERVER_ERROR")
+	c.Me(t, u.Token) // not deleted
+
+	require.Equal(t, events, c.DB.AuditEvent.Query().CountX(ctx))
+}
+
+// An audit event that has no transaction to go in (a sign-in refused
+// before any row is read) and cannot be stored because the database is
+// down is a WARN, not an ERROR: ERROR means a bug.
+func TestAuditEventLostToAnOutageIsAWarning(t *testing.T) {
+	t.Parallel()
+	url, proxy := apitest.PostgresBehindProxy(t)
+	logs := &apitest.Log{}
+	c := apitest.New(t, apitest.Options{DatabaseURL: url, Log: logs})
+	proxy.Cut()
+	apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials("not an email", wrongPassword)), "UNAUTHENTICATED")
+	out := logs.Take()
+	require.Contains(t, out, "store audit event", "the lost event is not logged")
+	require.NotContains(t, out, "level=ERROR")
+}
+
+// Audit events older than the retention go with the hourly prune; younger
+// ones stay.
+func TestAuditRetention(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t, apitest.Options{AuditRetention: 30 * 24 * time.Hour})
+	ctx := context.Background()
+	old := c.SignUp(t)
+	c.Clock.Advance(20 * 24 * time.Hour)
+	young := c.SignUp(t)
+	c.Clock.Advance(11 * 24 * time.Hour) // the first sign-up is 31 days old
+	_, err := c.Accounts.Prune(ctx)
+	require.NoError(t, err)
+	require.Zero(t, c.DB.AuditEvent.Query().Where(auditevent.UserID(uuid.MustParse(old.ID))).CountX(ctx), "an event past the retention was kept")
+	require.Equal(t, 1, c.DB.AuditEvent.Query().Where(auditevent.UserID(uuid.MustParse(young.ID))).CountX(ctx), "an event within the retention went")
 }

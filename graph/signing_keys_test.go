@@ -301,14 +301,24 @@ func TestHS256SecretRotation(t *testing.T) {
 	apitest.RequireCode(t, before.Do(t, v.Token, apitest.OpMe, nil), "UNAUTHENTICATED") // the old instance knows no new secret
 
 	// A token of the old secret that would live two hours (forged: the
-	// server never issues one) works until one lifetime after the restart.
+	// server never issues one) works until one lifetime after the first
+	// start with the new secret; a later restart or another instance with
+	// the same pair does not move that moment.
 	long := before.Forger()
 	long.TTL, long.Now = 2*time.Hour, after.Clock.Now
 	w := after.SignIn(t, u.Email, apitest.Password)
 	forged := long.Sign(t, long.Claims(u.ID, apitest.SessionID(t, w)))
 	require.Equal(t, u.ID, after.Me(t, forged).ID)
-	after.Clock.Advance(15*time.Minute + auth.Leeway)
-	apitest.RequireCode(t, after.Do(t, forged, apitest.OpMe, nil), "UNAUTHENTICATED")
+	after.Clock.Advance(10 * time.Minute)
+	restarted := after.NewInstance(t)
+	require.Equal(t, u.ID, restarted.Me(t, forged).ID)
+	after.Clock.Advance(5*time.Minute + auth.Leeway)
+	for _, c := range []*apitest.Client{after, restarted} {
+		apitest.RequireCode(t, c.Do(t, forged, apitest.OpMe, nil), "UNAUTHENTICATED")
+	}
+	log.Take()
+	after.NewInstance(t)
+	require.Contains(t, log.String(), "previous HS256 secret no longer verifies", "a start past the window says to remove JWT_SECRET_PREVIOUS")
 
 	// Without JWT_SECRET_PREVIOUS the old secret's tokens fail at once.
 	plain := apitest.New(t, apitest.Options{DatabaseURL: before.DatabaseURL, Secret: newSecret})

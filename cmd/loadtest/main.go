@@ -19,7 +19,7 @@
 // by itself. It raises its own open-file limit for the keep-alive
 // scenarios; the server needs a hard limit above the largest one too.
 //
-// Usage (see README, Performance):
+// Usage (see docs/performance.md):
 //
 //	go run ./cmd/loadtest -url http://127.0.0.1:18181/graphql -pid $PID \
 //	    -admin-email load@example.com -admin-password 'load test admin'

@@ -111,6 +111,26 @@ var (
 			},
 		},
 	}
+	// SecretRotationsColumns holds the columns for the "secret_rotations" table.
+	SecretRotationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "current_kid", Type: field.TypeString, Size: 64},
+		{Name: "previous_kid", Type: field.TypeString, Size: 64},
+		{Name: "started_at", Type: field.TypeTime},
+	}
+	// SecretRotationsTable holds the schema information for the "secret_rotations" table.
+	SecretRotationsTable = &schema.Table{
+		Name:       "secret_rotations",
+		Columns:    SecretRotationsColumns,
+		PrimaryKey: []*schema.Column{SecretRotationsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "secretrotation_current_kid_previous_kid",
+				Unique:  true,
+				Columns: []*schema.Column{SecretRotationsColumns[1], SecretRotationsColumns[2]},
+			},
+		},
+	}
 	// SessionsColumns holds the columns for the "sessions" table.
 	SessionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -254,6 +274,7 @@ var (
 		BooksTable,
 		LockoutsTable,
 		NotesTable,
+		SecretRotationsTable,
 		SessionsTable,
 		SigninAttemptsTable,
 		SigningKeysTable,

@@ -21,6 +21,9 @@ type Lockout func(*sql.Selector)
 // Note is the predicate function for note builders.
 type Note func(*sql.Selector)
 
+// SecretRotation is the predicate function for secretrotation builders.
+type SecretRotation func(*sql.Selector)
+
 // Session is the predicate function for session builders.
 type Session func(*sql.Selector)
 

@@ -47,10 +47,12 @@ func (s *Service) EnsureAdmin(ctx context.Context, in CreateUserInput, promote b
 		return nil, false, err
 	}
 	level := existing.PermissionLevel | PermAdmin
-	u, err := s.saveUser(ctx, existing, userFields{PermissionLevel: &level, PasswordHash: &hash}, uuid.Nil)
+	u, err := s.saveUser(ctx, existing, userFields{PermissionLevel: &level, PasswordHash: &hash}, uuid.Nil,
+		func(tx *txn, u *ent.User) error {
+			return tx.audit(ctx, "user.promoted", u.ID, fmt.Sprintf("existing account made ADMIN by create-admin (permission level %d -> %d); password replaced, all sessions ended", existing.PermissionLevel, u.PermissionLevel))
+		})
 	if err != nil {
 		return nil, false, err
 	}
-	s.audit(ctx, "user.promoted", u.ID, fmt.Sprintf("existing account made ADMIN by create-admin (permission level %d -> %d); password replaced, all sessions ended", existing.PermissionLevel, u.PermissionLevel))
 	return u, false, nil
 }

@@ -123,7 +123,7 @@ func (s *Service) placeFree(ctx context.Context, email string) (free bool, locke
 // every place is taken.
 func (s *Service) tryReserve(ctx context.Context, email string) (a *attempt, lockedUntil time.Time, err error) {
 	now := s.now()
-	err = s.withTx(ctx, func(tx *ent.Tx) error {
+	err = s.withTx(ctx, func(tx *txn) error {
 		id, err := tx.Lockout.Create().SetEmail(email).SetUpdatedAt(now).
 			OnConflictColumns(lockout.FieldEmail).UpdateUpdatedAt().
 			ID(ctx)
@@ -197,12 +197,12 @@ func clearFailures(ctx context.Context, client *ent.Client, a *attempt) error {
 
 // recordFailure counts a's failed check and gives its place back in one
 // transaction, locking the email when the failure is the last one allowed.
-// It audits signin.failed, and signin.locked when the lock starts, and
-// returns the bad-credentials error, or an error if the database fails.
+// It audits signin.failed, and signin.locked when the lock starts, in the
+// same transaction, and returns the bad-credentials error, or an error if
+// the database fails.
 func (s *Service) recordFailure(ctx context.Context, a *attempt, u *ent.User) error {
 	now := s.now()
-	locked := false
-	err := s.withTx(ctx, func(tx *ent.Tx) error {
+	err := s.withTx(ctx, func(tx *txn) error {
 		// An upsert: a success of a concurrent check may have deleted the row.
 		id, err := tx.Lockout.Create().SetEmail(a.email).SetFailures(1).SetUpdatedAt(now).
 			OnConflictColumns(lockout.FieldEmail).AddFailures(1).UpdateUpdatedAt().
@@ -214,20 +214,21 @@ func (s *Service) recordFailure(ctx context.Context, a *attempt, u *ent.User) er
 		if err != nil {
 			return fmt.Errorf("load lockout: %w", err)
 		}
+		if err := tx.audit(ctx, "signin.failed", userID(u), failureDetail(u)); err != nil {
+			return err
+		}
 		if l.Failures >= lockoutFailures && l.LockedUntil == nil {
 			if err := tx.Lockout.UpdateOne(l).SetLockedUntil(now.Add(lockoutDuration)).Exec(ctx); err != nil {
 				return fmt.Errorf("lock email after %d failures: %w", l.Failures, err)
 			}
-			locked = true
+			if err := tx.audit(ctx, "signin.locked", userID(u), fmt.Sprintf("%d failed sign-ins in a row", lockoutFailures)); err != nil {
+				return err
+			}
 		}
 		return releaseAttempt(ctx, tx.Client(), a)
 	})
 	if err != nil {
 		return err
-	}
-	s.auditFailure(ctx, u)
-	if locked {
-		s.audit(ctx, "signin.locked", userID(u), fmt.Sprintf("%d failed sign-ins in a row", lockoutFailures))
 	}
 	return apperr.ErrBadCredentials
 }
@@ -252,13 +253,13 @@ func releaseAttempt(ctx context.Context, client *ent.Client, a *attempt) error {
 	return nil
 }
 
-// auditFailure audits a failed sign-in of u (nil for an unknown email).
-func (s *Service) auditFailure(ctx context.Context, u *ent.User) {
-	detail := "unknown email"
-	if u != nil {
-		detail = "wrong password"
+// failureDetail is the detail of a failed sign-in's audit event for the
+// account u (nil for an unknown email).
+func failureDetail(u *ent.User) string {
+	if u == nil {
+		return "unknown email"
 	}
-	s.audit(ctx, "signin.failed", userID(u), detail)
+	return "wrong password"
 }
 
 // userID returns u's id, or uuid.Nil for no user.

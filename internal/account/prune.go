@@ -15,9 +15,10 @@ import (
 const pruneAfter = 24 * time.Hour
 
 // Prune deletes sessions that expired or were revoked more than a day ago
-// (with their spent tokens), lockout rows idle for a day and sign-in
-// attempts lapsed for a day (left by a crashed instance). It is safe to
-// run on every instance at once. Returns how many rows went.
+// (with their spent tokens), lockout rows idle for a day, sign-in attempts
+// lapsed for a day (left by a crashed instance), and audit events older
+// than Options.AuditRetention. It is safe to run on every instance at
+// once. Returns how many rows went.
 func (s *Service) Prune(ctx context.Context) (int, error) {
 	before := s.now().Add(-pruneAfter)
 	sessions, err := s.client.Session.Delete().
@@ -37,5 +38,9 @@ func (s *Service) Prune(ctx context.Context) (int, error) {
 	if err != nil {
 		return sessions + lockouts, fmt.Errorf("prune sign-in attempts: %w", err)
 	}
-	return sessions + lockouts + attempts, nil
+	events, err := s.pruneAudit(ctx)
+	if err != nil {
+		return sessions + lockouts + attempts + events, fmt.Errorf("prune audit events: %w", err)
+	}
+	return sessions + lockouts + attempts + events, nil
 }

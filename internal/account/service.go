@@ -34,6 +34,9 @@ type Options struct {
 	// every address in it, cannot take a fresh budget from each. An IPv4
 	// address is always a client of its own.
 	IPv6Prefix int `flag:"rate-limit-ipv6-prefix" env:"RATE_LIMIT_IPV6_PREFIX" default:"64" help:"leading bits of an IPv6 address that the per-address limits count as one client"`
+	// AuditRetention is how long audit events are kept before Prune
+	// deletes them (90 days by default); 0 keeps them forever.
+	AuditRetention time.Duration `flag:"audit-retention" env:"AUDIT_RETENTION" default:"2160h" help:"how long audit events are kept (0: forever)"`
 	// Limiter limits signin, signup and refresh per client address; nil
 	// means no limit.
 	Limiter Limiter
@@ -48,14 +51,16 @@ type Options struct {
 }
 
 // Validate returns an error naming the first setting of o out of range:
-// RefreshTTL must be positive, ReuseGrace not negative, and IPv6Prefix 1
-// to 128.
+// RefreshTTL must be positive, ReuseGrace and AuditRetention not
+// negative, and IPv6Prefix 1 to 128.
 func (o *Options) Validate() error {
 	switch {
 	case o.RefreshTTL <= 0:
 		return errors.New("REFRESH_TOKEN_TTL must be positive")
 	case o.ReuseGrace < 0:
 		return errors.New("REFRESH_REUSE_GRACE must not be negative")
+	case o.AuditRetention < 0:
+		return errors.New("AUDIT_RETENTION must not be negative")
 	case o.IPv6Prefix < 1 || o.IPv6Prefix > 128:
 		return fmt.Errorf("RATE_LIMIT_IPV6_PREFIX must be 1 to 128, not %d", o.IPv6Prefix)
 	}
@@ -122,22 +127,4 @@ func hasherError(err error) error {
 		return e
 	}
 	return fmt.Errorf("password hashing: %w", err)
-}
-
-// withTx runs fn in a transaction, rolling back on error.
-func (s *Service) withTx(ctx context.Context, fn func(tx *ent.Tx) error) error {
-	tx, err := s.client.Tx(ctx)
-	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		if rerr := tx.Rollback(); rerr != nil {
-			return errors.Join(err, fmt.Errorf("rollback: %w", rerr))
-		}
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
 }

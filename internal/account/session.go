@@ -42,18 +42,19 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (*Payload, error) 
 		return nil, err
 	}
 	var p *Payload
-	err = s.withTx(ctx, func(tx *ent.Tx) error {
+	err = s.withTx(ctx, func(tx *txn) error {
 		u, err := nu.create(tx.Client()).Save(ctx)
 		if err != nil {
 			return userWriteError(err)
 		}
-		p, err = s.startSession(ctx, tx.Client(), u)
-		return err
+		if p, err = s.startSession(ctx, tx.Client(), u); err != nil {
+			return err
+		}
+		return tx.audit(ctx, "signup", u.ID, "session "+p.SessionID.String())
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "signup", p.User.ID, "")
 	return p, nil
 }
 
@@ -79,7 +80,7 @@ func (s *Service) Signin(ctx context.Context, email, password string) (*Payload,
 		if err := s.hasher.VerifyDummy(ctx, password); !errors.Is(err, auth.ErrMismatch) {
 			return nil, hasherError(err)
 		}
-		s.auditFailure(ctx, nil)
+		s.audit(ctx, "signin.failed", uuid.Nil, failureDetail(nil))
 		return nil, apperr.ErrBadCredentials
 	}
 	// Waiting, checking and storing the session are bounded, so that they
@@ -106,7 +107,6 @@ func (s *Service) Signin(ctx context.Context, email, password string) (*Payload,
 	if needsRehash {
 		s.upgradeHash(ctx, u, password)
 	}
-	s.audit(ctx, "signin", u.ID, "session "+p.SessionID.String())
 	return p, nil
 }
 
@@ -162,12 +162,13 @@ var errPasswordChanged = errors.New("the password changed during sign-in")
 // session is stored, so a password change either commits first (and the
 // check fails) or waits, and then revokes this session with the others; on
 // SQLite the transaction holds the database's write lock from its start.
-// The same transaction settles the sign-in's place a (clearFailures), so
-// that no session is stored whose sign-in then fails. Returns
+// The same transaction settles the sign-in's place a (clearFailures) and
+// stores its audit event, so that no session is stored whose sign-in then
+// fails, and none without its event. Returns
 // errPasswordChanged when the version moved.
 func (s *Service) startVerifiedSession(ctx context.Context, u *ent.User, a *attempt) (*Payload, error) {
 	var p *Payload
-	err := s.withTx(ctx, func(tx *ent.Tx) error {
+	err := s.withTx(ctx, func(tx *txn) error {
 		current, err := tx.User.Query().
 			Where(user.ID(u.ID), user.CredentialVersion(u.CredentialVersion), forShare).
 			Exist(ctx)
@@ -179,6 +180,9 @@ func (s *Service) startVerifiedSession(ctx context.Context, u *ent.User, a *atte
 		}
 		signinPause(ctx, u, "checked")
 		if p, err = s.startSession(ctx, tx.Client(), u); err != nil {
+			return err
+		}
+		if err := tx.audit(ctx, "signin", u.ID, "session "+p.SessionID.String()); err != nil {
 			return err
 		}
 		return clearFailures(ctx, tx.Client(), a)
@@ -265,7 +269,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Payload, error) {
 	}
 	info, now := RequestInfoFrom(ctx), s.now()
 	var sess *ent.Session
-	err = s.withTx(ctx, func(tx *ent.Tx) error {
+	err = s.withTx(ctx, func(tx *txn) error {
 		n, err := tx.Session.Update().
 			Where(session.RefreshHash(oldHash), session.RevokedAtIsNil(), session.ExpiresAtGT(now)).
 			SetRefreshHash(newHash).
@@ -307,16 +311,21 @@ func (s *Service) revokeIfReused(ctx context.Context, hash string) error {
 	case s.now().Sub(spent.SpentAt) <= s.opts.ReuseGrace:
 		return errBadRefreshToken
 	}
-	sess, err := s.client.Session.UpdateOneID(spent.SessionID).
-		Where(session.RevokedAtIsNil()).
-		SetRevokedAt(s.now()).
-		Save(ctx)
-	switch {
-	case ent.IsNotFound(err): // revoked already
-	case err != nil:
+	err = s.withTx(ctx, func(tx *txn) error {
+		sess, err := tx.Session.UpdateOneID(spent.SessionID).
+			Where(session.RevokedAtIsNil()).
+			SetRevokedAt(s.now()).
+			Save(ctx)
+		switch {
+		case ent.IsNotFound(err): // revoked already
+			return nil
+		case err != nil:
+			return err
+		}
+		return tx.audit(ctx, "refresh.reuse_detected", sess.UserID, "session "+sess.ID.String()+" revoked")
+	})
+	if err != nil {
 		return fmt.Errorf("revoke session %s after refresh token reuse: %w", spent.SessionID, err)
-	default:
-		s.audit(ctx, "refresh.reuse_detected", sess.UserID, "session "+sess.ID.String()+" revoked")
 	}
 	return errBadRefreshToken
 }
@@ -324,20 +333,23 @@ func (s *Service) revokeIfReused(ctx context.Context, hash string) error {
 // Signout revokes the viewer's session, or every session of the viewer's
 // user when all is true.
 func (s *Service) Signout(ctx context.Context, v *Viewer, all bool) error {
-	q := s.client.Session.Update().Where(session.RevokedAtIsNil())
-	if all {
-		q.Where(session.UserID(v.User.ID))
-	} else {
-		q.Where(session.ID(v.SessionID))
-	}
-	if err := q.SetRevokedAt(s.now()).Exec(ctx); err != nil {
+	detail := "session " + v.SessionID.String()
+	err := s.withTx(ctx, func(tx *txn) error {
+		q := tx.Session.Update().Where(session.RevokedAtIsNil())
+		if all {
+			q.Where(session.UserID(v.User.ID))
+			detail = "all sessions"
+		} else {
+			q.Where(session.ID(v.SessionID))
+		}
+		if err := q.SetRevokedAt(s.now()).Exec(ctx); err != nil {
+			return err
+		}
+		return tx.audit(ctx, "signout", v.User.ID, detail)
+	})
+	if err != nil {
 		return fmt.Errorf("revoke sessions of user %s: %w", v.User.ID, err)
 	}
-	detail := "session " + v.SessionID.String()
-	if all {
-		detail = "all sessions"
-	}
-	s.audit(ctx, "signout", v.User.ID, detail)
 	return nil
 }
 

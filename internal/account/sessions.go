@@ -72,17 +72,22 @@ func (s *Service) RevokeSession(ctx context.Context, v *Viewer, id uuid.UUID) er
 		return s.Signout(ctx, v, false)
 	}
 	now := s.now()
-	q := s.client.Session.UpdateOneID(id).Where(session.RevokedAtIsNil(), session.ExpiresAtGT(now))
-	if !v.IsAdmin() {
-		q.Where(session.UserID(v.User.ID))
-	}
-	sess, err := q.SetRevokedAt(now).Save(ctx)
+	err := s.withTx(ctx, func(tx *txn) error {
+		q := tx.Session.UpdateOneID(id).Where(session.RevokedAtIsNil(), session.ExpiresAtGT(now))
+		if !v.IsAdmin() {
+			q.Where(session.UserID(v.User.ID))
+		}
+		sess, err := q.SetRevokedAt(now).Save(ctx)
+		if err != nil {
+			return err
+		}
+		return tx.audit(ctx, "session.revoked", sess.UserID, "session "+sess.ID.String())
+	})
 	switch {
 	case ent.IsNotFound(err):
 		return apperr.ErrNotFound
 	case err != nil:
 		return fmt.Errorf("revoke session %s: %w", id, err)
 	}
-	s.audit(ctx, "session.revoked", sess.UserID, "session "+sess.ID.String())
 	return nil
 }

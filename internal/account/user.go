@@ -29,11 +29,16 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User
 	if err != nil {
 		return nil, err
 	}
-	u, err := nu.create(s.client).Save(ctx)
+	var u *ent.User
+	err = s.withTx(ctx, func(tx *txn) error {
+		if u, err = nu.create(tx.Client()).Save(ctx); err != nil {
+			return userWriteError(err)
+		}
+		return tx.audit(ctx, "user.created", u.ID, fmt.Sprintf("permission level %d", u.PermissionLevel))
+	})
 	if err != nil {
-		return nil, userWriteError(err)
+		return nil, err
 	}
-	s.audit(ctx, "user.created", u.ID, fmt.Sprintf("permission level %d", u.PermissionLevel))
 	return u, nil
 }
 
@@ -130,16 +135,17 @@ func (s *Service) UpdateUser(ctx context.Context, v *Viewer, id uuid.UUID, in Up
 	if self {
 		keep = v.SessionID
 	}
-	return s.saveUser(ctx, target, c, keep)
+	return s.saveUser(ctx, target, c, keep, nil)
 }
 
 // saveUser writes validated changes to target in one transaction. A new
 // password hash moves the user's credential version on and ends every
-// session of the user but keep (none if uuid.Nil).
-// The changes are audited. Returns CONFLICT for a taken email.
-func (s *Service) saveUser(ctx context.Context, target *ent.User, c userFields, keep uuid.UUID) (*ent.User, error) {
+// session of the user but keep (none if uuid.Nil). The changes are audited
+// in the same transaction, with extra, if not nil, audited after them.
+// Returns CONFLICT for a taken email.
+func (s *Service) saveUser(ctx context.Context, target *ent.User, c userFields, keep uuid.UUID, extra func(tx *txn, u *ent.User) error) (*ent.User, error) {
 	var u *ent.User
-	err := s.withTx(ctx, func(tx *ent.Tx) error {
+	err := s.withTx(ctx, func(tx *txn) error {
 		var err error
 		update := tx.User.UpdateOne(target).
 			SetNillableFirstName(c.FirstName).
@@ -155,16 +161,23 @@ func (s *Service) saveUser(ctx context.Context, target *ent.User, c userFields, 
 		if err != nil {
 			return userWriteError(err)
 		}
-		if c.PasswordHash == nil {
-			return nil
+		if c.PasswordHash != nil {
+			revoke := tx.Session.Update().Where(session.UserID(target.ID), session.RevokedAtIsNil(), session.IDNEQ(keep))
+			if err := revoke.SetRevokedAt(s.now()).Exec(ctx); err != nil {
+				return fmt.Errorf("revoke sessions of user %s: %w", target.ID, err)
+			}
 		}
-		revoke := tx.Session.Update().Where(session.UserID(target.ID), session.RevokedAtIsNil(), session.IDNEQ(keep))
-		return revoke.SetRevokedAt(s.now()).Exec(ctx)
+		if err := auditUpdate(ctx, tx, target, u); err != nil {
+			return err
+		}
+		if extra != nil {
+			return extra(tx, u)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.logUpdate(ctx, target, u)
 	return u, nil
 }
 
@@ -233,18 +246,26 @@ func (s *Service) checkCurrentPassword(ctx context.Context, u *ent.User, current
 	return nil
 }
 
-// logUpdate records the security-relevant parts of a user update.
-func (s *Service) logUpdate(ctx context.Context, before, after *ent.User) {
+// auditUpdate audits the security-relevant parts of a user update in its
+// transaction tx.
+func auditUpdate(ctx context.Context, tx *txn, before, after *ent.User) error {
+	var events []event
 	if before.PermissionLevel != after.PermissionLevel {
-		s.audit(ctx, "user.permission_changed", after.ID,
-			fmt.Sprintf("permission level %d -> %d", before.PermissionLevel, after.PermissionLevel))
+		events = append(events, event{"user.permission_changed", after.ID,
+			fmt.Sprintf("permission level %d -> %d", before.PermissionLevel, after.PermissionLevel)})
 	}
 	if before.PasswordHash != after.PasswordHash {
-		s.audit(ctx, "user.password_changed", after.ID, "other sessions revoked")
+		events = append(events, event{"user.password_changed", after.ID, "other sessions revoked"})
 	}
 	if before.Email != after.Email {
-		s.audit(ctx, "user.email_changed", after.ID, "")
+		events = append(events, event{"user.email_changed", after.ID, ""})
 	}
+	for _, e := range events {
+		if err := tx.audit(ctx, e.action, e.userID, e.detail); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DeleteUser deletes user id with their notes and sessions. The caller must
@@ -254,13 +275,17 @@ func (s *Service) DeleteUser(ctx context.Context, v *Viewer, id uuid.UUID) error
 	if v.User.ID == id {
 		return errDeleteSelf
 	}
-	err := s.client.User.DeleteOneID(id).Exec(ctx)
+	err := s.withTx(ctx, func(tx *txn) error {
+		if err := tx.User.DeleteOneID(id).Exec(ctx); err != nil {
+			return err
+		}
+		return tx.audit(ctx, "user.deleted", id, "")
+	})
 	if ent.IsNotFound(err) {
 		return apperr.ErrNotFound
 	} else if err != nil {
 		return fmt.Errorf("delete user %s: %w", id, err)
 	}
-	s.audit(ctx, "user.deleted", id, "")
 	return nil
 }
 

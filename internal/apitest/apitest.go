@@ -67,7 +67,9 @@ var (
 type Options struct {
 	// AccessTTL, RefreshTTL and ReuseGrace default to the server's.
 	AccessTTL, RefreshTTL, ReuseGrace time.Duration
-	Production                        bool
+	// AuditRetention is how long Prune keeps audit events (0: forever).
+	AuditRetention time.Duration
+	Production     bool
 	// DatabaseURL shares a database between servers (see NewInstance);
 	// empty means a fresh one with the current schema.
 	DatabaseURL string
@@ -121,6 +123,7 @@ func (o Options) config(log *slog.Logger, sql *sqlLog) app.Config {
 	c.Tokens.AccessTTL = cmp.Or(o.AccessTTL, c.Tokens.AccessTTL)
 	c.Accounts.RefreshTTL = cmp.Or(o.RefreshTTL, c.Accounts.RefreshTTL)
 	c.Accounts.ReuseGrace = cmp.Or(o.ReuseGrace, c.Accounts.ReuseGrace)
+	c.Accounts.AuditRetention = o.AuditRetention
 	c.Hashing.Workers, c.Hashing.Queue = cmp.Or(o.HashWorkers, runtime.NumCPU()), cmp.Or(o.HashQueue, 256)
 	c.RateLimit.Rate, c.RateLimit.Burst = o.AuthRate, o.AuthBurst
 	c.Signing.Secret, c.Signing.PreviousSecret = o.Secret, o.PreviousSecret
@@ -268,15 +271,6 @@ func (l *sqlLog) record(v ...any) {
 // Forger returns a token forger with the server's key, claims and clock.
 func (c *Client) Forger() authtest.Forger {
 	return authtest.Forger{Key: c.opts.Secret, Issuer: issuer, Audience: audience, Now: c.Clock.Now}
-}
-
-// or returns v, or def when v is zero.
-func or[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // Clock is a test server's clock: it starts at the current time and moves

@@ -202,18 +202,19 @@ func (c *Client) LockWrites(t testing.TB) (release func()) {
 	return release
 }
 
-// FailDeletes makes every DELETE from table fail from now on, with a
-// trigger (on either database), as a database fault in the middle of a
-// transaction would.
-func (c *Client) FailDeletes(t testing.TB, table string) {
+// FailWrites makes every statement of kind (INSERT, UPDATE or DELETE) on
+// table fail from now on, with a trigger (on either database), as a
+// database fault in the middle of a transaction would.
+func (c *Client) FailWrites(t testing.TB, kind, table string) {
 	t.Helper()
+	name := "fail_" + strings.ToLower(kind) + "_" + table
 	driver, stmts := "sqlite", []string{
-		`CREATE TRIGGER fail_deletes BEFORE DELETE ON ` + table + ` BEGIN SELECT RAISE(ABORT, 'injected fault'); END`,
+		`CREATE TRIGGER ` + name + ` BEFORE ` + kind + ` ON ` + table + ` BEGIN SELECT RAISE(ABORT, 'injected fault'); END`,
 	}
 	if database.IsPostgres(c.DatabaseURL) {
 		driver, stmts = "pgx", []string{
-			`CREATE FUNCTION fail_deletes() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$`,
-			`CREATE TRIGGER fail_deletes BEFORE DELETE ON ` + table + ` FOR EACH ROW EXECUTE FUNCTION fail_deletes()`,
+			`CREATE FUNCTION ` + name + `() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$`,
+			`CREATE TRIGGER ` + name + ` BEFORE ` + kind + ` ON ` + table + ` FOR EACH ROW EXECUTE FUNCTION ` + name + `()`,
 		}
 	}
 	db, err := sql.Open(driver, c.DatabaseURL)

@@ -101,7 +101,8 @@ type Signing struct {
 	Alg string `flag:"jwt-alg" env:"JWT_ALG" default:"HS256" help:"signing algorithm of access tokens: HS256, or EdDSA with keys in the database"`
 	// Secret is the HMAC key of HS256. PreviousSecret, if set, is the one
 	// it replaced: it verifies for one access-token lifetime (plus
-	// auth.Leeway) from New, which logs until when.
+	// auth.Leeway) from the first start of any instance with this pair
+	// (see keys.HMACRotationStart), which New logs.
 	Secret, PreviousSecret []byte
 	// KEK encrypts the EdDSA private keys in the database (see keys.Open);
 	// Keys tunes the key set (its AccessTTL, Now and Logger are filled in).
@@ -263,9 +264,17 @@ func signingKeys(ctx context.Context, client *ent.Client, cfg Config, log *slog.
 			if cfg.Now != nil {
 				now = cfg.Now
 			}
-			opts.PreviousUntil = now().Add(cfg.Tokens.AccessTTL + auth.Leeway)
-			log.Warn("the previous HS256 secret verifies access tokens for one access-token lifetime; remove JWT_SECRET_PREVIOUS after that",
-				slog.Time("until", opts.PreviousUntil), slog.String("previous_kid", auth.HMACKeyID(sg.PreviousSecret)))
+			started, err := keys.HMACRotationStart(ctx, client, sg.Secret, sg.PreviousSecret, now())
+			if err != nil {
+				return nil, nil, fmt.Errorf("signing keys: %w", err)
+			}
+			opts.PreviousUntil = started.Add(cfg.Tokens.AccessTTL + auth.Leeway)
+			attrs := []any{slog.Time("until", opts.PreviousUntil), slog.String("previous_kid", auth.HMACKeyID(sg.PreviousSecret))}
+			if now().Before(opts.PreviousUntil) {
+				log.Warn("the previous HS256 secret verifies access tokens for one access-token lifetime from the first start with the new secret; remove JWT_SECRET_PREVIOUS after that", attrs...)
+			} else {
+				log.Warn("the previous HS256 secret no longer verifies: its access-token lifetime after the first start with the new secret is over; remove JWT_SECRET_PREVIOUS", attrs...)
+			}
 		}
 		set, err := auth.NewHMACKeys(sg.Secret, opts)
 		if err != nil {

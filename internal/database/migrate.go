@@ -14,7 +14,7 @@ import (
 
 // migrations holds the versioned migration files of each dialect, written
 // by `go run ./internal/database/gen/main.go NAME` from the ent schema (see
-// the README: it needs MIGRATE_DEV_DATABASE_URL).
+// docs/development.md: it needs MIGRATE_DEV_DATABASE_URL).
 //
 //go:embed migrations
 var migrations embed.FS
