@@ -7,7 +7,6 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -149,7 +148,7 @@ func printHelp(w io.Writer, c command, fs *flag.FlagSet) {
 	env := c.env
 	if c.settings {
 		env = ""
-		for _, s := range settings.List(new(config)) {
+		for _, s := range settings.New(new(config)).Settings {
 			if s.Flag == "" {
 				env += "  " + s.Env + "\t" + s.Help + "\n"
 			}
@@ -166,24 +165,9 @@ func printHelp(w io.Writer, c command, fs *flag.FlagSet) {
 		return
 	}
 	fmt.Fprint(w, "\nFlags (a setting's environment variable, in parentheses, applies when its flag is not given):\n")
-	fs.VisitAll(func(f *flag.Flag) {
-		typ, usage := flag.UnquoteUsage(f)
-		def := f.DefValue
-		if s, ok := f.Value.(*settings.Setting); ok {
-			typ, def = s.Type(), s.Default
-		}
-		if typ == "string" {
-			def = strconv.Quote(def)
-		}
-		if typ != "" {
-			typ = " " + typ
-		}
-		fmt.Fprintf(w, "  -%s%s\n    \t%s", f.Name, typ, strings.ReplaceAll(usage, "\n", "\n    \t"))
-		if def != "" && def != `""` && def != "0" && def != "false" {
-			fmt.Fprintf(w, " (default %s)", def)
-		}
-		fmt.Fprintln(w)
-	})
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
 }
 
 // serveCommand parses the server's settings and serves until a signal.

@@ -56,14 +56,15 @@ func (c *config) Validate() error {
 func parseConfig(name string, args []string, getenv func(string) string, extra func(*flag.FlagSet)) (*config, error) {
 	var c config
 	fs := newFlagSet(name)
-	list := settings.Bind(fs, &c)
+	tree := settings.New(&c)
+	tree.Flags(fs)
 	if extra != nil {
 		extra(fs)
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
-	if err := settings.FromEnv(fs, list, getenv); err != nil {
+	if err := tree.FromEnv(fs, getenv); err != nil {
 		return nil, err
 	}
 	if err := settings.Validate(&c); err != nil {

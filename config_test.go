@@ -104,7 +104,7 @@ func TestSettingsTable(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, rows, "%s has no settings table", settingsDoc)
-	for _, s := range settings.List(new(config)) {
+	for _, s := range settings.New(new(config)).Settings {
 		r, ok := rows[s.Env]
 		if !assert.True(t, ok, "%s: no row for %s (-%s)", settingsDoc, s.Env, s.Flag) {
 			continue
@@ -126,7 +126,7 @@ func TestSettingsTable(t *testing.T) {
 // and each says what it does.
 func TestSettingsAreDistinct(t *testing.T) {
 	seen := map[string]bool{}
-	for _, s := range settings.List(new(config)) {
+	for _, s := range settings.New(new(config)).Settings {
 		for _, name := range []string{"-" + s.Flag, s.Env} {
 			require.False(t, seen[name] && name != "-", "%s is declared twice", name)
 			seen[name] = true

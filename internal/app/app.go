@@ -150,7 +150,7 @@ func (r *RateLimit) Validate() error {
 // Documents are the trusted documents (see persisted.Load).
 type Documents struct {
 	// Files are the manifests; with Only, nothing else runs.
-	Files []string `flag:"persisted-documents" env:"PERSISTED_DOCUMENTS" help:"comma-separated manifest files of trusted documents (graphql-codegen's persisted-documents.json, Apollo's persisted-query-manifest.json)"`
+	Files []string `flag:"persisted-documents" env:"PERSISTED_DOCUMENTS" help:"manifest files of trusted documents (graphql-codegen's persisted-documents.json, Apollo's persisted-query-manifest.json)"`
 	Only  bool     `flag:"persisted-documents-only" env:"PERSISTED_DOCUMENTS_ONLY" help:"run only the trusted documents, refuse any other operation"`
 }
 

@@ -61,9 +61,9 @@ type Config struct {
 	MaxInFlight int `flag:"max-in-flight" env:"MAX_IN_FLIGHT" default:"256" help:"requests running GraphQL at once; others wait for a slot"`
 	// CORSOrigins may call the API from a browser; none by default. Each
 	// is an exact origin (see Validate).
-	CORSOrigins []string `flag:"cors-origins" env:"CORS_ORIGINS" help:"comma-separated origins allowed to call the API from a browser"`
+	CORSOrigins []string `flag:"cors-origins" env:"CORS_ORIGINS" help:"origins allowed to call the API from a browser"`
 	// TrustedProxies may set X-Forwarded-For; none by default.
-	TrustedProxies []netip.Prefix `flag:"trusted-proxies" env:"TRUSTED_PROXIES" help:"comma-separated addresses or CIDRs of proxies whose X-Forwarded-For is believed"`
+	TrustedProxies []netip.Prefix `flag:"trusted-proxies" env:"TRUSTED_PROXIES" help:"addresses or CIDRs of proxies whose X-Forwarded-For is believed"`
 }
 
 // Validate returns an error naming the first setting of c that cannot
