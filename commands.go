@@ -12,8 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"bitgate/auth"
 	"bitgate/internal/account"
+	"bitgate/internal/auth"
 )
 
 // createAdmin creates an ADMIN. The password comes from ADMIN_PASSWORD or

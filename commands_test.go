@@ -11,10 +11,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
-	"bitgate/auth"
 	"bitgate/ent"
 	"bitgate/ent/auditevent"
 	"bitgate/ent/user"
+	"bitgate/internal/auth"
 	"bitgate/internal/database"
 )
 

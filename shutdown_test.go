@@ -115,12 +115,12 @@ func TestShutdownCancelsLateRequestsBeforeClosingTheDatabase(t *testing.T) {
 	require.NotContains(t, log, "panic")
 }
 
-// TestShutdownCancelsSigninsWaitingForAPlace holds more right-password
-// sign-ins to one account in flight than the lockout has places (5):
-// those still waiting for a place when the shutdown cancels them answer
+// TestShutdownCancelsSigninsWaitingForAnAttempt holds more right-password
+// sign-ins to one account in flight than the lockout has attempts (5):
+// those still waiting for an attempt when the shutdown cancels them answer
 // SERVICE_UNAVAILABLE like every cancelled request. Before, they answered
 // RATE_LIMITED "too many sign-ins for this email at once".
-func TestShutdownCancelsSigninsWaitingForAPlace(t *testing.T) {
+func TestShutdownCancelsSigninsWaitingForAnAttempt(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, "-shutdown-drain", "0s", "-shutdown-timeout", "1ms", "-hash-workers", "1", "-auth-rate", "0")
 	u := apitest.Connect(t, s.url).SignUp(t)

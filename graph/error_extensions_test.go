@@ -9,9 +9,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"bitgate/auth"
-	"bitgate/auth/authtest"
 	"bitgate/internal/apitest"
+	"bitgate/internal/auth"
+	"bitgate/internal/auth/authtest"
 )
 
 // TestExpiredTokenSaysRefresh requires an access token that is only too

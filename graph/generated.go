@@ -6808,7 +6808,7 @@ var auditEventImplementors = []string{"AuditEvent", "Node"}
 func (ec *executionContext) _AuditEvent(ctx context.Context, sel ast.SelectionSet, obj *ent.AuditEvent) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditEventImplementors)
 
-	out := newPlainObject(fields)
+	out := newSequentialObject(fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -6870,7 +6870,7 @@ var auditEventConnectionImplementors = []string{"AuditEventConnection"}
 func (ec *executionContext) _AuditEventConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.AuditEventConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditEventConnectionImplementors)
 
-	out := newPlainObject(fields)
+	out := newSequentialObject(fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -6907,7 +6907,7 @@ var auditEventEdgeImplementors = []string{"AuditEventEdge"}
 func (ec *executionContext) _AuditEventEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.AuditEventEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditEventEdgeImplementors)
 
-	out := newPlainObject(fields)
+	out := newSequentialObject(fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -6939,7 +6939,7 @@ var authPayloadImplementors = []string{"AuthPayload"}
 func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionSet, obj *account.Payload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, authPayloadImplementors)
 
-	out := newPlainObject(fields)
+	out := newSequentialObject(fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -6986,7 +6986,7 @@ var bookImplementors = []string{"Book", "Node"}
 func (ec *executionContext) _Book(ctx context.Context, sel ast.SelectionSet, obj *ent.Book) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, bookImplementors)
 
-	out := newPlainObject(fields)
+	out := newSequentialObject(fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -7043,7 +7043,7 @@ var bookConnectionImplementors = []string{"BookConnection"}
 func (ec *executionContext) _BookConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.BookConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, bookConnectionImplementors)
 
-	out := newPlainObject(fields)
+	out := newSequentialObject(fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -7080,7 +7080,7 @@ var bookEdgeImplementors = []string{"BookEdge"}
 func (ec *executionContext) _BookEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.BookEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, bookEdgeImplementors)
 
-	out := newPlainObject(fields)
+	out := newSequentialObject(fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -7305,7 +7305,7 @@ var noteConnectionImplementors = []string{"NoteConnection"}
 func (ec *executionContext) _NoteConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.NoteConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, noteConnectionImplementors)
 
-	out := newPlainObject(fields)
+	out := newSequentialObject(fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -7342,7 +7342,7 @@ var noteEdgeImplementors = []string{"NoteEdge"}
 func (ec *executionContext) _NoteEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.NoteEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, noteEdgeImplementors)
 
-	out := newPlainObject(fields)
+	out := newSequentialObject(fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -7374,7 +7374,7 @@ var pageInfoImplementors = []string{"PageInfo"}
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *entgql.PageInfo[uuid.UUID]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
 
-	out := newPlainObject(fields)
+	out := newSequentialObject(fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -7672,7 +7672,7 @@ var userConnectionImplementors = []string{"UserConnection"}
 func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.UserConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, userConnectionImplementors)
 
-	out := newPlainObject(fields)
+	out := newSequentialObject(fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -7709,7 +7709,7 @@ var userEdgeImplementors = []string{"UserEdge"}
 func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.UserEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, userEdgeImplementors)
 
-	out := newPlainObject(fields)
+	out := newSequentialObject(fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":

@@ -213,7 +213,7 @@ func TestLockoutUnderConcurrency(t *testing.T) {
 	})
 
 	// A client that gives up while its sign-in waits (for the hashing
-	// pool, busy with another account's sign-ins, or for a place to check)
+	// pool, busy with another account's sign-ins, or for an attempt)
 	// and then retries is never locked out: what it gave up was never
 	// checked, so it is no failure.
 	t.Run("a client that gives up and retries is not locked", func(t *testing.T) {
@@ -240,11 +240,11 @@ func TestLockoutUnderConcurrency(t *testing.T) {
 		require.Zero(t, failures(t, c, email))
 		require.Zero(t, audited(t, c, "signin.locked"), "a lock started")
 	})
-	// A sign-in whose place cannot be settled (a database fault) fails
+	// A sign-in whose attempt cannot be settled (a database fault) fails
 	// whole: the session it was to start is not stored either, since both
 	// are one transaction. Before, the session was committed first and
 	// outlived the error, live and held by nobody.
-	t.Run("a sign-in that cannot settle its place stores no session", func(t *testing.T) {
+	t.Run("a sign-in that cannot settle its attempt stores no session", func(t *testing.T) {
 		t.Parallel()
 		c := apitest.New(t)
 		u := c.SignUp(t)
@@ -260,10 +260,10 @@ func TestLockoutUnderConcurrency(t *testing.T) {
 		require.Equal(t, before, sessions(), "a session stored by a sign-in that failed")
 	})
 
-	// An instance that crashes mid-check leaves its place reserved: it
+	// An instance that crashes mid-check leaves its attempt reserved: it
 	// holds no failure and lapses after a minute, so the email is never
 	// locked by it and signs in again once it lapses.
-	t.Run("places left by a crash lapse", func(t *testing.T) {
+	t.Run("attempts left by a crash lapse", func(t *testing.T) {
 		t.Parallel()
 		c := apitest.New(t)
 		email := c.SignUp(t).Email
@@ -271,22 +271,22 @@ func TestLockoutUnderConcurrency(t *testing.T) {
 			require.NoError(t, c.DB.SigninAttempt.Create().SetEmail(email).
 				SetExpiresAt(c.Clock.Now().Add(time.Minute)).Exec(context.Background()))
 		}
-		// While they hold, a sign-in waits for a place, and its client
+		// While they hold, a sign-in waits for an attempt, and its client
 		// gives up.
 		c.HangUp(t, 300*time.Millisecond, "", apitest.OpSignIn, apitest.Credentials(email, apitest.Password))
 
 		c.Clock.Advance(time.Minute)
 		c.SignIn(t, email, apitest.Password)
 		require.Zero(t, failures(t, c, email))
-		// The abandoned request may still be running: once the places
-		// lapsed it could take one itself, which it gives back when done
-		// (the test's clock stays put, so a place kept for good fails).
+		// The abandoned request may still be running: once the attempts
+		// lapsed it could reserve one itself, which it releases when done
+		// (the test's clock stays put, so an attempt kept for good fails).
 		require.Eventually(t, func() bool {
 			held, err := c.DB.SigninAttempt.Query().
 				Where(signinattempt.ExpiresAtGT(c.Clock.Now())).Count(context.Background())
 			require.NoError(t, err)
 			return held == 0
-		}, 10*time.Second, 10*time.Millisecond, "places left reserved")
+		}, 10*time.Second, 10*time.Millisecond, "attempts left reserved")
 	})
 }
 

@@ -6,8 +6,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"bitgate/auth"
 	"bitgate/internal/apitest"
+	"bitgate/internal/auth"
 )
 
 // lookAlikeSignup signs up email and returns the answer.

@@ -7,23 +7,23 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
-// plainObject is what the executor marshals an object into when none of
-// the object's fields runs concurrently (graph/gen puts it in place of
-// gqlgen's graphql.FieldSet): the same Values, Invalids and Dispatch,
-// without what only concurrent and deferred fields use, and a MarshalGQL
-// without the copy of every field, the map and the closures that
-// FieldSet's makes for each object. Objects of up to len(small) fields
-// take one allocation.
-type plainObject struct {
+// sequentialObject is what the executor marshals a sequential object into
+// (gqlgen's word for an object none of whose fields runs concurrently;
+// graph/gen puts it in place of gqlgen's graphql.FieldSet): the same
+// Values, Invalids and Dispatch, without what only concurrent and deferred
+// fields use, and a MarshalGQL without the copy of every field, the map
+// and the closures that FieldSet's makes for each object. Objects of up to
+// len(small) fields take one allocation.
+type sequentialObject struct {
 	fields   []graphql.CollectedField
 	Values   []graphql.Marshaler
 	Invalids uint32
 	small    [8]graphql.Marshaler
 }
 
-// newPlainObject returns the object of fields, none of them set yet.
-func newPlainObject(fields []graphql.CollectedField) *plainObject {
-	o := &plainObject{fields: fields}
+// newSequentialObject returns the object of fields, none of them set yet.
+func newSequentialObject(fields []graphql.CollectedField) *sequentialObject {
+	o := &sequentialObject{fields: fields}
 	if len(fields) <= len(o.small) {
 		o.Values = o.small[:len(fields)]
 	} else {
@@ -33,12 +33,12 @@ func newPlainObject(fields []graphql.CollectedField) *plainObject {
 }
 
 // Dispatch does nothing: every value is set when the executor calls it.
-func (*plainObject) Dispatch(context.Context) {}
+func (*sequentialObject) Dispatch(context.Context) {}
 
 // MarshalGQL writes the object as FieldSet.MarshalGQL does: its fields in
 // order, under their response keys, each key once. A response key is a
 // GraphQL name ([_A-Za-z][_0-9A-Za-z]*), which JSON needs no escape for.
-func (o *plainObject) MarshalGQL(w io.Writer) {
+func (o *sequentialObject) MarshalGQL(w io.Writer) {
 	_, _ = io.WriteString(w, "{")
 	for i := range o.fields {
 		key := o.fields[i].Alias

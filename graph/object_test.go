@@ -10,11 +10,11 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
-// TestPlainObjectMarshalsAsFieldSet writes an object as gqlgen's FieldSet
-// does, byte for byte: fields in order under their response keys, a
-// repeated key once (the first), more fields than fit in the object's own
-// array too.
-func TestPlainObjectMarshalsAsFieldSet(t *testing.T) {
+// TestSequentialObjectMarshalsAsFieldSet writes an object as gqlgen's
+// FieldSet does, byte for byte: fields in order under their response keys,
+// a repeated key once (the first), more fields than fit in the object's
+// own array too.
+func TestSequentialObjectMarshalsAsFieldSet(t *testing.T) {
 	for _, keys := range [][]string{
 		{},
 		{"id"},
@@ -25,16 +25,16 @@ func TestPlainObjectMarshalsAsFieldSet(t *testing.T) {
 		for i, k := range keys {
 			fields[i] = graphql.CollectedField{Field: &ast.Field{Alias: k, Name: "title"}}
 		}
-		gqlgen, plain := graphql.NewFieldSet(fields), newPlainObject(fields)
+		gqlgen, sequential := graphql.NewFieldSet(fields), newSequentialObject(fields)
 		for i := range keys {
 			gqlgen.Values[i] = graphql.MarshalInt(i)
-			plain.Values[i] = graphql.MarshalInt(i)
+			sequential.Values[i] = graphql.MarshalInt(i)
 		}
 		gqlgen.Dispatch(context.Background())
-		plain.Dispatch(context.Background())
+		sequential.Dispatch(context.Background())
 		var want, got bytes.Buffer
 		gqlgen.MarshalGQL(&want)
-		plain.MarshalGQL(&got)
+		sequential.MarshalGQL(&got)
 		require.Equal(t, want.String(), got.String())
 	}
 }

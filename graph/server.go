@@ -42,6 +42,7 @@ type ServerConfig struct {
 // account.WithViewer).
 func NewServer(cfg ServerConfig) *handler.Server {
 	srv := handler.New(NewSchema(cfg.Client, cfg.Accounts, cfg.Content))
+	srv.Use(&fieldMiddlewareGuard{}) // graph/gen writes in-place fields, which no field middleware sees
 	srv.AddTransport(httpTransport{})
 	cache := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(cache)

@@ -11,11 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
-	"bitgate/auth"
-	"bitgate/auth/authtest"
 	"bitgate/ent/auditevent"
 	"bitgate/ent/user"
 	"bitgate/internal/apitest"
+	"bitgate/internal/auth"
+	"bitgate/internal/auth/authtest"
 )
 
 // wrongPassword is a password no test user has.

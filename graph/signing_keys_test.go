@@ -17,9 +17,9 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
 
-	"bitgate/auth"
-	"bitgate/auth/authtest"
 	"bitgate/internal/apitest"
+	"bitgate/internal/auth"
+	"bitgate/internal/auth/authtest"
 	"bitgate/internal/keys"
 )
 

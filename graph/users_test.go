@@ -9,12 +9,12 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"bitgate/auth/authtest"
 	"bitgate/ent/book"
 	"bitgate/ent/note"
 	"bitgate/ent/session"
 	"bitgate/ent/user"
 	"bitgate/internal/apitest"
+	"bitgate/internal/auth/authtest"
 )
 
 // TestPermissionMatrix calls every root field of the contract as every kind

@@ -13,7 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"bitgate/auth"
+	"bitgate/internal/auth"
 )
 
 // bareServer is the yardstick: a plain net/http handler that does a

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"bitgate/auth"
+	"bitgate/internal/auth"
 )
 
 // raiseOpenFiles raises this process's soft limit on open files to at

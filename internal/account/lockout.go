@@ -10,11 +10,11 @@ import (
 
 	"github.com/google/uuid"
 
-	"bitgate/auth"
 	"bitgate/ent"
 	"bitgate/ent/lockout"
 	"bitgate/ent/signinattempt"
 	"bitgate/internal/apperr"
+	"bitgate/internal/auth"
 )
 
 // The contract's lockout: 5 failed sign-ins in a row for one email lock it
@@ -26,33 +26,34 @@ const (
 
 // Only a checked password that did not match is a failure. So that
 // concurrent guesses cannot all be checked before the first failure is
-// stored, a sign-in first reserves a place: a SigninAttempt row, granted
-// only while the email's failures plus the attempts in flight stay under
-// lockoutFailures. Callers past that wait for a place (polling, since the
-// places may be held by other instances) until their context ends. A place
-// is given back when the check ends, whatever its outcome, on a context
-// the client cannot cancel; one left by a crash lapses after attemptLease,
-// and the check itself is bounded well below it, so a live check never
-// outlasts its place.
+// stored, a sign-in first reserves an attempt: a SigninAttempt row, granted
+// only while the email's failures plus its attempts in flight stay under
+// lockoutFailures. Callers past that wait until they can reserve one
+// (polling, since other instances may hold the attempts) or their context
+// ends. An attempt is released when the check ends, whatever its outcome,
+// on a context the client cannot cancel; one left by a crash lapses after
+// attemptLease, and the check itself is bounded well below it, so a live
+// check never outlasts its attempt.
 const (
 	attemptLease   = time.Minute
-	attemptTimeout = 45 * time.Second // waiting for a place and checking the password
+	attemptTimeout = 45 * time.Second // reserving an attempt and checking the password
 	settleTimeout  = 5 * time.Second  // storing the outcome once the check is over
 	pollFirst      = 10 * time.Millisecond
 	pollMax        = 200 * time.Millisecond
 )
 
-// attempt is a place reserved to check one password for email.
+// attempt is a reserved SigninAttempt row: leave to check one password for
+// email.
 type attempt struct {
 	id    int
 	email string
 }
 
-// reserveAttempt waits for a place to check a password for email and
-// reserves it. Returns RATE_LIMITED, with the seconds left, while the email
-// is locked, or when ctx's deadline passes before a place frees (with
-// ctx's error as the cause); ctx's error when it is cancelled first; or an
-// error if the database fails.
+// reserveAttempt reserves an attempt to check a password for email,
+// waiting until one is free. Returns RATE_LIMITED, with the seconds left,
+// while the email is locked, or when ctx's deadline passes before an
+// attempt frees (with ctx's error as the cause); ctx's error when it is
+// cancelled first; or an error if the database fails.
 func (s *Service) reserveAttempt(ctx context.Context, email string) (*attempt, error) {
 	wait := pollFirst
 	for {
@@ -60,8 +61,8 @@ func (s *Service) reserveAttempt(ctx context.Context, email string) (*attempt, e
 		if a != nil || err != nil || !lockedUntil.IsZero() {
 			return a, s.lockedError(lockedUntil, err)
 		}
-		// Every place is taken. Wait until a plain read sees one free, so
-		// that waiters do not queue for the write lock (SQLite's, or the
+		// Every attempt is reserved. Wait until a plain read sees one free,
+		// so that waiters do not queue for the write lock (SQLite's, or the
 		// lockout row's) while nothing changes.
 		for free := false; !free; wait = min(2*wait, pollMax) {
 			timer := time.NewTimer(wait/2 + rand.N(wait)) // jittered, so that waiters spread out
@@ -71,14 +72,14 @@ func (s *Service) reserveAttempt(ctx context.Context, email string) (*attempt, e
 				if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 					// Cancelled (the client left, or a shutdown): answered
 					// like any cancelled request.
-					return nil, fmt.Errorf("wait for a sign-in place: %w", ctx.Err())
+					return nil, fmt.Errorf("wait for a sign-in attempt: %w", ctx.Err())
 				}
 				e := apperr.Limited("too many sign-ins for this email at once, retry shortly", time.Second)
 				e.Err = ctx.Err()
 				return nil, e
 			case <-timer.C:
 			}
-			free, lockedUntil, err = s.placeFree(ctx, email)
+			free, lockedUntil, err = s.attemptFree(ctx, email)
 			if err != nil || !lockedUntil.IsZero() {
 				return nil, s.lockedError(lockedUntil, err)
 			}
@@ -94,9 +95,9 @@ func (s *Service) lockedError(lockedUntil time.Time, err error) error {
 	return apperr.Limited("too many failed sign-ins for this email, try again later", lockedUntil.Sub(s.now()))
 }
 
-// placeFree reads, without locking anything, whether email has a place
-// free (tryReserve decides), or the end of its lock.
-func (s *Service) placeFree(ctx context.Context, email string) (free bool, lockedUntil time.Time, err error) {
+// attemptFree reads, without locking anything, whether email has an
+// attempt free (tryReserve decides), or the end of its lock.
+func (s *Service) attemptFree(ctx context.Context, email string) (free bool, lockedUntil time.Time, err error) {
 	now := s.now()
 	failures := 0
 	l, err := s.client.Lockout.Query().Where(lockout.Email(email)).Only(ctx)
@@ -116,11 +117,11 @@ func (s *Service) placeFree(ctx context.Context, email string) (free bool, locke
 	return failures+inFlight < lockoutFailures, time.Time{}, nil
 }
 
-// tryReserve reserves a place for email in one transaction, which first
-// locks the email's lockout row (creating it) so that reservations and
+// tryReserve reserves an attempt for email in one transaction, which first
+// locks the email's lockout row (creating it) so that the attempts and
 // outcomes of one email take turns on every instance. It returns the
-// place, or when the email is locked the end of the lock, or neither when
-// every place is taken.
+// attempt, or when the email is locked the end of the lock, or neither
+// when every attempt is reserved.
 func (s *Service) tryReserve(ctx context.Context, email string) (a *attempt, lockedUntil time.Time, err error) {
 	now := s.now()
 	err = s.withTx(ctx, func(tx *txn) error {
@@ -162,8 +163,8 @@ func (s *Service) tryReserve(ctx context.Context, email string) (a *attempt, loc
 }
 
 // settleAttempt stores the outcome of a check of a that did not start a
-// session, whose verification returned checkErr (not nil), and gives a's
-// place back, on a context that outlives the request's cancellation: a
+// session, whose verification returned checkErr (not nil), and releases a,
+// on a context that outlives the request's cancellation: a
 // checked password counts even if the client left. u is the account
 // checked, nil for an unknown email. A mismatch is a failure, audited,
 // which locks the email when it is the fifth in a row, and answers the one
@@ -178,16 +179,16 @@ func (s *Service) settleAttempt(ctx context.Context, a *attempt, u *ent.User, ch
 		return s.recordFailure(ctx, a, u)
 	}
 	if err := releaseAttempt(ctx, s.client, a); err != nil {
-		// The place lapses by itself; the answer is checkErr's.
-		s.log.WarnContext(ctx, "give back sign-in attempt", slog.Any("error", err))
+		// The attempt lapses by itself; the answer is checkErr's.
+		s.log.WarnContext(ctx, "release sign-in attempt", slog.Any("error", err))
 	}
 	return checkErr
 }
 
 // clearFailures settles a successful check of a, in the transaction of
 // client that stores its session: it resets the email's failures (unless
-// it is locked) and gives a's place back, so that a session is stored if
-// and only if the place is settled.
+// it is locked) and releases a, so that a session is stored if and only if
+// a is settled.
 func clearFailures(ctx context.Context, client *ent.Client, a *attempt) error {
 	if _, err := client.Lockout.Delete().Where(lockout.Email(a.email), lockout.LockedUntilIsNil()).Exec(ctx); err != nil {
 		return fmt.Errorf("reset lockout: %w", err)
@@ -195,7 +196,7 @@ func clearFailures(ctx context.Context, client *ent.Client, a *attempt) error {
 	return releaseAttempt(ctx, client, a)
 }
 
-// recordFailure counts a's failed check and gives its place back in one
+// recordFailure counts a's failed check and releases a in one
 // transaction, locking the email when the failure is the last one allowed.
 // It audits signin.failed, and signin.locked when the lock starts, in the
 // same transaction, and returns the bad-credentials error, or an error if
@@ -233,7 +234,7 @@ func (s *Service) recordFailure(ctx context.Context, a *attempt, u *ent.User) er
 	return apperr.ErrBadCredentials
 }
 
-// attemptsInFlight counts the places of email reserved and not lapsed at
+// attemptsInFlight counts the attempts of email reserved and not lapsed at
 // now (lapsed ones go with Prune).
 func attemptsInFlight(ctx context.Context, client *ent.Client, email string, now time.Time) (int, error) {
 	n, err := client.SigninAttempt.Query().
@@ -245,7 +246,7 @@ func attemptsInFlight(ctx context.Context, client *ent.Client, email string, now
 	return n, nil
 }
 
-// releaseAttempt deletes a's reservation.
+// releaseAttempt deletes a's row.
 func releaseAttempt(ctx context.Context, client *ent.Client, a *attempt) error {
 	if err := client.SigninAttempt.DeleteOneID(a.id).Exec(ctx); err != nil && !ent.IsNotFound(err) {
 		return fmt.Errorf("release sign-in attempt: %w", err)

@@ -33,7 +33,7 @@ func (s *Service) Prune(ctx context.Context) (int, error) {
 	if err != nil {
 		return sessions, fmt.Errorf("prune lockouts: %w", err)
 	}
-	// Places a crashed instance held for sign-ins, lapsed long ago.
+	// Attempts a crashed instance left reserved, lapsed long ago.
 	attempts, err := s.client.SigninAttempt.Delete().Where(signinattempt.ExpiresAtLT(before)).Exec(ctx)
 	if err != nil {
 		return sessions + lockouts, fmt.Errorf("prune sign-in attempts: %w", err)

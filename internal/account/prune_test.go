@@ -8,8 +8,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"bitgate/auth/authtest"
 	"bitgate/internal/apitest"
+	"bitgate/internal/auth/authtest"
 )
 
 func TestMain(m *testing.M) { apitest.Main(m) }

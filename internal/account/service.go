@@ -13,9 +13,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"bitgate/auth"
 	"bitgate/ent"
 	"bitgate/internal/apperr"
+	"bitgate/internal/auth"
 )
 
 // Options are the session settings of a Service. The tagged fields are

@@ -11,12 +11,12 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
-	"bitgate/auth"
 	"bitgate/ent"
 	"bitgate/ent/session"
 	"bitgate/ent/spenttoken"
 	"bitgate/ent/user"
 	"bitgate/internal/apperr"
+	"bitgate/internal/auth"
 )
 
 // maxRefreshTokenLen bounds the refresh tokens worth hashing; real ones are 43 bytes.
@@ -63,10 +63,10 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (*Payload, error) 
 // amount of hashing work. Only a checked password that does not match
 // counts against the email's lockout, and no more passwords of one email
 // are checked at once than failures remain before the lock: a sign-in past
-// that waits for a place (see reserveAttempt). Returns RATE_LIMITED while
-// the email is locked out, when ctx's deadline passes before a place
-// frees, when the client address is over its limit, or when hashing is
-// saturated.
+// that waits for an attempt (see reserveAttempt). Returns RATE_LIMITED
+// while the email is locked out, when ctx's deadline passes before an
+// attempt frees, when the client address is over its limit, or when
+// hashing is saturated.
 func (s *Service) Signin(ctx context.Context, email, password string) (*Payload, error) {
 	if err := s.allow(ctx, "signin"); err != nil {
 		return nil, err
@@ -84,7 +84,7 @@ func (s *Service) Signin(ctx context.Context, email, password string) (*Payload,
 		return nil, apperr.ErrBadCredentials
 	}
 	// Waiting, checking and storing the session are bounded, so that they
-	// never outlive the place (attemptLease).
+	// never outlive the attempt (attemptLease).
 	checkCtx, cancel := context.WithTimeout(ctx, attemptTimeout)
 	defer cancel()
 	a, err := s.reserveAttempt(checkCtx, normal)
@@ -162,7 +162,7 @@ var errPasswordChanged = errors.New("the password changed during sign-in")
 // session is stored, so a password change either commits first (and the
 // check fails) or waits, and then revokes this session with the others; on
 // SQLite the transaction holds the database's write lock from its start.
-// The same transaction settles the sign-in's place a (clearFailures) and
+// The same transaction settles the sign-in's attempt a (clearFailures) and
 // stores its audit event, so that no session is stored whose sign-in then
 // fails, and none without its event. Returns
 // errPasswordChanged when the version moved.

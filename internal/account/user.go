@@ -7,10 +7,10 @@ import (
 
 	"github.com/google/uuid"
 
-	"bitgate/auth"
 	"bitgate/ent"
 	"bitgate/ent/session"
 	"bitgate/internal/apperr"
+	"bitgate/internal/auth"
 )
 
 var (

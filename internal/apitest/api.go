@@ -12,10 +12,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"bitgate/auth"
-	"bitgate/auth/authtest"
 	"bitgate/ent"
 	"bitgate/internal/account"
+	"bitgate/internal/auth"
+	"bitgate/internal/auth/authtest"
 )
 
 // Selections of the API's types, each written once.

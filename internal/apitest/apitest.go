@@ -42,11 +42,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"bitgate/auth/authtest"
 	"bitgate/ent"
 	"bitgate/graph"
 	"bitgate/internal/account"
 	"bitgate/internal/app"
+	"bitgate/internal/auth/authtest"
 	"bitgate/internal/database"
 	"bitgate/internal/keys"
 	"bitgate/internal/metrics"

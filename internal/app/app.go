@@ -16,10 +16,10 @@ import (
 
 	"entgo.io/ent/dialect"
 
-	"bitgate/auth"
 	"bitgate/ent"
 	"bitgate/graph"
 	"bitgate/internal/account"
+	"bitgate/internal/auth"
 	"bitgate/internal/content"
 	"bitgate/internal/database"
 	"bitgate/internal/httpapi"

@@ -11,44 +11,48 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
 )
 
 // TestLimitInFlight sends 20 requests at once through a limit of 3 to a
-// handler that holds each until released: at most 3 run at a time, and all
-// 20 are answered once released.
+// handler that holds each until released. Once every request has gone as
+// far as it can (synctest.Wait: all of them blocked, in the handler or
+// waiting for a slot), exactly 3 are running; all 20 are answered once
+// released, never more than 3 at a time.
 func TestLimitInFlight(t *testing.T) {
 	t.Parallel()
-	var running, most, ran atomic.Int64
-	release := make(chan struct{})
-	h := limitInFlight(3, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
-		n := running.Add(1)
-		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
-		}
-		ran.Add(1)
-		<-release
-		running.Add(-1)
-	}))
-	ts := httptest.NewServer(h)
-	defer ts.Close()
-
-	var wg sync.WaitGroup
-	for range 20 {
-		wg.Go(func() {
-			if res, err := ts.Client().Get(ts.URL); err == nil {
-				res.Body.Close()
+	synctest.Test(t, func(t *testing.T) {
+		var running, most, answered atomic.Int64
+		release := make(chan struct{})
+		h := limitInFlight(3, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			n := running.Add(1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 			}
-		})
-	}
-	require.Eventually(t, func() bool { return running.Load() >= 3 }, 5*time.Second, time.Millisecond)
-	time.Sleep(50 * time.Millisecond) // room for more to start, if the limit let them
-	most3 := most.Load()
-	close(release)
-	wg.Wait()
-	require.EqualValues(t, 3, most3, "requests running at once")
-	require.EqualValues(t, 20, ran.Load(), "requests answered")
+			<-release
+			running.Add(-1)
+			w.WriteHeader(http.StatusTeapot)
+		}))
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Go(func() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+				if w.Code == http.StatusTeapot {
+					answered.Add(1)
+				}
+			})
+		}
+		synctest.Wait()
+		require.EqualValues(t, 3, running.Load(), "requests running once all are blocked")
+		close(release)
+		wg.Wait()
+		require.EqualValues(t, 20, answered.Load(), "requests answered")
+		require.EqualValues(t, 3, most.Load(), "requests running at once")
+		time.Sleep(workerIdle) // on the bubble's clock, which moves at once: the idle workers end
+	})
 }
 
 // TestLimitInFlightReusesWorkers serves requests one after another: they

@@ -112,10 +112,10 @@ func isTrusted(addr netip.Addr, trusted []netip.Prefix) bool {
 }
 
 // withDeadline ends the request's context after d, so that whatever it
-// waits for (the database, the hashing pool, a sign-in's place) gives up
-// and the request is answered (SERVICE_UNAVAILABLE, or RATE_LIMITED for a
-// sign-in that found no place or hashing slot) before the client or a
-// proxy gives up on it.
+// waits for (the database, the hashing pool, a sign-in's lockout attempt)
+// gives up and the request is answered (SERVICE_UNAVAILABLE, or
+// RATE_LIMITED for a sign-in that found no attempt or hashing slot) before
+// the client or a proxy gives up on it.
 func withDeadline(d time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), d)

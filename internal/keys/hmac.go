@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"time"
 
-	"bitgate/auth"
 	"bitgate/ent"
 	"bitgate/ent/secretrotation"
+	"bitgate/internal/auth"
 )
 
 // HMACRotationStart returns when the HS256 secret current replaced

@@ -24,8 +24,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"bitgate/auth"
 	"bitgate/ent"
+	"bitgate/internal/auth"
 )
 
 // Timings of the key set.

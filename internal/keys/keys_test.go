@@ -16,9 +16,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"bitgate/auth"
 	"bitgate/ent"
 	"bitgate/internal/apitest"
+	"bitgate/internal/auth"
 	"bitgate/internal/database"
 	"bitgate/internal/keys"
 )

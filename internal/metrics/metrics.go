@@ -20,7 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vektah/gqlparser/v2/ast"
 
-	"bitgate/auth"
+	"bitgate/internal/auth"
 )
 
 // Metrics are the server's metrics. Its methods are safe for concurrent use.

@@ -8,8 +8,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
 
-	"bitgate/auth"
-	"bitgate/auth/authtest"
+	"bitgate/internal/auth"
+	"bitgate/internal/auth/authtest"
 )
 
 // TestParseTellsExpiryAlone requires ErrExpired for a token refused only

@@ -15,7 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"bitgate/auth"
+	"bitgate/internal/auth"
 )
 
 // Forger makes tokens with a server's key, issuer and audience. Every token

@@ -14,8 +14,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"bitgate/auth"
-	"bitgate/auth/authtest"
+	"bitgate/internal/auth"
+	"bitgate/internal/auth/authtest"
 )
 
 // edKeys is an EdDSA KeySet held in memory, standing in for the database

@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"bitgate/auth"
+	"bitgate/internal/auth"
 )
 
 func FuzzParse(f *testing.F) {

@@ -15,8 +15,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"bitgate/auth"
-	"bitgate/auth/authtest"
+	"bitgate/internal/auth"
+	"bitgate/internal/auth/authtest"
 )
 
 // forger makes tokens as newTokens' would be: same key, issuer, audience.

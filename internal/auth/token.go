@@ -1,5 +1,7 @@
 // Package auth issues and verifies access tokens, refresh tokens and
-// password hashes for the GraphQL auth server.
+// password hashes for the GraphQL auth server. It is the server's own:
+// another service verifies bitgate's access tokens with the JWKS and any
+// JOSE library (docs/signing-keys.md), not with this package.
 package auth
 
 import (
