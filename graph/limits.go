@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -13,10 +14,12 @@ import (
 	"github.com/vektah/gqlparser/v2/parser"
 
 	"bitgate/internal/apperr"
+	"bitgate/internal/settings"
 )
 
 // Limits bound what one GraphQL request may ask for. They are settings
-// (see internal/settings), with their defaults: the deepest useful query
+// (see internal/settings), with their defaults, which NewServer gives a
+// zero field: the deepest useful query
 // (GraphiQL's introspection) has depth 13 and holds about 80 fields; a
 // full page of 100 notes with their owners costs about 2 000.
 type Limits struct {
@@ -32,6 +35,19 @@ type Limits struct {
 	// validation takes time that grows with the square of the fields in
 	// one selection, so a huge document is refused before it is validated.
 	MaxFields int `flag:"max-fields" env:"MAX_QUERY_FIELDS" default:"500" help:"fields a query document may hold"`
+}
+
+// defaultLimits are the declared defaults of Limits.
+var defaultLimits = settings.Default[Limits]()
+
+// withDefaults returns l with each zero limit at its declared default, for
+// a server built without the settings (in a test, say).
+func (l Limits) withDefaults() Limits {
+	l.MaxDepth = cmp.Or(l.MaxDepth, defaultLimits.MaxDepth)
+	l.MaxComplexity = cmp.Or(l.MaxComplexity, defaultLimits.MaxComplexity)
+	l.MaxAuthFields = cmp.Or(l.MaxAuthFields, defaultLimits.MaxAuthFields)
+	l.MaxFields = cmp.Or(l.MaxFields, defaultLimits.MaxFields)
+	return l
 }
 
 // Validate returns an error naming the first limit that is not positive.

@@ -26,8 +26,7 @@ type ServerConfig struct {
 	// errors suggest names ("Did you mean …"); both map the schema, so
 	// production turns it off.
 	Introspection bool
-	// Limits bound depth, fields, complexity and auth mutations per
-	// request; they must be valid (see Limits.Validate).
+	// Limits bound depth, fields, complexity and auth mutations per request.
 	Limits Limits
 	// Documents are the trusted documents clients may run by id; with
 	// DocumentsOnly, nothing else runs.
@@ -41,6 +40,7 @@ type ServerConfig struct {
 // recovery. It expects the request's viewer in the context (see
 // account.WithViewer).
 func NewServer(cfg ServerConfig) *handler.Server {
+	limits := cfg.Limits.withDefaults()
 	srv := handler.New(NewSchema(cfg.Client, cfg.Accounts, cfg.Content))
 	srv.Use(&fieldMiddlewareGuard{}) // graph/gen writes in-place fields, which no field middleware sees
 	srv.AddTransport(httpTransport{})
@@ -57,10 +57,10 @@ func NewServer(cfg ServerConfig) *handler.Server {
 		srv.SetValidationRulesFn(rulesWithoutSuggestions)
 	}
 	srv.Use(operationLimits{
-		maxDepth: cfg.Limits.MaxDepth, maxAuth: cfg.Limits.MaxAuthFields, maxFields: cfg.Limits.MaxFields,
-		maxComplexity: cfg.Limits.MaxComplexity, introspection: cfg.Introspection, cache: cache,
+		maxDepth: limits.MaxDepth, maxAuth: limits.MaxAuthFields, maxFields: limits.MaxFields,
+		maxComplexity: limits.MaxComplexity, introspection: cfg.Introspection, cache: cache,
 	})
-	srv.Use(extension.FixedComplexityLimit(cfg.Limits.MaxComplexity))
+	srv.Use(extension.FixedComplexityLimit(limits.MaxComplexity))
 	srv.SetErrorPresenter(errorPresenter(cfg.Logger))
 	srv.SetRecoverFunc(recoverFunc(cfg.Logger))
 	return srv

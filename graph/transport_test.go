@@ -18,7 +18,6 @@ import (
 	"bitgate/ent/book"
 	"bitgate/graph"
 	"bitgate/internal/apitest"
-	"bitgate/internal/app"
 	"bitgate/internal/content"
 	"bitgate/internal/database"
 )
@@ -487,7 +486,6 @@ func TestPanicIsRecovered(t *testing.T) {
 	log := &apitest.Log{}
 	c := apitest.Serve(t, graph.NewServer(graph.ServerConfig{
 		Client: client, Content: content.NewService(client), Logger: slog.New(slog.NewTextHandler(log, nil)),
-		Limits: app.Defaults().GraphQL,
 	}))
 
 	r := c.Do(t, "", apitest.OpSignIn, apitest.Credentials("a@b.co", "whatever1"))
