@@ -11,6 +11,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
+
+	"bitgate/internal/settings"
 )
 
 // proc is what a command gets from its process: the environment and the
@@ -26,25 +28,22 @@ type command struct {
 	name  string
 	args  string // what follows the name in a synopsis
 	about string // one line for the list of commands
-	env   string // help on the environment variables only the command reads
-	run   func(p proc, args []string) error
+	// settings says the command takes the server's settings (parseConfig).
+	settings bool
+	env      string // help on the environment variables only the command reads
+	run      func(p proc, args []string) error
 }
-
-// secretEnv is the help on the signing secrets, which are never flags.
-const secretEnv = "  JWT_SECRET\tHMAC key of access tokens (its bytes), instead of -jwt-secret-file or a generated key\n" +
-	"  JWT_SECRET_PREVIOUS\tthe HMAC key JWT_SECRET replaced: verifies for one access-token lifetime from the first start with JWT_SECRET\n" +
-	"  JWT_KEY_ENCRYPTION_KEY\twith JWT_ALG=EdDSA: 32 bytes, base64, that encrypt the signing keys in the database\n"
 
 // commands are bitgate's subcommands, in the order help lists them; serve
 // is the default.
 var commands = []command{
-	{name: "serve", args: "[flags]", about: "serve the API (the default command)", env: secretEnv, run: serveCommand},
+	{name: "serve", args: "[flags]", about: "serve the API (the default command)", settings: true, run: serveCommand},
 	{
 		name: "create-admin", args: "-email E [-promote] [flags]", about: "create an ADMIN; with -promote, make an existing account ADMIN with a new password",
-		env: secretEnv + "  ADMIN_PASSWORD\tthe admin's password; without it, the first line of standard input\n",
+		settings: true, env: "  ADMIN_PASSWORD\tthe admin's password; without it, the first line of standard input\n",
 		run: createAdmin,
 	},
-	{name: "keys", args: "list|rotate [flags]", about: "list the EdDSA signing keys, or add one that signs after 10 minutes", env: secretEnv, run: keysCommand},
+	{name: "keys", args: "list|rotate [flags]", about: "list the EdDSA signing keys, or add one that signs after 10 minutes", settings: true, run: keysCommand},
 	{name: "hash-password", args: "< password", about: "print the argon2id hash of the password on standard input", run: hashPassword},
 	{name: "check-hash", args: "< hashes", about: "check password hashes to import, one a line on standard input; exit 1 if sign-in would refuse any", run: checkHash},
 	{name: "version", about: "print the build's version and the versions of its modules", run: version},
@@ -133,8 +132,9 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 }
 
 // printHelp writes the help of command c, whose flags are fs: for serve,
-// the list of commands too. Defaults shown are the built-in ones, never
-// values from the environment.
+// the list of commands too; for a command that takes the server's
+// settings, those read from the environment only. Defaults shown are the
+// built-in ones, never values from the environment.
 func printHelp(w io.Writer, c command, fs *flag.FlagSet) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if c.name == "serve" {
@@ -147,8 +147,18 @@ func printHelp(w io.Writer, c command, fs *flag.FlagSet) {
 	} else {
 		fmt.Fprintf(tw, "Usage:\n  bitgate %s\n\n%s.\n", strings.TrimSpace(c.name+" "+c.args), strings.ToUpper(c.about[:1])+c.about[1:])
 	}
-	if c.env != "" {
-		fmt.Fprint(tw, "\nEnvironment only (secrets are never flags, so that ps does not show them):\n"+c.env)
+	env := c.env
+	if c.settings {
+		env = ""
+		for _, s := range settings.New(new(config)).Settings {
+			if s.Flag == "" {
+				env += "  " + s.Env + "\t" + s.Help + "\n"
+			}
+		}
+		env += c.env
+	}
+	if env != "" {
+		fmt.Fprint(tw, "\nEnvironment only (secrets are never flags, so that ps does not show them):\n"+env)
 	}
 	tw.Flush()
 	n := 0

@@ -117,7 +117,7 @@ func TestSecretIsNoFlag(t *testing.T) {
 	getenv := func(k string) string { return map[string]string{"JWT_SECRET": "from the environment"}[k] }
 	cfg, err := parseConfig("bitgate", nil, getenv, nil)
 	require.NoError(t, err)
-	require.Equal(t, "from the environment", cfg.JWTSecret)
+	require.Equal(t, "from the environment", cfg.Secrets.JWTSecret)
 }
 
 // TestHelp asks for help every way there is: it lists the commands and

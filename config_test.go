@@ -2,10 +2,15 @@ package main
 
 import (
 	"net/netip"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"bitgate/internal/settings"
 )
 
 // TestParseConfigDefaults holds the defaults to the contract: :8080, a
@@ -15,16 +20,16 @@ func TestParseConfigDefaults(t *testing.T) {
 	c, err := parseConfig("t", nil, func(string) string { return "" }, nil)
 	require.NoError(t, err)
 	require.Equal(t, ":8080", c.Addr)
-	require.Equal(t, "file:data/bitgate.db", c.databaseURL())
-	require.Equal(t, 15*time.Minute, c.AccessTTL)
-	require.Equal(t, 30*24*time.Hour, c.RefreshTTL)
-	require.Equal(t, 10*time.Second, c.ReuseGrace)
-	require.False(t, c.production())
-	require.Empty(t, c.CORSOrigins)
-	require.Empty(t, c.TrustedProxies)
-	require.Equal(t, 64, c.IPv6Prefix)
-	require.Equal(t, 30, c.MaxSessions)
-	require.Equal(t, "NORMAL", c.SQLiteSynchronous)
+	require.Equal(t, "file:data/bitgate.db", c.App.DatabaseURL)
+	require.Equal(t, 15*time.Minute, c.App.Tokens.AccessTTL)
+	require.Equal(t, 30*24*time.Hour, c.App.Accounts.RefreshTTL)
+	require.Equal(t, 10*time.Second, c.App.Accounts.ReuseGrace)
+	require.False(t, c.App.Production())
+	require.Empty(t, c.App.HTTP.CORSOrigins)
+	require.Empty(t, c.App.HTTP.TrustedProxies)
+	require.Equal(t, 64, c.App.Accounts.IPv6Prefix)
+	require.Equal(t, 30, c.App.Accounts.MaxSessions)
+	require.Equal(t, "NORMAL", c.App.Database.Synchronous)
 }
 
 // TestParseConfigFromEnvAndFlags reads settings from the environment, with
@@ -39,16 +44,16 @@ func TestParseConfigFromEnvAndFlags(t *testing.T) {
 	c, err := parseConfig("t", []string{"-addr", ":9001"}, func(k string) string { return env[k] }, nil)
 	require.NoError(t, err)
 	require.Equal(t, ":9001", c.Addr, "a flag beats the environment")
-	require.Equal(t, time.Second, c.ReuseGrace)
-	require.True(t, c.production())
-	require.Equal(t, "postgres://u@h/db", c.databaseURL())
-	require.Equal(t, []string{"https://a.example", "https://b.example"}, c.CORSOrigins)
-	require.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")}, c.TrustedProxies)
-	require.Equal(t, 0.5, c.AuthRate)
-	require.Equal(t, 9, c.Limits.MaxDepth)
-	require.Equal(t, 56, c.IPv6Prefix)
-	require.Equal(t, 5, c.MaxSessions)
-	require.Equal(t, "FULL", c.SQLiteSynchronous)
+	require.Equal(t, time.Second, c.App.Accounts.ReuseGrace)
+	require.True(t, c.App.Production())
+	require.Equal(t, "postgres://u@h/db", c.App.DatabaseURL)
+	require.Equal(t, []string{"https://a.example", "https://b.example"}, c.App.HTTP.CORSOrigins)
+	require.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")}, c.App.HTTP.TrustedProxies)
+	require.Equal(t, 0.5, c.App.RateLimit.Rate)
+	require.Equal(t, 9, c.App.GraphQL.MaxDepth)
+	require.Equal(t, 56, c.App.Accounts.IPv6Prefix)
+	require.Equal(t, 5, c.App.Accounts.MaxSessions)
+	require.Equal(t, "FULL", c.App.Database.Synchronous)
 
 	_, err = parseConfig("t", nil, func(k string) string { return map[string]string{"SQLITE_SYNCHRONOUS": "OFF"}[k] }, nil)
 	require.ErrorContains(t, err, "SQLITE_SYNCHRONOUS must be NORMAL or FULL")
@@ -63,6 +68,71 @@ func TestPersistedDocumentsOnlyNeedsDocuments(t *testing.T) {
 	env["PERSISTED_DOCUMENTS"] = "a.json, b.json"
 	c, err := parseConfig("t", nil, func(k string) string { return env[k] }, nil)
 	require.NoError(t, err)
-	require.Equal(t, []string{"a.json", "b.json"}, c.PersistedDocuments)
-	require.True(t, c.PersistedDocumentsOnly)
+	require.Equal(t, []string{"a.json", "b.json"}, c.App.Documents.Files)
+	require.True(t, c.App.Documents.Only)
+}
+
+// settingsDoc is the file whose settings table (the one headed
+// "| flag | environment | default | meaning |") TestSettingsTable holds
+// to the declarations.
+const settingsDoc = "docs/configuration.md"
+
+// TestSettingsTable: every declared setting has a row in the docs'
+// settings table with its flag ("(none)" for an environment-only one),
+// its variable and, when it declares one, its default; and every row is a
+// declared setting. Adding a setting without its row, or a row without
+// its setting, fails here.
+func TestSettingsTable(t *testing.T) {
+	doc, err := os.ReadFile(settingsDoc)
+	require.NoError(t, err)
+	type row struct{ flag, def string }
+	rows := map[string]row{} // by environment variable
+	in := false
+	for line := range strings.Lines(string(doc)) {
+		cells := strings.Split(strings.Trim(strings.TrimSpace(line), "|"), "|")
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		switch {
+		case strings.Join(cells, "|") == "flag|environment|default|meaning":
+			in = true
+		case !strings.HasPrefix(line, "|"):
+			in = false
+		case in && !strings.HasPrefix(cells[0], "---"):
+			require.Len(t, cells, 4, "%s: a row of the settings table: %s", settingsDoc, line)
+			env := strings.Trim(cells[1], "`")
+			require.NotContains(t, rows, env, "%s: two rows for %s", settingsDoc, env)
+			rows[env] = row{cells[0], cells[2]}
+		}
+	}
+	require.NotEmpty(t, rows, "%s has no settings table", settingsDoc)
+	for _, s := range settings.New(new(config)).Settings {
+		r, ok := rows[s.Env]
+		if !assert.True(t, ok, "%s: no row for %s (-%s)", settingsDoc, s.Env, s.Flag) {
+			continue
+		}
+		delete(rows, s.Env)
+		flagCell := "(none)"
+		if s.Flag != "" {
+			flagCell = "`-" + s.Flag + "`"
+		}
+		assert.Equal(t, flagCell, r.flag, "%s: the flag of %s", settingsDoc, s.Env)
+		if s.Default != "" {
+			assert.Equal(t, "`"+s.Default+"`", r.def, "%s: the default of %s", settingsDoc, s.Env)
+		}
+	}
+	assert.Empty(t, rows, "%s: rows for settings nobody declares", settingsDoc)
+}
+
+// TestSettingsAreDistinct: no two settings share a flag or a variable,
+// and each says what it does.
+func TestSettingsAreDistinct(t *testing.T) {
+	seen := map[string]bool{}
+	for _, s := range settings.New(new(config)).Settings {
+		for _, name := range []string{"-" + s.Flag, s.Env} {
+			require.False(t, seen[name] && name != "-", "%s is declared twice", name)
+			seen[name] = true
+		}
+		require.NotEmpty(t, s.Help, s.Env)
+	}
 }

@@ -146,8 +146,8 @@ func TestParseConfigRejects(t *testing.T) {
 		"CORS_ORIGINS": " https://a.example, ,https://b.example ", "TRUSTED_PROXIES": "10.0.0.1, 192.168.0.0/16",
 	})
 	require.NoError(t, err)
-	require.Equal(t, []string{"https://a.example", "https://b.example"}, cfg.CORSOrigins)
-	require.Len(t, cfg.TrustedProxies, 2)
-	require.Equal(t, "10.0.0.1/32", cfg.TrustedProxies[0].String())
-	require.False(t, cfg.production(), "development is the default")
+	require.Equal(t, []string{"https://a.example", "https://b.example"}, cfg.App.HTTP.CORSOrigins)
+	require.Len(t, cfg.App.HTTP.TrustedProxies, 2)
+	require.Equal(t, "10.0.0.1/32", cfg.App.HTTP.TrustedProxies[0].String())
+	require.False(t, cfg.App.Production(), "development is the default")
 }

@@ -1,14 +1,3 @@
-// Command bitgate is a GraphQL API server with sign-up, sign-in, rotating
-// refresh tokens and bitmask permissions built in.
-//
-// Usage:
-//
-//	bitgate [serve] [flags]                serve (the default)
-//	bitgate create-admin -email E [flags]  create or promote an ADMIN
-//	bitgate hash-password < password       hash a password read on stdin
-//	bitgate keys list|rotate [flags]       list or rotate the EdDSA signing keys
-//	bitgate version                        print the build's versions
-//	bitgate help [command]                 print help
 package main
 
 import (
@@ -29,32 +18,20 @@ import (
 	"bitgate/internal/metrics"
 )
 
-func main() {
-	os.Exit(exitStatus(run(os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr), os.Stderr))
-}
-
-// newApp builds the server for cfg through the constructor the tests use.
+// newApp builds the server for cfg through the constructor the tests use,
+// with the signing keys' material (see signingConfig), a logger, HSTS
+// when serving TLS, and metrics when they are served.
 func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app.App, error) {
-	signing, err := signingConfig(cfg, log)
-	if err != nil {
+	ac := cfg.App
+	var err error
+	if ac.Signing, err = signingConfig(cfg, log); err != nil {
 		return nil, err
 	}
-	var m *metrics.Metrics
+	ac.Logger, ac.HTTP.TLS = log, cfg.TLSCertFile != ""
 	if cfg.MetricsAddr != "" {
-		m = metrics.New()
+		ac.Metrics = metrics.New()
 	}
-	return app.New(ctx, app.Config{
-		DatabaseURL: cfg.databaseURL(), Pool: cfg.Pool, SQLiteSynchronous: cfg.SQLiteSynchronous, DBTimeout: cfg.DBTimeout,
-		Signing: signing, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
-		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace, AuditRetention: cfg.AuditRetention,
-		HashWorkers: cfg.HashWorkers, HashQueue: cfg.HashQueue, MaxSessionsPerUser: cfg.MaxSessions,
-		AuthRate: cfg.AuthRate, AuthBurst: cfg.AuthBurst, IPv6Prefix: cfg.IPv6Prefix,
-		Logger: log, Production: cfg.production(), Limits: cfg.Limits,
-		MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout, MaxInFlight: cfg.MaxInFlight, CORSOrigins: cfg.CORSOrigins,
-		TrustedProxies: cfg.TrustedProxies, TLS: cfg.TLSCertFile != "",
-		PersistedDocuments: cfg.PersistedDocuments, PersistedDocumentsOnly: cfg.PersistedDocumentsOnly,
-		Metrics: m,
-	})
+	return app.New(ctx, ac)
 }
 
 // serve runs the server until SIGINT or SIGTERM, then shuts it down in
@@ -129,7 +106,7 @@ func serveUntil(ctx context.Context, a *app.App, lns listeners, cfg *config, log
 		Handler:           a.Handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30*time.Second + cfg.RequestTimeout + 10*time.Second, // body, handling, answer
+		WriteTimeout:      30*time.Second + cfg.App.HTTP.RequestTimeout + 10*time.Second, // body, handling, answer
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return requests },
@@ -157,7 +134,7 @@ func serveUntil(ctx context.Context, a *app.App, lns listeners, cfg *config, log
 			errc <- srv.Serve(ln)
 		}
 	}()
-	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("env", cfg.Env))
+	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("env", cfg.App.Env))
 	var serveErr error
 	select {
 	case err := <-errc:
@@ -243,7 +220,7 @@ func newLogger(cfg *config, w io.Writer) *slog.Logger {
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	var h slog.Handler = slog.NewTextHandler(w, opts)
-	if cfg.production() {
+	if cfg.App.Production() {
 		h = slog.NewJSONHandler(w, opts)
 	}
 	return slog.New(h)

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 
 	"bitgate/internal/app"
@@ -14,33 +19,48 @@ import (
 // the data dir beside the SQLite file.
 const kekFileName = "jwt-kek"
 
-// signingConfig reads the keys of cfg.JWTAlg: for HS256 the secret and the
-// previous one; for EdDSA the KEK.
+// secrets are the keys of access tokens. The keys themselves are read from
+// the environment only, never from flags, so that neither ps nor -h shows
+// them; each may be given in a file instead, whose name is no secret.
+type secrets struct {
+	JWTSecret     string `env:"JWT_SECRET" help:"HMAC key of access tokens (its bytes), instead of -jwt-secret-file or a generated key"`
+	JWTSecretFile string `flag:"jwt-secret-file" env:"JWT_SECRET_FILE" help:"file holding the HMAC key of access tokens, when JWT_SECRET (environment only) is not set"`
+	// Previous is the HS256 secret JWTSecret replaced.
+	Previous     string `env:"JWT_SECRET_PREVIOUS" help:"the HMAC key JWT_SECRET replaced: verifies for one access-token lifetime from the first start with JWT_SECRET"`
+	PreviousFile string `flag:"jwt-secret-previous-file" env:"JWT_SECRET_PREVIOUS_FILE" help:"file holding the HMAC key the current one replaced, when JWT_SECRET_PREVIOUS (environment only) is not set"`
+	// KEK encrypts the EdDSA private keys in the database.
+	KEK     string `env:"JWT_KEY_ENCRYPTION_KEY" help:"with JWT_ALG=EdDSA: 32 bytes, base64, that encrypt the signing keys in the database"`
+	KEKFile string `flag:"jwt-key-encryption-key-file" env:"JWT_KEY_ENCRYPTION_KEY_FILE" help:"file holding the key that encrypts the EdDSA keys, when JWT_KEY_ENCRYPTION_KEY (environment only) is not set"`
+}
+
+// signingConfig returns cfg's signing configuration with the keys of its
+// algorithm read: for HS256 the secret and the previous one; for EdDSA the
+// KEK.
 func signingConfig(cfg *config, log *slog.Logger) (app.Signing, error) {
-	if cfg.JWTAlg == "EdDSA" {
-		kek, err := keyEncryptionKey(cfg, log)
-		return app.Signing{Alg: "EdDSA", KEK: kek}, err
+	sg := cfg.App.Signing
+	var err error
+	if sg.Alg == "EdDSA" {
+		sg.KEK, err = keyEncryptionKey(cfg, log)
+		return sg, err
 	}
-	secret, err := signingSecret(cfg)
-	if err != nil {
+	if sg.Secret, err = signingSecret(cfg); err != nil {
 		return app.Signing{}, err
 	}
-	previous, err := previousSecret(cfg)
-	if err != nil {
+	if sg.PreviousSecret, err = previousSecret(cfg); err != nil {
 		return app.Signing{}, err
 	}
-	return app.Signing{Alg: "HS256", Secret: secret, PreviousSecret: previous}, nil
+	return sg, nil
 }
 
 // previousSecret returns JWT_SECRET_PREVIOUS or the contents of
 // JWT_SECRET_PREVIOUS_FILE, or nil if neither is set. In production it must
 // be at least 32 bytes, as JWT_SECRET.
 func previousSecret(cfg *config) ([]byte, error) {
-	key, err := envOrFile("JWT_SECRET_PREVIOUS", cfg.JWTSecretPrevious, cfg.JWTSecretPreviousFile)
+	key, err := envOrFile("JWT_SECRET_PREVIOUS", cfg.Secrets.Previous, cfg.Secrets.PreviousFile)
 	if err != nil {
 		return nil, err
 	}
-	if key != nil && len(key) < minProductionSecret && cfg.production() {
+	if key != nil && len(key) < minProductionSecret && cfg.App.Production() {
 		return nil, fmt.Errorf("APP_ENV=production needs a previous signing secret of at least %d bytes, got %d", minProductionSecret, len(key))
 	}
 	return key, nil
@@ -53,11 +73,11 @@ func previousSecret(cfg *config) ([]byte, error) {
 // file, with a warning: the private keys are then only as safe as that
 // file, and instances on other hosts cannot decrypt them.
 func keyEncryptionKey(cfg *config, log *slog.Logger) ([]byte, error) {
-	b, err := envOrFile("JWT_KEY_ENCRYPTION_KEY", cfg.KEK, cfg.KEKFile)
+	b, err := envOrFile("JWT_KEY_ENCRYPTION_KEY", cfg.Secrets.KEK, cfg.Secrets.KEKFile)
 	switch {
 	case err != nil:
 		return nil, err
-	case b == nil && cfg.production():
+	case b == nil && cfg.App.Production():
 		return nil, errors.New("JWT_ALG=EdDSA in production needs JWT_KEY_ENCRYPTION_KEY or JWT_KEY_ENCRYPTION_KEY_FILE (32 bytes, base64: openssl rand -base64 32)")
 	case b == nil:
 		path := filepath.Join(cfg.DataDir, kekFileName)
@@ -73,4 +93,110 @@ func keyEncryptionKey(cfg *config, log *slog.Logger) ([]byte, error) {
 		return nil, fmt.Errorf("JWT_KEY_ENCRYPTION_KEY: %w", err)
 	}
 	return kek, nil
+}
+
+// secretFileName is the generated signing secret, kept in the data dir.
+const secretFileName = "jwt-secret"
+
+// minProductionSecret is the shortest signing secret production accepts:
+// 256 bits, the size of HS256's hash.
+const minProductionSecret = 32
+
+// signingSecret returns the HMAC key of access tokens: JWT_SECRET's bytes,
+// else the contents of JWT_SECRET_FILE, else a secret generated on first
+// start and kept in the data dir with mode 0600. In production the secret
+// must be configured, and at least 32 bytes long.
+func signingSecret(cfg *config) ([]byte, error) {
+	key, err := configuredSecret(cfg)
+	switch {
+	case err != nil:
+		return nil, err
+	case key == nil && cfg.App.Production():
+		return nil, errors.New("APP_ENV=production needs JWT_SECRET or JWT_SECRET_FILE: a generated secret is not shared between instances nor backed up")
+	case key == nil:
+		return generatedSecret(filepath.Join(cfg.DataDir, secretFileName), newHexSecret)
+	case len(key) < minProductionSecret && cfg.App.Production():
+		return nil, fmt.Errorf("APP_ENV=production needs a signing secret of at least %d bytes, got %d", minProductionSecret, len(key))
+	}
+	return key, nil
+}
+
+// configuredSecret returns JWT_SECRET or the contents of JWT_SECRET_FILE,
+// or nil if neither is set.
+func configuredSecret(cfg *config) ([]byte, error) {
+	return envOrFile("JWT_SECRET", cfg.Secrets.JWTSecret, cfg.Secrets.JWTSecretFile)
+}
+
+// envOrFile returns the secret value of the setting name, else the
+// contents of the file name_FILE names (its line ending dropped), or nil if
+// neither is set. It returns an error if the file cannot be read or holds
+// nothing.
+func envOrFile(name, value, file string) ([]byte, error) {
+	switch {
+	case value != "":
+		return []byte(value), nil
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("read %s_FILE: %w", name, err)
+		}
+		key := bytes.TrimRight(b, "\r\n")
+		if len(key) == 0 {
+			return nil, fmt.Errorf("%s_FILE %s is empty", name, file)
+		}
+		return key, nil
+	}
+	return nil, nil
+}
+
+// newHexSecret returns 256 random bits, hex-encoded.
+func newHexSecret() (string, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("generate signing secret: %w", err)
+	}
+	return hex.EncodeToString(raw), nil
+}
+
+// generatedSecret reads the secret at path, creating it with generate if it
+// does not exist.
+func generatedSecret(path string, generate func() (string, error)) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if key := bytes.TrimSpace(b); len(key) > 0 {
+			return key, nil
+		}
+		return nil, fmt.Errorf("secret %s is empty", path)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read secret: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	secret, err := generate()
+	if err != nil {
+		return nil, err
+	}
+	key := []byte(secret)
+	// Write a temporary file, then link it into place: of two processes
+	// starting at once, one links and the other reads the winner's secret.
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*")
+	if err != nil {
+		return nil, fmt.Errorf("create secret %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(append(key, '\n'))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("write secret %s: %w", path, err)
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+		return generatedSecret(path, generate)
+	} else if err != nil {
+		return nil, fmt.Errorf("save secret %s: %w", path, err)
+	}
+	return key, nil
 }

@@ -83,7 +83,7 @@ func TestSigningKeysEdDSA(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, got, again, "the second start reads the same KEK")
 
-	cfg.KEKFile = path // the file variant reads what was generated
+	cfg.Secrets.KEKFile = path // the file variant reads what was generated
 	fromFile, err := keyEncryptionKey(cfg, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	require.Equal(t, got, fromFile)
@@ -94,7 +94,7 @@ func TestParseConfigJWTAlg(t *testing.T) {
 	t.Parallel()
 	cfg, _, err := configInTempDir(t, nil)
 	require.NoError(t, err)
-	require.Equal(t, "HS256", cfg.JWTAlg)
+	require.Equal(t, "HS256", cfg.App.Signing.Alg)
 	for _, alg := range []string{"none", "RS256", "eddsa", "HS512"} {
 		_, _, err := configInTempDir(t, map[string]string{"JWT_ALG": alg})
 		require.ErrorContains(t, err, "JWT_ALG", "JWT_ALG=%s", alg)

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"bitgate/internal/apitest"
+	"bitgate/internal/app"
 )
 
 // TestTwoInstancesOneDatabase runs two servers on one database, as behind
@@ -118,7 +119,7 @@ func TestRevocationUnderLoadAcrossInstances(t *testing.T) {
 func TestConcurrentSigninsKeepTheSessionCap(t *testing.T) {
 	t.Parallel()
 	const maxSessions = 3
-	servers := []*apitest.Client{apitest.New(t, apitest.Options{MaxSessions: maxSessions})}
+	servers := []*apitest.Client{apitest.New(t, apitest.Options{Config: func(c *app.Config) { c.Accounts.MaxSessions = maxSessions }})}
 	servers = append(servers, servers[0].NewInstance(t))
 	u := servers[0].SignUp(t)
 	servers[0].Clock.Advance(time.Minute) // the sign-up's session is the least recently used

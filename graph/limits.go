@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -13,54 +14,58 @@ import (
 	"github.com/vektah/gqlparser/v2/parser"
 
 	"bitgate/internal/apperr"
+	"bitgate/internal/settings"
 )
 
-// Limits bound what one GraphQL request may ask for. Zero fields take the
-// defaults below.
+// Limits bound what one GraphQL request may ask for. They are settings
+// (see internal/settings), with their defaults, which NewServer gives a
+// zero field: the deepest useful query
+// (GraphiQL's introspection) has depth 13 and holds about 80 fields; a
+// full page of 100 notes with their owners costs about 2 000.
 type Limits struct {
 	// MaxDepth is the deepest selection nesting, introspection included.
-	MaxDepth int
+	MaxDepth int `flag:"max-depth" env:"MAX_QUERY_DEPTH" default:"15" help:"deepest selection nesting"`
 	// MaxComplexity is gqlgen's complexity limit; list fields cost their
 	// page size times their selection.
-	MaxComplexity int
+	MaxComplexity int `flag:"max-complexity" env:"MAX_COMPLEXITY" default:"5000" help:"query complexity limit"`
 	// MaxAuthFields is how many of each of signin, signup and refresh one
 	// request may hold, aliases included.
-	MaxAuthFields int
+	MaxAuthFields int `flag:"max-auth-fields" env:"MAX_AUTH_FIELDS" default:"1" help:"signin, signup and refresh fields allowed each per request"`
 	// MaxFields is how many fields a query document may hold. GraphQL
 	// validation takes time that grows with the square of the fields in
 	// one selection, so a huge document is refused before it is validated.
-	MaxFields int
+	MaxFields int `flag:"max-fields" env:"MAX_QUERY_FIELDS" default:"500" help:"fields a query document may hold"`
 }
 
-// Default limits: the deepest useful query (GraphiQL's introspection) has
-// depth 13; a full page of 100 notes with their owners costs about 2 000.
-// GraphiQL's introspection holds about 80 fields.
-const (
-	DefaultMaxDepth      = 15
-	DefaultMaxComplexity = 5000
-	DefaultMaxAuthFields = 1
-	DefaultMaxFields     = 500
+// defaultLimits are the declared defaults of Limits.
+var defaultLimits = settings.Default[Limits]()
 
-	// maxTokens bounds the parser's work on a query (a 1 MiB body of
-	// one-byte tokens would be a million).
-	maxTokens = 20_000
-)
-
+// withDefaults returns l with each zero limit at its declared default, for
+// a server built without the settings (in a test, say).
 func (l Limits) withDefaults() Limits {
-	if l.MaxDepth <= 0 {
-		l.MaxDepth = DefaultMaxDepth
-	}
-	if l.MaxComplexity <= 0 {
-		l.MaxComplexity = DefaultMaxComplexity
-	}
-	if l.MaxAuthFields <= 0 {
-		l.MaxAuthFields = DefaultMaxAuthFields
-	}
-	if l.MaxFields <= 0 {
-		l.MaxFields = DefaultMaxFields
-	}
+	l.MaxDepth = cmp.Or(l.MaxDepth, defaultLimits.MaxDepth)
+	l.MaxComplexity = cmp.Or(l.MaxComplexity, defaultLimits.MaxComplexity)
+	l.MaxAuthFields = cmp.Or(l.MaxAuthFields, defaultLimits.MaxAuthFields)
+	l.MaxFields = cmp.Or(l.MaxFields, defaultLimits.MaxFields)
 	return l
 }
+
+// Validate returns an error naming the first limit that is not positive.
+func (l *Limits) Validate() error {
+	for _, f := range []struct {
+		env string
+		v   int
+	}{{"MAX_QUERY_DEPTH", l.MaxDepth}, {"MAX_COMPLEXITY", l.MaxComplexity}, {"MAX_AUTH_FIELDS", l.MaxAuthFields}, {"MAX_QUERY_FIELDS", l.MaxFields}} {
+		if f.v <= 0 {
+			return fmt.Errorf("%s must be positive", f.env)
+		}
+	}
+	return nil
+}
+
+// maxTokens bounds the parser's work on a query (a 1 MiB body of one-byte
+// tokens would be a million).
+const maxTokens = 20_000
 
 // authFields are the mutations that cost a password hash or a token
 // rotation: aliasing them is how brute force hides in one request.

@@ -6,6 +6,7 @@ import (
 	"bitgate/ent"
 	"bitgate/internal/account"
 	"bitgate/internal/content"
+	"bitgate/internal/settings"
 )
 
 // Resolver holds the dependencies of the resolvers. It is built only by
@@ -21,7 +22,7 @@ type Resolver struct {
 // the @hasPermission directive and the list fields' complexity wired in
 // (lists of sessions priced at the accounts' cap on them).
 func NewSchema(client *ent.Client, accounts *account.Service, content *content.Service) graphql.ExecutableSchema {
-	maxSessions := account.DefaultMaxSessions
+	maxSessions := settings.Default[account.Options]().MaxSessions
 	if accounts != nil {
 		maxSessions = accounts.MaxSessions()
 	}

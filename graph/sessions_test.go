@@ -16,6 +16,7 @@ import (
 	"bitgate/ent/user"
 	"bitgate/graph"
 	"bitgate/internal/apitest"
+	"bitgate/internal/app"
 	"bitgate/internal/auth"
 	"bitgate/internal/auth/authtest"
 )
@@ -640,7 +641,7 @@ func TestAdminSessions(t *testing.T) {
 // keeps exactly the cap, the newest included.
 func TestSessionsPerUserAreCapped(t *testing.T) {
 	t.Parallel()
-	c := apitest.New(t, apitest.Options{MaxSessions: 3})
+	c := apitest.New(t, apitest.Options{Config: func(c *app.Config) { c.Accounts.MaxSessions = 3 }})
 	first := c.SignUp(t)
 	c.Clock.Advance(time.Minute)
 	second := c.SignIn(t, first.Email, apitest.Password)
@@ -679,7 +680,7 @@ func TestSessionsPerUserAreCapped(t *testing.T) {
 // aliases of either pass a complexity limit that many would not.
 func TestSessionListsCostPerSession(t *testing.T) {
 	t.Parallel()
-	c := apitest.New(t, apitest.Options{MaxSessions: 30, Limits: graph.Limits{MaxComplexity: 100}})
+	c := apitest.New(t, apitest.Options{Limits: graph.Limits{MaxComplexity: 100}, Config: func(c *app.Config) { c.Accounts.MaxSessions = 30 }})
 	u := c.SignUp(t)
 	for _, field := range []string{"sessions { id }", "me { sessions { id } }"} {
 		aliases := func(n int) string {

@@ -16,31 +16,39 @@ import (
 	"bitgate/ent"
 	"bitgate/internal/apperr"
 	"bitgate/internal/auth"
+	"bitgate/internal/settings"
 )
 
-// Options are the session settings of a Service.
+// Options are the session settings of a Service. The tagged fields are
+// settings (see internal/settings), with their defaults; the others are
+// filled in by the caller.
 type Options struct {
 	// RefreshTTL is how long a session lives without being refreshed.
-	RefreshTTL time.Duration
+	RefreshTTL time.Duration `flag:"refresh-ttl" env:"REFRESH_TOKEN_TTL" default:"720h" help:"refresh token (session) lifetime"`
 	// ReuseGrace is how long after a rotation the spent refresh token is
 	// refused without revoking the session (a client's lost response, or
 	// two tabs refreshing at once).
-	ReuseGrace time.Duration
+	ReuseGrace time.Duration `flag:"refresh-reuse-grace" env:"REFRESH_REUSE_GRACE" default:"10s" help:"how long a spent refresh token is refused without revoking its session"`
 	// MaxSessions is how many live sessions a user may have: a session
-	// started past it ends the user's least recently used one. 0 means
-	// DefaultMaxSessions.
-	MaxSessions int
+	// started past it ends the user's least recently used one. The default
+	// allows one sign-in a day for the whole of the default refresh-token
+	// lifetime (30 days), on as many devices and browsers as a person
+	// uses, and keeps an ADMIN's page of 100 users with their sessions' ids
+	// under the default complexity limit, since lists of sessions are
+	// priced at the cap.
+	MaxSessions int `flag:"max-sessions-per-user" env:"MAX_SESSIONS_PER_USER" default:"30" help:"live sessions a user may have; a session started past it ends the least recently used one"`
+	// IPv6Prefix is how many leading bits of an IPv6 address the limits
+	// count as one client: by default a /64, the smallest network a home,
+	// a phone or a server is usually given, so that its owner, who holds
+	// every address in it, cannot take a fresh budget from each. An IPv4
+	// address is always a client of its own.
+	IPv6Prefix int `flag:"rate-limit-ipv6-prefix" env:"RATE_LIMIT_IPV6_PREFIX" default:"64" help:"leading bits of an IPv6 address that the per-address limits count as one client"`
+	// AuditRetention is how long audit events are kept before Prune
+	// deletes them (90 days by default); 0 keeps them forever.
+	AuditRetention time.Duration `flag:"audit-retention" env:"AUDIT_RETENTION" default:"2160h" help:"how long audit events are kept (0: forever)"`
 	// Limiter limits signin, signup and refresh per client address; nil
 	// means no limit.
 	Limiter Limiter
-	// IPv6Prefix is how many leading bits of an IPv6 address the limits
-	// count as one client; 0 means clientip.DefaultIPv6Prefix (64). An
-	// IPv4 address is always a client of its own.
-	IPv6Prefix int
-	// AuditRetention is how long audit events are kept before Prune
-	// deletes them; 0 keeps them forever (DefaultAuditRetention is the
-	// server's default).
-	AuditRetention time.Duration
 	// Logger receives security events; nil means slog.Default().
 	Logger *slog.Logger
 	// Events, if set, is told the action of every security event as it is
@@ -51,16 +59,24 @@ type Options struct {
 	Now func() time.Time
 }
 
-// DefaultMaxSessions is the default cap on a user's live sessions: one
-// sign-in a day for the whole of the default refresh-token lifetime (30
-// days), on as many devices and browsers as a person uses. It also keeps an
-// ADMIN's page of 100 users with their sessions' ids under the default
-// complexity limit, since lists of sessions are priced at the cap.
-const DefaultMaxSessions = 30
-
-// DefaultAuditRetention is how long the server keeps audit events unless
-// told otherwise: 90 days.
-const DefaultAuditRetention = 90 * 24 * time.Hour
+// Validate returns an error naming the first setting of o out of range:
+// RefreshTTL must be positive, MaxSessions at least 1, ReuseGrace and
+// AuditRetention not negative, and IPv6Prefix 1 to 128.
+func (o *Options) Validate() error {
+	switch {
+	case o.RefreshTTL <= 0:
+		return errors.New("REFRESH_TOKEN_TTL must be positive")
+	case o.MaxSessions < 1:
+		return errors.New("MAX_SESSIONS_PER_USER must be at least 1")
+	case o.ReuseGrace < 0:
+		return errors.New("REFRESH_REUSE_GRACE must not be negative")
+	case o.AuditRetention < 0:
+		return errors.New("AUDIT_RETENTION must not be negative")
+	case o.IPv6Prefix < 1 || o.IPv6Prefix > 128:
+		return fmt.Errorf("RATE_LIMIT_IPV6_PREFIX must be 1 to 128, not %d", o.IPv6Prefix)
+	}
+	return nil
+}
 
 // Limiter takes a token from a key's bucket at now, reporting whether it
 // could and if not how long until it can: ratelimit.Limiter in one
@@ -90,8 +106,8 @@ func NewService(client *ent.Client, tokens *auth.Tokens, hasher *auth.Hasher, op
 	if now == nil {
 		now = time.Now
 	}
-	if opts.MaxSessions <= 0 {
-		opts.MaxSessions = DefaultMaxSessions
+	if opts.MaxSessions <= 0 { // a service built without its settings
+		opts.MaxSessions = settings.Default[Options]().MaxSessions
 	}
 	return &Service{client: client, tokens: tokens, hasher: hasher, opts: opts, log: log, now: now}
 }

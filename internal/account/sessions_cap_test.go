@@ -10,6 +10,7 @@ import (
 	"bitgate/ent"
 	"bitgate/internal/account"
 	"bitgate/internal/apitest"
+	"bitgate/internal/app"
 	"bitgate/internal/database"
 )
 
@@ -23,7 +24,7 @@ import (
 func TestSessionCapHoldsAgainstRacingSignins(t *testing.T) {
 	// Not parallel: it replaces the sign-in pause of the whole package.
 	const maxSessions = 2
-	c := apitest.New(t, apitest.Options{MaxSessions: maxSessions})
+	c := apitest.New(t, apitest.Options{Config: func(c *app.Config) { c.Accounts.MaxSessions = maxSessions }})
 	u := c.SignUp(t)
 	c.Clock.Advance(time.Minute)
 	sessions := []apitest.Session{u, c.SignIn(t, u.Email, apitest.Password)}

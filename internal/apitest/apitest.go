@@ -18,6 +18,7 @@ package apitest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -31,6 +32,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -58,16 +60,16 @@ var (
 	audience = "bitgate-test-api"
 )
 
-// Options change a test server; the zero value is the contract's defaults
-// with no per-address limit.
+// Options change a test server; the zero value is the binary's defaults
+// (app.Defaults) with the test defaults below and no per-address limit.
+// The fields are the settings tests change most; Config reaches any
+// other.
 type Options struct {
-	// AccessTTL, RefreshTTL and ReuseGrace default to 15m, 720h and 10s.
+	// AccessTTL, RefreshTTL and ReuseGrace default to the server's.
 	AccessTTL, RefreshTTL, ReuseGrace time.Duration
 	// AuditRetention is how long Prune keeps audit events (0: forever).
 	AuditRetention time.Duration
 	Production     bool
-	// MaxSessions caps a user's live sessions (0: the server's default).
-	MaxSessions int
 	// DatabaseURL shares a database between servers (see NewInstance);
 	// empty means a fresh one with the current schema.
 	DatabaseURL string
@@ -82,8 +84,8 @@ type Options struct {
 	// (0: 30s both, above the server's 5s default for a call: a test
 	// machine under load is slow, not down; outage tests set their own).
 	RequestTimeout, DBTimeout time.Duration
-	// Limits, CORSOrigins, TrustedProxies and the persisted documents go
-	// to the server as they are.
+	// Limits' non-zero fields, CORSOrigins, TrustedProxies and the
+	// persisted documents go to the server as they are.
 	Limits                 graph.Limits
 	CORSOrigins            []string
 	TrustedProxies         []netip.Prefix
@@ -96,6 +98,10 @@ type Options struct {
 	// Keys tunes them.
 	EdDSA bool
 	Keys  keys.Options
+	// Config, if set, changes the server's configuration last, after the
+	// fields above: any setting, as the binary's flags and environment
+	// would (c.HTTP.MaxInFlight = 4, say).
+	Config func(c *app.Config)
 	// Clock is the server's clock; nil means a new one at the current time.
 	Clock *Clock
 	// Log, if set, receives the server log at every level instead of the
@@ -103,6 +109,39 @@ type Options struct {
 	Log *Log
 	// Metrics, if set, receives the server's metrics.
 	Metrics *metrics.Metrics
+}
+
+// config returns the server's configuration for o, whose DatabaseURL,
+// Secret and Clock are set: app.Defaults, then the test defaults, then
+// o's fields that are set, then o.Config.
+func (o Options) config(log *slog.Logger, sql *sqlLog) app.Config {
+	c := app.Defaults()
+	c.DatabaseURL, c.Logger, c.Metrics, c.Now = o.DatabaseURL, log, o.Metrics, o.Clock.Now
+	c.Database.EntOptions = []ent.Option{ent.Debug(), ent.Log(sql.record)}
+	c.Database.CallTimeout, c.HTTP.RequestTimeout = cmp.Or(o.DBTimeout, 30*time.Second), cmp.Or(o.RequestTimeout, 30*time.Second)
+	c.Tokens.Issuer, c.Tokens.Audience = issuer, audience
+	c.Tokens.AccessTTL = cmp.Or(o.AccessTTL, c.Tokens.AccessTTL)
+	c.Accounts.RefreshTTL = cmp.Or(o.RefreshTTL, c.Accounts.RefreshTTL)
+	c.Accounts.ReuseGrace = cmp.Or(o.ReuseGrace, c.Accounts.ReuseGrace)
+	c.Accounts.AuditRetention = o.AuditRetention
+	c.Hashing.Workers, c.Hashing.Queue = cmp.Or(o.HashWorkers, runtime.NumCPU()), cmp.Or(o.HashQueue, 256)
+	c.RateLimit.Rate, c.RateLimit.Burst = o.AuthRate, o.AuthBurst
+	c.Signing.Secret, c.Signing.PreviousSecret = o.Secret, o.PreviousSecret
+	if o.EdDSA {
+		c.Signing = app.Signing{Alg: "EdDSA", KEK: kek, Keys: o.Keys}
+	}
+	if o.Production {
+		c.Env = "production"
+	}
+	l := &c.GraphQL
+	l.MaxDepth, l.MaxComplexity = cmp.Or(o.Limits.MaxDepth, l.MaxDepth), cmp.Or(o.Limits.MaxComplexity, l.MaxComplexity)
+	l.MaxAuthFields, l.MaxFields = cmp.Or(o.Limits.MaxAuthFields, l.MaxAuthFields), cmp.Or(o.Limits.MaxFields, l.MaxFields)
+	c.HTTP.CORSOrigins, c.HTTP.TrustedProxies = o.CORSOrigins, o.TrustedProxies
+	c.Documents = app.Documents{Files: o.PersistedDocuments, Only: o.PersistedDocumentsOnly}
+	if o.Config != nil {
+		o.Config(&c)
+	}
+	return c
 }
 
 // Client is a running test server and a client of its API.
@@ -153,26 +192,7 @@ func New(t testing.TB, opts ...Options) *Client {
 	if o.Secret == nil {
 		o.Secret = secret
 	}
-	signing := app.Signing{Secret: o.Secret, PreviousSecret: o.PreviousSecret}
-	if o.EdDSA {
-		signing = app.Signing{Alg: "EdDSA", KEK: kek, Keys: o.Keys}
-	}
-	a, err := app.New(context.Background(), app.Config{
-		DatabaseURL: o.DatabaseURL, DBTimeout: or(o.DBTimeout, 30*time.Second),
-		EntOptions: []ent.Option{ent.Debug(), ent.Log(sql.record)},
-		Signing:    signing, Issuer: issuer, Audience: audience,
-		AccessTTL:  or(o.AccessTTL, 15*time.Minute),
-		RefreshTTL: or(o.RefreshTTL, 720*time.Hour),
-		ReuseGrace: or(o.ReuseGrace, 10*time.Second), AuditRetention: o.AuditRetention,
-		HashWorkers: o.HashWorkers, HashQueue: or(o.HashQueue, 256),
-		AuthRate: o.AuthRate, AuthBurst: o.AuthBurst, MaxSessionsPerUser: o.MaxSessions,
-		Logger:     slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})),
-		Metrics:    o.Metrics,
-		Now:        o.Clock.Now,
-		Production: o.Production, Limits: o.Limits, RequestTimeout: o.RequestTimeout,
-		CORSOrigins: o.CORSOrigins, TrustedProxies: o.TrustedProxies,
-		PersistedDocuments: o.PersistedDocuments, PersistedDocumentsOnly: o.PersistedDocumentsOnly,
-	})
+	a, err := app.New(context.Background(), o.config(slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), sql))
 	require.NoError(t, err, "build the server")
 	ts := httptest.NewServer(a.Handler)
 	t.Cleanup(func() {
@@ -251,15 +271,6 @@ func (l *sqlLog) record(v ...any) {
 // Forger returns a token forger with the server's key, claims and clock.
 func (c *Client) Forger() authtest.Forger {
 	return authtest.Forger{Key: c.opts.Secret, Issuer: issuer, Audience: audience, Now: c.Clock.Now}
-}
-
-// or returns v, or def when v is zero.
-func or[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // Clock is a test server's clock: it starts at the current time and moves

@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,48 +28,33 @@ import (
 	"bitgate/internal/metrics"
 	"bitgate/internal/persisted"
 	"bitgate/internal/ratelimit"
+	"bitgate/internal/settings"
 )
 
-// Config is what New builds. Zero values keep the defaults of the packages
-// they go to, except where noted.
+// Config is what New builds: the configuration tree. Its sections are the
+// packages' own configurations where a package takes one (database,
+// account, graph, httpapi), and the app's where the settings go to a
+// constructor as arguments (Tokens, Hashing, RateLimit, Documents). Each
+// tagged field is a setting, with its flag, environment variable, default
+// and help (see internal/settings); Defaults returns the tree with every
+// default. The untagged fields are filled in by the caller (Logger,
+// Metrics, Now, the signing keys' material) or by New (the handlers and
+// services the sections name).
 type Config struct {
+	// Env is development or production; production turns off the
+	// playground, introspection and validation's suggestions.
+	Env string `flag:"env" env:"APP_ENV" default:"development" help:"development or production"`
 	// DatabaseURL is postgres://… or an SQLite file (file:…).
-	DatabaseURL string
-	Pool        database.Pool
-	// SQLiteSynchronous is SQLite's synchronous setting, NORMAL (when
-	// empty) or FULL (see database.Options).
-	SQLiteSynchronous string
-	// DBTimeout bounds each database statement and transaction (see
-	// database.Options.CallTimeout).
-	DBTimeout time.Duration
-	// EntOptions are added to the ent client's (a query counter, say).
-	EntOptions []ent.Option
-
-	// Signing says how access tokens are signed; Issuer and Audience are
-	// their iss and aud.
-	Signing          Signing
-	Issuer, Audience string
-	// AccessTTL, RefreshTTL and ReuseGrace are the token lifetimes and the
-	// refresh token reuse grace; all three must be set.
-	AccessTTL, RefreshTTL, ReuseGrace time.Duration
-	// MaxSessionsPerUser caps a user's live sessions (see
-	// account.Options.MaxSessions).
-	MaxSessionsPerUser int
-	// AuditRetention is how long audit events are kept; 0 keeps them.
-	AuditRetention time.Duration
-
-	// HashWorkers and HashQueue size the password-hashing pool (see
-	// auth.NewHasher).
-	HashWorkers, HashQueue int
-	// AuthRate and AuthBurst limit signin, signup and refresh per client
-	// address, in memory on SQLite (see ratelimit.New), in the database for
-	// every instance on PostgreSQL (ratelimit.NewShared); AuthRate 0 means
-	// no limit.
-	AuthRate  float64
-	AuthBurst int
-	// IPv6Prefix is how many leading bits of an IPv6 address the limits
-	// count as one client (see account.Options).
-	IPv6Prefix int
+	DatabaseURL string `flag:"database-url" env:"DATABASE_URL" help:"database: postgres://… for PostgreSQL, else an SQLite file under the data dir"`
+	Database    database.Options
+	Tokens      Tokens
+	Signing     Signing
+	Accounts    account.Options
+	Hashing     Hashing
+	RateLimit   RateLimit
+	GraphQL     graph.Limits
+	Documents   Documents
+	HTTP        httpapi.Config
 
 	// Logger receives the server log, each line of a request with its
 	// request_id; nil means slog.Default().
@@ -79,29 +64,42 @@ type Config struct {
 	// Now is the clock of tokens, sessions, lockouts and rate limits; nil
 	// means time.Now.
 	Now func() time.Time
+}
 
-	// Production turns off the playground and introspection.
-	Production bool
-	// Limits bound what one GraphQL request may ask for.
-	Limits graph.Limits
-	// PersistedDocuments are the manifest files of trusted documents (see
-	// persisted.Load); with PersistedDocumentsOnly, nothing else runs.
-	PersistedDocuments     []string
-	PersistedDocumentsOnly bool
-	// MaxBodyBytes, RequestTimeout, MaxInFlight, CORSOrigins, TrustedProxies
-	// and TLS go to the HTTP layer (see httpapi.Config).
-	MaxBodyBytes   int64
-	RequestTimeout time.Duration
-	MaxInFlight    int
-	CORSOrigins    []string
-	TrustedProxies []netip.Prefix
-	TLS            bool
+// Defaults returns the configuration with every setting at its default.
+func Defaults() Config { return settings.Default[Config]() }
+
+// Production reports whether Env is production.
+func (c *Config) Production() bool { return c.Env == "production" }
+
+// Validate returns an error if Env is neither development nor production.
+func (c *Config) Validate() error {
+	if c.Env != "development" && c.Env != "production" {
+		return fmt.Errorf("APP_ENV must be development or production, not %q", c.Env)
+	}
+	return nil
+}
+
+// Tokens are the claims and the lifetime of access tokens (see
+// auth.NewTokens).
+type Tokens struct {
+	Issuer    string        `flag:"jwt-issuer" env:"JWT_ISSUER" default:"bitgate" help:"iss claim of access tokens"`
+	Audience  string        `flag:"jwt-audience" env:"JWT_AUDIENCE" default:"bitgate" help:"aud claim of access tokens"`
+	AccessTTL time.Duration `flag:"access-ttl" env:"ACCESS_TOKEN_TTL" default:"15m" help:"access token lifetime"`
+}
+
+// Validate returns an error if AccessTTL is not positive.
+func (t *Tokens) Validate() error {
+	if t.AccessTTL <= 0 {
+		return errors.New("ACCESS_TOKEN_TTL must be positive")
+	}
+	return nil
 }
 
 // Signing says how access tokens are signed.
 type Signing struct {
-	// Alg is "HS256" (the default) or "EdDSA".
-	Alg string
+	// Alg is HS256 or EdDSA.
+	Alg string `flag:"jwt-alg" env:"JWT_ALG" default:"HS256" help:"signing algorithm of access tokens: HS256, or EdDSA with keys in the database"`
 	// Secret is the HMAC key of HS256. PreviousSecret, if set, is the one
 	// it replaced: it verifies for one access-token lifetime (plus
 	// auth.Leeway) from the first start of any instance with this pair
@@ -111,6 +109,58 @@ type Signing struct {
 	// Keys tunes the key set (its AccessTTL, Now and Logger are filled in).
 	KEK  []byte
 	Keys keys.Options
+}
+
+// Validate returns an error if Alg is neither HS256 nor EdDSA.
+func (s *Signing) Validate() error {
+	if s.Alg != "HS256" && s.Alg != "EdDSA" {
+		return fmt.Errorf("JWT_ALG must be HS256 or EdDSA, not %q", s.Alg)
+	}
+	return nil
+}
+
+// Hashing sizes the password-hashing pool (see auth.NewHasher).
+type Hashing struct {
+	// Workers is how many hashes run at once; 0 means half the CPUs, at
+	// least one.
+	Workers int `flag:"hash-workers" env:"HASH_WORKERS" help:"password hashes at once (0: half the CPUs, at least 1)"`
+	// Queue is how many sign-ins may wait for a worker; negative means
+	// none.
+	Queue int `flag:"hash-queue" env:"HASH_QUEUE" default:"128" help:"sign-ins that may wait for a hashing slot"`
+}
+
+// RateLimit limits signin, signup and refresh per client address, in
+// memory on SQLite (see ratelimit.New), in the database for every instance
+// on PostgreSQL (ratelimit.NewShared).
+type RateLimit struct {
+	// Rate is the calls a client address regains each second, for each
+	// operation; 0 means no limit.
+	Rate float64 `flag:"auth-rate" env:"AUTH_RATE" default:"5" help:"signin, signup and refresh calls a client address regains each second, each (0: no limit)"`
+	// Burst is the calls a client address may make at once.
+	Burst int `flag:"auth-burst" env:"AUTH_BURST" default:"100" help:"signin, signup and refresh calls a client address may make at once, each"`
+}
+
+// Validate returns an error if Rate is negative.
+func (r *RateLimit) Validate() error {
+	if r.Rate < 0 {
+		return errors.New("AUTH_RATE must not be negative")
+	}
+	return nil
+}
+
+// Documents are the trusted documents (see persisted.Load).
+type Documents struct {
+	// Files are the manifests; with Only, nothing else runs.
+	Files []string `flag:"persisted-documents" env:"PERSISTED_DOCUMENTS" help:"manifest files of trusted documents (graphql-codegen's persisted-documents.json, Apollo's persisted-query-manifest.json)"`
+	Only  bool     `flag:"persisted-documents-only" env:"PERSISTED_DOCUMENTS_ONLY" help:"run only the trusted documents, refuse any other operation"`
+}
+
+// Validate returns an error if Only is set without Files.
+func (d *Documents) Validate() error {
+	if d.Only && len(d.Files) == 0 {
+		return errors.New("PERSISTED_DOCUMENTS_ONLY needs PERSISTED_DOCUMENTS")
+	}
+	return nil
 }
 
 // App is the built server.
@@ -137,23 +187,26 @@ type App struct {
 
 // New opens the database at cfg.DatabaseURL (applying pending migrations)
 // and wires the server. The caller must Close the App. Returns an error if
-// the persisted documents cannot be loaded, the database cannot be opened
-// or migrated, or the signing keys cannot be made or read.
+// a setting is invalid (see settings.Validate), the persisted documents
+// cannot be loaded, the database cannot be opened or migrated, or the
+// signing keys cannot be made or read.
 func New(ctx context.Context, cfg Config) (*App, error) {
+	if err := settings.Validate(&cfg); err != nil {
+		return nil, err
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
 	}
 	log = httpapi.LogRequestIDs(log)
-	docs, err := persisted.Load(cfg.PersistedDocuments...)
+	docs, err := persisted.Load(cfg.Documents.Files...)
 	if err != nil {
 		return nil, err
 	}
 	outages := database.NewOutageLog(log, cfg.Now)
-	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{
-		Pool: cfg.Pool, Synchronous: cfg.SQLiteSynchronous, EntOptions: cfg.EntOptions,
-		CallTimeout: cfg.DBTimeout, Outages: outages,
-	})
+	dbOpts := cfg.Database
+	dbOpts.Outages = outages
+	db, err := database.Open(ctx, cfg.DatabaseURL, dbOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -171,33 +224,31 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		hashOptions = append(hashOptions, auth.ObserveWaits(m.HashWaited))
 		events = m.SecurityEvent
 	}
-	hasher := auth.NewHasher(cfg.HashWorkers, cfg.HashQueue, hashOptions...)
+	workers := cfg.Hashing.Workers
+	if workers == 0 {
+		workers = max(1, runtime.NumCPU()/2)
+	}
+	hasher := auth.NewHasher(workers, cfg.Hashing.Queue, hashOptions...)
 	// One SQLite file has one instance, whose buckets may live in memory;
 	// the instances on one PostgreSQL database share theirs in it.
-	var limiter account.Limiter = ratelimit.New(cfg.AuthRate, cfg.AuthBurst)
+	rl := cfg.RateLimit
+	var limiter account.Limiter = ratelimit.New(rl.Rate, rl.Burst)
 	if db.Dialect == dialect.Postgres {
-		limiter = ratelimit.NewShared(db.SQL, cfg.AuthRate, cfg.AuthBurst)
+		limiter = ratelimit.NewShared(db.SQL, rl.Rate, rl.Burst)
 	}
-	accounts := account.NewService(client,
-		auth.NewTokens(keySet, cfg.Issuer, cfg.Audience, cfg.AccessTTL, cfg.Now),
-		hasher,
-		account.Options{
-			RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace, AuditRetention: cfg.AuditRetention,
-			Limiter: limiter, IPv6Prefix: cfg.IPv6Prefix, MaxSessions: cfg.MaxSessionsPerUser,
-			Logger: log, Events: events, Now: cfg.Now,
-		})
+	opts := cfg.Accounts
+	opts.Limiter, opts.Logger, opts.Events, opts.Now = limiter, log, events, cfg.Now
+	tk := cfg.Tokens
+	accounts := account.NewService(client, auth.NewTokens(keySet, tk.Issuer, tk.Audience, tk.AccessTTL, cfg.Now), hasher, opts)
 	gql := graph.NewServer(graph.ServerConfig{
 		Client: client, Accounts: accounts, Content: content.NewService(client), Logger: log, Outages: outages,
-		Introspection: !cfg.Production, Limits: cfg.Limits,
-		Documents: docs, DocumentsOnly: cfg.PersistedDocumentsOnly,
+		Introspection: !cfg.Production(), Limits: cfg.GraphQL,
+		Documents: docs, DocumentsOnly: cfg.Documents.Only,
 	})
 	a := &App{Client: client, Accounts: accounts, Keys: store, Metrics: cfg.Metrics, db: db, hasher: hasher, log: log}
-	h := httpapi.New(httpapi.Config{
-		GraphQL: gql, Accounts: accounts, Ready: a.ready, Logger: log,
-		Production: cfg.Production, MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout, MaxInFlight: cfg.MaxInFlight,
-		CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies, TLS: cfg.TLS,
-		JWKS: keys.Handler(store),
-	})
+	hc := cfg.HTTP
+	hc.GraphQL, hc.Accounts, hc.Ready, hc.Logger, hc.Production, hc.JWKS = gql, accounts, a.ready, log, cfg.Production(), keys.Handler(store)
+	h := httpapi.New(hc)
 	if m := cfg.Metrics; m != nil {
 		gql.Use(m.GraphQLExtension())
 		h = m.Instrument(h)
@@ -214,7 +265,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 func signingKeys(ctx context.Context, client *ent.Client, cfg Config, log *slog.Logger) (auth.KeySet, *keys.Store, error) {
 	sg := cfg.Signing
 	switch sg.Alg {
-	case "", "HS256":
+	case "HS256":
 		opts := auth.HMACOptions{Previous: sg.PreviousSecret, Now: cfg.Now}
 		if sg.PreviousSecret != nil {
 			now := time.Now
@@ -225,7 +276,7 @@ func signingKeys(ctx context.Context, client *ent.Client, cfg Config, log *slog.
 			if err != nil {
 				return nil, nil, fmt.Errorf("signing keys: %w", err)
 			}
-			opts.PreviousUntil = started.Add(cfg.AccessTTL + auth.Leeway)
+			opts.PreviousUntil = started.Add(cfg.Tokens.AccessTTL + auth.Leeway)
 			attrs := []any{slog.Time("until", opts.PreviousUntil), slog.String("previous_kid", auth.HMACKeyID(sg.PreviousSecret))}
 			if now().Before(opts.PreviousUntil) {
 				log.Warn("the previous HS256 secret verifies access tokens for one access-token lifetime from the first start with the new secret; remove JWT_SECRET_PREVIOUS after that", attrs...)
@@ -240,7 +291,7 @@ func signingKeys(ctx context.Context, client *ent.Client, cfg Config, log *slog.
 		return set, nil, nil
 	case "EdDSA":
 		opts := sg.Keys
-		opts.AccessTTL, opts.Now, opts.Logger = cfg.AccessTTL, cfg.Now, log
+		opts.AccessTTL, opts.Now, opts.Logger = cfg.Tokens.AccessTTL, cfg.Now, log
 		store, err := keys.Open(ctx, client, sg.KEK, opts)
 		if err != nil {
 			return nil, nil, fmt.Errorf("signing keys: %w", err)

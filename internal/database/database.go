@@ -5,6 +5,7 @@ package database
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -19,21 +20,24 @@ import (
 	"modernc.org/sqlite"
 
 	"bitgate/ent"
+	"bitgate/internal/settings"
 )
 
-// Pool configures the connection pool, on SQLite as on PostgreSQL. Zero
-// fields take the defaults: DefaultMaxOpenConns connections, all of them
-// kept when idle, reused for ever.
+// Pool configures the connection pool, on SQLite as on PostgreSQL. Its
+// fields are settings (see internal/settings); Open gives a zero
+// MaxOpenConns its default.
 type Pool struct {
-	MaxOpenConns    int
-	MaxIdleConns    int
-	ConnMaxLifetime time.Duration
+	// MaxOpenConns bounds the connections of an instance: by default
+	// enough for every request a 2-core server can run at once and for
+	// writers waiting on SQLite's lock, far below PostgreSQL's
+	// max_connections.
+	MaxOpenConns int `flag:"db-max-open-conns" env:"DB_MAX_OPEN_CONNS" default:"20" help:"database connections per instance"`
+	// MaxIdleConns bounds the idle connections kept; 0 (or more than
+	// MaxOpenConns) keeps all of them.
+	MaxIdleConns int `flag:"db-max-idle-conns" env:"DB_MAX_IDLE_CONNS" help:"idle database connections kept per instance (0: all of them)"`
+	// ConnMaxLifetime is how long a connection is reused; 0 means for ever.
+	ConnMaxLifetime time.Duration `flag:"db-conn-max-lifetime" env:"DB_CONN_MAX_LIFETIME" default:"30m" help:"how long a database connection is reused"`
 }
-
-// DefaultMaxOpenConns bounds the connections of an instance: enough for
-// every request a 2-core server can run at once and for writers waiting
-// on SQLite's lock, far below PostgreSQL's max_connections.
-const DefaultMaxOpenConns = 20
 
 // apply sets the pool's bounds on db. Idle connections are kept up to the
 // maximum: a connection closed under load is one opened again a moment
@@ -41,7 +45,7 @@ const DefaultMaxOpenConns = 20
 func (p Pool) apply(db *sql.DB) {
 	open := p.MaxOpenConns
 	if open <= 0 {
-		open = DefaultMaxOpenConns
+		open = defaults.Pool.MaxOpenConns
 	}
 	idle := p.MaxIdleConns
 	if idle <= 0 || idle > open {
@@ -61,23 +65,39 @@ const (
 	SynchronousFull   = "FULL"
 )
 
-// Options are how Open opens a database; the zero value keeps the
-// defaults.
+// Options are how Open opens a database. The tagged fields are settings
+// (see internal/settings); Open gives a zero one its default, so that the
+// zero Options are the defaults.
 type Options struct {
 	// Pool configures the connection pool, on SQLite as on PostgreSQL.
 	Pool Pool
 	// Synchronous is SQLite's synchronous setting on every connection:
-	// SynchronousNormal (the default when empty) or SynchronousFull.
-	Synchronous string
+	// SynchronousNormal or SynchronousFull, in any case.
+	Synchronous string `flag:"sqlite-synchronous" env:"SQLITE_SYNCHRONOUS" default:"NORMAL" help:"NORMAL: an SQLite commit survives a crash of the process; FULL: also a power loss or an OS crash, at the cost of a sync per commit"`
+	// CallTimeout bounds each statement and each transaction through
+	// Client, on either database (see timeoutDriver).
+	CallTimeout time.Duration `flag:"db-timeout" env:"DB_TIMEOUT" default:"5s" help:"how long one database statement or transaction may take"`
 	// EntOptions are added to the ent client's (a query counter, say).
 	EntOptions []ent.Option
-	// CallTimeout bounds each statement and each transaction through
-	// Client, on either database (see timeoutDriver); 0 means
-	// DefaultCallTimeout.
-	CallTimeout time.Duration
 	// Outages, if set, hears of every call through Client that the
 	// database answered, which ends an outage it logs.
 	Outages *OutageLog
+}
+
+// defaults are the Options' declared defaults.
+var defaults = settings.Default[Options]()
+
+// Validate returns an error if CallTimeout is not positive or Synchronous
+// is neither NORMAL nor FULL (in any case, which it makes upper case).
+func (o *Options) Validate() error {
+	o.Synchronous = strings.ToUpper(o.Synchronous)
+	switch {
+	case o.CallTimeout <= 0:
+		return errors.New("DB_TIMEOUT must be positive")
+	case o.Synchronous != SynchronousNormal && o.Synchronous != SynchronousFull:
+		return fmt.Errorf("SQLITE_SYNCHRONOUS must be NORMAL or FULL, not %q", o.Synchronous)
+	}
+	return nil
 }
 
 // DB is an open, migrated database.
@@ -173,7 +193,7 @@ func openDB(ctx context.Context, rawURL, synchronous string) (d, path string, db
 	}
 	switch synchronous = strings.ToUpper(synchronous); synchronous {
 	case "":
-		synchronous = SynchronousNormal
+		synchronous = defaults.Synchronous
 	case SynchronousNormal, SynchronousFull:
 	default:
 		return "", "", nil, fmt.Errorf("SQLite synchronous setting %q: want NORMAL or FULL", synchronous)

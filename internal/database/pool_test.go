@@ -29,7 +29,7 @@ func TestSQLitePoolIsBoundedAndKept(t *testing.T) {
 	db := openSQLite(t)
 	const heavy = `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 20000) SELECT count(*) FROM n`
 	var wg sync.WaitGroup
-	for range 5 * DefaultMaxOpenConns {
+	for range 5 * defaults.Pool.MaxOpenConns {
 		wg.Go(func() {
 			var n int
 			if err := db.QueryRow(heavy).Scan(&n); err != nil || n != 20000 {
@@ -39,8 +39,8 @@ func TestSQLitePoolIsBoundedAndKept(t *testing.T) {
 	}
 	wg.Wait()
 	st := db.Stats()
-	require.Equal(t, DefaultMaxOpenConns, st.MaxOpenConnections, "pool bound")
-	require.LessOrEqual(t, st.OpenConnections, DefaultMaxOpenConns)
+	require.Equal(t, defaults.Pool.MaxOpenConns, st.MaxOpenConnections, "pool bound")
+	require.LessOrEqual(t, st.OpenConnections, defaults.Pool.MaxOpenConns)
 	require.Equal(t, st.OpenConnections, st.Idle, "connections kept for the next request")
 	require.Zero(t, st.MaxIdleClosed, "idle connections closed: each costs a reopen under load")
 }

@@ -12,9 +12,6 @@ import (
 	entsql "entgo.io/ent/dialect/sql"
 )
 
-// DefaultCallTimeout bounds a database call when Options.CallTimeout is 0.
-const DefaultCallTimeout = 5 * time.Second
-
 // timeoutDriver bounds every call ent makes: a statement, and a
 // transaction from its start to its commit, each ends with a deadline
 // error after d. A database that hangs (frozen, or a lock held past
@@ -35,10 +32,10 @@ type timeoutDriver struct {
 }
 
 // newTimeoutDriver returns drv with every call bounded by d
-// (DefaultCallTimeout if d is 0), its transactions taking turns on SQLite.
+// (its default if d is 0), its transactions taking turns on SQLite.
 func newTimeoutDriver(drv *entsql.Driver, d time.Duration) timeoutDriver {
 	if d <= 0 {
-		d = DefaultCallTimeout
+		d = defaults.CallTimeout
 	}
 	t := timeoutDriver{Driver: drv, d: d}
 	if drv.Dialect() == dialect.SQLite {

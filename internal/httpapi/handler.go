@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -26,13 +27,9 @@ import (
 	"bitgate/internal/playground"
 )
 
-// DefaultMaxBodyBytes is the default limit of a request body.
-const DefaultMaxBodyBytes = 1 << 20
-
-// DefaultRequestTimeout is the default deadline of a GraphQL request.
-const DefaultRequestTimeout = 30 * time.Second
-
-// Config is what New serves.
+// Config is what New serves. Its tagged fields are settings (see
+// internal/settings), with their defaults; the others are filled in by
+// the caller.
 type Config struct {
 	// GraphQL serves /graphql once the request is checked and its caller
 	// authenticated.
@@ -45,38 +42,55 @@ type Config struct {
 	Logger *slog.Logger
 	// Production turns off the playground.
 	Production bool
-	// MaxBodyBytes limits a request body; 0 means DefaultMaxBodyBytes.
-	MaxBodyBytes int64
-	// RequestTimeout is how long a GraphQL request may take once its body
-	// is read, its wait for a place among MaxInFlight included (see
-	// withDeadline); 0 means DefaultRequestTimeout.
-	RequestTimeout time.Duration
-	// CORSOrigins may call the API from a browser; none by default.
-	CORSOrigins []string
-	// TrustedProxies may set X-Forwarded-For; none by default.
-	TrustedProxies []netip.Prefix
 	// TLS adds Strict-Transport-Security.
 	TLS bool
-	// MaxInFlight bounds the requests running GraphQL at once; 0 means
-	// DefaultMaxInFlight.
-	MaxInFlight int
 	// JWKS, if set, serves GET /.well-known/jwks.json.
 	JWKS http.Handler
+
+	// MaxBodyBytes limits a request body (413 past it).
+	MaxBodyBytes int64 `flag:"max-body-bytes" env:"MAX_BODY_BYTES" default:"1048576" help:"request body limit"`
+	// RequestTimeout is how long a GraphQL request may take once its body
+	// is read, its wait for a place among MaxInFlight included (see
+	// withDeadline).
+	RequestTimeout time.Duration `flag:"request-timeout" env:"REQUEST_TIMEOUT" default:"30s" help:"how long a GraphQL request may run before it is answered SERVICE_UNAVAILABLE"`
+	// MaxInFlight bounds the requests running GraphQL at once (see
+	// limitInFlight). Its default is well above what two cores and a pool
+	// of 20 database connections serve at once, and above the sign-ins the
+	// hashing queue may hold waiting (HASH_QUEUE, 128 by default), so that
+	// they never keep reads out.
+	MaxInFlight int `flag:"max-in-flight" env:"MAX_IN_FLIGHT" default:"256" help:"requests running GraphQL at once; others wait for a slot"`
+	// CORSOrigins may call the API from a browser; none by default. Each
+	// is an exact origin (see Validate).
+	CORSOrigins []string `flag:"cors-origins" env:"CORS_ORIGINS" help:"origins allowed to call the API from a browser"`
+	// TrustedProxies may set X-Forwarded-For; none by default.
+	TrustedProxies []netip.Prefix `flag:"trusted-proxies" env:"TRUSTED_PROXIES" help:"addresses or CIDRs of proxies whose X-Forwarded-For is believed"`
+}
+
+// Validate returns an error naming the first setting of c that cannot
+// work: a limit or a timeout that is not positive, or a CORS origin that
+// is not exact (see checkOrigin).
+func (c *Config) Validate() error {
+	switch {
+	case c.MaxBodyBytes <= 0:
+		return errors.New("MAX_BODY_BYTES must be positive")
+	case c.RequestTimeout <= 0:
+		return errors.New("REQUEST_TIMEOUT must be positive")
+	case c.MaxInFlight <= 0:
+		return errors.New("MAX_IN_FLIGHT must be positive")
+	}
+	for _, o := range c.CORSOrigins {
+		if err := checkOrigin(o); err != nil {
+			return fmt.Errorf("CORS_ORIGINS: %w", err)
+		}
+	}
+	return nil
 }
 
 // New returns the server's whole HTTP handler: POST and GET /graphql
 // behind authentication, the playground on / (outside production),
-// /healthz and /readyz, and the JWKS when there is one.
+// /healthz and /readyz, and the JWKS when there is one. cfg must be
+// valid (see Config.Validate).
 func New(cfg Config) http.Handler {
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = DefaultRequestTimeout
-	}
-	if cfg.MaxInFlight <= 0 {
-		cfg.MaxInFlight = DefaultMaxInFlight
-	}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", checkRequest(cfg.MaxBodyBytes, withDeadline(cfg.RequestTimeout, limitInFlight(cfg.MaxInFlight, authenticate(cfg.Accounts, cfg.GraphQL)))))
 	if !cfg.Production {

@@ -8,12 +8,6 @@ import (
 	"time"
 )
 
-// DefaultMaxInFlight bounds the requests that run GraphQL at once. It is
-// well above what two cores and a pool of 20 database connections serve
-// at once, and above the sign-ins the hashing queue may hold waiting
-// (HASH_QUEUE, 128 by default), so that they never keep reads out.
-const DefaultMaxInFlight = 256
-
 // workerIdle is how long a worker of limitInFlight waits for another
 // request before it ends.
 const workerIdle = 10 * time.Second
