@@ -9,6 +9,11 @@
 //
 // The PostgreSQL dev database must be empty; it is only used to compute the
 // difference. SQLite uses a temporary file.
+//
+// After a merge that brought migrations from two branches, keep both files
+// (the later timestamp last) and recompute each dialect's atlas.sum:
+//
+//	go run ./internal/database/gen/main.go -rehash
 package main
 
 import (
@@ -30,9 +35,14 @@ import (
 
 func main() {
 	if len(os.Args) != 2 {
-		log.Fatalf("usage: go run ./internal/database/gen/main.go NAME")
+		log.Fatalf("usage: go run ./internal/database/gen/main.go NAME|-rehash")
 	}
 	name := os.Args[1]
+	if name == "-rehash" {
+		rehash(dialect.SQLite)
+		rehash(dialect.Postgres)
+		return
+	}
 	dev := os.Getenv("MIGRATE_DEV_DATABASE_URL")
 	if dev == "" {
 		log.Fatalf("MIGRATE_DEV_DATABASE_URL must name an empty PostgreSQL database")
@@ -69,5 +79,21 @@ func diff(d, driver, dsn, name string) {
 	}
 	if err := m.NamedDiff(ctx, name, migrate.Tables...); err != nil {
 		log.Fatalf("writing %s migration: %v", d, err)
+	}
+}
+
+// rehash rewrites the atlas.sum of dialect d's migration directory from
+// the files in it.
+func rehash(d string) {
+	dir, err := atlas.NewLocalDir(filepath.Join("internal", "database", "migrations", d))
+	if err != nil {
+		log.Fatalf("opening %s migration directory: %v", d, err)
+	}
+	sum, err := dir.Checksum()
+	if err != nil {
+		log.Fatalf("hashing %s migrations: %v", d, err)
+	}
+	if err := atlas.WriteSumFile(dir, sum); err != nil {
+		log.Fatalf("writing %s atlas.sum: %v", d, err)
 	}
 }
