@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"bitgate/ent/totp"
 	"bitgate/ent/user"
 	"fmt"
 	"strings"
@@ -35,6 +36,8 @@ type User struct {
 	PermissionLevel int `json:"permission_level,omitempty"`
 	// CredentialVersion holds the value of the "credential_version" field.
 	CredentialVersion int `json:"credential_version,omitempty"`
+	// Whether a second factor is set up (TOTP or a passkey): sign-ins with the password then need it.
+	MfaEnabled bool `json:"mfa_enabled,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the UserQuery when eager-loading is set.
 	Edges        UserEdges `json:"edges"`
@@ -47,12 +50,20 @@ type UserEdges struct {
 	Notes []*Note `json:"notes,omitempty"`
 	// Sessions holds the value of the sessions edge.
 	Sessions []*Session `json:"sessions,omitempty"`
+	// Totp holds the value of the totp edge.
+	Totp *Totp `json:"totp,omitempty"`
+	// RecoveryCodes holds the value of the recovery_codes edge.
+	RecoveryCodes []*RecoveryCode `json:"recovery_codes,omitempty"`
+	// Passkeys holds the value of the passkeys edge.
+	Passkeys []*Passkey `json:"passkeys,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [2]bool
+	loadedTypes [5]bool
 
-	namedNotes    map[string][]*Note
-	namedSessions map[string][]*Session
+	namedNotes         map[string][]*Note
+	namedSessions      map[string][]*Session
+	namedRecoveryCodes map[string][]*RecoveryCode
+	namedPasskeys      map[string][]*Passkey
 }
 
 // NotesOrErr returns the Notes value or an error if the edge
@@ -73,11 +84,42 @@ func (e UserEdges) SessionsOrErr() ([]*Session, error) {
 	return nil, &NotLoadedError{edge: "sessions"}
 }
 
+// TotpOrErr returns the Totp value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e UserEdges) TotpOrErr() (*Totp, error) {
+	if e.Totp != nil {
+		return e.Totp, nil
+	} else if e.loadedTypes[2] {
+		return nil, &NotFoundError{label: totp.Label}
+	}
+	return nil, &NotLoadedError{edge: "totp"}
+}
+
+// RecoveryCodesOrErr returns the RecoveryCodes value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) RecoveryCodesOrErr() ([]*RecoveryCode, error) {
+	if e.loadedTypes[3] {
+		return e.RecoveryCodes, nil
+	}
+	return nil, &NotLoadedError{edge: "recovery_codes"}
+}
+
+// PasskeysOrErr returns the Passkeys value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) PasskeysOrErr() ([]*Passkey, error) {
+	if e.loadedTypes[4] {
+		return e.Passkeys, nil
+	}
+	return nil, &NotLoadedError{edge: "passkeys"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*User) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case user.FieldMfaEnabled:
+			values[i] = new(sql.NullBool)
 		case user.FieldPermissionLevel, user.FieldCredentialVersion:
 			values[i] = new(sql.NullInt64)
 		case user.FieldFirstName, user.FieldLastName, user.FieldEmail, user.FieldPasswordHash:
@@ -155,6 +197,12 @@ func (_m *User) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.CredentialVersion = int(value.Int64)
 			}
+		case user.FieldMfaEnabled:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field mfa_enabled", values[i])
+			} else if value.Valid {
+				_m.MfaEnabled = value.Bool
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -176,6 +224,21 @@ func (_m *User) QueryNotes() *NoteQuery {
 // QuerySessions queries the "sessions" edge of the User entity.
 func (_m *User) QuerySessions() *SessionQuery {
 	return NewUserClient(_m.config).QuerySessions(_m)
+}
+
+// QueryTotp queries the "totp" edge of the User entity.
+func (_m *User) QueryTotp() *TotpQuery {
+	return NewUserClient(_m.config).QueryTotp(_m)
+}
+
+// QueryRecoveryCodes queries the "recovery_codes" edge of the User entity.
+func (_m *User) QueryRecoveryCodes() *RecoveryCodeQuery {
+	return NewUserClient(_m.config).QueryRecoveryCodes(_m)
+}
+
+// QueryPasskeys queries the "passkeys" edge of the User entity.
+func (_m *User) QueryPasskeys() *PasskeyQuery {
+	return NewUserClient(_m.config).QueryPasskeys(_m)
 }
 
 // Update returns a builder for updating this User.
@@ -223,6 +286,9 @@ func (_m *User) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("credential_version=")
 	builder.WriteString(fmt.Sprintf("%v", _m.CredentialVersion))
+	builder.WriteString(", ")
+	builder.WriteString("mfa_enabled=")
+	builder.WriteString(fmt.Sprintf("%v", _m.MfaEnabled))
 	builder.WriteByte(')')
 	return builder.String()
 }
@@ -272,6 +338,54 @@ func (_m *User) appendNamedSessions(name string, edges ...*Session) {
 		_m.Edges.namedSessions[name] = []*Session{}
 	} else {
 		_m.Edges.namedSessions[name] = append(_m.Edges.namedSessions[name], edges...)
+	}
+}
+
+// NamedRecoveryCodes returns the RecoveryCodes named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedRecoveryCodes(name string) ([]*RecoveryCode, error) {
+	if _m.Edges.namedRecoveryCodes == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedRecoveryCodes[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedRecoveryCodes(name string, edges ...*RecoveryCode) {
+	if _m.Edges.namedRecoveryCodes == nil {
+		_m.Edges.namedRecoveryCodes = make(map[string][]*RecoveryCode)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedRecoveryCodes[name] = []*RecoveryCode{}
+	} else {
+		_m.Edges.namedRecoveryCodes[name] = append(_m.Edges.namedRecoveryCodes[name], edges...)
+	}
+}
+
+// NamedPasskeys returns the Passkeys named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedPasskeys(name string) ([]*Passkey, error) {
+	if _m.Edges.namedPasskeys == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedPasskeys[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedPasskeys(name string, edges ...*Passkey) {
+	if _m.Edges.namedPasskeys == nil {
+		_m.Edges.namedPasskeys = make(map[string][]*Passkey)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedPasskeys[name] = []*Passkey{}
+	} else {
+		_m.Edges.namedPasskeys[name] = append(_m.Edges.namedPasskeys[name], edges...)
 	}
 }
 

@@ -31,16 +31,26 @@ func (User) Fields() []ent.Field {
 		// verified is still current, so a sign-in racing a password change
 		// cannot keep a session.
 		field.Int("credential_version").Default(0).NonNegative().Annotations(entgql.Skip(entgql.SkipAll)),
+		// mfa_enabled is kept by the transactions that add and remove
+		// second factors, so that a sign-in knows without reading them.
+		field.Bool("mfa_enabled").Default(false).
+			Comment("Whether a second factor is set up (TOTP or a passkey): sign-ins with the password then need it."),
 	}
 }
 
-// Edges returns the user's notes and sessions, both deleted with the user and
-// neither reachable through the user in GraphQL.
+// Edges returns the user's notes, sessions and second factors, all deleted
+// with the user and none reachable through the user's edges in GraphQL.
 func (User) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("notes", Note.Type).
 			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
 		edge.To("sessions", Session.Type).
+			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
+		edge.To("totp", Totp.Type).Unique().
+			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
+		edge.To("recovery_codes", RecoveryCode.Type).
+			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
+		edge.To("passkeys", Passkey.Type).
 			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
 	}
 }
