@@ -8,6 +8,7 @@ import (
 	"bitgate/ent/lockout"
 	"bitgate/ent/session"
 	"bitgate/ent/signinattempt"
+	"bitgate/ent/webauthnchallenge"
 )
 
 // pruneAfter is how long ended sessions and stale lockout counts are kept:
@@ -16,8 +17,9 @@ const pruneAfter = 24 * time.Hour
 
 // Prune deletes sessions that expired or were revoked more than a day ago
 // (with their spent tokens), lockout rows idle for a day, sign-in attempts
-// lapsed for a day (left by a crashed instance), and audit events older
-// than Options.AuditRetention. It is safe to run on every instance at
+// lapsed for a day (left by a crashed instance), WebAuthn ceremonies begun
+// and lapsed unfinished, and audit events older than
+// Options.AuditRetention. It is safe to run on every instance at
 // once. Returns how many rows went.
 func (s *Service) Prune(ctx context.Context) (int, error) {
 	before := s.now().Add(-pruneAfter)
@@ -38,9 +40,14 @@ func (s *Service) Prune(ctx context.Context) (int, error) {
 	if err != nil {
 		return sessions + lockouts, fmt.Errorf("prune sign-in attempts: %w", err)
 	}
+	challenges, err := s.client.WebauthnChallenge.Delete().Where(webauthnchallenge.ExpiresAtLT(s.now())).Exec(ctx)
+	if err != nil {
+		return sessions + lockouts + attempts, fmt.Errorf("prune WebAuthn challenges: %w", err)
+	}
+	n := sessions + lockouts + attempts + challenges
 	events, err := s.pruneAudit(ctx)
 	if err != nil {
-		return sessions + lockouts + attempts + events, fmt.Errorf("prune audit events: %w", err)
+		return n + events, fmt.Errorf("prune audit events: %w", err)
 	}
-	return sessions + lockouts + attempts + events, nil
+	return n + events, nil
 }

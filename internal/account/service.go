@@ -16,6 +16,9 @@ import (
 	"bitgate/ent"
 	"bitgate/internal/apperr"
 	"bitgate/internal/auth"
+	"bitgate/internal/keys"
+	"bitgate/internal/mail"
+	"bitgate/internal/passkey"
 	"bitgate/internal/settings"
 )
 
@@ -46,8 +49,25 @@ type Options struct {
 	// AuditRetention is how long audit events are kept before Prune
 	// deletes them (90 days by default); 0 keeps them forever.
 	AuditRetention time.Duration `flag:"audit-retention" env:"AUDIT_RETENTION" default:"2160h" help:"how long audit events are kept (0: forever)"`
-	// Limiter limits signin, signup and refresh per client address; nil
-	// means no limit.
+	// RequireAdminMFA makes the ADMIN bit count only in sessions that
+	// passed a second factor: an ADMIN without one may still sign in and
+	// set one up, but whatever needs ADMIN answers MFA_REQUIRED until
+	// their session passes one.
+	RequireAdminMFA bool `flag:"require-admin-mfa" env:"REQUIRE_ADMIN_MFA" help:"ADMIN counts only in sessions that passed a second factor (TOTP or a passkey)"`
+	// TOTPIssuer names the service in authenticator apps: the issuer of
+	// the otpauth:// URIs of enrollTotp.
+	TOTPIssuer string `flag:"totp-issuer" env:"TOTP_ISSUER" default:"bitgate" help:"the service's name in authenticator apps (the issuer of TOTP's otpauth:// URIs)"`
+	// TOTPSecrets seals the users' TOTP secrets (see keys.Sealer); nil
+	// turns TOTP off: enrollTotp answers FORBIDDEN.
+	TOTPSecrets *keys.Sealer
+	// Passkeys is the WebAuthn relying party of passkeys; nil turns them
+	// off: their operations answer FORBIDDEN.
+	Passkeys *passkey.RelyingParty
+	// Mail queues the notices of second factors added and removed, in the
+	// transaction of the change (mail.Mailer does); nil sends none.
+	Mail Mailer
+	// Limiter limits signin, signup and refresh, and the second-factor
+	// operations, per client address; nil means no limit.
 	Limiter Limiter
 	// Logger receives security events; nil means slog.Default().
 	Logger *slog.Logger
@@ -76,6 +96,13 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("RATE_LIMIT_IPV6_PREFIX must be 1 to 128, not %d", o.IPv6Prefix)
 	}
 	return nil
+}
+
+// Mailer queues a mail in the transaction tx, so that it is sent if and
+// only if tx commits: mail.Mailer. It returns mail.ErrDisabled when mail
+// is off.
+type Mailer interface {
+	Queue(ctx context.Context, tx *ent.Tx, msg mail.Message) error
 }
 
 // Limiter takes a token from a key's bucket at now, reporting whether it
@@ -122,7 +149,11 @@ type Payload struct {
 	TokenType    string
 	ExpiresIn    int
 	User         *ent.User
-	SessionID    uuid.UUID // not in the API; for logs
+	// MFARequired says that the session waits for its second factor
+	// (verifySecondFactor); its access token works for me and signout
+	// only.
+	MFARequired bool
+	SessionID   uuid.UUID // not in the API; for logs and tests
 }
 
 // hashPassword hashes a password in the bounded pool. Returns RATE_LIMITED

@@ -20,8 +20,8 @@ import (
 
 // Selections of the API's types, each written once.
 const (
-	userFields    = `id firstName lastName email permissionLevel permissions createdAt updatedAt`
-	sessionFields = `accessToken refreshToken tokenType expiresIn user { ` + userFields + ` }`
+	userFields    = `id firstName lastName email permissionLevel permissions mfaEnabled createdAt updatedAt`
+	sessionFields = `accessToken refreshToken tokenType expiresIn mfaRequired user { ` + userFields + ` }`
 	bookFields    = `id title author isbn publishedYear createdAt updatedAt`
 	noteFields    = `id title content owner { id email } createdAt updatedAt`
 	auditFields   = `action userID actorID clientIP requestID detail createdAt`
@@ -94,6 +94,7 @@ type User struct {
 	Email           string    `json:"email"`
 	PermissionLevel int       `json:"permissionLevel"`
 	Permissions     []string  `json:"permissions"`
+	MFAEnabled      bool      `json:"mfaEnabled"`
 	CreatedAt       time.Time `json:"createdAt"`
 	UpdatedAt       time.Time `json:"updatedAt"`
 }
@@ -104,7 +105,9 @@ type Session struct {
 	RefreshToken string `json:"refreshToken"`
 	TokenType    string `json:"tokenType"`
 	ExpiresIn    int    `json:"expiresIn"`
-	User         `json:"user"`
+	// MFARequired says that the session waits for its second factor.
+	MFARequired bool `json:"mfaRequired"`
+	User        `json:"user"`
 }
 
 // LiveSession is a Session (one sign-in and its refreshes) as the API

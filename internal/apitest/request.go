@@ -243,7 +243,8 @@ var leaks = []string{"$argon2id$", "$2a$", "$2b$", "$2y$", "password_hash", "pas
 // SERVICE_UNAVAILABLE, see RequireUnavailable), nothing of leaks, every
 // error with a contract code, BAD_USER_INPUT with a field, RATE_LIMITED
 // and SERVICE_UNAVAILABLE with a whole number of seconds in retryAfter, a
-// reason only on UNAUTHENTICATED (TOKEN_EXPIRED) and a requiredPermission
+// reason only on UNAUTHENTICATED (TOKEN_EXPIRED) and FORBIDDEN
+// (MFA_REQUIRED), a requiredPermission
 // only on FORBIDDEN (a Permission), an internal error without detail, no
 // data for a request refused before it ran (an error without a path), and
 // no data under a root field that failed.
@@ -274,7 +275,8 @@ func check(t testing.TB, path string, r *Response) {
 			require.Equal(t, "internal server error", e.Message)
 		}
 		if reason, ok := e.Extensions["reason"]; ok {
-			require.True(t, code == "UNAUTHENTICATED" && reason == "TOKEN_EXPIRED", "unknown reason: %+v", e)
+			require.True(t, code == "UNAUTHENTICATED" && reason == "TOKEN_EXPIRED" || code == "FORBIDDEN" && reason == "MFA_REQUIRED",
+				"unknown reason: %+v", e)
 		}
 		if perm, ok := e.Extensions["requiredPermission"]; ok {
 			require.True(t, code == "FORBIDDEN" && Permissions[perm.(string)] != 0, "unknown requiredPermission: %+v", e)

@@ -28,18 +28,24 @@ const (
 // access token that is only too old: the client should refresh.
 const ReasonTokenExpired = "TOKEN_EXPIRED"
 
+// ReasonMFARequired is the reason of a FORBIDDEN error for a session that
+// must pass a second factor first (verifySecondFactor), or, under
+// REQUIRE_ADMIN_MFA, an ADMIN's session that has not passed one.
+const ReasonMFARequired = "MFA_REQUIRED"
+
 // Error is an error a client may see: a code, a message safe to show, and
 // for BAD_USER_INPUT the input field, for RATE_LIMITED and
 // SERVICE_UNAVAILABLE the seconds to wait before trying again, for some
-// UNAUTHENTICATED errors a reason and for FORBIDDEN from a permission
-// check the permission needed.
+// UNAUTHENTICATED and FORBIDDEN errors a reason, and for FORBIDDEN from a
+// permission check the permission needed.
 type Error struct {
 	Code       Code
 	Message    string
 	Field      string // BAD_USER_INPUT only
 	RetryAfter int    // RATE_LIMITED and SERVICE_UNAVAILABLE only, in seconds
 	// Reason tells a client what to do about an UNAUTHENTICATED error
-	// (ReasonTokenExpired); empty for most.
+	// (ReasonTokenExpired) or a FORBIDDEN one (ReasonMFARequired); empty
+	// for most.
 	Reason string
 	// Permission is the permission a FORBIDDEN caller lacks (FREE, PAID,
 	// ADMIN), when one would do.
@@ -119,4 +125,9 @@ var (
 	ErrForbidden = New(Forbidden, "not allowed")
 	// ErrNotFound answers a missing object, and one the caller may not see.
 	ErrNotFound = New(NotFound, "not found")
+	// ErrMFARequired answers every field that needs a caller, but me,
+	// verifySecondFactor and signout, for a session that waits for its
+	// second factor.
+	ErrMFARequired = &Error{Code: Forbidden, Reason: ReasonMFARequired,
+		Message: "this session must pass its second factor first: verifySecondFactor (or finishPasskeyVerification)"}
 )
