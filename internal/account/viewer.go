@@ -140,7 +140,7 @@ func Authorize(ctx context.Context, bit int) (*Viewer, error) {
 // yet.
 func (v *Viewer) Require(bit int) error {
 	switch {
-	case v.User.PermissionLevel&bit != 0 || v.IsAdmin():
+	case v.User.PermissionLevel&bit&^PermAdmin != 0 || v.IsAdmin():
 		return nil
 	case IsAdmin(v.User.PermissionLevel):
 		return errAdminNeedsMFA
