@@ -87,8 +87,8 @@ func TestAuthFieldsPerRequest(t *testing.T) {
 			signin(email: $e, password: $p) { accessToken } }`, apitest.Vars{
 			"in": apitest.SignUpInput(email), "e": email, "p": apitest.Password,
 		})
-		require.NotEmpty(t, apitest.Data[apitest.Session](t, r, "signup").Token)
-		require.NotEmpty(t, apitest.Data[apitest.Session](t, r, "signin").Token)
+		require.NotEmpty(t, apitest.Data[apitest.AuthPayload](t, r, "signup").Token)
+		require.NotEmpty(t, apitest.Data[apitest.AuthPayload](t, r, "signin").Token)
 	})
 
 	// gqlgen caches a document by its text. The cap must hold for the
@@ -167,7 +167,7 @@ func TestHashingPoolFull(t *testing.T) {
 		switch r.Code() {
 		case "":
 			ok++
-			token = apitest.Data[apitest.Session](t, r, "signup").Token
+			token = apitest.Data[apitest.AuthPayload](t, r, "signup").Token
 		case "RATE_LIMITED":
 			limited++
 		default:

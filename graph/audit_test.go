@@ -132,7 +132,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	c := apitest.New(t, apitest.Options{Log: logs})
 	const newPassword = "brand new s3cret passphrase"
 	secrets := []string{apitest.Password, newPassword, wrongPassword, string(c.Forger().Key)}
-	keep := func(s apitest.Session) apitest.Session {
+	keep := func(s apitest.AuthPayload) apitest.AuthPayload {
 		secrets = append(secrets, s.Token, s.RefreshToken)
 		return s
 	}

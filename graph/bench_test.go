@@ -45,7 +45,7 @@ const (
 
 // benchServer starts a test server with one FREE user signed up through the
 // API, and returns it with the user's token pair.
-func benchServer(b *testing.B) (*apitest.Client, apitest.Session) {
+func benchServer(b *testing.B) (*apitest.Client, apitest.AuthPayload) {
 	b.Helper()
 	s := apitest.New(b)
 	return s, s.SignUpAs(b, benchUserEmail)
@@ -225,7 +225,7 @@ func BenchmarkRefresh(b *testing.B) {
 		if err != nil {
 			return err
 		}
-		var out struct{ Refresh apitest.Session }
+		var out struct{ Refresh apitest.AuthPayload }
 		if r.Status != http.StatusOK || len(r.Errors) > 0 {
 			return fmt.Errorf("status %d: %s", r.Status, r.Body)
 		}

@@ -130,7 +130,7 @@ func TestConcurrentSigninsKeepTheSessionCap(t *testing.T) {
 	})
 	live := 0
 	for _, r := range answers {
-		s := apitest.Data[apitest.Session](t, r, "signin")
+		s := apitest.Data[apitest.AuthPayload](t, r, "signin")
 		if servers[0].Do(t, s.Token, apitest.OpMe, nil).Code() == "" {
 			live++
 		}

@@ -36,7 +36,7 @@ func TestLookAlikeEmails(t *testing.T) {
 		{"Cyrillic а in the domain", "dom@example.org", "dom@ex\u0430mple.org", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			first := apitest.Data[apitest.Session](t, lookAlikeSignup(t, s, tc.plain), "signup")
+			first := apitest.Data[apitest.AuthPayload](t, lookAlikeSignup(t, s, tc.plain), "signup")
 			r := lookAlikeSignup(t, s, tc.lookalike)
 			if tc.refused {
 				require.Equal(t, "BAD_USER_INPUT", r.Code(), "sign-up as %q: %s", tc.lookalike, r.Body)

@@ -193,7 +193,7 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 				c := instances[(w+i)%2]
 				if i%3 == 2 { // refresh on the instance that did not sign
 					r, err := c.Post("", apitest.OpRefresh, apitest.Vars{"refreshToken": refresh})
-					var out struct{ Refresh apitest.Session }
+					var out struct{ Refresh apitest.AuthPayload }
 					if err != nil || len(r.Errors) > 0 || json.Unmarshal(r.Data, &out) != nil {
 						fail("refresh", r, err)
 						return

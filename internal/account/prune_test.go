@@ -27,7 +27,7 @@ func TestPrune(t *testing.T) {
 	c.Refresh(t, revoked.RefreshToken) // leaves a spent token
 
 	longAgo := c.Clock.Now().Add(-48 * time.Hour)
-	sessionOf := func(s apitest.Session) uuid.UUID {
+	sessionOf := func(s apitest.AuthPayload) uuid.UUID {
 		return uuid.MustParse(authtest.ClaimsOf(t, s.Token).SessionID)
 	}
 	require.NoError(t, c.DB.Session.UpdateOneID(sessionOf(old)).SetExpiresAt(longAgo).Exec(ctx))

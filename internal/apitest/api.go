@@ -98,8 +98,9 @@ type User struct {
 	UpdatedAt       time.Time `json:"updatedAt"`
 }
 
-// Session is an AuthPayload as the API answers it: a signed-in user.
-type Session struct {
+// AuthPayload is an AuthPayload as the API answers it: a signed-in user
+// and their tokens.
+type AuthPayload struct {
 	Token        string `json:"accessToken"`
 	RefreshToken string `json:"refreshToken"`
 	TokenType    string `json:"tokenType"`
@@ -107,9 +108,9 @@ type Session struct {
 	User         `json:"user"`
 }
 
-// LiveSession is a Session (one sign-in and its refreshes) as the API
-// answers it.
-type LiveSession struct {
+// Session is a Session (one sign-in and its refreshes) as the API answers
+// it.
+type Session struct {
 	ID         string    `json:"id"`
 	CreatedAt  time.Time `json:"createdAt"`
 	LastUsedAt time.Time `json:"lastUsedAt"`
@@ -209,21 +210,21 @@ func Credentials(email, password string) Vars { return Vars{"email": email, "pas
 
 // SignUp signs up a FREE user with a fresh email and Password through the
 // API.
-func (c *Client) SignUp(t testing.TB) Session {
+func (c *Client) SignUp(t testing.TB) AuthPayload {
 	t.Helper()
 	return c.SignUpAs(t, Email())
 }
 
 // SignUpAs signs up a FREE user with email and Password through the API.
-func (c *Client) SignUpAs(t testing.TB, email string) Session {
+func (c *Client) SignUpAs(t testing.TB, email string) AuthPayload {
 	t.Helper()
-	return Data[Session](t, c.Do(t, "", OpSignUp, Vars{"in": SignUpInput(email)}), "signup")
+	return Data[AuthPayload](t, c.Do(t, "", OpSignUp, Vars{"in": SignUpInput(email)}), "signup")
 }
 
 // SignIn signs in through the API and requires success.
-func (c *Client) SignIn(t testing.TB, email, password string) Session {
+func (c *Client) SignIn(t testing.TB, email, password string) AuthPayload {
 	t.Helper()
-	return Data[Session](t, c.Do(t, "", OpSignIn, Credentials(email, password)), "signin")
+	return Data[AuthPayload](t, c.Do(t, "", OpSignIn, Credentials(email, password)), "signin")
 }
 
 // passwordHash is Password's argon2id hash, made once per test binary, so
@@ -233,7 +234,7 @@ var passwordHash = sync.OnceValues(func() (string, error) { return auth.HashPass
 // NewUser stores a user with a fresh email, Password and permission level
 // straight in the database (the API lets nobody choose their own level),
 // and signs them in through the API.
-func (c *Client) NewUser(t testing.TB, level int) Session {
+func (c *Client) NewUser(t testing.TB, level int) AuthPayload {
 	t.Helper()
 	hash, err := passwordHash()
 	require.NoError(t, err, "hash Password")
@@ -245,9 +246,9 @@ func (c *Client) NewUser(t testing.TB, level int) Session {
 }
 
 // Refresh rotates refreshToken through the API and requires a new pair.
-func (c *Client) Refresh(t testing.TB, refreshToken string) Session {
+func (c *Client) Refresh(t testing.TB, refreshToken string) AuthPayload {
 	t.Helper()
-	s := Data[Session](t, c.Do(t, "", OpRefresh, Vars{"refreshToken": refreshToken}), "refresh")
+	s := Data[AuthPayload](t, c.Do(t, "", OpRefresh, Vars{"refreshToken": refreshToken}), "refresh")
 	require.NotEmpty(t, s.Token, "refresh without an access token")
 	require.NotEmpty(t, s.RefreshToken, "refresh without a refresh token")
 	return s
@@ -262,13 +263,13 @@ func (c *Client) Me(t testing.TB, token string) User {
 }
 
 // Sessions lists the live sessions of token's user through the API.
-func (c *Client) Sessions(t testing.TB, token string) []LiveSession {
+func (c *Client) Sessions(t testing.TB, token string) []Session {
 	t.Helper()
-	return Data[[]LiveSession](t, c.Do(t, token, OpSessions, nil), "sessions")
+	return Data[[]Session](t, c.Do(t, token, OpSessions, nil), "sessions")
 }
 
 // SessionID returns the id of the session s signed in to (its token's sid).
-func SessionID(t testing.TB, s Session) string {
+func SessionID(t testing.TB, s AuthPayload) string {
 	t.Helper()
 	return authtest.ClaimsOf(t, s.Token).SessionID
 }
@@ -288,7 +289,7 @@ func (c *Client) RequireRefreshRefused(t testing.TB, refreshToken string) {
 
 // RequireEnded requires that neither token of s works any more: the access
 // token is UNAUTHENTICATED on me, the refresh token on refresh.
-func (c *Client) RequireEnded(t testing.TB, s Session) {
+func (c *Client) RequireEnded(t testing.TB, s AuthPayload) {
 	t.Helper()
 	RequireCode(t, c.Do(t, s.Token, OpMe, nil), "UNAUTHENTICATED")
 	c.RequireRefreshRefused(t, s.RefreshToken)
