@@ -21,9 +21,6 @@ import (
 	"bitgate/internal/auth/authtest"
 )
 
-// wrongPassword is a password no test user has.
-const wrongPassword = "not the password at all"
-
 func TestSignUp(t *testing.T) {
 	t.Parallel()
 	c := apitest.New(t)
@@ -135,11 +132,11 @@ func TestSignIn(t *testing.T) {
 	})
 
 	// Every refusal answers exactly like a wrong password.
-	wrong := apitest.RequireCode(t, signin(t, "mixed.case@example.com", wrongPassword), "UNAUTHENTICATED")
+	wrong := apitest.RequireCode(t, signin(t, "mixed.case@example.com", apitest.WrongPassword), "UNAUTHENTICATED")
 	for _, tc := range []struct{ name, email, password string }{
 		{"password in the wrong case", "mixed.case@example.com", strings.ToUpper(apitest.Password)},
 		{"unknown email", "nobody@example.com", apitest.Password},
-		{"unknown email, wrong password", "nobody@example.com", wrongPassword},
+		{"unknown email, wrong password", "nobody@example.com", apitest.WrongPassword},
 		{"malformed email", "not-an-email", apitest.Password},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -162,7 +159,7 @@ func TestSignInUpgradesBcrypt(t *testing.T) {
 		SetPasswordHash(string(hash)).SetPermissionLevel(1).
 		Save(ctx)
 	require.NoError(t, err)
-	wrong := apitest.Credentials("legacy@example.com", wrongPassword)
+	wrong := apitest.Credentials("legacy@example.com", apitest.WrongPassword)
 
 	apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, wrong), "UNAUTHENTICATED")
 	require.Equal(t, string(hash), c.DB.User.GetX(ctx, u.ID).PasswordHash, "a failed sign-in changed the hash")
@@ -462,7 +459,7 @@ func TestPasswordChange(t *testing.T) {
 		requireUnchanged(t)
 	})
 	t.Run("wrong currentPassword", func(t *testing.T) {
-		apitest.RequireCode(t, change(t, apitest.Vars{"password": newPassword, "currentPassword": wrongPassword}), "UNAUTHENTICATED")
+		apitest.RequireCode(t, change(t, apitest.Vars{"password": newPassword, "currentPassword": apitest.WrongPassword}), "UNAUTHENTICATED")
 		requireUnchanged(t)
 	})
 	t.Run("right currentPassword", func(t *testing.T) {

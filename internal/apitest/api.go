@@ -2,17 +2,23 @@ package apitest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"bitgate/ent"
+	"bitgate/ent/auditevent"
+	"bitgate/ent/lockout"
 	"bitgate/internal/account"
 	"bitgate/internal/auth"
 	"bitgate/internal/auth/authtest"
@@ -85,6 +91,9 @@ var Permissions = map[string]int{"FREE": Free, "PAID": Paid, "ADMIN": Admin}
 
 // Password is the password of every user the helpers make.
 const Password = "correct horse battery"
+
+// WrongPassword is a password no user the helpers make has.
+const WrongPassword = "not the password at all"
 
 // User is a User as the API answers it.
 type User struct {
@@ -227,6 +236,36 @@ func (c *Client) SignIn(t testing.TB, email, password string) AuthPayload {
 	return Data[AuthPayload](t, c.Do(t, "", OpSignIn, Credentials(email, password)), "signin")
 }
 
+// FailSignIn signs in to email n times with WrongPassword, and requires
+// each to be UNAUTHENTICATED.
+func (c *Client) FailSignIn(t testing.TB, email string, n int) {
+	t.Helper()
+	for range n {
+		RequireCode(t, c.Do(t, "", OpSignIn, Credentials(email, WrongPassword)), "UNAUTHENTICATED")
+	}
+}
+
+// FailedSignIns returns the stored run of failed sign-ins of email (its
+// lockout's count), 0 if none.
+func (c *Client) FailedSignIns(t testing.TB, email string) int {
+	t.Helper()
+	l, err := c.DB.Lockout.Query().Where(lockout.Email(strings.ToLower(email))).Only(context.Background())
+	if ent.IsNotFound(err) {
+		return 0
+	}
+	require.NoError(t, err, "load lockout")
+	return l.Failures
+}
+
+// RequireLocked requires a sign-in of email with password to answer
+// RATE_LIMITED within the 15-minute lock, and returns the error.
+func (c *Client) RequireLocked(t testing.TB, email, password string) Error {
+	t.Helper()
+	e := RequireCode(t, c.Do(t, "", OpSignIn, Credentials(email, password)), "RATE_LIMITED")
+	require.LessOrEqual(t, e.Extensions["retryAfter"], float64(900), "retryAfter of %+v", e)
+	return e
+}
+
 // passwordHash is Password's argon2id hash, made once per test binary, so
 // that the users NewUser stores cost no hashing of their own.
 var passwordHash = sync.OnceValues(func() (string, error) { return auth.HashPassword(Password) })
@@ -278,6 +317,72 @@ func SessionID(t testing.TB, s AuthPayload) string {
 func (c *Client) JWKS(t testing.TB) *Response {
 	t.Helper()
 	return c.Raw(t, http.MethodGet, "/.well-known/jwks.json", nil, nil)
+}
+
+// KeySet fetches the JWKS and decodes it with go-jose, a JOSE library
+// other than the one that signs, as another service would.
+func (c *Client) KeySet(t testing.TB) jose.JSONWebKeySet {
+	t.Helper()
+	r := c.JWKS(t)
+	require.Equal(t, http.StatusOK, r.Status)
+	var set jose.JSONWebKeySet
+	require.NoError(t, json.Unmarshal(r.Body, &set), "decode %s", r.Body)
+	return set
+}
+
+// KIDs returns the kids of a key set, in order: set is a JWKS in JSON, or
+// a value that marshals to one (jose.JSONWebKeySet, keys.JWKS).
+func KIDs(t testing.TB, set any) []string {
+	t.Helper()
+	js, ok := set.([]byte)
+	if !ok {
+		var err error
+		js, err = json.Marshal(set)
+		require.NoError(t, err, "encode %T", set)
+	}
+	var kids struct {
+		Keys []struct {
+			KID string `json:"kid"`
+		} `json:"keys"`
+	}
+	require.NoError(t, json.Unmarshal(js, &kids), "decode %s", js)
+	var out []string
+	for _, k := range kids.Keys {
+		out = append(out, k.KID)
+	}
+	return out
+}
+
+// KIDOf returns the kid in the header of token.
+func KIDOf(t testing.TB, token string) string {
+	t.Helper()
+	parsed, _, err := jwt.NewParser().ParseUnverified(token, &auth.Claims{})
+	require.NoError(t, err)
+	kid, _ := parsed.Header["kid"].(string)
+	return kid
+}
+
+// Readyz asks /readyz.
+func (c *Client) Readyz(t testing.TB) *Response {
+	t.Helper()
+	return c.Raw(t, http.MethodGet, "/readyz", nil, nil)
+}
+
+// RequireServes requires a plain query to answer normally: what a test
+// checks after it sent something that might have hurt the server.
+func (c *Client) RequireServes(t testing.TB) {
+	t.Helper()
+	r := c.Do(t, "", OpBook, Vars{"id": uuid.NewString()})
+	require.Equal(t, http.StatusOK, r.Status, "follow-up query: %s", r.Body)
+	require.Nil(t, Data[*Book](t, r, "book"), "follow-up query: %s", r.Body)
+}
+
+// Audited returns how many audit events of action are stored.
+func (c *Client) Audited(t testing.TB, action string) int {
+	t.Helper()
+	n, err := c.DB.AuditEvent.Query().Where(auditevent.Action(action)).Count(context.Background())
+	require.NoError(t, err, "count %s events", action)
+	return n
 }
 
 // RequireRefreshRefused requires refreshToken to be refused

@@ -330,6 +330,23 @@ func (l *Log) Take() string {
 	return s
 }
 
+// Await waits until the log has a line holding s (the server may still be
+// finishing a request its client left) and returns that line.
+func (l *Log) Await(t testing.TB, s string) string {
+	t.Helper()
+	var found string
+	require.Eventually(t, func() bool {
+		for _, line := range strings.Split(l.String(), "\n") {
+			if strings.Contains(line, s) {
+				found = line
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 10*time.Millisecond, "no log line with %q in:\n%s", s, l)
+	return found
+}
+
 // testWriter sends server logs to the test log.
 type testWriter struct{ t testing.TB }
 
