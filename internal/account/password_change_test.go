@@ -26,7 +26,10 @@ type pause struct {
 	once      sync.Once
 }
 
+// newPause returns a pause of the sign-ins of email at the point at,
+// released at the latest when the test ends.
 func newPause(t *testing.T, email, at string) *pause {
+	t.Helper()
 	p := &pause{email: email, at: at, arrived: make(chan struct{}, 16), release: make(chan struct{})}
 	t.Cleanup(p.Release) // never leave a server goroutine waiting
 	return p

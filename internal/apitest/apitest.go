@@ -228,6 +228,7 @@ func Serve(t testing.TB, h http.Handler) *Client {
 // keeps alive between requests like any HTTP client; DB and Accounts are
 // nil.
 func Connect(t testing.TB, url string) *Client {
+	t.Helper()
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &Client{URL: url, Clock: NewClock(), http: &http.Client{Transport: tr}, sql: new(sqlLog)}

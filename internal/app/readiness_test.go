@@ -129,6 +129,7 @@ func requireReady(t *testing.T, c *apitest.Client) {
 	t.Fatalf("/readyz answers %d: %s", r.Status, r.Body)
 }
 
+// noteInput is createNote's variables for a fresh note.
 func noteInput() apitest.Vars {
 	return apitest.Vars{"in": map[string]any{"title": apitest.Unique("note"), "content": "some content"}}
 }
