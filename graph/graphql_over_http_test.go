@@ -122,3 +122,82 @@ func requireNoDataEntry(t *testing.T, r *apitest.Response) {
 	require.NoError(t, json.Unmarshal(r.Body, &top), "%s", r.Body)
 	require.NotContains(t, top, "data", "a request error with a data entry: %s", r.Body)
 }
+
+// TestOneReadingOfEachRequest sends requests that a gateway or a firewall
+// inspecting them could read otherwise than the server: text after the
+// first JSON value, a key given twice (at any depth, also when spelled
+// with escapes), a known key in another case, a GET parameter given twice
+// or in another case. Each is 400 with a coded errors array that does not
+// echo the request, and runs nothing. Keys and parameters the server does
+// not know are ignored, as the GraphQL-over-HTTP spec keeps them for later
+// versions, and null stands for a missing parameter.
+func TestOneReadingOfEachRequest(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	u := c.SignUp(t)
+	me := `{ me { id } }`
+	signout := `mutation { signout }`
+	signin := `mutation { signin(email: \"a@example.com\", password: \"` + fakePassword + `\") { tokenType } }`
+
+	for name, body := range map[string]string{
+		"a second object":           `{"query":"` + me + `"} {"query":"` + signout + `"}`,
+		"a second object, no space": `{"query":"` + me + `"}{"query":"` + signout + `"}`,
+		"a closing brace":           `{"query":"` + me + `"}}`,
+		"a word":                    `{"query":"` + me + `"} ` + fakePassword,
+		"query twice":               `{"query":"` + me + `","query":"` + signout + `"}`,
+		"query twice, escaped":      `{"query":"` + me + `","qu\u0065ry":"` + signout + `"}`,
+		"query twice, one in caps":  `{"query":"` + me + `","QUERY":"` + signout + `"}`,
+		"query in caps":             `{"QUERY":"` + signout + `"}`,
+		"query in caps, escaped":    `{"\u0051uery":"` + signout + `"}`,
+		"operationName in lower":    `{"query":"` + me + `","operationname":"X"}`,
+		"Variables":                 `{"query":"` + me + `","Variables":{}}`,
+		"documentID":                `{"query":"` + me + `","documentID":"x"}`,
+		"a variable twice":          `{"query":"` + signin + `","variables":{"x":1,"x":"` + fakePassword + `"}}`,
+		"a key twice, deep":         `{"query":"` + me + `","variables":{"x":[{"a":{"b":1,"b":2}}]}}`,
+		"an extension twice":        `{"query":"` + me + `","extensions":{"persistedQuery":{"version":1,"version":1}}}`,
+		"a key twice in an unknown": `{"query":"` + me + `","other":{"a":1,"a":2}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := c.Raw(t, http.MethodPost, "/graphql", apitest.Header("Authorization", "Bearer "+u.Token), []byte(body))
+			apitest.RequireTransportError(t, r, http.StatusBadRequest)
+			apitest.RequireCode(t, r, "GRAPHQL_PARSE_FAILED")
+			require.NotContains(t, string(r.Body), fakePassword, "the body was echoed")
+			require.NotContains(t, string(r.Body), "signout", "the body was echoed")
+		})
+	}
+	require.Equal(t, u.ID, c.Me(t, u.Token).ID, "a refused request ran signout")
+
+	for name, raw := range map[string]string{
+		"query twice":              "query=" + url.QueryEscape(me) + "&query=" + url.QueryEscape(`{ __typename }`),
+		"operationName twice":      "query=" + url.QueryEscape(me) + "&operationName=A&operationName=B",
+		"query in caps":            "QUERY=" + url.QueryEscape(me),
+		"variables in caps":        "query=" + url.QueryEscape(me) + "&Variables=%7B%7D",
+		"a variable twice":         "query=" + url.QueryEscape(me) + "&variables=" + url.QueryEscape(`{"x":1,"x":2}`),
+		"variables, then more":     "query=" + url.QueryEscape(me) + "&variables=" + url.QueryEscape(`{} {}`),
+		"extensions, then more":    "query=" + url.QueryEscape(me) + "&extensions=" + url.QueryEscape(`{}]`),
+		"an extension key twice":   "query=" + url.QueryEscape(me) + "&extensions=" + url.QueryEscape(`{"a":1,"a":1}`),
+		"documentId twice":         "documentId=a&documentId=b",
+		"extensions twice":         "query=" + url.QueryEscape(me) + "&extensions=%7B%7D&extensions=%7B%7D",
+		"variables twice":          "query=" + url.QueryEscape(me) + "&variables=%7B%7D&variables=%7B%7D",
+		"a variable twice, escape": "query=" + url.QueryEscape(me) + "&variables=" + url.QueryEscape(`{"x":1,"\u0078":2}`),
+	} {
+		t.Run("GET "+name, func(t *testing.T) {
+			r := c.Raw(t, http.MethodGet, "/graphql?"+raw, apitest.Header("Authorization", "Bearer "+u.Token), nil)
+			apitest.RequireTransportError(t, r, http.StatusBadRequest)
+			apitest.RequireCode(t, r, "GRAPHQL_PARSE_FAILED")
+		})
+	}
+
+	t.Run("unknown keys and nulls", func(t *testing.T) {
+		for _, body := range []string{
+			`{"query":"` + me + `","futureKey":{"a":[1,2,{"b":null}]},"id":"x"}`,
+			`{"query":"` + me + `","variables":null,"operationName":null,"extensions":null,"documentId":null}`,
+			" \n\t{\"query\":\"" + me + "\"}\r\n ",
+		} {
+			r := c.Raw(t, http.MethodPost, "/graphql", apitest.Header("Authorization", "Bearer "+u.Token), []byte(body))
+			require.Equal(t, u.ID, apitest.Data[apitest.User](t, r, "me").ID, "%s", body)
+		}
+		r := c.Get(t, u.Token, url.Values{"query": {me}, "_": {"1718000000"}, "future": {"a", "b"}})
+		require.Equal(t, u.ID, apitest.Data[apitest.User](t, r, "me").ID)
+	})
+}

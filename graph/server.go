@@ -41,11 +41,14 @@ type ServerConfig struct {
 // a query cache bounded by bytes (see queryCache), the operation limits,
 // the error presenter and panic recovery. It expects the request's viewer
 // in the context (see account.WithViewer).
-func NewServer(cfg ServerConfig) *handler.Server {
+func NewServer(cfg ServerConfig) *Server {
 	limits := cfg.Limits.withDefaults()
-	srv := handler.New(NewSchema(cfg.Client, cfg.Accounts, cfg.Content))
+	schema := NewSchema(cfg.Client, cfg.Accounts, cfg.Content)
+	srv := handler.New(schema)
 	srv.Use(&fieldMiddlewareGuard{}) // graph/gen writes in-place fields, which no field middleware sees
-	srv.AddTransport(httpTransport{})
+	present := errorPresenter(cfg.Logger, cfg.Outages)
+	transport := httpTransport{present: present}
+	srv.AddTransport(transport)
 	cache := newQueryCache()
 	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(maxTokens)
@@ -63,9 +66,9 @@ func NewServer(cfg ServerConfig) *handler.Server {
 		maxComplexity: limits.MaxComplexity, introspection: cfg.Introspection, cache: cache,
 	})
 	srv.Use(extension.FixedComplexityLimit(limits.MaxComplexity))
-	srv.SetErrorPresenter(errorPresenter(cfg.Logger, cfg.Outages))
+	srv.SetErrorPresenter(present)
 	srv.SetRecoverFunc(recoverFunc(cfg.Logger))
-	return srv
+	return &Server{Server: srv, transport: transport}
 }
 
 // rulesWithoutSuggestions returns gqlparser's validation rules with each
