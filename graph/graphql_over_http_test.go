@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -199,5 +200,72 @@ func TestOneReadingOfEachRequest(t *testing.T) {
 		}
 		r := c.Get(t, u.Token, url.Values{"query": {me}, "_": {"1718000000"}, "future": {"a", "b"}})
 		require.Equal(t, u.ID, apitest.Data[apitest.User](t, r, "me").ID)
+	})
+}
+
+// TestVariablesCoercedAsTheSpecSays gives variables JSON values of each
+// built-in scalar's wrong kinds: each is a request error
+// (GRAPHQL_VALIDATION_FAILED, no data entry, nothing run), at the top and
+// inside input objects and lists, as the GraphQL spec's input coercion
+// asks. Before, a string for an Int was read as the number it spelled, and
+// a number for a String as its digits. The right kinds still run, ID
+// taking a string or an integer. (The schema has no Float argument:
+// TestVariableKinds holds Float to its rule.)
+func TestVariablesCoercedAsTheSpecSays(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	admin := c.NewUser(t, apitest.Admin)
+	const books = `query($f: Int) { books(first: $f) { totalCount } }`
+	const signout = `mutation($all: Boolean) { signout(allSessions: $all) }`
+	const nodes = `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`
+	bookInput := func(kv ...any) apitest.Vars {
+		in := apitest.Vars{"title": "coerced", "author": "x"}
+		for i := 0; i < len(kv); i += 2 {
+			in[kv[i].(string)] = kv[i+1]
+		}
+		return apitest.Vars{"in": in}
+	}
+	refused := []struct {
+		name  string
+		query string
+		vars  string // JSON
+	}{
+		{"Int from a string", books, `{"f":"5"}`},
+		{"Int from a string with spaces", books, `{"f":" 5"}`},
+		{"Int from a fraction", books, `{"f":5.5}`},
+		{"Int from a boolean", books, `{"f":true}`},
+		{"Int from an exponent with a fraction", books, `{"f":1.5e0}`},
+		{"Boolean from a string", signout, `{"all":"true"}`},
+		{"Boolean from a number", signout, `{"all":1}`},
+		{"String from a number", apitest.OpCreateBook, `{"in":{"title":5,"author":"x"}}`},
+		{"String from a boolean", apitest.OpCreateBook, `{"in":{"title":true,"author":"x"}}`},
+		{"nested Int from a string", apitest.OpCreateBook, `{"in":{"title":"coerced","author":"x","publishedYear":"1999"}}`},
+		{"ID from a fraction", nodes, `{"ids":[1.5]}`},
+		{"ID from a boolean", nodes, `{"ids":[true]}`},
+		{"ID from an object", apitest.OpBook, `{"id":{"a":1}}`},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			body := []byte(`{"query":` + strconv.Quote(tc.query) + `,"variables":` + tc.vars + `}`)
+			r := c.Raw(t, http.MethodPost, "/graphql", apitest.Header("Authorization", "Bearer "+admin.Token), body)
+			apitest.RequireCode(t, r, "GRAPHQL_VALIDATION_FAILED")
+			requireNoDataEntry(t, r)
+		})
+	}
+	require.Zero(t, c.DB.Book.Query().Where(book.Title("coerced")).CountX(t.Context()), "a refused mutation ran")
+	require.Equal(t, admin.ID, c.Me(t, admin.Token).ID, "a refused signout ran")
+
+	t.Run("the right kinds run", func(t *testing.T) {
+		apitest.Data[map[string]any](t, c.Do(t, admin.Token, books, apitest.Vars{"f": 5}), "books")
+		apitest.Data[map[string]any](t, c.Do(t, admin.Token, books, apitest.Vars{"f": 5.0}), "books")
+		apitest.Data[map[string]any](t, c.Do(t, admin.Token, books, apitest.Vars{"f": nil}), "books")
+		apitest.Data[map[string]any](t, c.Do(t, admin.Token, apitest.OpCreateBook, bookInput("publishedYear", 1999, "isbn", "978-3-16-148410-0")), "createBook")
+		b := c.StoreBook(t, "by id")
+		require.Len(t, apitest.Data[[]any](t, c.Do(t, admin.Token, nodes, apitest.Vars{"ids": []any{b.ID}}), "nodes"), 1)
+		require.Len(t, apitest.Data[[]any](t, c.Do(t, admin.Token, nodes, apitest.Vars{"ids": b.ID}), "nodes"), 1, "a single ID for a list of them")
+		// An integer is an ID as the spec says, but never one of this
+		// server's (UUIDs): the field refuses it, not the coercion.
+		apitest.RequireCode(t, c.Do(t, admin.Token, apitest.OpBook, apitest.Vars{"id": 5}), "BAD_USER_INPUT", "id")
+		require.True(t, apitest.Data[bool](t, c.Do(t, admin.Token, signout, apitest.Vars{"all": false}), "signout"))
 	})
 }

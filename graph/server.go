@@ -61,6 +61,7 @@ func NewServer(cfg ServerConfig) *Server {
 		srv.SetDisableSuggestion(true)
 		srv.SetValidationRulesFn(rulesWithoutSuggestions)
 	}
+	srv.Use(variableKinds{schema: schema.Schema()})
 	srv.Use(operationLimits{
 		maxDepth: limits.MaxDepth, maxAuth: limits.MaxAuthFields, maxFields: limits.MaxFields,
 		maxComplexity: limits.MaxComplexity, introspection: cfg.Introspection, cache: cache,
