@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"log/slog"
 
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -34,6 +35,9 @@ type ServerConfig struct {
 	// DocumentsOnly, nothing else runs.
 	Documents     *persisted.Documents
 	DocumentsOnly bool
+	// Queries are the automatic persisted queries clients registered;
+	// nil means persisted.NewQueries on Client with the defaults.
+	Queries *persisted.Queries
 }
 
 // NewServer returns the GraphQL endpoint: the schema over GET and POST (see
@@ -54,7 +58,13 @@ func NewServer(cfg ServerConfig) *Server {
 	srv.SetParserTokenLimit(maxTokens)
 	// Extensions that fill in the query run in this order, before the limits.
 	srv.Use(trustedDocuments{docs: cfg.Documents, only: cfg.DocumentsOnly})
-	srv.Use(apq())
+	queries := cfg.Queries
+	if queries == nil {
+		queries = persisted.NewQueries(cfg.Client, persisted.QueriesOptions{})
+	}
+	srv.Use(automaticPersistedQueries{queries: queries, logError: func(ctx context.Context, err error) {
+		serverError(ctx, cfg.Logger, cfg.Outages, nil, err)
+	}})
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
