@@ -269,3 +269,34 @@ func TestVariablesCoercedAsTheSpecSays(t *testing.T) {
 		require.True(t, apitest.Data[bool](t, c.Do(t, admin.Token, signout, apitest.Vars{"all": false}), "signout"))
 	})
 }
+
+// TestRefusalsHaveOneShape sends requests refused before GraphQL runs, by
+// the HTTP layer's limits or by the GraphQL transport's reading: each
+// answer has the shape of every error answer, in the media type the
+// client accepts. Before, the HTTP layer wrote its own, always as
+// application/json.
+func TestRefusalsHaveOneShape(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	big := []byte(`{"query":"{ __typename }","pad":"` + strings.Repeat("a", 1<<20) + `"}`)
+	for name, tc := range map[string]struct {
+		method, contentType string
+		body                []byte
+		status              int
+	}{
+		"body over the limit": {http.MethodPost, "application/json", big, http.StatusRequestEntityTooLarge},
+		"wrong content type":  {http.MethodPost, "text/plain", []byte(`{"query":"{ __typename }"}`), http.StatusUnsupportedMediaType},
+		"wrong method":        {http.MethodPut, "application/json", []byte(`{"query":"{ __typename }"}`), http.StatusMethodNotAllowed},
+		"not JSON":            {http.MethodPost, "application/json", []byte(`{"query":`), http.StatusBadRequest},
+	} {
+		for _, accept := range []string{"application/json", "application/graphql-response+json"} {
+			t.Run(name+" "+accept, func(t *testing.T) {
+				r := c.Raw(t, tc.method, "/graphql", http.Header{"Content-Type": {tc.contentType}, "Accept": {accept}}, tc.body)
+				apitest.RequireTransportError(t, r, tc.status)
+				require.Equal(t, accept, r.Header.Get("Content-Type"))
+				apitest.RequireCode(t, r, "GRAPHQL_PARSE_FAILED")
+				requireNoDataEntry(t, r)
+			})
+		}
+	}
+}
