@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"bitgate/internal/apitest"
+	"bitgate/internal/persisted"
 )
 
 // The database breaks under a running server the ways databases break:
@@ -79,6 +80,12 @@ func TestDatabaseOutages(t *testing.T) {
 		apitest.RequireCode(t, r, "SERVICE_UNAVAILABLE")
 		require.Equal(t, 200, r.Status, "a partial answer: %s", r.Body)
 		require.JSONEq(t, `{"__typename": "Query", "book": null}`, string(r.Data))
+		// A persisted query's hash that this instance does not hold is
+		// looked up in the database: not PERSISTED_QUERY_NOT_FOUND, which
+		// would make the client send its query again and again.
+		r = c.DoBody(t, "", apitest.Vars{"extensions": apqExtension(persisted.Hash(`query Frozen { __typename }`))})
+		apitest.RequireUnavailable(t, r)
+		require.Less(t, r.Took, bound, "answered late")
 
 		proxy.Restore()
 		c.Me(t, u.Token)
