@@ -57,7 +57,7 @@ func TestGraphQLOverHTTPStatuses(t *testing.T) {
 				require.Equal(t, media.status, r.Status, "%s", r.Body)
 				require.True(t, strings.HasPrefix(r.Header.Get("Content-Type"), media.contentType), "Content-Type %q", r.Header.Get("Content-Type"))
 				apitest.RequireCode(t, r, tc.code)
-				requireNoDataEntry(t, r)
+				apitest.RequireNoDataEntry(t, r)
 			})
 		}
 		t.Run(media.accept+"/field error keeps data", func(t *testing.T) {
@@ -101,7 +101,7 @@ func TestGETRunsQueriesOnly(t *testing.T) {
 			apitest.RequireTransportError(t, r, http.StatusMethodNotAllowed)
 			require.Equal(t, "POST", r.Header.Get("Allow"))
 			apitest.RequireCode(t, r, "GRAPHQL_VALIDATION_FAILED")
-			requireNoDataEntry(t, r)
+			apitest.RequireNoDataEntry(t, r)
 		})
 	}
 	require.Zero(t, c.DB.Book.Query().Where(book.Title("via GET")).CountX(t.Context()), "a mutation ran over GET")
@@ -113,15 +113,6 @@ func TestGETRunsQueriesOnly(t *testing.T) {
 			apitest.RequireCode(t, r, "GRAPHQL_PARSE_FAILED")
 		}
 	})
-}
-
-// requireNoDataEntry requires an answer without a data entry, as the
-// GraphQL spec asks of an error raised before execution.
-func requireNoDataEntry(t *testing.T, r *apitest.Response) {
-	t.Helper()
-	var top map[string]json.RawMessage
-	require.NoError(t, json.Unmarshal(r.Body, &top), "%s", r.Body)
-	require.NotContains(t, top, "data", "a request error with a data entry: %s", r.Body)
 }
 
 // TestOneReadingOfEachRequest sends requests that a gateway or a firewall
@@ -249,7 +240,7 @@ func TestVariablesCoercedAsTheSpecSays(t *testing.T) {
 			body := []byte(`{"query":` + strconv.Quote(tc.query) + `,"variables":` + tc.vars + `}`)
 			r := c.Raw(t, http.MethodPost, "/graphql", apitest.Header("Authorization", "Bearer "+admin.Token), body)
 			apitest.RequireCode(t, r, "GRAPHQL_VALIDATION_FAILED")
-			requireNoDataEntry(t, r)
+			apitest.RequireNoDataEntry(t, r)
 		})
 	}
 	require.Zero(t, c.DB.Book.Query().Where(book.Title("coerced")).CountX(t.Context()), "a refused mutation ran")
@@ -295,7 +286,7 @@ func TestRefusalsHaveOneShape(t *testing.T) {
 				apitest.RequireTransportError(t, r, tc.status)
 				require.Equal(t, accept, r.Header.Get("Content-Type"))
 				apitest.RequireCode(t, r, "GRAPHQL_PARSE_FAILED")
-				requireNoDataEntry(t, r)
+				apitest.RequireNoDataEntry(t, r)
 			})
 		}
 	}

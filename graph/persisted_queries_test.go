@@ -35,7 +35,7 @@ func requireNotFound(t *testing.T, r *apitest.Response) {
 	t.Helper()
 	apitest.RequireCode(t, r, "PERSISTED_QUERY_NOT_FOUND")
 	require.Equal(t, "PersistedQueryNotFound", r.Errors[0].Message)
-	requireNoDataEntry(t, r)
+	apitest.RequireNoDataEntry(t, r)
 }
 
 // TestAutomaticPersistedQueries plays Apollo's persisted query link over
@@ -237,7 +237,7 @@ func TestTrustedDocumentsOnly(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			r := c.DoBody(t, u.Token, body)
 			apitest.RequireCode(t, r, "PERSISTED_QUERY_NOT_IN_LIST")
-			requireNoDataEntry(t, r)
+			apitest.RequireNoDataEntry(t, r)
 		})
 	}
 	r = c.Get(t, u.Token, url.Values{"query": {apitest.OpMe}})
