@@ -10,6 +10,7 @@ import (
 	"bitgate/ent/note"
 	"bitgate/ent/outboxmail"
 	"bitgate/ent/passkey"
+	"bitgate/ent/persistedquery"
 	"bitgate/ent/recoverycode"
 	"bitgate/ent/secretrotation"
 	"bitgate/ent/session"
@@ -95,6 +96,7 @@ func checkColumn(t, c string) error {
 			note.Table:              note.ValidColumn,
 			outboxmail.Table:        outboxmail.ValidColumn,
 			passkey.Table:           passkey.ValidColumn,
+			persistedquery.Table:    persistedquery.ValidColumn,
 			recoverycode.Table:      recoverycode.ValidColumn,
 			secretrotation.Table:    secretrotation.ValidColumn,
 			session.Table:           session.ValidColumn,

@@ -28,6 +28,8 @@ type Tx struct {
 	OutboxMail *OutboxMailClient
 	// Passkey is the client for interacting with the Passkey builders.
 	Passkey *PasskeyClient
+	// PersistedQuery is the client for interacting with the PersistedQuery builders.
+	PersistedQuery *PersistedQueryClient
 	// RecoveryCode is the client for interacting with the RecoveryCode builders.
 	RecoveryCode *RecoveryCodeClient
 	// SecretRotation is the client for interacting with the SecretRotation builders.
@@ -184,6 +186,7 @@ func (tx *Tx) init() {
 	tx.Note = NewNoteClient(tx.config)
 	tx.OutboxMail = NewOutboxMailClient(tx.config)
 	tx.Passkey = NewPasskeyClient(tx.config)
+	tx.PersistedQuery = NewPersistedQueryClient(tx.config)
 	tx.RecoveryCode = NewRecoveryCodeClient(tx.config)
 	tx.SecretRotation = NewSecretRotationClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)

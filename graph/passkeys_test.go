@@ -19,7 +19,7 @@ import (
 // localhost). A real browser's run is internal/playground/browsercheck's.
 
 // registerPasskey registers a passkey of auth for s's user and returns it.
-func registerPasskey(t *testing.T, c *apitest.Client, s apitest.Session, auth *passkeytest.Authenticator) apitest.Passkey {
+func registerPasskey(t *testing.T, c *apitest.Client, s apitest.AuthPayload, auth *passkeytest.Authenticator) apitest.Passkey {
 	t.Helper()
 	options := apitest.Data[json.RawMessage](t, c.Do(t, s.Token, apitest.OpBeginPasskeyRegistration,
 		apitest.Vars{"currentPassword": apitest.Password}), "beginPasskeyRegistration")
@@ -34,7 +34,7 @@ func TestPasskeys(t *testing.T) {
 	u := a.SignUp(t)
 	auth := passkeytest.New(passkey.DevPublicURL)
 
-	apitest.RequireCode(t, a.Do(t, u.Token, apitest.OpBeginPasskeyRegistration, apitest.Vars{"currentPassword": wrongPassword}), "UNAUTHENTICATED")
+	apitest.RequireCode(t, a.Do(t, u.Token, apitest.OpBeginPasskeyRegistration, apitest.Vars{"currentPassword": apitest.WrongPassword}), "UNAUTHENTICATED")
 	raw := apitest.Data[json.RawMessage](t, a.Do(t, u.Token, apitest.OpBeginPasskeyRegistration, apitest.Vars{"currentPassword": apitest.Password}), "beginPasskeyRegistration")
 	var options struct {
 		RP   struct{ ID string }
@@ -60,7 +60,7 @@ func TestPasskeys(t *testing.T) {
 	require.Equal(t, "laptop", k.Name)
 	require.Nil(t, k.LastUsedAt)
 	apitest.RequireCode(t, a.Do(t, u.Token, apitest.OpFinishPasskeyRegistration, apitest.Vars{"response": response}), "BAD_USER_INPUT", "response")
-	require.Equal(t, 1, audited(t, a, "mfa.passkey_added"))
+	require.Equal(t, 1, a.Audited(t, "mfa.passkey_added"))
 	require.True(t, a.Me(t, u.Token).MFAEnabled)
 	require.Equal(t, []apitest.Passkey{k}, a.MySecondFactors(t, u.Token).Passkeys)
 
@@ -68,7 +68,7 @@ func TestPasskeys(t *testing.T) {
 		options := apitest.Data[json.RawMessage](t, a.Do(t, "", apitest.OpBeginPasskeySignin, nil), "beginPasskeySignin")
 		require.NotContains(t, string(options), "allowCredentials", "usernameless: the browser offers what it holds")
 		assertion := auth.Get(t, options)
-		s := apitest.Data[apitest.Session](t, b.Do(t, "", apitest.OpFinishPasskeySignin, apitest.Vars{"response": assertion}), "finishPasskeySignin")
+		s := apitest.Data[apitest.AuthPayload](t, b.Do(t, "", apitest.OpFinishPasskeySignin, apitest.Vars{"response": assertion}), "finishPasskeySignin")
 		require.False(t, s.MFARequired, "a passkey counts as both factors")
 		require.Equal(t, u.ID, s.ID)
 		apitest.Data[apitest.Connection[apitest.Book]](t, a.Do(t, s.Token, apitest.OpBooks, nil), "books")
@@ -85,7 +85,7 @@ func TestPasskeys(t *testing.T) {
 		other := a.SignIn(t, u.Email, apitest.Password)
 		apitest.RequireCode(t, a.Do(t, other.Token, apitest.OpFinishPasskeyVerification, apitest.Vars{"response": auth.Get(t, options)}), "BAD_USER_INPUT", "response")
 		options = apitest.Data[json.RawMessage](t, a.Do(t, s.Token, apitest.OpBeginPasskeyVerification, nil), "beginPasskeyVerification")
-		passed := apitest.Data[apitest.Session](t, b.Do(t, s.Token, apitest.OpFinishPasskeyVerification, apitest.Vars{"response": auth.Get(t, options)}), "finishPasskeyVerification")
+		passed := apitest.Data[apitest.AuthPayload](t, b.Do(t, s.Token, apitest.OpFinishPasskeyVerification, apitest.Vars{"response": auth.Get(t, options)}), "finishPasskeyVerification")
 		require.False(t, passed.MFARequired)
 		apitest.Data[apitest.Connection[apitest.Book]](t, a.Do(t, passed.Token, apitest.OpBooks, nil), "books")
 	})
@@ -114,9 +114,9 @@ func TestPasskeys(t *testing.T) {
 	t.Run("removing it", func(t *testing.T) {
 		other := a.SignUp(t)
 		apitest.RequireCode(t, a.Do(t, other.Token, apitest.OpRemovePasskey, apitest.Vars{"id": k.ID, "currentPassword": apitest.Password}), "NOT_FOUND")
-		apitest.RequireCode(t, a.Do(t, u.Token, apitest.OpRemovePasskey, apitest.Vars{"id": k.ID, "currentPassword": wrongPassword}), "UNAUTHENTICATED")
+		apitest.RequireCode(t, a.Do(t, u.Token, apitest.OpRemovePasskey, apitest.Vars{"id": k.ID, "currentPassword": apitest.WrongPassword}), "UNAUTHENTICATED")
 		require.True(t, apitest.Data[bool](t, a.Do(t, u.Token, apitest.OpRemovePasskey, apitest.Vars{"id": k.ID, "currentPassword": apitest.Password}), "removePasskey"))
-		require.Equal(t, 1, audited(t, a, "mfa.passkey_removed"))
+		require.Equal(t, 1, a.Audited(t, "mfa.passkey_removed"))
 		require.False(t, a.Me(t, u.Token).MFAEnabled)
 		options := apitest.Data[json.RawMessage](t, a.Do(t, "", apitest.OpBeginPasskeySignin, nil), "beginPasskeySignin")
 		apitest.RequireCode(t, a.Do(t, "", apitest.OpFinishPasskeySignin, apitest.Vars{"response": auth.Get(t, options)}), "UNAUTHENTICATED")

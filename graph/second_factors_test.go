@@ -41,7 +41,7 @@ func TestTOTP(t *testing.T) {
 
 	t.Run("enrolling needs the password", func(t *testing.T) {
 		apitest.RequireCode(t, c.Do(t, u.Token, apitest.OpEnrollTotp, apitest.Vars{"currentPassword": ""}), "BAD_USER_INPUT", "currentPassword")
-		apitest.RequireCode(t, c.Do(t, u.Token, apitest.OpEnrollTotp, apitest.Vars{"currentPassword": wrongPassword}), "UNAUTHENTICATED")
+		apitest.RequireCode(t, c.Do(t, u.Token, apitest.OpEnrollTotp, apitest.Vars{"currentPassword": apitest.WrongPassword}), "UNAUTHENTICATED")
 	})
 
 	// Not active until confirmed: a sign-in needs no code yet.
@@ -52,7 +52,7 @@ func TestTOTP(t *testing.T) {
 	for _, code := range codes {
 		require.Regexp(t, `^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$`, code, "80 random bits")
 	}
-	require.Equal(t, 1, audited(t, c, "mfa.totp_enabled"))
+	require.Equal(t, 1, c.Audited(t, "mfa.totp_enabled"))
 	require.True(t, c.Me(t, u.Token).MFAEnabled)
 	require.Equal(t, apitest.SecondFactors{TOTP: true, RecoveryCodesLeft: 10, Passkeys: []apitest.Passkey{}}, c.MySecondFactors(t, u.Token))
 	apitest.RequireCode(t, c.Do(t, u.Token, apitest.OpEnrollTotp, apitest.Vars{"currentPassword": apitest.Password}), "CONFLICT")
@@ -71,7 +71,7 @@ func TestTOTP(t *testing.T) {
 	require.Equal(t, apitest.SessionID(t, pending), apitest.SessionID(t, passed), "the same session")
 	apitest.Data[apitest.Connection[apitest.Book]](t, c.Do(t, passed.Token, apitest.OpBooks, nil), "books")
 	apitest.Data[apitest.Connection[apitest.Book]](t, c.Do(t, pending.Token, apitest.OpBooks, nil), "books") // read from the session, not the token
-	require.Equal(t, 1, audited(t, c, "mfa.verified"))
+	require.Equal(t, 1, c.Audited(t, "mfa.verified"))
 
 	t.Run("one step of skew either way, not two", func(t *testing.T) {
 		c.Clock.Advance(2 * totp.Period) // the step before is after the last accepted
@@ -113,7 +113,7 @@ func TestTOTPReplay(t *testing.T) {
 
 	// Eight sessions send one fresh code at once over two instances: one wins.
 	code = a.NextTOTPCode(t, secret)
-	sessions := make([]apitest.Session, 8)
+	sessions := make([]apitest.AuthPayload, 8)
 	for i := range sessions {
 		sessions[i] = a.SignIn(t, u.Email, apitest.Password)
 	}
@@ -141,7 +141,7 @@ func TestRecoveryCodes(t *testing.T) {
 	typed := strings.ToUpper(strings.ReplaceAll(tp.RecoveryCodes[0], "-", " "))
 	s := c.VerifySecondFactor(t, c.SignIn(t, u.Email, apitest.Password).Token, typed)
 	require.Equal(t, 9, c.MySecondFactors(t, s.Token).RecoveryCodesLeft)
-	require.Equal(t, 1, audited(t, c, "mfa.recovery_code_used"))
+	require.Equal(t, 1, c.Audited(t, "mfa.recovery_code_used"))
 	apitest.RequireCode(t, c.Do(t, c.SignIn(t, u.Email, apitest.Password).Token, apitest.OpVerifySecondFactor,
 		apitest.Vars{"code": tp.RecoveryCodes[0]}), "BAD_USER_INPUT", "code")
 
@@ -152,7 +152,7 @@ func TestRecoveryCodes(t *testing.T) {
 		apitest.Vars{"code": tp.RecoveryCodes[1]}), "BAD_USER_INPUT", "code")
 
 	// New codes replace the old ones.
-	apitest.RequireCode(t, c.Do(t, s.Token, apitest.OpRegenerateRecoveryCodes, apitest.Vars{"currentPassword": wrongPassword}), "UNAUTHENTICATED")
+	apitest.RequireCode(t, c.Do(t, s.Token, apitest.OpRegenerateRecoveryCodes, apitest.Vars{"currentPassword": apitest.WrongPassword}), "UNAUTHENTICATED")
 	fresh := apitest.Data[[]string](t, c.Do(t, s.Token, apitest.OpRegenerateRecoveryCodes, apitest.Vars{"currentPassword": apitest.Password}), "regenerateRecoveryCodes")
 	require.Len(t, fresh, 10)
 	require.NotContains(t, fresh, tp.RecoveryCodes[2])
@@ -178,11 +178,11 @@ func TestDisableTotp(t *testing.T) {
 	s := c.SignInWithTOTP(t, u.Email, tp.Secret)
 
 	code := c.NextTOTPCode(t, tp.Secret)
-	apitest.RequireCode(t, c.Do(t, s.Token, apitest.OpDisableTotp, apitest.Vars{"currentPassword": wrongPassword, "code": code}), "UNAUTHENTICATED")
+	apitest.RequireCode(t, c.Do(t, s.Token, apitest.OpDisableTotp, apitest.Vars{"currentPassword": apitest.WrongPassword, "code": code}), "UNAUTHENTICATED")
 	apitest.RequireCode(t, c.Do(t, s.Token, apitest.OpDisableTotp, apitest.Vars{"currentPassword": apitest.Password, "code": "000000"}), "BAD_USER_INPUT", "code")
 	require.True(t, c.Me(t, s.Token).MFAEnabled, "a refused disableTotp changed something")
 	require.True(t, apitest.Data[bool](t, c.Do(t, s.Token, apitest.OpDisableTotp, apitest.Vars{"currentPassword": apitest.Password, "code": code}), "disableTotp"))
-	require.Equal(t, 1, audited(t, c, "mfa.totp_disabled"))
+	require.Equal(t, 1, c.Audited(t, "mfa.totp_disabled"))
 	require.Equal(t, apitest.SecondFactors{Passkeys: []apitest.Passkey{}}, c.MySecondFactors(t, s.Token))
 	require.False(t, c.SignIn(t, u.Email, apitest.Password).MFARequired)
 	apitest.RequireCode(t, c.Do(t, s.Token, apitest.OpRegenerateRecoveryCodes, apitest.Vars{"currentPassword": apitest.Password}), "NOT_FOUND")
@@ -382,11 +382,11 @@ func TestGuessingSecondFactors(t *testing.T) {
 		c.EnableTOTP(t, u)
 		// The thief signs in again before every guess: a new session, and
 		// a sign-in that would reset a count it was allowed to reset.
-		var sessions []apitest.Session
+		var sessions []apitest.AuthPayload
 		checked := 0
 		for round := range 15 {
 			if r := c.Do(t, "", apitest.OpSignIn, apitest.Credentials(u.Email, apitest.Password)); len(r.Errors) == 0 {
-				sessions = append(sessions, apitest.Data[apitest.Session](t, r, "signin"))
+				sessions = append(sessions, apitest.Data[apitest.AuthPayload](t, r, "signin"))
 			}
 			s := sessions[len(sessions)-1]
 			r := c.Do(t, s.Token, apitest.OpVerifySecondFactor, apitest.Vars{"code": "000000"})
@@ -399,9 +399,9 @@ func TestGuessingSecondFactors(t *testing.T) {
 			}
 		}
 		require.Equal(t, 5, checked, "guesses checked within 15 minutes")
-		require.Equal(t, 5, audited(t, c, "mfa.failed"))
-		require.Equal(t, 1, audited(t, c, "signin.locked"))
-		requireLocked(t, c, u.Email, apitest.Password) // no new sessions either
+		require.Equal(t, 5, c.Audited(t, "mfa.failed"))
+		require.Equal(t, 1, c.Audited(t, "signin.locked"))
+		c.RequireLocked(t, u.Email, apitest.Password) // no new sessions either
 		t.Logf("a password thief with %d sessions got %d guesses checked in 15 minutes", len(sessions), checked)
 
 		c.Clock.Advance(15*time.Minute + time.Second)
@@ -410,7 +410,7 @@ func TestGuessingSecondFactors(t *testing.T) {
 		for range 10 {
 			c.Do(t, fresh.Token, apitest.OpVerifySecondFactor, apitest.Vars{"code": "000000"})
 		}
-		require.Equal(t, 10, audited(t, c, "mfa.failed"), "5 more guesses checked in the next 15 minutes")
+		require.Equal(t, 10, c.Audited(t, "mfa.failed"), "5 more guesses checked in the next 15 minutes")
 		c.RequireEnded(t, fresh) // its fifth wrong code ended it
 	})
 
@@ -420,7 +420,7 @@ func TestGuessingSecondFactors(t *testing.T) {
 		b := a.NewInstance(t)
 		u := a.SignUp(t)
 		a.EnableTOTP(t, u)
-		sessions := make([]apitest.Session, 6)
+		sessions := make([]apitest.AuthPayload, 6)
 		for i := range sessions {
 			sessions[i] = a.SignIn(t, u.Email, apitest.Password)
 		}
@@ -436,7 +436,7 @@ func TestGuessingSecondFactors(t *testing.T) {
 				require.Equal(t, "RATE_LIMITED", r.Code(), "%s", r.Body)
 			}
 		}
-		require.Equal(t, 5, audited(t, a, "mfa.failed"), "codes checked")
+		require.Equal(t, 5, a.Audited(t, "mfa.failed"), "codes checked")
 		require.LessOrEqual(t, checked, 5)
 		t.Logf("30 guesses at once from %d sessions on 2 instances: %d checked", len(sessions), checked)
 	})
@@ -452,13 +452,13 @@ func TestGuessingSecondFactors(t *testing.T) {
 		}
 		// The user signs in meanwhile: passing the factor resets the email's count...
 		c.SignInWithTOTP(t, u.Email, secret)
-		require.Zero(t, failures(t, c, u.Email))
+		require.Zero(t, c.FailedSignIns(t, u.Email))
 		// ... but not the session's.
 		apitest.RequireCode(t, c.Do(t, thief.Token, apitest.OpVerifySecondFactor, apitest.Vars{"code": "000000"}), "BAD_USER_INPUT", "code")
 		apitest.RequireCode(t, c.Do(t, thief.Token, apitest.OpVerifySecondFactor, apitest.Vars{"code": "000000"}), "UNAUTHENTICATED")
 		c.RequireEnded(t, thief)
-		require.Equal(t, 1, audited(t, c, "mfa.session_ended"))
-		require.Equal(t, 2, failures(t, c, u.Email))
+		require.Equal(t, 1, c.Audited(t, "mfa.session_ended"))
+		require.Equal(t, 2, c.FailedSignIns(t, u.Email))
 	})
 
 	t.Run("a right code in a locked account waits too", func(t *testing.T) {
@@ -467,7 +467,7 @@ func TestGuessingSecondFactors(t *testing.T) {
 		u := c.SignUp(t)
 		secret := c.EnableTOTP(t, u).Secret
 		s := c.SignIn(t, u.Email, apitest.Password)
-		failSignIn(t, c, u.Email, 5)
+		c.FailSignIn(t, u.Email, 5)
 		apitest.RequireCode(t, c.Do(t, s.Token, apitest.OpVerifySecondFactor, apitest.Vars{"code": c.NextTOTPCode(t, secret)}), "RATE_LIMITED")
 	})
 
@@ -479,7 +479,7 @@ func TestGuessingSecondFactors(t *testing.T) {
 		s := c.SignIn(t, u.Email, apitest.Password)
 		r := c.Do(t, s.Token, `mutation { a: verifySecondFactor(code: "000000") { accessToken } b: verifySecondFactor(code: "111111") { accessToken } }`, nil)
 		apitest.RequireCode(t, r, "RATE_LIMITED")
-		require.Zero(t, audited(t, c, "mfa.failed"))
+		require.Zero(t, c.Audited(t, "mfa.failed"))
 	})
 }
 

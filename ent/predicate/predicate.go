@@ -27,6 +27,9 @@ type OutboxMail func(*sql.Selector)
 // Passkey is the predicate function for passkey builders.
 type Passkey func(*sql.Selector)
 
+// PersistedQuery is the predicate function for persistedquery builders.
+type PersistedQuery func(*sql.Selector)
+
 // RecoveryCode is the predicate function for recoverycode builders.
 type RecoveryCode func(*sql.Selector)
 

@@ -85,7 +85,7 @@ func (c *Client) NextTOTPCode(t testing.TB, secret string) string {
 // EnableTOTP sets up TOTP for s's user through the API (enrollTotp with
 // Password, then confirmTotp with a code of the secret it answered) and
 // returns the secret and the recovery codes.
-func (c *Client) EnableTOTP(t testing.TB, s Session) TOTP {
+func (c *Client) EnableTOTP(t testing.TB, s AuthPayload) TOTP {
 	t.Helper()
 	e := Data[TotpEnrollment](t, c.Do(t, s.Token, OpEnrollTotp, Vars{"currentPassword": Password}), "enrollTotp")
 	require.NotEmpty(t, e.Secret, "enrollTotp without a secret")
@@ -97,7 +97,7 @@ func (c *Client) EnableTOTP(t testing.TB, s Session) TOTP {
 // SignInWithTOTP signs in with Password, which must answer a session that
 // waits for its second factor, and passes it with the next code of secret
 // (the clock moves on a step); it returns the new pair.
-func (c *Client) SignInWithTOTP(t testing.TB, email, secret string) Session {
+func (c *Client) SignInWithTOTP(t testing.TB, email, secret string) AuthPayload {
 	t.Helper()
 	pending := c.SignIn(t, email, Password)
 	require.True(t, pending.MFARequired, "signin of a user with TOTP did not ask for it")
@@ -106,9 +106,9 @@ func (c *Client) SignInWithTOTP(t testing.TB, email, secret string) Session {
 
 // VerifySecondFactor passes the second factor of token's session with code
 // and requires the new pair.
-func (c *Client) VerifySecondFactor(t testing.TB, token, code string) Session {
+func (c *Client) VerifySecondFactor(t testing.TB, token, code string) AuthPayload {
 	t.Helper()
-	s := Data[Session](t, c.Do(t, token, OpVerifySecondFactor, Vars{"code": code}), "verifySecondFactor")
+	s := Data[AuthPayload](t, c.Do(t, token, OpVerifySecondFactor, Vars{"code": code}), "verifySecondFactor")
 	require.False(t, s.MFARequired, "verifySecondFactor answered a session still waiting")
 	return s
 }
