@@ -9,7 +9,8 @@
 // with MFA_REQUIRED, verifySecondFactor, and the field again. (The codes
 // are computed here, as the authenticator app would.)
 //
-// Run it with run.sh, which builds and starts the server.
+// TestBrowserChecks (browser_test.go at the root) starts the server and
+// runs it: `go test -run TestBrowserChecks -v .`
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

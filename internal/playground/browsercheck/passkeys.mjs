@@ -14,7 +14,8 @@
 // in with the password and pass the second factor with it, then remove it:
 // the authenticator still offers it, and the server refuses it.
 //
-// Run it with run.sh, which builds and starts the server.
+// TestBrowserChecks (browser_test.go at the root) starts the server and
+// runs it: `go test -run TestBrowserChecks -v .`
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
