@@ -457,7 +457,7 @@ func (s *Service) liveSessionUser(ctx context.Context, uid, sid uuid.UUID) (*ent
 	// In the order of user.Columns; a column added to the schema fails
 	// here at once (TestAuthenticateLoadsTheStoredUser).
 	err = rows.Scan(&u.ID, &u.CreatedAt, &u.UpdatedAt, &u.FirstName, &u.LastName, &u.Email,
-		&u.PasswordHash, &u.PermissionLevel, &u.CredentialVersion)
+		&u.PasswordHash, &u.PermissionLevel, &u.CredentialVersion, &u.EmailVerifiedAt)
 	if err != nil {
 		return nil, err
 	}
