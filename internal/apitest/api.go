@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,11 +17,12 @@ import (
 	"bitgate/internal/account"
 	"bitgate/internal/auth"
 	"bitgate/internal/auth/authtest"
+	"bitgate/internal/mail/mailtest"
 )
 
 // Selections of the API's types, each written once.
 const (
-	userFields    = `id firstName lastName email permissionLevel permissions createdAt updatedAt`
+	userFields    = `id firstName lastName email emailVerified permissionLevel permissions createdAt updatedAt`
 	sessionFields = `accessToken refreshToken tokenType expiresIn user { ` + userFields + ` }`
 	bookFields    = `id title author isbn publishedYear createdAt updatedAt`
 	noteFields    = `id title content owner { id email } createdAt updatedAt`
@@ -33,8 +35,10 @@ const (
 )
 
 // The contract's operations. Their variables: $id (an ID), $in (the
-// field's input object), $email and $password (signin), $refreshToken,
-// $all (signout's allSessions), $ids (nodes), and $first, $after, $last,
+// field's input object), $email and $password (signin, and the email and
+// password of requestPasswordReset, resetPassword and
+// requestEmailChange), $token (a mailed link's), $refreshToken, $all
+// (signout's allSessions), $ids (nodes), and $first, $after, $last,
 // $before on lists.
 const (
 	OpSignUp  = `mutation($in: SignupInput!) { signup(input: $in) { ` + sessionFields + ` } }`
@@ -71,6 +75,13 @@ const (
 	OpNodes = `query($ids: [ID!]!) { nodes(ids: $ids) { ` + nodeFields + ` } }`
 
 	OpAuditEvents = `query` + pageArgs + ` { auditEvents` + pageParams + ` { ` + pageInfo + ` edges { cursor node { ` + auditFields + ` } } } }`
+
+	OpRequestEmailVerification = `mutation { requestEmailVerification }`
+	OpVerifyEmail              = `mutation($token: String!) { verifyEmail(token: $token) { ` + userFields + ` } }`
+	OpRequestPasswordReset     = `mutation($email: String!) { requestPasswordReset(email: $email) }`
+	OpResetPassword            = `mutation($token: String!, $password: String!) { resetPassword(token: $token, newPassword: $password) { ` + sessionFields + ` } }`
+	OpRequestEmailChange       = `mutation($email: String!, $password: String!) { requestEmailChange(newEmail: $email, currentPassword: $password) }`
+	OpConfirmEmailChange       = `mutation($token: String!) { confirmEmailChange(token: $token) { ` + userFields + ` } }`
 )
 
 // Permission bits of the contract.
@@ -92,6 +103,7 @@ type User struct {
 	FirstName       string    `json:"firstName"`
 	LastName        string    `json:"lastName"`
 	Email           string    `json:"email"`
+	EmailVerified   bool      `json:"emailVerified"`
 	PermissionLevel int       `json:"permissionLevel"`
 	Permissions     []string  `json:"permissions"`
 	CreatedAt       time.Time `json:"createdAt"`
@@ -330,4 +342,38 @@ func (c *Client) StoreUser(t testing.TB, level int) *ent.User {
 		SetEmail(Email()).SetPasswordHash("!").SetPermissionLevel(level).Save(context.Background())
 	require.NoError(t, err, "store user")
 	return u
+}
+
+// The paths under PublicURL of the links in mail.
+const (
+	VerifyEmailPath        = "/verify-email"
+	ResetPasswordPath      = "/reset-password"
+	ConfirmEmailChangePath = "/confirm-email-change"
+)
+
+// LinkToken returns the token of m's one link to path under PublicURL
+// (VerifyEmailPath, say), failing the test unless m has exactly one such
+// link, to PublicURL.
+func LinkToken(t testing.TB, m *mailtest.Message, path string) string {
+	t.Helper()
+	link := m.Link(t, path)
+	require.Equal(t, PublicURL+path, link.Scheme+"://"+link.Host+link.Path, "the link's base")
+	token := link.Query().Get("token")
+	require.NotEmpty(t, token, "a link without its token: %s", link)
+	return token
+}
+
+// NextMail returns the next mail the test's SMTP server receives, and
+// requires it to go to to and to be of kind (its template's name, such as
+// "reset-password", which the outbox row that its Message-ID names
+// keeps).
+func (c *Client) NextMail(t testing.TB, to, kind string) *mailtest.Message {
+	t.Helper()
+	m := c.Mail.Next(t)
+	require.Equal(t, []string{to}, m.To, "recipients of a mail, want a %s mail", kind)
+	id, _, _ := strings.Cut(strings.Trim(m.Header(t, "Message-ID"), "<>"), "@")
+	row, err := c.DB.OutboxMail.Get(context.Background(), uuid.MustParse(id))
+	require.NoError(t, err, "the outbox row of the mail to %s", to)
+	require.Equal(t, kind, row.Kind, "the kind of the mail to %s", to)
+	return m
 }
