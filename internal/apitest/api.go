@@ -377,3 +377,12 @@ func (c *Client) NextMail(t testing.TB, to, kind string) *mailtest.Message {
 	require.Equal(t, kind, row.Kind, "the kind of the mail to %s", to)
 	return m
 }
+
+// MailedToken returns the token of the link in the next mail the test's
+// SMTP server receives, which must be a kind mail to to: kind is
+// "verify-email", "reset-password" or "confirm-email-change", and the
+// link's path under PublicURL is "/" + kind.
+func (c *Client) MailedToken(t testing.TB, to, kind string) string {
+	t.Helper()
+	return LinkToken(t, c.NextMail(t, to, kind), "/"+kind)
+}

@@ -71,8 +71,9 @@ func (c *Client) Do(t testing.TB, token, query string, vars Vars) *Response {
 }
 
 // DoWithHeader posts a GraphQL operation as JSON with the headers h (an
-// Authorization header of any form, X-Forwarded-For, X-Request-ID, …; the
-// JSON content type unless h sets one) and checks the answer like Do.
+// Authorization header of any form, X-Forwarded-For, X-Request-ID, Host,
+// …; the JSON content type unless h sets one) and checks the answer like
+// Do.
 func (c *Client) DoWithHeader(t testing.TB, h http.Header, query string, vars Vars) *Response {
 	t.Helper()
 	withJSON := Header()
@@ -206,6 +207,9 @@ func (c *Client) send(ctx context.Context, method, path string, h http.Header, b
 	}
 	for k, v := range h {
 		req.Header[k] = v
+	}
+	if host := h.Get("Host"); host != "" { // Go sends req.Host, not the header
+		req.Host = host
 	}
 	start := time.Now()
 	res, err := c.http.Do(req)
