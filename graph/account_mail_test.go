@@ -184,7 +184,9 @@ func TestExpiredEmailTokensArePruned(t *testing.T) {
 	ctx := context.Background()
 	u, _ := signUpVerified(t, c)
 	requestReset(t, c, u.Email)
-	count := func(kind emailtoken.Kind) int { return c.DB.EmailToken.Query().Where(emailtoken.KindEQ(kind)).CountX(ctx) }
+	count := func(kind emailtoken.Kind) int {
+		return c.DB.EmailToken.Query().Where(emailtoken.KindEQ(kind)).CountX(ctx)
+	}
 	c.Clock.Advance(time.Hour + time.Second)
 	_, err := c.Accounts.Prune(ctx)
 	require.NoError(t, err)
