@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"runtime/debug"
+	"sync/atomic"
 	"testing"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
@@ -21,6 +22,9 @@ type server struct {
 	log        *apitest.Log
 	// signal ends the serve context, as SIGTERM does.
 	signal context.CancelFunc
+	// reached counts the requests that reached the server's handler: read
+	// whole, past the listener and the kernel's queue of connections.
+	reached atomic.Int32
 
 	stopped chan struct{} // closed when serveUntil returned err
 	err     error
@@ -46,6 +50,11 @@ func startServer(t *testing.T, args ...string) *server {
 	s.signal = cancel
 	a, err := newApp(ctx, cfg, log)
 	require.NoError(t, err)
+	h := a.Handler
+	a.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.reached.Add(1)
+		h.ServeHTTP(w, r)
+	})
 	lns, err := listen(cfg)
 	require.NoError(t, err)
 	s.addr = lns.api.Addr().String()

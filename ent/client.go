@@ -18,6 +18,7 @@ import (
 	"bitgate/ent/lockout"
 	"bitgate/ent/note"
 	"bitgate/ent/outboxmail"
+	"bitgate/ent/persistedquery"
 	"bitgate/ent/secretrotation"
 	"bitgate/ent/session"
 	"bitgate/ent/signinattempt"
@@ -53,6 +54,8 @@ type Client struct {
 	Note *NoteClient
 	// OutboxMail is the client for interacting with the OutboxMail builders.
 	OutboxMail *OutboxMailClient
+	// PersistedQuery is the client for interacting with the PersistedQuery builders.
+	PersistedQuery *PersistedQueryClient
 	// SecretRotation is the client for interacting with the SecretRotation builders.
 	SecretRotation *SecretRotationClient
 	// Session is the client for interacting with the Session builders.
@@ -83,6 +86,7 @@ func (c *Client) init() {
 	c.Lockout = NewLockoutClient(c.config)
 	c.Note = NewNoteClient(c.config)
 	c.OutboxMail = NewOutboxMailClient(c.config)
+	c.PersistedQuery = NewPersistedQueryClient(c.config)
 	c.SecretRotation = NewSecretRotationClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.SigninAttempt = NewSigninAttemptClient(c.config)
@@ -188,6 +192,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Lockout:        NewLockoutClient(cfg),
 		Note:           NewNoteClient(cfg),
 		OutboxMail:     NewOutboxMailClient(cfg),
+		PersistedQuery: NewPersistedQueryClient(cfg),
 		SecretRotation: NewSecretRotationClient(cfg),
 		Session:        NewSessionClient(cfg),
 		SigninAttempt:  NewSigninAttemptClient(cfg),
@@ -220,6 +225,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Lockout:        NewLockoutClient(cfg),
 		Note:           NewNoteClient(cfg),
 		OutboxMail:     NewOutboxMailClient(cfg),
+		PersistedQuery: NewPersistedQueryClient(cfg),
 		SecretRotation: NewSecretRotationClient(cfg),
 		Session:        NewSessionClient(cfg),
 		SigninAttempt:  NewSigninAttemptClient(cfg),
@@ -256,8 +262,8 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.AddressLimit, c.AuditEvent, c.Book, c.EmailToken, c.Lockout, c.Note,
-		c.OutboxMail, c.SecretRotation, c.Session, c.SigninAttempt, c.SigningKey,
-		c.SpentToken, c.User,
+		c.OutboxMail, c.PersistedQuery, c.SecretRotation, c.Session, c.SigninAttempt,
+		c.SigningKey, c.SpentToken, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -268,8 +274,8 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.AddressLimit, c.AuditEvent, c.Book, c.EmailToken, c.Lockout, c.Note,
-		c.OutboxMail, c.SecretRotation, c.Session, c.SigninAttempt, c.SigningKey,
-		c.SpentToken, c.User,
+		c.OutboxMail, c.PersistedQuery, c.SecretRotation, c.Session, c.SigninAttempt,
+		c.SigningKey, c.SpentToken, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -292,6 +298,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Note.mutate(ctx, m)
 	case *OutboxMailMutation:
 		return c.OutboxMail.mutate(ctx, m)
+	case *PersistedQueryMutation:
+		return c.PersistedQuery.mutate(ctx, m)
 	case *SecretRotationMutation:
 		return c.SecretRotation.mutate(ctx, m)
 	case *SessionMutation:
@@ -1272,6 +1280,139 @@ func (c *OutboxMailClient) mutate(ctx context.Context, m *OutboxMailMutation) (V
 	}
 }
 
+// PersistedQueryClient is a client for the PersistedQuery schema.
+type PersistedQueryClient struct {
+	config
+}
+
+// NewPersistedQueryClient returns a client for the PersistedQuery from the given config.
+func NewPersistedQueryClient(c config) *PersistedQueryClient {
+	return &PersistedQueryClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `persistedquery.Hooks(f(g(h())))`.
+func (c *PersistedQueryClient) Use(hooks ...Hook) {
+	c.hooks.PersistedQuery = append(c.hooks.PersistedQuery, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `persistedquery.Intercept(f(g(h())))`.
+func (c *PersistedQueryClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PersistedQuery = append(c.inters.PersistedQuery, interceptors...)
+}
+
+// Create returns a builder for creating a PersistedQuery entity.
+func (c *PersistedQueryClient) Create() *PersistedQueryCreate {
+	mutation := newPersistedQueryMutation(c.config, OpCreate)
+	return &PersistedQueryCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PersistedQuery entities.
+func (c *PersistedQueryClient) CreateBulk(builders ...*PersistedQueryCreate) *PersistedQueryCreateBulk {
+	return &PersistedQueryCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PersistedQueryClient) MapCreateBulk(slice any, setFunc func(*PersistedQueryCreate, int)) *PersistedQueryCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PersistedQueryCreateBulk{err: fmt.Errorf("calling to PersistedQueryClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PersistedQueryCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PersistedQueryCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PersistedQuery.
+func (c *PersistedQueryClient) Update() *PersistedQueryUpdate {
+	mutation := newPersistedQueryMutation(c.config, OpUpdate)
+	return &PersistedQueryUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PersistedQueryClient) UpdateOne(_m *PersistedQuery) *PersistedQueryUpdateOne {
+	mutation := newPersistedQueryMutation(c.config, OpUpdateOne, withPersistedQuery(_m))
+	return &PersistedQueryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PersistedQueryClient) UpdateOneID(id string) *PersistedQueryUpdateOne {
+	mutation := newPersistedQueryMutation(c.config, OpUpdateOne, withPersistedQueryID(id))
+	return &PersistedQueryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PersistedQuery.
+func (c *PersistedQueryClient) Delete() *PersistedQueryDelete {
+	mutation := newPersistedQueryMutation(c.config, OpDelete)
+	return &PersistedQueryDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PersistedQueryClient) DeleteOne(_m *PersistedQuery) *PersistedQueryDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PersistedQueryClient) DeleteOneID(id string) *PersistedQueryDeleteOne {
+	builder := c.Delete().Where(persistedquery.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PersistedQueryDeleteOne{builder}
+}
+
+// Query returns a query builder for PersistedQuery.
+func (c *PersistedQueryClient) Query() *PersistedQueryQuery {
+	return &PersistedQueryQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePersistedQuery},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PersistedQuery entity by its id.
+func (c *PersistedQueryClient) Get(ctx context.Context, id string) (*PersistedQuery, error) {
+	return c.Query().Where(persistedquery.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PersistedQueryClient) GetX(ctx context.Context, id string) *PersistedQuery {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PersistedQueryClient) Hooks() []Hook {
+	return c.hooks.PersistedQuery
+}
+
+// Interceptors returns the client interceptors.
+func (c *PersistedQueryClient) Interceptors() []Interceptor {
+	return c.inters.PersistedQuery
+}
+
+func (c *PersistedQueryClient) mutate(ctx context.Context, m *PersistedQueryMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PersistedQueryCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PersistedQueryUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PersistedQueryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PersistedQueryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PersistedQuery mutation op: %q", m.Op())
+	}
+}
+
 // SecretRotationClient is a client for the SecretRotation schema.
 type SecretRotationClient struct {
 	config
@@ -2170,11 +2311,12 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 type (
 	hooks struct {
 		AddressLimit, AuditEvent, Book, EmailToken, Lockout, Note, OutboxMail,
-		SecretRotation, Session, SigninAttempt, SigningKey, SpentToken, User []ent.Hook
+		PersistedQuery, SecretRotation, Session, SigninAttempt, SigningKey, SpentToken,
+		User []ent.Hook
 	}
 	inters struct {
 		AddressLimit, AuditEvent, Book, EmailToken, Lockout, Note, OutboxMail,
-		SecretRotation, Session, SigninAttempt, SigningKey, SpentToken,
+		PersistedQuery, SecretRotation, Session, SigninAttempt, SigningKey, SpentToken,
 		User []ent.Interceptor
 	}
 )

@@ -10,6 +10,7 @@ import (
 	"bitgate/ent/lockout"
 	"bitgate/ent/note"
 	"bitgate/ent/outboxmail"
+	"bitgate/ent/persistedquery"
 	"bitgate/ent/secretrotation"
 	"bitgate/ent/session"
 	"bitgate/ent/signinattempt"
@@ -92,6 +93,7 @@ func checkColumn(t, c string) error {
 			lockout.Table:        lockout.ValidColumn,
 			note.Table:           note.ValidColumn,
 			outboxmail.Table:     outboxmail.ValidColumn,
+			persistedquery.Table: persistedquery.ValidColumn,
 			secretrotation.Table: secretrotation.ValidColumn,
 			session.Table:        session.ValidColumn,
 			signinattempt.Table:  signinattempt.ValidColumn,

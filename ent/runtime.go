@@ -10,6 +10,7 @@ import (
 	"bitgate/ent/lockout"
 	"bitgate/ent/note"
 	"bitgate/ent/outboxmail"
+	"bitgate/ent/persistedquery"
 	"bitgate/ent/schema"
 	"bitgate/ent/secretrotation"
 	"bitgate/ent/session"
@@ -284,6 +285,30 @@ func init() {
 	outboxmailDescID := outboxmailMixinFields0[0].Descriptor()
 	// outboxmail.DefaultID holds the default value on creation for the id field.
 	outboxmail.DefaultID = outboxmailDescID.Default.(func() uuid.UUID)
+	persistedqueryFields := schema.PersistedQuery{}.Fields()
+	_ = persistedqueryFields
+	// persistedqueryDescSize is the schema descriptor for size field.
+	persistedqueryDescSize := persistedqueryFields[2].Descriptor()
+	// persistedquery.SizeValidator is a validator for the "size" field. It is called by the builders before save.
+	persistedquery.SizeValidator = persistedqueryDescSize.Validators[0].(func(int) error)
+	// persistedqueryDescID is the schema descriptor for id field.
+	persistedqueryDescID := persistedqueryFields[0].Descriptor()
+	// persistedquery.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	persistedquery.IDValidator = func() func(string) error {
+		validators := persistedqueryDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	secretrotationMixin := schema.SecretRotation{}.Mixin()
 	secretrotationMixinFields0 := secretrotationMixin[0].Fields()
 	_ = secretrotationMixinFields0

@@ -28,6 +28,8 @@ type Tx struct {
 	Note *NoteClient
 	// OutboxMail is the client for interacting with the OutboxMail builders.
 	OutboxMail *OutboxMailClient
+	// PersistedQuery is the client for interacting with the PersistedQuery builders.
+	PersistedQuery *PersistedQueryClient
 	// SecretRotation is the client for interacting with the SecretRotation builders.
 	SecretRotation *SecretRotationClient
 	// Session is the client for interacting with the Session builders.
@@ -178,6 +180,7 @@ func (tx *Tx) init() {
 	tx.Lockout = NewLockoutClient(tx.config)
 	tx.Note = NewNoteClient(tx.config)
 	tx.OutboxMail = NewOutboxMailClient(tx.config)
+	tx.PersistedQuery = NewPersistedQueryClient(tx.config)
 	tx.SecretRotation = NewSecretRotationClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.SigninAttempt = NewSigninAttemptClient(tx.config)

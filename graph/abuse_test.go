@@ -51,7 +51,7 @@ func TestAuthFieldsPerRequest(t *testing.T) {
 		apitest.RequireCode(t, r, "RATE_LIMITED")
 		require.Len(t, r.Errors, 1, "one refusal for the whole request: %s", r.Body)
 		require.NotContains(t, string(r.Body), "accessToken")
-		require.Zero(t, failures(t, c, victim), "aliased sign-ins ran")
+		require.Zero(t, c.FailedSignIns(t, victim), "aliased sign-ins ran")
 	})
 
 	t.Run("aliases hidden in a fragment are counted", func(t *testing.T) {
@@ -59,7 +59,7 @@ func TestAuthFieldsPerRequest(t *testing.T) {
 			a: signin(email: "`+victim+`", password: "guess-a") { accessToken }
 			b: signin(email: "`+victim+`", password: "guess-b") { accessToken } }`, nil)
 		apitest.RequireCode(t, r, "RATE_LIMITED")
-		require.Zero(t, failures(t, c, victim), "aliased sign-ins ran")
+		require.Zero(t, c.FailedSignIns(t, victim), "aliased sign-ins ran")
 	})
 
 	t.Run("copies under one response key run once", func(t *testing.T) {
@@ -68,7 +68,7 @@ func TestAuthFieldsPerRequest(t *testing.T) {
 			signin(email: "`+other+`", password: "guess") { accessToken }
 			signin(email: "`+other+`", password: "guess") { refreshToken } }`, nil)
 		apitest.RequireCode(t, r, "UNAUTHENTICATED")
-		require.Equal(t, 1, failures(t, c, other))
+		require.Equal(t, 1, c.FailedSignIns(t, other))
 	})
 
 	t.Run("two aliased refreshes are refused", func(t *testing.T) {
@@ -87,8 +87,8 @@ func TestAuthFieldsPerRequest(t *testing.T) {
 			signin(email: $e, password: $p) { accessToken } }`, apitest.Vars{
 			"in": apitest.SignUpInput(email), "e": email, "p": apitest.Password,
 		})
-		require.NotEmpty(t, apitest.Data[apitest.Session](t, r, "signup").Token)
-		require.NotEmpty(t, apitest.Data[apitest.Session](t, r, "signin").Token)
+		require.NotEmpty(t, apitest.Data[apitest.AuthPayload](t, r, "signup").Token)
+		require.NotEmpty(t, apitest.Data[apitest.AuthPayload](t, r, "signin").Token)
 	})
 
 	// gqlgen caches a document by its text. The cap must hold for the
@@ -97,7 +97,7 @@ func TestAuthFieldsPerRequest(t *testing.T) {
 		var q strings.Builder
 		fmt.Fprintf(&q, "mutation %s {", name)
 		for i, e := range emails {
-			fmt.Fprintf(&q, " a%d: signin(email: %q, password: %q) { accessToken }", i, e, wrongPassword)
+			fmt.Fprintf(&q, " a%d: signin(email: %q, password: %q) { accessToken }", i, e, apitest.WrongPassword)
 		}
 		return q.String() + " }"
 	}
@@ -140,14 +140,14 @@ func TestAuthFieldsPerRequest(t *testing.T) {
 	t.Run("batched JSON array body", func(t *testing.T) {
 		before := c.DB.AuditEvent.Query().CountX(ctx)
 		op := apitest.Vars{"query": apitest.OpSignIn, "variables": apitest.Credentials(victim, apitest.Password)}
-		bad := apitest.Vars{"query": apitest.OpSignIn, "variables": apitest.Credentials(victim, wrongPassword)}
+		bad := apitest.Vars{"query": apitest.OpSignIn, "variables": apitest.Credentials(victim, apitest.WrongPassword)}
 		body, err := json.Marshal([]any{op, bad, op})
 		require.NoError(t, err)
 		r := c.Raw(t, http.MethodPost, "/graphql", apitest.Header(), body)
 		apitest.RequireTransportError(t, r, 0)
 		require.NotContains(t, string(r.Body), "accessToken")
 		require.Equal(t, before, c.DB.AuditEvent.Query().CountX(ctx), "a batched sign-in ran")
-		require.Zero(t, failures(t, c, victim), "a batched sign-in ran")
+		require.Zero(t, c.FailedSignIns(t, victim), "a batched sign-in ran")
 	})
 }
 
@@ -167,7 +167,7 @@ func TestHashingPoolFull(t *testing.T) {
 		switch r.Code() {
 		case "":
 			ok++
-			token = apitest.Data[apitest.Session](t, r, "signup").Token
+			token = apitest.Data[apitest.AuthPayload](t, r, "signup").Token
 		case "RATE_LIMITED":
 			limited++
 		default:

@@ -27,7 +27,7 @@ func TestLinksIgnoreForwardedHeaders(t *testing.T) {
 	forged := apitest.Header("Host", "evil.example", "X-Forwarded-Host", "evil.example", "X-Forwarded-Proto", "http",
 		"Forwarded", "for=192.0.2.1;host=evil.example;proto=http", "X-Forwarded-For", "192.0.2.1")
 	email := apitest.Email()
-	apitest.Data[apitest.Session](t, c.DoWithHeader(t, forged, apitest.OpSignUp, apitest.Vars{"in": apitest.SignUpInput(email)}), "signup")
+	apitest.Data[apitest.AuthPayload](t, c.DoWithHeader(t, forged, apitest.OpSignUp, apitest.Vars{"in": apitest.SignUpInput(email)}), "signup")
 	r := c.DoWithHeader(t, forged, apitest.OpRequestPasswordReset, apitest.Vars{"email": email})
 	require.True(t, apitest.Data[bool](t, r, "requestPasswordReset"))
 	for _, kind := range []string{"verify-email", "reset-password"} {
@@ -45,7 +45,7 @@ func TestMailSurvivesAnSMTPOutage(t *testing.T) {
 	ctx := context.Background()
 	c.Mail.Stop()
 	u := c.SignUp(t)
-	requestReset(t, c, u.Email)
+	c.RequestPasswordReset(t, u.Email)
 	// Each mail was tried once, found the server down, and waits for its
 	// retry.
 	require.Eventually(t, func() bool {
@@ -74,7 +74,7 @@ func TestMailSurvivesAKilledProcess(t *testing.T) {
 	t.Parallel()
 	dead := apitest.New(t, apitest.Options{Mail: true, MailSenderOff: true})
 	u := dead.SignUp(t)
-	requestReset(t, dead, u.Email)
+	dead.RequestPasswordReset(t, u.Email)
 	require.Empty(t, dead.Mail.Received(), "the dead instance sent mail")
 
 	next := dead.NewInstance(t, func(o *apitest.Options) { o.MailSenderOff = false })
@@ -133,7 +133,7 @@ func TestMailOperationsAreLimitedPerAddress(t *testing.T) {
 		token, op string
 		vars      apitest.Vars
 	}{
-		{{"", apitest.OpRequestPasswordReset, apitest.Vars{"email": apitest.Email()}}, {"", apitest.OpResetPassword, apitest.Vars{"token": "x", "password": newPassword}}},
+		{{"", apitest.OpRequestPasswordReset, apitest.Vars{"email": apitest.Email()}}, {"", apitest.OpResetPassword, apitest.Vars{"token": "x", "password": apitest.NewPassword}}},
 		{{u.Token, apitest.OpRequestEmailVerification, nil}, {"", apitest.OpVerifyEmail, apitest.Vars{"token": "x"}}},
 		{{u.Token, apitest.OpRequestEmailChange, apitest.Vars{"email": "not an email", "password": apitest.Password}}, {"", apitest.OpConfirmEmailChange, apitest.Vars{"token": "x"}}},
 	} {
@@ -171,8 +171,8 @@ func TestPasswordResetRequestSpendsNoHashing(t *testing.T) {
 	}
 	before := hashes()
 	require.Positive(t, before, "the sign-up's hash was not counted")
-	requestReset(t, c, u.Email)
-	requestReset(t, c, apitest.Email())
+	c.RequestPasswordReset(t, u.Email)
+	c.RequestPasswordReset(t, apitest.Email())
 	require.Equal(t, before, hashes(), "a reset request hashed")
 }
 
@@ -182,8 +182,8 @@ func TestExpiredEmailTokensArePruned(t *testing.T) {
 	t.Parallel()
 	c := apitest.New(t, apitest.Options{Mail: true})
 	ctx := context.Background()
-	u, _ := signUpVerified(t, c)
-	requestReset(t, c, u.Email)
+	u, _ := c.SignUpMailed(t)
+	c.RequestPasswordReset(t, u.Email)
 	count := func(kind emailtoken.Kind) int {
 		return c.DB.EmailToken.Query().Where(emailtoken.KindEQ(kind)).CountX(ctx)
 	}

@@ -90,10 +90,7 @@ func TestAddressLimitsAcrossInstances(t *testing.T) {
 	answers := apitest.Concurrently(t, calls, func(i int) (*apitest.Response, error) {
 		return servers[i%2].Post("", apitest.OpSignIn, apitest.Credentials(apitest.Email(), "not the password"))
 	})
-	codes := map[string]int{}
-	for _, r := range answers {
-		codes[r.Code()]++
-	}
+	codes := apitest.CountCodes(answers)
 	if !database.IsPostgres(a.DatabaseURL) {
 		require.Equal(t, map[string]int{"UNAUTHENTICATED": calls}, codes, "per process on SQLite")
 		return
@@ -114,7 +111,7 @@ func TestAddressLimits(t *testing.T) {
 	xff := func(v string) http.Header { return apitest.Header("X-Forwarded-For", v) }
 	signInFrom := func(t *testing.T, c *apitest.Client, h http.Header) *apitest.Response {
 		t.Helper()
-		return c.DoWithHeader(t, h, apitest.OpSignIn, apitest.Credentials(apitest.Email(), wrongPassword))
+		return c.DoWithHeader(t, h, apitest.OpSignIn, apitest.Credentials(apitest.Email(), apitest.WrongPassword))
 	}
 	// pass requires a call that the limiter let through.
 	pass := func(t *testing.T, r *apitest.Response) {

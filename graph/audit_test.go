@@ -25,7 +25,7 @@ func TestAuditTrail(t *testing.T) {
 	// Alice signs in, fails once, has a refresh token replayed, signs out.
 	alice := c.SignUp(t)
 	c.SignIn(t, alice.Email, apitest.Password)
-	failSignIn(t, c, alice.Email, 1)
+	c.FailSignIn(t, alice.Email, 1)
 	c.Refresh(t, alice.RefreshToken)
 	c.Clock.Advance(11 * time.Second) // past the reuse grace
 	c.RequireRefreshRefused(t, alice.RefreshToken)
@@ -35,8 +35,8 @@ func TestAuditTrail(t *testing.T) {
 
 	// Bob gets locked out.
 	bob := c.SignUp(t)
-	failSignIn(t, c, bob.Email, 5)
-	requireLocked(t, c, bob.Email, apitest.Password)
+	c.FailSignIn(t, bob.Email, 5)
+	c.RequireLocked(t, bob.Email, apitest.Password)
 
 	// The admin promotes, then deletes Carol.
 	carol := c.SignUp(t)
@@ -101,7 +101,7 @@ func TestAuditTrail(t *testing.T) {
 	require.Equal(t, "audit-signout-1", find(t, "signout", alice.ID).RequestID)
 	require.Contains(t, find(t, "user.permission_changed", carol.ID).Detail, "5")
 	for _, e := range events {
-		for _, secret := range []string{apitest.Password, wrongPassword, alice.RefreshToken, alice.Token} {
+		for _, secret := range []string{apitest.Password, apitest.WrongPassword, alice.RefreshToken, alice.Token} {
 			require.NotContains(t, e.Detail, secret, "event %+v holds a secret", e)
 		}
 	}
@@ -131,15 +131,15 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	logs := &apitest.Log{}
 	c := apitest.New(t, apitest.Options{Log: logs})
 	const newPassword = "brand new s3cret passphrase"
-	secrets := []string{apitest.Password, newPassword, wrongPassword, string(c.Forger().Key)}
-	keep := func(s apitest.Session) apitest.Session {
+	secrets := []string{apitest.Password, newPassword, apitest.WrongPassword, string(c.Forger().Key)}
+	keep := func(s apitest.AuthPayload) apitest.AuthPayload {
 		secrets = append(secrets, s.Token, s.RefreshToken)
 		return s
 	}
 
 	u := keep(c.SignUp(t))
 	u = keep(c.SignIn(t, u.Email, apitest.Password))
-	failSignIn(t, c, u.Email, 1)
+	c.FailSignIn(t, u.Email, 1)
 	keep(c.Refresh(t, u.RefreshToken))
 	c.Clock.Advance(11 * time.Second) // past the reuse grace
 	c.RequireRefreshRefused(t, u.RefreshToken)
@@ -150,7 +150,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	apitest.Data[apitest.User](t, update(apitest.Password), "updateUser")
 	// A wrong currentPassword, a malformed token and a bad JSON body with a
 	// password in it.
-	apitest.RequireCode(t, update(wrongPassword), "UNAUTHENTICATED")
+	apitest.RequireCode(t, update(apitest.WrongPassword), "UNAUTHENTICATED")
 	apitest.RequireCode(t, c.Do(t, u.Token+"x", apitest.OpMe, nil), "UNAUTHENTICATED")
 	c.Raw(t, "POST", "/graphql", apitest.Header(),
 		[]byte(`{"query":"mutation { signin(email: \"`+u.Email+`\", password: \"`+newPassword+`\") { accessToken } }"`))
@@ -211,7 +211,7 @@ func TestAuditEventLostToAnOutageIsAWarning(t *testing.T) {
 	logs := &apitest.Log{}
 	c := apitest.New(t, apitest.Options{DatabaseURL: url, Log: logs})
 	proxy.Cut()
-	apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials("not an email", wrongPassword)), "UNAUTHENTICATED")
+	apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials("not an email", apitest.WrongPassword)), "UNAUTHENTICATED")
 	out := logs.Take()
 	require.Contains(t, out, "store audit event", "the lost event is not logged")
 	require.NotContains(t, out, "level=ERROR")

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -45,7 +46,7 @@ const (
 
 // benchServer starts a test server with one FREE user signed up through the
 // API, and returns it with the user's token pair.
-func benchServer(b *testing.B) (*apitest.Client, apitest.Session) {
+func benchServer(b *testing.B) (*apitest.Client, apitest.AuthPayload) {
 	b.Helper()
 	s := apitest.New(b)
 	return s, s.SignUpAs(b, benchUserEmail)
@@ -60,7 +61,7 @@ func seedBooks(b *testing.B, s *apitest.Client, n int) []uuid.UUID {
 			SetIsbn(fmt.Sprintf("978-0-00-%06d-0", i)).SetPublishedYear(1900 + i%100)
 	}
 	var ids []uuid.UUID
-	for chunk := range sliceChunks(builders, 100) {
+	for chunk := range slices.Chunk(builders, 100) {
 		books, err := s.DB.Book.CreateBulk(chunk...).Save(context.Background())
 		require.NoError(b, err, "create books")
 		for _, bk := range books {
@@ -68,19 +69,6 @@ func seedBooks(b *testing.B, s *apitest.Client, n int) []uuid.UUID {
 		}
 	}
 	return ids
-}
-
-// sliceChunks yields s in pieces of at most n.
-func sliceChunks[T any](s []T, n int) func(func([]T) bool) {
-	return func(yield func([]T) bool) {
-		for len(s) > 0 {
-			k := min(n, len(s))
-			if !yield(s[:k]) {
-				return
-			}
-			s = s[k:]
-		}
-	}
 }
 
 // cpuTime returns the CPU time this process has used, user and system.
@@ -197,7 +185,7 @@ func BenchmarkNotesPage(b *testing.B) {
 			notes = append(notes, s.DB.Note.Create().SetTitle(fmt.Sprintf("Note %03d", i)).SetContent("content").SetOwnerID(o))
 		}
 	}
-	for chunk := range sliceChunks(notes, 100) {
+	for chunk := range slices.Chunk(notes, 100) {
 		require.NoError(b, s.DB.Note.CreateBulk(chunk...).Exec(ctx))
 	}
 	benchParallel(b, s, func(int64) error {
@@ -225,7 +213,7 @@ func BenchmarkRefresh(b *testing.B) {
 		if err != nil {
 			return err
 		}
-		var out struct{ Refresh apitest.Session }
+		var out struct{ Refresh apitest.AuthPayload }
 		if r.Status != http.StatusOK || len(r.Errors) > 0 {
 			return fmt.Errorf("status %d: %s", r.Status, r.Body)
 		}

@@ -62,6 +62,7 @@ func seqID(variant, n int) uuid.UUID {
 
 // cursorOf returns the opaque cursor of a row id, as the server issues it.
 func cursorOf(b *testing.B, id uuid.UUID) string {
+	b.Helper()
 	var buf bytes.Buffer
 	ent.Cursor{ID: id}.MarshalGQL(&buf)
 	c, err := strconv.Unquote(buf.String())

@@ -12,37 +12,17 @@ import (
 	"bitgate/internal/mail/mailtest"
 )
 
-// requestEmailChange asks to change u's email to newEmail with password.
-func requestEmailChange(t *testing.T, c *apitest.Client, u apitest.Session, newEmail, password string) *apitest.Response {
-	t.Helper()
-	return c.Do(t, u.Token, apitest.OpRequestEmailChange, apitest.Vars{"email": newEmail, "password": password})
-}
-
-// nextMails returns the next n mails, by recipient: a test's mails that
-// one transaction queued go out in any order.
-func nextMails(t *testing.T, c *apitest.Client, n int) map[string]*mailtest.Message {
-	t.Helper()
-	got := map[string]*mailtest.Message{}
-	for range n {
-		m := c.Mail.Next(t)
-		require.Len(t, m.To, 1)
-		require.NotContains(t, got, m.To[0], "two mails to %s", m.To[0])
-		got[m.To[0]] = m
-	}
-	return got
-}
-
 // TestEmailChange: a request mails a link to the new address and a
 // notice to the old one, and changes nothing; the link changes the email,
 // verified, and the old address gets a notice that it changed.
 func TestEmailChange(t *testing.T) {
 	t.Parallel()
 	c := apitest.New(t, apitest.Options{Mail: true})
-	u, _ := signUpVerified(t, c)
+	u, _ := c.SignUpMailed(t)
 	newEmail := apitest.Email()
 
-	require.True(t, apitest.Data[bool](t, requestEmailChange(t, c, u, "  "+strings.ToUpper(newEmail), apitest.Password), "requestEmailChange"))
-	mails := nextMails(t, c, 2)
+	require.True(t, apitest.Data[bool](t, c.RequestEmailChange(t, u, "  "+strings.ToUpper(newEmail), apitest.Password), "requestEmailChange"))
+	mails := c.NextMails(t, 2)
 	token := apitest.LinkToken(t, mails[newEmail], apitest.ConfirmEmailChangePath)
 	require.Contains(t, mails[newEmail].Text(t), u.Email, "the confirmation does not name the old address")
 	require.Contains(t, mails[u.Email].Text(t), newEmail, "the notice to the old address does not name the new one")
@@ -56,7 +36,7 @@ func TestEmailChange(t *testing.T) {
 	require.Contains(t, notice.Text(t), newEmail)
 	c.SignIn(t, newEmail, apitest.Password)
 	apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(u.Email, apitest.Password)), "UNAUTHENTICATED")
-	requireTokenRefused(t, c, apitest.OpConfirmEmailChange, token)
+	c.RequireTokenRefused(t, apitest.OpConfirmEmailChange, token)
 }
 
 // TestEmailChangeRefusals: the request needs the current password and an
@@ -65,20 +45,20 @@ func TestEmailChange(t *testing.T) {
 func TestEmailChangeRefusals(t *testing.T) {
 	t.Parallel()
 	c := apitest.New(t, apitest.Options{Mail: true})
-	u, _ := signUpVerified(t, c)
-	other, _ := signUpVerified(t, c)
+	u, _ := c.SignUpMailed(t)
+	other, _ := c.SignUpMailed(t)
 
-	apitest.RequireCode(t, requestEmailChange(t, c, u, apitest.Email(), wrongPassword), "UNAUTHENTICATED")
-	apitest.RequireCode(t, requestEmailChange(t, c, u, apitest.Email(), ""), "BAD_USER_INPUT", "currentPassword")
-	apitest.RequireCode(t, requestEmailChange(t, c, u, "not an email", apitest.Password), "BAD_USER_INPUT", "newEmail")
-	apitest.RequireCode(t, requestEmailChange(t, c, u, u.Email, apitest.Password), "BAD_USER_INPUT", "newEmail")
-	apitest.RequireCode(t, requestEmailChange(t, c, u, strings.ToUpper(other.Email), apitest.Password), "CONFLICT")
+	apitest.RequireCode(t, c.RequestEmailChange(t, u, apitest.Email(), apitest.WrongPassword), "UNAUTHENTICATED")
+	apitest.RequireCode(t, c.RequestEmailChange(t, u, apitest.Email(), ""), "BAD_USER_INPUT", "currentPassword")
+	apitest.RequireCode(t, c.RequestEmailChange(t, u, "not an email", apitest.Password), "BAD_USER_INPUT", "newEmail")
+	apitest.RequireCode(t, c.RequestEmailChange(t, u, u.Email, apitest.Password), "BAD_USER_INPUT", "newEmail")
+	apitest.RequireCode(t, c.RequestEmailChange(t, u, strings.ToUpper(other.Email), apitest.Password), "CONFLICT")
 	apitest.RequireCode(t, c.Do(t, "", apitest.OpRequestEmailChange, apitest.Vars{"email": apitest.Email(), "password": apitest.Password}), "UNAUTHENTICATED")
 
 	// Taken meanwhile.
 	newEmail := apitest.Email()
-	require.True(t, apitest.Data[bool](t, requestEmailChange(t, c, u, newEmail, apitest.Password), "requestEmailChange"))
-	token := apitest.LinkToken(t, nextMails(t, c, 2)[newEmail], apitest.ConfirmEmailChangePath)
+	require.True(t, apitest.Data[bool](t, c.RequestEmailChange(t, u, newEmail, apitest.Password), "requestEmailChange"))
+	token := apitest.LinkToken(t, c.NextMails(t, 2)[newEmail], apitest.ConfirmEmailChangePath)
 	taker := c.SignUpAs(t, newEmail)
 	c.NextMail(t, newEmail, "verify-email")
 	apitest.RequireCode(t, c.Do(t, "", apitest.OpConfirmEmailChange, apitest.Vars{"token": token}), "CONFLICT")
@@ -89,16 +69,16 @@ func TestEmailChangeRefusals(t *testing.T) {
 
 	// A new password ends the link.
 	c.Clock.Advance(2 * time.Minute)
-	require.True(t, apitest.Data[bool](t, requestEmailChange(t, c, other, apitest.Email(), apitest.Password), "requestEmailChange"))
+	require.True(t, apitest.Data[bool](t, c.RequestEmailChange(t, other, apitest.Email(), apitest.Password), "requestEmailChange"))
 	var link string
-	for to, m := range nextMails(t, c, 2) {
+	for to, m := range c.NextMails(t, 2) {
 		if to != other.Email {
 			link = apitest.LinkToken(t, m, apitest.ConfirmEmailChangePath)
 		}
 	}
 	apitest.Data[apitest.User](t, c.Do(t, other.Token, apitest.OpUpdateUser, apitest.Vars{"id": other.ID,
-		"in": apitest.Vars{"password": newPassword, "currentPassword": apitest.Password}}), "updateUser")
-	requireTokenRefused(t, c, apitest.OpConfirmEmailChange, link)
+		"in": apitest.Vars{"password": apitest.NewPassword, "currentPassword": apitest.Password}}), "updateUser")
+	c.RequireTokenRefused(t, apitest.OpConfirmEmailChange, link)
 }
 
 // TestUpdateUserChangesEmailUnverified: updateUser still sets an email at
@@ -108,11 +88,11 @@ func TestEmailChangeRefusals(t *testing.T) {
 func TestUpdateUserChangesEmailUnverified(t *testing.T) {
 	t.Parallel()
 	c := apitest.New(t, apitest.Options{Mail: true})
-	u, token := signUpVerified(t, c)
-	verifyEmail(t, c, token)
+	u, token := c.SignUpMailed(t)
+	c.VerifyEmail(t, token)
 	admin := c.NewUser(t, apitest.Admin)
 
-	for _, by := range []apitest.Session{u, admin} {
+	for _, by := range []apitest.AuthPayload{u, admin} {
 		before := c.Me(t, u.Token).Email
 		newEmail := apitest.Email()
 		in := apitest.Vars{"email": newEmail}
@@ -122,9 +102,9 @@ func TestUpdateUserChangesEmailUnverified(t *testing.T) {
 		changed := apitest.Data[apitest.User](t, c.Do(t, by.Token, apitest.OpUpdateUser, apitest.Vars{"id": u.ID, "in": in}), "updateUser")
 		require.Equal(t, newEmail, changed.Email)
 		require.False(t, changed.EmailVerified, "an email set by updateUser is verified")
-		mails := nextMails(t, c, 2)
+		mails := c.NextMails(t, 2)
 		require.Contains(t, mails[before].Text(t), newEmail, "the notice to the old address")
-		verifyEmail(t, c, apitest.LinkToken(t, mails[newEmail], apitest.VerifyEmailPath))
+		c.VerifyEmail(t, apitest.LinkToken(t, mails[newEmail], apitest.VerifyEmailPath))
 	}
 }
 
@@ -133,15 +113,15 @@ func TestUpdateUserChangesEmailUnverified(t *testing.T) {
 func TestAdminSetPasswordNotice(t *testing.T) {
 	t.Parallel()
 	c := apitest.New(t, apitest.Options{Mail: true})
-	u, _ := signUpVerified(t, c)
+	u, _ := c.SignUpMailed(t)
 	admin := c.NewUser(t, apitest.Admin)
 	apitest.Data[apitest.User](t, c.Do(t, admin.Token, apitest.OpUpdateUser, apitest.Vars{"id": u.ID,
-		"in": apitest.Vars{"password": newPassword}}), "updateUser")
+		"in": apitest.Vars{"password": apitest.NewPassword}}), "updateUser")
 	require.Contains(t, c.NextMail(t, u.Email, "password-changed").Text(t), "an administrator set a new password")
 
-	self := c.SignIn(t, u.Email, newPassword)
+	self := c.SignIn(t, u.Email, apitest.NewPassword)
 	apitest.Data[apitest.User](t, c.Do(t, self.Token, apitest.OpUpdateUser, apitest.Vars{"id": u.ID,
-		"in": apitest.Vars{"password": "yet another passphrase", "currentPassword": newPassword}}), "updateUser")
+		"in": apitest.Vars{"password": "yet another passphrase", "currentPassword": apitest.NewPassword}}), "updateUser")
 	require.NotContains(t, c.NextMail(t, u.Email, "password-changed").Text(t), "an administrator set")
 	require.False(t, slices.ContainsFunc(c.Mail.Received(), func(m *mailtest.Message) bool { return m.To[0] == admin.Email }),
 		"the ADMIN got mail")

@@ -14,14 +14,6 @@ import (
 	"bitgate/internal/app"
 )
 
-// verifyEmail verifies with token and requires the user, verified.
-func verifyEmail(t *testing.T, c *apitest.Client, token string) apitest.User {
-	t.Helper()
-	u := apitest.Data[apitest.User](t, c.Do(t, "", apitest.OpVerifyEmail, apitest.Vars{"token": token}), "verifyEmail")
-	require.True(t, u.EmailVerified, "verifyEmail answered an unverified user")
-	return u
-}
-
 // TestSignupMailsAVerificationLink: a new account is unverified and gets a
 // link, multipart, to PUBLIC_URL/verify-email; the link verifies it once.
 func TestSignupMailsAVerificationLink(t *testing.T) {
@@ -35,9 +27,9 @@ func TestSignupMailsAVerificationLink(t *testing.T) {
 	require.Contains(t, parts["text/plain"], "24 hours")
 	token := apitest.LinkToken(t, m, apitest.VerifyEmailPath)
 
-	require.Equal(t, u.ID, verifyEmail(t, c, token).ID)
+	require.Equal(t, u.ID, c.VerifyEmail(t, token).ID)
 	require.True(t, c.Me(t, u.Token).EmailVerified)
-	requireTokenRefused(t, c, apitest.OpVerifyEmail, token)
+	c.RequireTokenRefused(t, apitest.OpVerifyEmail, token)
 }
 
 // TestRequestEmailVerification mails a new link that replaces the older
@@ -46,12 +38,12 @@ func TestRequestEmailVerification(t *testing.T) {
 	t.Parallel()
 	c := apitest.New(t, apitest.Options{Mail: true})
 	ctx := context.Background()
-	u, older := signUpVerified(t, c)
+	u, older := c.SignUpMailed(t)
 	c.Clock.Advance(time.Minute) // past MAIL_INTERVAL
 	require.True(t, apitest.Data[bool](t, c.Do(t, u.Token, apitest.OpRequestEmailVerification, nil), "requestEmailVerification"))
 	newer := c.MailedToken(t, u.Email, "verify-email")
-	requireTokenRefused(t, c, apitest.OpVerifyEmail, older)
-	verifyEmail(t, c, newer)
+	c.RequireTokenRefused(t, apitest.OpVerifyEmail, older)
+	c.VerifyEmail(t, newer)
 
 	c.Clock.Advance(2 * time.Minute) // past MAIL_INTERVAL
 	sent := c.DB.OutboxMail.Query().Where(outboxmail.Recipient(u.Email)).CountX(ctx)
@@ -66,30 +58,30 @@ func TestVerificationTokenRefusals(t *testing.T) {
 	t.Parallel()
 	t.Run("expired", func(t *testing.T) {
 		c := apitest.New(t, apitest.Options{Mail: true})
-		_, token := signUpVerified(t, c)
+		_, token := c.SignUpMailed(t)
 		c.Clock.Advance(24*time.Hour + time.Second)
-		requireTokenRefused(t, c, apitest.OpVerifyEmail, token)
+		c.RequireTokenRefused(t, apitest.OpVerifyEmail, token)
 	})
 	t.Run("just before it expires", func(t *testing.T) {
 		c := apitest.New(t, apitest.Options{Mail: true})
-		_, token := signUpVerified(t, c)
+		_, token := c.SignUpMailed(t)
 		c.Clock.Advance(24*time.Hour - time.Second)
-		verifyEmail(t, c, token)
+		c.VerifyEmail(t, token)
 	})
 	t.Run("after an email change", func(t *testing.T) {
 		c := apitest.New(t, apitest.Options{Mail: true})
-		u, token := signUpVerified(t, c)
+		u, token := c.SignUpMailed(t)
 		newEmail := apitest.Email()
 		changed := apitest.Data[apitest.User](t, c.Do(t, u.Token, apitest.OpUpdateUser, apitest.Vars{"id": u.ID,
 			"in": apitest.Vars{"email": newEmail, "currentPassword": apitest.Password}}), "updateUser")
 		require.False(t, changed.EmailVerified)
-		requireTokenRefused(t, c, apitest.OpVerifyEmail, token)
+		c.RequireTokenRefused(t, apitest.OpVerifyEmail, token)
 	})
 	t.Run("a reset token", func(t *testing.T) {
 		c := apitest.New(t, apitest.Options{Mail: true})
-		u, _ := signUpVerified(t, c)
-		requestReset(t, c, u.Email)
-		requireTokenRefused(t, c, apitest.OpVerifyEmail, c.MailedToken(t, u.Email, "reset-password"))
+		u, _ := c.SignUpMailed(t)
+		c.RequestPasswordReset(t, u.Email)
+		c.RequireTokenRefused(t, apitest.OpVerifyEmail, c.MailedToken(t, u.Email, "reset-password"))
 	})
 }
 
@@ -124,7 +116,7 @@ func TestOperatorsVouchForEmails(t *testing.T) {
 func TestEmailVerificationRequired(t *testing.T) {
 	t.Parallel()
 	c := apitest.New(t, apitest.Options{Mail: true, Config: func(c *app.Config) { c.Accounts.EmailVerification = "required" }})
-	u, token := signUpVerified(t, c)
+	u, token := c.SignUpMailed(t)
 	note := c.StoreNote(t, u.ID)
 	admin := c.NewUser(t, apitest.Admin) // stored unverified
 	gated := []struct {
@@ -147,10 +139,10 @@ func TestEmailVerificationRequired(t *testing.T) {
 	c.Clock.Advance(time.Minute)
 	require.True(t, apitest.Data[bool](t, c.Do(t, u.Token, apitest.OpRequestEmailVerification, nil), "requestEmailVerification"))
 	c.NextMail(t, u.Email, "verify-email")
-	requireTokenRefused(t, c, apitest.OpVerifyEmail, token) // replaced
+	c.RequireTokenRefused(t, apitest.OpVerifyEmail, token) // replaced
 	c.Clock.Advance(time.Minute)
 	require.True(t, apitest.Data[bool](t, c.Do(t, u.Token, apitest.OpRequestEmailVerification, nil), "requestEmailVerification"))
-	verifyEmail(t, c, c.MailedToken(t, u.Email, "verify-email"))
+	c.VerifyEmail(t, c.MailedToken(t, u.Email, "verify-email"))
 
 	// The same tokens now pass: the gate reads the user as stored now.
 	for _, g := range gated[:4] {
@@ -187,7 +179,7 @@ func TestMailDisabled(t *testing.T) {
 		require.Equal(t, "MAIL_DISABLED", e.Extensions["reason"], "%+v", e)
 	}
 	apitest.Data[apitest.User](t, c.Do(t, u.Token, apitest.OpUpdateUser, apitest.Vars{"id": u.ID,
-		"in": apitest.Vars{"password": newPassword, "email": apitest.Email(), "currentPassword": apitest.Password}}), "updateUser")
+		"in": apitest.Vars{"password": apitest.NewPassword, "email": apitest.Email(), "currentPassword": apitest.Password}}), "updateUser")
 	require.Zero(t, c.DB.OutboxMail.Query().CountX(ctx), "mail queued with mail disabled")
 	require.Zero(t, c.DB.EmailToken.Query().Where(emailtoken.KindEQ(emailtoken.KindVerifyEmail)).CountX(ctx))
 }

@@ -86,8 +86,7 @@ func publicError(err error, gqlErr *gqlerror.Error) *apperr.Error {
 		return apperr.Input(lastField(gqlErr.Path), "invalid ID: must be a UUID")
 	case gqlErr.Err == nil && gqlErr.Extensions["code"] == nil:
 		// gqlgen's own refusals of a request it cannot run ("introspection
-		// disabled", "unsupported APQ version", …): their messages are
-		// safe; they lack only a code.
+		// disabled", …): their messages are safe; they lack only a code.
 		return &apperr.Error{Code: errcode.ValidationFailed, Message: gqlErr.Message}
 	}
 	return nil

@@ -43,10 +43,12 @@ func TestFieldMiddlewareIsRefused(t *testing.T) {
 			t.Parallel()
 			var logged bytes.Buffer
 			srv := NewServer(ServerConfig{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
-			tc.use(srv)
+			tc.use(srv.Server)
 			w := httptest.NewRecorder()
-			srv.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(`{"query":"{ __typename }"}`)).
-				WithContext(context.Background()))
+			r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(`{"query":"{ __typename }"}`)).
+				WithContext(context.Background())
+			r.Header.Set("Content-Type", "application/json")
+			srv.ServeHTTP(w, r)
 			if !tc.refused {
 				require.JSONEq(t, `{"data":{"__typename":"Query"}}`, w.Body.String())
 				require.Empty(t, logged.String())

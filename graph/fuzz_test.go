@@ -22,9 +22,9 @@ var (
 	fuzzPaths = []string{"/graphql", "/graphql", "/graphql", "/", "/healthz", "/readyz", "/nope"}
 )
 
-// fuzzHeader drops from v the bytes a header value cannot hold at all
+// asHeaderValue drops from v the bytes a header value cannot hold at all
 // (the client refuses control characters).
-func fuzzHeader(v string) string {
+func asHeaderValue(v string) string {
 	return strings.Map(func(r rune) rune {
 		if (r < ' ' && r != '\t') || r == 0x7f {
 			return -1
@@ -69,8 +69,8 @@ func FuzzHandler(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, method byte, authz, ctype string, body []byte) {
-		authz = fuzzHeader(strings.ReplaceAll(authz, "$TOKEN", user.Token))
-		ctype = fuzzHeader(ctype)
+		authz = asHeaderValue(strings.ReplaceAll(authz, "$TOKEN", user.Token))
+		ctype = asHeaderValue(ctype)
 		m := fuzzMethods[int(method)%len(fuzzMethods)]
 		path := fuzzPaths[int(method>>3)%len(fuzzPaths)]
 		h := http.Header{}
@@ -103,6 +103,6 @@ func FuzzHandler(f *testing.F) {
 		for _, line := range strings.Split(logs.Take(), "\n") {
 			require.NotContains(t, line, "level=ERROR", "%s %s %q logged an error", m, path, body)
 		}
-		requireStillServes(t, c)
+		c.RequireServes(t)
 	})
 }

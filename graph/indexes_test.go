@@ -56,16 +56,16 @@ func exerciseAPI(t *testing.T, c *apitest.Client) {
 	// Mailed links: verify the email, reset the password (for a known
 	// email, again within the mail limits, and for an unknown one), ask
 	// to verify a verified email, change the email.
-	verifyEmail(t, c, c.MailedToken(t, u.Email, "verify-email"))
-	requestReset(t, c, u.Email)
-	requestReset(t, c, u.Email)
-	requestReset(t, c, apitest.Email())
-	u = resetPassword(t, c, c.MailedToken(t, u.Email, "reset-password"), apitest.Password)
+	c.VerifyEmail(t, c.MailedToken(t, u.Email, "verify-email"))
+	c.RequestPasswordReset(t, u.Email)
+	c.RequestPasswordReset(t, u.Email)
+	c.RequestPasswordReset(t, apitest.Email())
+	u = c.ResetPassword(t, c.MailedToken(t, u.Email, "reset-password"), apitest.Password)
 	c.NextMail(t, u.Email, "password-changed")
 	c.Do(t, u.Token, apitest.OpRequestEmailVerification, nil)
 	newEmail := apitest.Email()
-	require.True(t, apitest.Data[bool](t, requestEmailChange(t, c, u, newEmail, apitest.Password), "requestEmailChange"))
-	token := apitest.LinkToken(t, nextMails(t, c, 2)[newEmail], apitest.ConfirmEmailChangePath)
+	require.True(t, apitest.Data[bool](t, c.RequestEmailChange(t, u, newEmail, apitest.Password), "requestEmailChange"))
+	token := apitest.LinkToken(t, c.NextMails(t, 2)[newEmail], apitest.ConfirmEmailChangePath)
 	u.User = apitest.Data[apitest.User](t, c.Do(t, "", apitest.OpConfirmEmailChange, apitest.Vars{"token": token}), "confirmEmailChange")
 	for i := range 3 {
 		c.Do(t, admin.Token, apitest.OpCreateBook, apitest.Vars{"in": apitest.Vars{"title": fmt.Sprint("Plan ", i), "author": "A"}})

@@ -10,46 +10,15 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"bitgate/ent"
-	"bitgate/ent/auditevent"
 	"bitgate/ent/lockout"
 	"bitgate/ent/signinattempt"
 	"bitgate/internal/apitest"
 )
 
-// The lockout of an email: 5 failed sign-ins in a row lock it for 15
-// minutes, whatever the password; only checked passwords that did not
-// match count, and at most as many passwords are checked at once as
-// failures remain.
-
-// failures returns the stored run of failed sign-ins of email, 0 if none.
-func failures(t testing.TB, c *apitest.Client, email string) int {
-	t.Helper()
-	l, err := c.DB.Lockout.Query().Where(lockout.Email(strings.ToLower(email))).Only(context.Background())
-	if ent.IsNotFound(err) {
-		return 0
-	}
-	require.NoError(t, err, "load lockout")
-	return l.Failures
-}
-
-// requireLocked requires a sign-in of email with password to answer
-// RATE_LIMITED within the 15-minute lock, and returns the error.
-func requireLocked(t testing.TB, c *apitest.Client, email, password string) apitest.Error {
-	t.Helper()
-	e := apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(email, password)), "RATE_LIMITED")
-	require.LessOrEqual(t, e.Extensions["retryAfter"], float64(900), "retryAfter of %+v", e)
-	return e
-}
-
-// failSignIn signs in n times with a wrong password, each UNAUTHENTICATED.
-func failSignIn(t testing.TB, c *apitest.Client, email string, n int) {
-	t.Helper()
-	for range n {
-		apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(email, wrongPassword)), "UNAUTHENTICATED")
-	}
-}
-
+// TestLockout holds the lockout of an email: 5 failed sign-ins in a row
+// lock it for 15 minutes, whatever the password; only checked passwords
+// that did not match count, and at most as many passwords are checked at
+// once as failures remain.
 func TestLockout(t *testing.T) {
 	t.Parallel()
 
@@ -59,12 +28,12 @@ func TestLockout(t *testing.T) {
 		email := c.SignUp(t).Email
 		// The count is per normalised email: case and blanks do not help.
 		for _, e := range []string{email, strings.ToUpper(email), " " + email, email, email} {
-			apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(e, wrongPassword)), "UNAUTHENTICATED")
+			apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(e, apitest.WrongPassword)), "UNAUTHENTICATED")
 		}
-		require.Equal(t, 5, failures(t, c, email))
-		requireLocked(t, c, email, apitest.Password)
-		requireLocked(t, c, strings.ToUpper(email), apitest.Password)
-		requireLocked(t, c, email, wrongPassword)
+		require.Equal(t, 5, c.FailedSignIns(t, email))
+		c.RequireLocked(t, email, apitest.Password)
+		c.RequireLocked(t, strings.ToUpper(email), apitest.Password)
+		c.RequireLocked(t, email, apitest.WrongPassword)
 		l, err := c.DB.Lockout.Query().Where(lockout.Email(email)).Only(context.Background())
 		require.NoError(t, err)
 		require.NotNil(t, l.LockedUntil, "lock not stored")
@@ -77,10 +46,10 @@ func TestLockout(t *testing.T) {
 		// The lock holds until its 15 minutes are over; then the right
 		// password works and resets the count.
 		c.Clock.Advance(15*time.Minute - time.Second)
-		requireLocked(t, c, email, apitest.Password)
+		c.RequireLocked(t, email, apitest.Password)
 		c.Clock.Advance(2 * time.Second)
 		c.SignIn(t, email, apitest.Password)
-		require.Equal(t, 0, failures(t, c, email), "success did not reset the count")
+		require.Equal(t, 0, c.FailedSignIns(t, email), "success did not reset the count")
 	})
 
 	t.Run("an unknown email locks alike", func(t *testing.T) {
@@ -88,12 +57,12 @@ func TestLockout(t *testing.T) {
 		c := apitest.New(t)
 		known, unknown := c.SignUp(t).Email, apitest.Email()
 		for range 5 {
-			ek := apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(known, wrongPassword)), "UNAUTHENTICATED")
-			eu := apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(unknown, wrongPassword)), "UNAUTHENTICATED")
+			ek := apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(known, apitest.WrongPassword)), "UNAUTHENTICATED")
+			eu := apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(unknown, apitest.WrongPassword)), "UNAUTHENTICATED")
 			require.Equal(t, ek.Message, eu.Message, "unknown and known emails answer differently")
 		}
-		lk := requireLocked(t, c, known, apitest.Password)
-		lu := requireLocked(t, c, unknown, apitest.Password)
+		lk := c.RequireLocked(t, known, apitest.Password)
+		lu := c.RequireLocked(t, unknown, apitest.Password)
 		require.Equal(t, lk.Message, lu.Message, "locks of unknown and known emails differ")
 		l, err := c.DB.Lockout.Query().Where(lockout.Email(unknown)).Only(context.Background())
 		require.NoError(t, err, "unknown email's lock not stored")
@@ -104,12 +73,12 @@ func TestLockout(t *testing.T) {
 		t.Parallel()
 		c := apitest.New(t)
 		email := c.SignUp(t).Email
-		failSignIn(t, c, email, 4)
-		require.Equal(t, 4, failures(t, c, email))
+		c.FailSignIn(t, email, 4)
+		require.Equal(t, 4, c.FailedSignIns(t, email))
 		c.SignIn(t, email, apitest.Password)
-		require.Equal(t, 0, failures(t, c, email))
-		failSignIn(t, c, email, 4)
-		require.Equal(t, 4, failures(t, c, email))
+		require.Equal(t, 0, c.FailedSignIns(t, email))
+		c.FailSignIn(t, email, 4)
+		require.Equal(t, 4, c.FailedSignIns(t, email))
 		c.SignIn(t, email, apitest.Password)
 	})
 
@@ -117,9 +86,9 @@ func TestLockout(t *testing.T) {
 		t.Parallel()
 		c := apitest.New(t)
 		email := c.SignUp(t).Email
-		failSignIn(t, c, email, 5)
-		requireLocked(t, c, email, apitest.Password)
-		requireLocked(t, c.NewInstance(t), email, apitest.Password)
+		c.FailSignIn(t, email, 5)
+		c.RequireLocked(t, email, apitest.Password)
+		c.NewInstance(t).RequireLocked(t, email, apitest.Password)
 	})
 
 }
@@ -139,11 +108,11 @@ func TestLockoutUnderConcurrency(t *testing.T) {
 		answers := apitest.Concurrently(t, n, func(i int) (*apitest.Response, error) {
 			return c.Post("", apitest.OpSignIn, apitest.Credentials(email, fmt.Sprint("wrong guess ", i)))
 		})
-		count := codes(answers)
+		count := apitest.CountCodes(answers)
 		require.Equal(t, map[string]int{"UNAUTHENTICATED": 5, "RATE_LIMITED": n - 5}, count, "passwords checked")
-		requireLocked(t, c, email, apitest.Password)
-		require.Equal(t, 1, audited(t, c, "signin.locked"), "locks audited")
-		require.Equal(t, 5, audited(t, c, "signin.failed"), "failures audited")
+		c.RequireLocked(t, email, apitest.Password)
+		require.Equal(t, 1, c.Audited(t, "signin.locked"), "locks audited")
+		require.Equal(t, 5, c.Audited(t, "signin.failed"), "failures audited")
 	})
 
 	for _, tc := range []struct {
@@ -158,13 +127,13 @@ func TestLockoutUnderConcurrency(t *testing.T) {
 			t.Parallel()
 			c := apitest.New(t)
 			email := c.SignUp(t).Email
-			failSignIn(t, c, email, tc.before)
+			c.FailSignIn(t, email, tc.before)
 			answers := apitest.Concurrently(t, tc.atOnce, func(int) (*apitest.Response, error) {
 				return c.Post("", apitest.OpSignIn, apitest.Credentials(email, apitest.Password))
 			})
-			require.Equal(t, map[string]int{"": tc.atOnce}, codes(answers), "answers")
-			require.Zero(t, failures(t, c, email), "failures left after right passwords")
-			require.Zero(t, audited(t, c, "signin.locked"), "a lock started")
+			require.Equal(t, map[string]int{"": tc.atOnce}, apitest.CountCodes(answers), "answers")
+			require.Zero(t, c.FailedSignIns(t, email), "failures left after right passwords")
+			require.Zero(t, c.Audited(t, "signin.locked"), "a lock started")
 		})
 	}
 
@@ -181,11 +150,11 @@ func TestLockoutUnderConcurrency(t *testing.T) {
 		right := apitest.Concurrently(t, 16, func(int) (*apitest.Response, error) {
 			return c.Post("", apitest.OpSignIn, apitest.Credentials(email, apitest.Password))
 		})
-		require.Equal(t, map[string]int{"": 16}, codes(right), "right passwords at once")
+		require.Equal(t, map[string]int{"": 16}, apitest.CountCodes(right), "right passwords at once")
 		wrong := apitest.Concurrently(t, 20, func(i int) (*apitest.Response, error) {
 			return c.Post("", apitest.OpSignIn, apitest.Credentials(target, fmt.Sprint("wrong guess ", i)))
 		})
-		require.Equal(t, map[string]int{"UNAUTHENTICATED": 5, "RATE_LIMITED": 15}, codes(wrong), "wrong guesses at once")
+		require.Equal(t, map[string]int{"UNAUTHENTICATED": 5, "RATE_LIMITED": 15}, apitest.CountCodes(wrong), "wrong guesses at once")
 	})
 
 	// A full hashing pool refuses (RATE_LIMITED) without checking the
@@ -200,15 +169,15 @@ func TestLockoutUnderConcurrency(t *testing.T) {
 		wrong := apitest.Concurrently(t, 16, func(i int) (*apitest.Response, error) {
 			return c.Post("", apitest.OpSignIn, apitest.Credentials(email, fmt.Sprint("wrong guess ", i)))
 		})
-		t.Logf("right passwords: %v; wrong ones: %v", codes(right), codes(wrong))
-		require.Zero(t, codes(right)["UNAUTHENTICATED"], "a right password was refused")
-		checked := codes(wrong)["UNAUTHENTICATED"]
+		t.Logf("right passwords: %v; wrong ones: %v", apitest.CountCodes(right), apitest.CountCodes(wrong))
+		require.Zero(t, apitest.CountCodes(right)["UNAUTHENTICATED"], "a right password was refused")
+		checked := apitest.CountCodes(wrong)["UNAUTHENTICATED"]
 		require.Positive(t, checked, "no wrong password was checked")
 		if checked < 5 {
-			require.Equal(t, checked, failures(t, c, email), "failures counted beyond the passwords checked")
+			require.Equal(t, checked, c.FailedSignIns(t, email), "failures counted beyond the passwords checked")
 			c.SignIn(t, email, apitest.Password)
 		} else {
-			requireLocked(t, c, email, apitest.Password)
+			c.RequireLocked(t, email, apitest.Password)
 		}
 	})
 
@@ -237,8 +206,8 @@ func TestLockoutUnderConcurrency(t *testing.T) {
 		stop()
 		wg.Wait()
 		c.SignIn(t, email, apitest.Password)
-		require.Zero(t, failures(t, c, email))
-		require.Zero(t, audited(t, c, "signin.locked"), "a lock started")
+		require.Zero(t, c.FailedSignIns(t, email))
+		require.Zero(t, c.Audited(t, "signin.locked"), "a lock started")
 	})
 	// A sign-in whose attempt cannot be settled (a database fault) fails
 	// whole: the session it was to start is not stored either, since both
@@ -277,7 +246,7 @@ func TestLockoutUnderConcurrency(t *testing.T) {
 
 		c.Clock.Advance(time.Minute)
 		c.SignIn(t, email, apitest.Password)
-		require.Zero(t, failures(t, c, email))
+		require.Zero(t, c.FailedSignIns(t, email))
 		// The abandoned request may still be running: once the attempts
 		// lapsed it could reserve one itself, which it releases when done
 		// (the test's clock stays put, so an attempt kept for good fails).
@@ -288,21 +257,4 @@ func TestLockoutUnderConcurrency(t *testing.T) {
 			return held == 0
 		}, 10*time.Second, 10*time.Millisecond, "attempts left reserved")
 	})
-}
-
-// codes counts answers by their first error code ("" for a success).
-func codes(answers []*apitest.Response) map[string]int {
-	count := map[string]int{}
-	for _, r := range answers {
-		count[r.Code()]++
-	}
-	return count
-}
-
-// audited returns how many audit events of action are stored.
-func audited(t testing.TB, c *apitest.Client, action string) int {
-	t.Helper()
-	n, err := c.DB.AuditEvent.Query().Where(auditevent.Action(action)).Count(context.Background())
-	require.NoError(t, err, "count %s events", action)
-	return n
 }

@@ -10,12 +10,6 @@ import (
 	"bitgate/internal/auth"
 )
 
-// lookAlikeSignup signs up email and returns the answer.
-func lookAlikeSignup(t *testing.T, c *apitest.Client, email string) *apitest.Response {
-	t.Helper()
-	return c.Do(t, "", apitest.OpSignUp, apitest.Vars{"in": apitest.SignUpInput(email)})
-}
-
 // TestLookAlikeEmails: of two spellings a person reads as one address,
 // the second either reaches the first's account (sign-up is CONFLICT,
 // sign-in signs in to it) or is refused (BAD_USER_INPUT on email). Before,
@@ -36,8 +30,8 @@ func TestLookAlikeEmails(t *testing.T) {
 		{"Cyrillic а in the domain", "dom@example.org", "dom@ex\u0430mple.org", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			first := apitest.Data[apitest.Session](t, lookAlikeSignup(t, s, tc.plain), "signup")
-			r := lookAlikeSignup(t, s, tc.lookalike)
+			first := s.SignUpAs(t, tc.plain)
+			r := s.Do(t, "", apitest.OpSignUp, apitest.Vars{"in": apitest.SignUpInput(tc.lookalike)})
 			if tc.refused {
 				require.Equal(t, "BAD_USER_INPUT", r.Code(), "sign-up as %q: %s", tc.lookalike, r.Body)
 				require.Equal(t, "email", r.Errors[0].Field())
@@ -71,7 +65,7 @@ func TestEmailsStoredBeforeNormalisation(t *testing.T) {
 		require.NoError(t, err)
 		p := s.SignIn(t, tc.signin, apitest.Password)
 		require.Equal(t, old.ID.String(), p.User.ID, "sign-in as %q", tc.signin)
-		r := lookAlikeSignup(t, s, tc.signup)
+		r := s.Do(t, "", apitest.OpSignUp, apitest.Vars{"in": apitest.SignUpInput(tc.signup)})
 		require.Equal(t, "CONFLICT", r.Code(), "sign-up as %q beside the stored %q: %s", tc.signup, tc.stored, r.Body)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"bitgate/internal/apitest"
+	"bitgate/internal/persisted"
 )
 
 // The database breaks under a running server the ways databases break:
@@ -79,6 +80,12 @@ func TestDatabaseOutages(t *testing.T) {
 		apitest.RequireCode(t, r, "SERVICE_UNAVAILABLE")
 		require.Equal(t, 200, r.Status, "a partial answer: %s", r.Body)
 		require.JSONEq(t, `{"__typename": "Query", "book": null}`, string(r.Data))
+		// A persisted query's hash that this instance does not hold is
+		// looked up in the database: not PERSISTED_QUERY_NOT_FOUND, which
+		// would make the client send its query again and again.
+		r = c.DoBody(t, "", apitest.Vars{"extensions": apqExtension(persisted.Hash(`query Frozen { __typename }`))})
+		apitest.RequireUnavailable(t, r)
+		require.Less(t, r.Took, bound, "answered late")
 
 		proxy.Restore()
 		c.Me(t, u.Token)
@@ -140,7 +147,7 @@ func TestOutageLogs(t *testing.T) {
 		c := apitest.New(t, apitest.Options{Log: logs, DBTimeout: time.Minute})
 		c.LockWrites(t)
 		c.HangUp(t, 300*time.Millisecond, "", apitest.OpSignUp, apitest.Vars{"in": apitest.SignUpInput(apitest.Email())})
-		line := awaitLine(t, logs, "request cancelled")
+		line := logs.Await(t, "request cancelled")
 		require.Contains(t, line, "level=DEBUG")
 		require.Contains(t, line, "context canceled")
 		require.NotContains(t, logs.String(), "level=ERROR")
@@ -153,7 +160,7 @@ func TestOutageLogs(t *testing.T) {
 		c.LockWrites(t)
 		h := apitest.Header("X-Request-ID", "slow-database-1")
 		apitest.RequireUnavailable(t, c.DoWithHeader(t, h, apitest.OpSignUp, apitest.Vars{"in": apitest.SignUpInput(apitest.Email())}))
-		line := awaitLine(t, logs, "request_id=slow-database-1")
+		line := logs.Await(t, "request_id=slow-database-1")
 		require.Contains(t, line, "level=WARN")
 		require.Contains(t, line, `msg="database unavailable"`)
 		require.Contains(t, line, "deadline exceeded")
@@ -199,21 +206,4 @@ func TestOutageLogIsShort(t *testing.T) {
 		require.Contains(t, line, fmt.Sprintf(`msg="database still unavailable" refused=2 for=%ds error=`, 12*(i+1)))
 	}
 	require.Contains(t, lines[5], `msg="database available again" refused=10 lasted=54s last_error=`)
-}
-
-// awaitLine waits until the log has a line holding s (the server may
-// still be finishing a request its client left) and returns it.
-func awaitLine(t testing.TB, logs *apitest.Log, s string) string {
-	t.Helper()
-	var found string
-	require.Eventually(t, func() bool {
-		for _, line := range strings.Split(logs.String(), "\n") {
-			if strings.Contains(line, s) {
-				found = line
-				return true
-			}
-		}
-		return false
-	}, 10*time.Second, 10*time.Millisecond, "no log line with %q in:\n%s", s, logs)
-	return found
 }

@@ -16,46 +16,6 @@ import (
 	"bitgate/internal/app"
 )
 
-// newPassword is the password the tests of mailed links set.
-const newPassword = "a brand new passphrase"
-
-// signUpVerified signs up a user on a server with mail and takes the
-// verification mail that sign-up sends, so that the next mail is the
-// test's own.
-func signUpVerified(t *testing.T, c *apitest.Client) (apitest.Session, string) {
-	t.Helper()
-	u := c.SignUp(t)
-	return u, c.MailedToken(t, u.Email, "verify-email")
-}
-
-// requestReset asks for a password reset of email, requires the answer
-// every well-formed email gets, and waits for the work it left to run
-// after its answer.
-func requestReset(t *testing.T, c *apitest.Client, email string) *apitest.Response {
-	t.Helper()
-	r := c.Do(t, "", apitest.OpRequestPasswordReset, apitest.Vars{"email": email})
-	require.JSONEq(t, `{"data":{"requestPasswordReset":true}}`, string(r.Body))
-	c.Accounts.Wait()
-	return r
-}
-
-// resetPassword sets password with token and requires a new session.
-func resetPassword(t *testing.T, c *apitest.Client, token, password string) apitest.Session {
-	t.Helper()
-	return apitest.Data[apitest.Session](t, c.Do(t, "", apitest.OpResetPassword, apitest.Vars{"token": token, "password": password}), "resetPassword")
-}
-
-// requireTokenRefused requires op with token to be refused as every bad
-// token is, and returns the message.
-func requireTokenRefused(t *testing.T, c *apitest.Client, op, token string) string {
-	t.Helper()
-	vars := apitest.Vars{"token": token}
-	if op == apitest.OpResetPassword {
-		vars["password"] = newPassword
-	}
-	return apitest.RequireCode(t, c.Do(t, "", op, vars), "BAD_USER_INPUT", "token").Message
-}
-
 // TestPasswordReset walks the forgotten password: a user with two
 // sessions, locked out of sign-in, asks for a reset (in another case),
 // opens the mailed link and sets a new password: every old session ends,
@@ -65,18 +25,18 @@ func TestPasswordReset(t *testing.T) {
 	t.Parallel()
 	c := apitest.New(t, apitest.Options{Mail: true})
 	ctx := context.Background()
-	u, _ := signUpVerified(t, c)
+	u, _ := c.SignUpMailed(t)
 	other := c.SignIn(t, u.Email, apitest.Password)
-	failSignIn(t, c, u.Email, 5)
-	requireLocked(t, c, u.Email, apitest.Password)
+	c.FailSignIn(t, u.Email, 5)
+	c.RequireLocked(t, u.Email, apitest.Password)
 	require.False(t, c.Me(t, u.Token).EmailVerified)
 
-	requestReset(t, c, strings.ToUpper(u.Email))
+	c.RequestPasswordReset(t, strings.ToUpper(u.Email))
 	m := c.NextMail(t, u.Email, "reset-password")
 	require.Contains(t, m.Parts(t), "text/html", "the mail has no HTML part")
 	token := apitest.LinkToken(t, m, apitest.ResetPasswordPath)
 
-	s := resetPassword(t, c, token, newPassword)
+	s := c.ResetPassword(t, token, apitest.NewPassword)
 	require.Equal(t, u.ID, s.ID)
 	require.True(t, s.EmailVerified, "a reset (the link reached the address) verifies the email")
 	require.True(t, c.Me(t, s.Token).EmailVerified)
@@ -86,11 +46,11 @@ func TestPasswordReset(t *testing.T) {
 	require.NotContains(t, notice.Text(t), "an administrator set", "a reset is the user's own change")
 
 	// The lock is gone, and only the new password signs in.
-	c.SignIn(t, u.Email, newPassword)
+	c.SignIn(t, u.Email, apitest.NewPassword)
 	apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(u.Email, apitest.Password)), "UNAUTHENTICATED")
 	require.Zero(t, c.DB.Lockout.Query().Where(lockout.LockedUntilNotNil()).CountX(ctx), "the lockout outlived the reset")
 
-	msg := requireTokenRefused(t, c, apitest.OpResetPassword, token)
+	msg := c.RequireTokenRefused(t, apitest.OpResetPassword, token)
 	require.NotContains(t, msg, token)
 	for _, action := range []string{"password.reset_requested", "password.reset"} {
 		n := c.DB.AuditEvent.Query().Where(auditevent.Action(action), auditevent.UserID(uuid.MustParse(u.ID))).CountX(ctx)
@@ -104,15 +64,15 @@ func TestPasswordResetForAnUnknownEmail(t *testing.T) {
 	t.Parallel()
 	c := apitest.New(t, apitest.Options{Mail: true})
 	ctx := context.Background()
-	u, _ := signUpVerified(t, c)
+	u, _ := c.SignUpMailed(t)
 	unknown := apitest.Email()
 
-	unknownAnswer := requestReset(t, c, unknown)
+	unknownAnswer := c.RequestPasswordReset(t, unknown)
 	require.Zero(t, c.DB.OutboxMail.Query().Where(outboxmail.Recipient(unknown)).CountX(ctx), "a mail to an address without an account")
 	n := c.DB.AuditEvent.Query().Where(auditevent.Action("password.reset_requested"), auditevent.UserIDIsNil()).CountX(ctx)
 	require.Equal(t, 1, n, "the request for an unknown email is not audited")
 
-	knownAnswer := requestReset(t, c, u.Email)
+	knownAnswer := c.RequestPasswordReset(t, u.Email)
 	require.Equal(t, string(knownAnswer.Body), string(unknownAnswer.Body))
 	require.Equal(t, knownAnswer.Status, unknownAnswer.Status)
 	// The next mail the server sends is the known account's: nothing went
@@ -135,12 +95,12 @@ func TestResetTokenRefusals(t *testing.T) {
 	)
 	refuse := func(t *testing.T, op, token string) {
 		t.Helper()
-		messages = append(messages, requireTokenRefused(t, c, op, token))
+		messages = append(messages, c.RequireTokenRefused(t, op, token))
 	}
 	reset := func(t *testing.T, email string) string {
 		t.Helper()
 		c.Clock.Advance(2 * time.Minute) // past MAIL_INTERVAL
-		requestReset(t, c, email)
+		c.RequestPasswordReset(t, email)
 		return c.MailedToken(t, email, "reset-password")
 	}
 	run := func(name string, f func(t *testing.T)) {
@@ -151,41 +111,41 @@ func TestResetTokenRefusals(t *testing.T) {
 	}
 
 	run("used twice", func(t *testing.T) {
-		u, _ := signUpVerified(t, c)
+		u, _ := c.SignUpMailed(t)
 		token := reset(t, u.Email)
-		resetPassword(t, c, token, newPassword)
+		c.ResetPassword(t, token, apitest.NewPassword)
 		c.NextMail(t, u.Email, "password-changed")
 		refuse(t, apitest.OpResetPassword, token)
 	})
 	run("expired", func(t *testing.T) {
-		u, _ := signUpVerified(t, c)
+		u, _ := c.SignUpMailed(t)
 		token := reset(t, u.Email)
 		c.Clock.Advance(time.Hour + time.Second)
 		refuse(t, apitest.OpResetPassword, token)
 	})
 	run("replaced by a newer request", func(t *testing.T) {
-		u, _ := signUpVerified(t, c)
+		u, _ := c.SignUpMailed(t)
 		older := reset(t, u.Email)
 		newer := reset(t, u.Email)
 		refuse(t, apitest.OpResetPassword, older)
-		resetPassword(t, c, newer, newPassword)
+		c.ResetPassword(t, newer, apitest.NewPassword)
 	})
 	run("after a password change", func(t *testing.T) {
-		u, _ := signUpVerified(t, c)
+		u, _ := c.SignUpMailed(t)
 		token := reset(t, u.Email)
 		apitest.Data[apitest.User](t, c.Do(t, u.Token, apitest.OpUpdateUser, apitest.Vars{"id": u.ID,
 			"in": apitest.Vars{"password": "another passphrase", "currentPassword": apitest.Password}}), "updateUser")
 		refuse(t, apitest.OpResetPassword, token)
 	})
 	run("after an email change", func(t *testing.T) {
-		u, _ := signUpVerified(t, c)
+		u, _ := c.SignUpMailed(t)
 		token := reset(t, u.Email)
 		apitest.Data[apitest.User](t, c.Do(t, u.Token, apitest.OpUpdateUser, apitest.Vars{"id": u.ID,
 			"in": apitest.Vars{"email": apitest.Email(), "currentPassword": apitest.Password}}), "updateUser")
 		refuse(t, apitest.OpResetPassword, token)
 	})
 	run("of another kind", func(t *testing.T) {
-		_, verify := signUpVerified(t, c)
+		_, verify := c.SignUpMailed(t)
 		refuse(t, apitest.OpResetPassword, verify)
 	})
 	run("unknown", func(t *testing.T) {
@@ -203,12 +163,12 @@ func TestResetTokenRefusals(t *testing.T) {
 func TestResetTokenWorksOnce(t *testing.T) {
 	t.Parallel()
 	c := apitest.New(t, apitest.Options{Mail: true})
-	u, _ := signUpVerified(t, c)
-	requestReset(t, c, u.Email)
+	u, _ := c.SignUpMailed(t)
+	c.RequestPasswordReset(t, u.Email)
 	token := c.MailedToken(t, u.Email, "reset-password")
 	const n = 8
 	answers := apitest.Concurrently(t, n, func(i int) (*apitest.Response, error) {
-		return c.Post("", apitest.OpResetPassword, apitest.Vars{"token": token, "password": newPassword + string(rune('a'+i))})
+		return c.Post("", apitest.OpResetPassword, apitest.Vars{"token": token, "password": apitest.NewPassword + string(rune('a'+i))})
 	})
 	won := -1
 	for i, r := range answers {
@@ -220,22 +180,22 @@ func TestResetTokenWorksOnce(t *testing.T) {
 		apitest.RequireCode(t, r, "BAD_USER_INPUT", "token")
 	}
 	require.NotEqual(t, -1, won, "no reset succeeded")
-	c.SignIn(t, u.Email, newPassword+string(rune('a'+won)))
+	c.SignIn(t, u.Email, apitest.NewPassword+string(rune('a'+won)))
 }
 
 // TestResetPasswordChecksThePassword: a new password the rules refuse is
-// BAD_USER_INPUT on newPassword, and leaves the token good.
+// BAD_USER_INPUT on apitest.NewPassword, and leaves the token good.
 func TestResetPasswordChecksThePassword(t *testing.T) {
 	t.Parallel()
 	c := apitest.New(t, apitest.Options{Mail: true})
-	u, _ := signUpVerified(t, c)
-	requestReset(t, c, u.Email)
+	u, _ := c.SignUpMailed(t)
+	c.RequestPasswordReset(t, u.Email)
 	token := c.MailedToken(t, u.Email, "reset-password")
 	for _, bad := range []string{"short", strings.Repeat("x", 1025)} {
 		r := c.Do(t, "", apitest.OpResetPassword, apitest.Vars{"token": token, "password": bad})
-		apitest.RequireCode(t, r, "BAD_USER_INPUT", "newPassword")
+		apitest.RequireCode(t, r, "BAD_USER_INPUT", "apitest.NewPassword")
 	}
-	resetPassword(t, c, token, newPassword)
+	c.ResetPassword(t, token, apitest.NewPassword)
 }
 
 // TestMailLimitsPerAddress: one mail of a kind a MAIL_INTERVAL and
@@ -245,26 +205,26 @@ func TestMailLimitsPerAddress(t *testing.T) {
 	t.Parallel()
 	c := apitest.New(t, apitest.Options{Mail: true, Config: func(c *app.Config) { c.Mail.PerHour = 3 }})
 	ctx := context.Background()
-	u, _ := signUpVerified(t, c)
+	u, _ := c.SignUpMailed(t)
 	resets := func() int {
 		return c.DB.OutboxMail.Query().Where(outboxmail.Recipient(u.Email), outboxmail.Kind("reset-password")).CountX(ctx)
 	}
-	first := requestReset(t, c, u.Email)
+	first := c.RequestPasswordReset(t, u.Email)
 	c.Clock.Advance(59 * time.Second)
-	limited := requestReset(t, c, u.Email)
+	limited := c.RequestPasswordReset(t, u.Email)
 	require.Equal(t, string(first.Body), string(limited.Body))
 	require.Equal(t, 1, resets(), "a second mail within a minute")
 
 	c.Clock.Advance(time.Second)
-	requestReset(t, c, u.Email)
+	c.RequestPasswordReset(t, u.Email)
 	c.Clock.Advance(time.Minute)
-	requestReset(t, c, u.Email)
+	c.RequestPasswordReset(t, u.Email)
 	require.Equal(t, 3, resets())
 	c.Clock.Advance(time.Minute)
-	requestReset(t, c, u.Email)
+	c.RequestPasswordReset(t, u.Email)
 	require.Equal(t, 3, resets(), "a fourth mail within the hour, past MAIL_PER_HOUR=3")
 	c.Clock.Advance(time.Hour - 2*time.Minute) // the first is an hour old
-	requestReset(t, c, u.Email)
+	c.RequestPasswordReset(t, u.Email)
 	require.Equal(t, 4, resets())
 
 	// Limited requests are audited too, and replace no token: the last
@@ -273,7 +233,7 @@ func TestMailLimitsPerAddress(t *testing.T) {
 		c.NextMail(t, u.Email, "reset-password")
 	}
 	last := c.MailedToken(t, u.Email, "reset-password")
-	resetPassword(t, c, last, newPassword)
+	c.ResetPassword(t, last, apitest.NewPassword)
 	n := c.DB.AuditEvent.Query().Where(auditevent.Action("password.reset_requested"), auditevent.DetailHasPrefix("no mail")).CountX(ctx)
 	require.Equal(t, 2, n)
 }

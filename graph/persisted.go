@@ -2,11 +2,10 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
-	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"bitgate/internal/persisted"
@@ -19,30 +18,89 @@ const (
 	codeNotInList = "PERSISTED_QUERY_NOT_IN_LIST"
 )
 
-// The automatic persisted queries cache of an instance: at most apqEntries
-// queries of at most apqMaxQuery bytes each (a longer one is run but not
-// kept: its client keeps sending it whole), so at most 32 MiB.
-const (
-	apqEntries  = 1000
-	apqMaxQuery = 32 << 10
-)
-
-// apq returns gqlgen's automatic persisted queries extension on a cache of
-// its own: a hash it has not seen answers PersistedQueryNotFound with code
-// PERSISTED_QUERY_NOT_FOUND, a hash that does not match the query sent
-// with it is refused (GRAPHQL_VALIDATION_FAILED), a matching pair is kept.
-func apq() extension.AutomaticPersistedQuery {
-	return extension.AutomaticPersistedQuery{Cache: apqCache{lru.New[string](apqEntries)}}
+// automaticPersistedQueries is Apollo's automatic persisted queries
+// (extensions.persistedQuery {version: 1, sha256Hash}) on queries, which
+// every instance on the database shares: a hash alone runs the query
+// registered under it, or answers PersistedQueryNotFound (code
+// PERSISTED_QUERY_NOT_FOUND), on which Apollo's link sends the query with
+// its hash; a query with a hash that is not its own is refused
+// (GRAPHQL_VALIDATION_FAILED); a query with its own hash runs, and is
+// registered once the operation is about to run: validated, within the
+// limits, and not a mutation over GET, so that a refused request registers
+// nothing. It must run after trustedDocuments.
+//
+// gqlgen's extension.AutomaticPersistedQuery registers every query whose
+// hash matches, before it is even parsed, in a cache of its own instance.
+type automaticPersistedQueries struct {
+	queries *persisted.Queries
+	// logError logs an error of the database that the request does not
+	// answer (see serverError).
+	logError func(context.Context, error)
 }
 
-// apqCache is gqlgen's LRU cache that does not keep long queries.
-type apqCache struct{ *lru.LRU[string] }
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationParameterMutator
+	graphql.OperationInterceptor
+} = automaticPersistedQueries{}
 
-// Add keeps query under hash unless it is longer than apqMaxQuery.
-func (c apqCache) Add(ctx context.Context, hash, query string) {
-	if len(query) <= apqMaxQuery {
-		c.LRU.Add(ctx, hash, query)
+// registrationKey is the name under which a request that registers a
+// query keeps its hash in the operation's stats.
+const registrationKey = "AutomaticPersistedQueryRegistration"
+
+// ExtensionName names the extension.
+func (automaticPersistedQueries) ExtensionName() string { return "AutomaticPersistedQueries" }
+
+// Validate accepts any schema.
+func (automaticPersistedQueries) Validate(graphql.ExecutableSchema) error { return nil }
+
+// MutateOperationParameters puts the query of a hash sent alone in the
+// request, and checks the hash of a query sent with one.
+func (a automaticPersistedQueries) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
+	raw, ok := p.Extensions["persistedQuery"]
+	if !ok || raw == nil {
+		return nil
 	}
+	ext, ok := raw.(map[string]any)
+	if !ok {
+		return validationError("extensions.persistedQuery must be an object of version and sha256Hash")
+	}
+	if v, _ := ext["version"].(json.Number); v != "1" {
+		return validationError("unsupported APQ version: this server speaks version 1")
+	}
+	hash, _ := ext["sha256Hash"].(string)
+	if p.Query != "" {
+		if persisted.Hash(p.Query) != hash {
+			return validationError("provided APQ hash does not match query")
+		}
+		graphql.GetOperationContext(ctx).Stats.SetExtension(registrationKey, hash)
+		return nil
+	}
+	query, found, err := a.queries.Lookup(ctx, hash)
+	switch {
+	case !found && err != nil:
+		return gqlerror.WrapPath(nil, err) // SERVICE_UNAVAILABLE, from the error presenter
+	case !found:
+		return persistedError(codeNotFound, "PersistedQueryNotFound")
+	case err != nil:
+		a.logError(ctx, err)
+	}
+	p.Query = query
+	return nil
+}
+
+// InterceptOperation registers the query of a request that sent one with
+// its hash, now that it runs. A registration the database fails is logged
+// (an outage with the others), and the operation runs all the same: its
+// client sends the query again when the hash is not found.
+func (a automaticPersistedQueries) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	opCtx := graphql.GetOperationContext(ctx)
+	if hash, ok := opCtx.Stats.GetExtension(registrationKey).(string); ok {
+		if err := a.queries.Register(ctx, hash, opCtx.RawQuery); err != nil {
+			a.logError(ctx, err)
+		}
+	}
+	return next(ctx)
 }
 
 // documentIDKey carries a request's documentId (see withDocumentID).

@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -34,7 +35,7 @@ func requireNotFound(t *testing.T, r *apitest.Response) {
 	t.Helper()
 	apitest.RequireCode(t, r, "PERSISTED_QUERY_NOT_FOUND")
 	require.Equal(t, "PersistedQueryNotFound", r.Errors[0].Message)
-	requireNoDataEntry(t, r)
+	apitest.RequireNoDataEntry(t, r)
 }
 
 // TestAutomaticPersistedQueries plays Apollo's persisted query link over
@@ -101,13 +102,56 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 		requireNotFound(t, c.DoBody(t, "", apitest.Vars{"extensions": apqExtension(lhash)}))
 	})
 
-	t.Run("each instance keeps its own: a miss elsewhere makes the client resend", func(t *testing.T) {
-		other := c.NewInstance(t)
-		requireNotFound(t, other.DoBody(t, u.Token, apitest.Vars{"extensions": apqExtension(hash), "variables": vars}))
-		other.DoBody(t, u.Token, apitest.Vars{"query": apitest.OpBook, "extensions": apqExtension(hash), "variables": vars})
-		r := other.DoBody(t, u.Token, apitest.Vars{"extensions": apqExtension(hash), "variables": vars})
-		require.Equal(t, "Persisted", apitest.Data[apitest.Book](t, r, "book").Title)
+	t.Run("a GET refused with 405 registers nothing", func(t *testing.T) {
+		mutation := `mutation { signout(allSessions: true) }`
+		mhash := persisted.Hash(mutation)
+		ext, _ := json.Marshal(apqExtension(mhash))
+		other := c.SignUp(t)
+		r := c.Get(t, other.Token, url.Values{"query": {mutation}, "extensions": {string(ext)}})
+		apitest.RequireTransportError(t, r, http.StatusMethodNotAllowed)
+		requireNotFound(t, c.DoBody(t, other.Token, apitest.Vars{"extensions": apqExtension(mhash)}))
+		require.Equal(t, other.ID, c.Me(t, other.Token).ID, "the mutation ran")
 	})
+
+	t.Run("a query that does not validate is not registered", func(t *testing.T) {
+		bad := `{ nope }`
+		apitest.RequireCode(t, c.DoBody(t, "", apitest.Vars{"query": bad, "extensions": apqExtension(persisted.Hash(bad))}), "GRAPHQL_VALIDATION_FAILED")
+		requireNotFound(t, c.DoBody(t, "", apitest.Vars{"extensions": apqExtension(persisted.Hash(bad))}))
+	})
+
+	t.Run("instances share registrations", func(t *testing.T) {
+		other := c.NewInstance(t)
+		r := other.DoBody(t, u.Token, apitest.Vars{"extensions": apqExtension(hash), "variables": vars})
+		require.Equal(t, "Persisted", apitest.Data[apitest.Book](t, r, "book").Title, "a hash registered on another instance")
+		q := `query SharedTheOtherWay { __typename }`
+		other.DoBody(t, "", apitest.Vars{"query": q, "extensions": apqExtension(persisted.Hash(q))})
+		r = c.DoBody(t, "", apitest.Vars{"extensions": apqExtension(persisted.Hash(q))})
+		require.Equal(t, "Query", apitest.Data[string](t, r, "__typename"))
+	})
+}
+
+// TestPersistedQueriesOutlastAFlood registers a query and uses it, then
+// registers more queries than an instance keeps in memory, as anyone may:
+// the query in use still runs by its hash alone. Before, the thousand
+// registrations flushed it from the one least-recently-used list, and
+// every client had to send its queries again.
+func TestPersistedQueriesOutlastAFlood(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	inUse := `query InUse { __typename }`
+	h := persisted.Hash(inUse)
+	c.DoBody(t, "", apitest.Vars{"query": inUse, "extensions": apqExtension(h)})
+	require.Equal(t, "Query", apitest.Data[string](t, c.DoBody(t, "", apitest.Vars{"extensions": apqExtension(h)}), "__typename"))
+
+	for i := range 1200 {
+		q := fmt.Sprintf("query Flood%d { __typename }", i)
+		r := c.DoBody(t, "", apitest.Vars{"query": q, "extensions": apqExtension(persisted.Hash(q))})
+		require.Empty(t, r.Errors, "%s", r.Body)
+	}
+	n := c.SQLCount()
+	r := c.DoBody(t, "", apitest.Vars{"extensions": apqExtension(h)})
+	require.Equal(t, "Query", apitest.Data[string](t, r, "__typename"), "the query in use was flushed")
+	require.Equal(t, n, c.SQLCount(), "the query in use was read from the database: it left the memory")
 }
 
 // Documents of the manifests below.
@@ -193,7 +237,7 @@ func TestTrustedDocumentsOnly(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			r := c.DoBody(t, u.Token, body)
 			apitest.RequireCode(t, r, "PERSISTED_QUERY_NOT_IN_LIST")
-			requireNoDataEntry(t, r)
+			apitest.RequireNoDataEntry(t, r)
 		})
 	}
 	r = c.Get(t, u.Token, url.Values{"query": {apitest.OpMe}})

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"log/slog"
 
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -34,6 +35,9 @@ type ServerConfig struct {
 	// DocumentsOnly, nothing else runs.
 	Documents     *persisted.Documents
 	DocumentsOnly bool
+	// Queries are the automatic persisted queries clients registered;
+	// nil means persisted.NewQueries on Client with the defaults.
+	Queries *persisted.Queries
 }
 
 // NewServer returns the GraphQL endpoint: the schema over GET and POST (see
@@ -41,31 +45,41 @@ type ServerConfig struct {
 // a query cache bounded by bytes (see queryCache), the operation limits,
 // the error presenter and panic recovery. It expects the request's viewer
 // in the context (see account.WithViewer).
-func NewServer(cfg ServerConfig) *handler.Server {
+func NewServer(cfg ServerConfig) *Server {
 	limits := cfg.Limits.withDefaults()
-	srv := handler.New(NewSchema(cfg.Client, cfg.Accounts, cfg.Content))
+	schema := NewSchema(cfg.Client, cfg.Accounts, cfg.Content)
+	srv := handler.New(schema)
 	srv.Use(&fieldMiddlewareGuard{}) // graph/gen writes in-place fields, which no field middleware sees
-	srv.AddTransport(httpTransport{})
+	present := errorPresenter(cfg.Logger, cfg.Outages)
+	transport := httpTransport{present: present}
+	srv.AddTransport(transport)
 	cache := newQueryCache()
 	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(maxTokens)
 	// Extensions that fill in the query run in this order, before the limits.
 	srv.Use(trustedDocuments{docs: cfg.Documents, only: cfg.DocumentsOnly})
-	srv.Use(apq())
+	queries := cfg.Queries
+	if queries == nil {
+		queries = persisted.NewQueries(cfg.Client, persisted.QueriesOptions{})
+	}
+	srv.Use(automaticPersistedQueries{queries: queries, logError: func(ctx context.Context, err error) {
+		serverError(ctx, cfg.Logger, cfg.Outages, nil, err)
+	}})
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
 		srv.SetDisableSuggestion(true)
 		srv.SetValidationRulesFn(rulesWithoutSuggestions)
 	}
+	srv.Use(variableKinds{schema: schema.Schema()})
 	srv.Use(operationLimits{
 		maxDepth: limits.MaxDepth, maxAuth: limits.MaxAuthFields, maxFields: limits.MaxFields,
 		maxComplexity: limits.MaxComplexity, introspection: cfg.Introspection, cache: cache,
 	})
 	srv.Use(extension.FixedComplexityLimit(limits.MaxComplexity))
-	srv.SetErrorPresenter(errorPresenter(cfg.Logger, cfg.Outages))
+	srv.SetErrorPresenter(present)
 	srv.SetRecoverFunc(recoverFunc(cfg.Logger))
-	return srv
+	return &Server{Server: srv, transport: transport}
 }
 
 // rulesWithoutSuggestions returns gqlparser's validation rules with each

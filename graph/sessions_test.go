@@ -21,9 +21,6 @@ import (
 	"bitgate/internal/auth/authtest"
 )
 
-// wrongPassword is a password no test user has.
-const wrongPassword = "not the password at all"
-
 func TestSignUp(t *testing.T) {
 	t.Parallel()
 	c := apitest.New(t)
@@ -110,7 +107,7 @@ func TestSignUpValidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := apitest.SignUpInput(apitest.Email())
 			in["password"] = tc.password
-			u := apitest.Data[apitest.Session](t, c.Do(t, "", apitest.OpSignUp, apitest.Vars{"in": in}), "signup")
+			u := apitest.Data[apitest.AuthPayload](t, c.Do(t, "", apitest.OpSignUp, apitest.Vars{"in": in}), "signup")
 			require.NotEmpty(t, u.Token)
 			require.Equal(t, u.ID, c.SignIn(t, u.Email, tc.password).ID, "signin with the accepted password")
 		})
@@ -135,11 +132,11 @@ func TestSignIn(t *testing.T) {
 	})
 
 	// Every refusal answers exactly like a wrong password.
-	wrong := apitest.RequireCode(t, signin(t, "mixed.case@example.com", wrongPassword), "UNAUTHENTICATED")
+	wrong := apitest.RequireCode(t, signin(t, "mixed.case@example.com", apitest.WrongPassword), "UNAUTHENTICATED")
 	for _, tc := range []struct{ name, email, password string }{
 		{"password in the wrong case", "mixed.case@example.com", strings.ToUpper(apitest.Password)},
 		{"unknown email", "nobody@example.com", apitest.Password},
-		{"unknown email, wrong password", "nobody@example.com", wrongPassword},
+		{"unknown email, wrong password", "nobody@example.com", apitest.WrongPassword},
 		{"malformed email", "not-an-email", apitest.Password},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -162,7 +159,7 @@ func TestSignInUpgradesBcrypt(t *testing.T) {
 		SetPasswordHash(string(hash)).SetPermissionLevel(1).
 		Save(ctx)
 	require.NoError(t, err)
-	wrong := apitest.Credentials("legacy@example.com", wrongPassword)
+	wrong := apitest.Credentials("legacy@example.com", apitest.WrongPassword)
 
 	apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, wrong), "UNAUTHENTICATED")
 	require.Equal(t, string(hash), c.DB.User.GetX(ctx, u.ID).PasswordHash, "a failed sign-in changed the hash")
@@ -302,10 +299,10 @@ func TestRefreshConcurrent(t *testing.T) {
 			answers := apitest.Concurrently(t, tc.n, func(i int) (*apitest.Response, error) {
 				return servers[i%len(servers)].Post("", apitest.OpRefresh, apitest.Vars{"refreshToken": u.RefreshToken})
 			})
-			var winners []apitest.Session
+			var winners []apitest.AuthPayload
 			for _, r := range answers {
 				if len(r.Errors) == 0 {
-					winners = append(winners, apitest.Data[apitest.Session](t, r, "refresh"))
+					winners = append(winners, apitest.Data[apitest.AuthPayload](t, r, "refresh"))
 				} else {
 					apitest.RequireCode(t, r, "UNAUTHENTICATED")
 				}
@@ -325,7 +322,7 @@ func TestSignOut(t *testing.T) {
 	a := c.SignUp(t)
 	b := c.SignIn(t, a.Email, apitest.Password)
 	s3 := c.SignIn(t, a.Email, apitest.Password)
-	for _, s := range []apitest.Session{a, b, s3} {
+	for _, s := range []apitest.AuthPayload{a, b, s3} {
 		require.Equal(t, a.ID, c.Me(t, s.Token).ID, "control: session works before signout")
 	}
 
@@ -462,7 +459,7 @@ func TestPasswordChange(t *testing.T) {
 		requireUnchanged(t)
 	})
 	t.Run("wrong currentPassword", func(t *testing.T) {
-		apitest.RequireCode(t, change(t, apitest.Vars{"password": newPassword, "currentPassword": wrongPassword}), "UNAUTHENTICATED")
+		apitest.RequireCode(t, change(t, apitest.Vars{"password": newPassword, "currentPassword": apitest.WrongPassword}), "UNAUTHENTICATED")
 		requireUnchanged(t)
 	})
 	t.Run("right currentPassword", func(t *testing.T) {
@@ -487,7 +484,7 @@ func TestListSessions(t *testing.T) {
 	c := apitest.New(t, apitest.Options{RefreshTTL: time.Hour})
 	phone := c.SignUp(t)
 	c.Clock.Advance(time.Minute)
-	laptop := apitest.Data[apitest.Session](t, c.DoWithHeader(t, apitest.Header("User-Agent", "Laptop/1.0"),
+	laptop := apitest.Data[apitest.AuthPayload](t, c.DoWithHeader(t, apitest.Header("User-Agent", "Laptop/1.0"),
 		apitest.OpSignIn, apitest.Credentials(phone.Email, apitest.Password)), "signin")
 	c.Clock.Advance(time.Minute)
 	ended := c.SignIn(t, phone.Email, apitest.Password)
@@ -511,7 +508,7 @@ func TestListSessions(t *testing.T) {
 	// records where it came from.
 	c.Clock.Advance(time.Minute)
 	h := apitest.Header("User-Agent", "Phone/2.0")
-	phone = apitest.Data[apitest.Session](t, c.DoWithHeader(t, h, apitest.OpRefresh, apitest.Vars{"refreshToken": phone.RefreshToken}), "refresh")
+	phone = apitest.Data[apitest.AuthPayload](t, c.DoWithHeader(t, h, apitest.OpRefresh, apitest.Vars{"refreshToken": phone.RefreshToken}), "refresh")
 	list = c.Sessions(t, phone.Token)
 	require.Len(t, list, 2)
 	require.Equal(t, apitest.SessionID(t, phone), list[0].ID)
@@ -603,7 +600,7 @@ func TestRevokeSessionNotFound(t *testing.T) {
 
 	// Nor may a non-admin list another user's sessions.
 	apitest.RequireCode(t, c.Do(t, me.Token, apitest.OpUserSessions, apitest.Vars{"id": victim.ID}), "FORBIDDEN")
-	own := apitest.Data[struct{ Sessions []apitest.LiveSession }](t, c.Do(t, me.Token, apitest.OpUserSessions, apitest.Vars{"id": me.ID}), "user")
+	own := apitest.Data[struct{ Sessions []apitest.Session }](t, c.Do(t, me.Token, apitest.OpUserSessions, apitest.Vars{"id": me.ID}), "user")
 	require.Len(t, own.Sessions, 1, "a user sees their own sessions through User.sessions")
 }
 
@@ -616,7 +613,7 @@ func TestAdminSessions(t *testing.T) {
 	u := c.SignUp(t)
 	second := c.SignIn(t, u.Email, apitest.Password)
 
-	seen := apitest.Data[struct{ Sessions []apitest.LiveSession }](t, c.Do(t, admin.Token, apitest.OpUserSessions, apitest.Vars{"id": u.ID}), "user")
+	seen := apitest.Data[struct{ Sessions []apitest.Session }](t, c.Do(t, admin.Token, apitest.OpUserSessions, apitest.Vars{"id": u.ID}), "user")
 	require.Len(t, seen.Sessions, 2)
 	for _, s := range seen.Sessions {
 		require.False(t, s.Current, "none of them is the admin's")
@@ -653,7 +650,7 @@ func TestSessionsPerUserAreCapped(t *testing.T) {
 
 	fourth := c.SignIn(t, first.Email, apitest.Password)
 	c.RequireEnded(t, second)
-	ids := func(list []apitest.LiveSession) []string {
+	ids := func(list []apitest.Session) []string {
 		var out []string
 		for _, s := range list {
 			out = append(out, s.ID)

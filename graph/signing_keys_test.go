@@ -23,26 +23,6 @@ import (
 	"bitgate/internal/keys"
 )
 
-// jwks fetches the server's JWKS and decodes it with go-jose, a JOSE
-// library other than the one that signs.
-func jwks(t *testing.T, c *apitest.Client) jose.JSONWebKeySet {
-	t.Helper()
-	r := c.JWKS(t)
-	require.Equal(t, 200, r.Status)
-	var set jose.JSONWebKeySet
-	require.NoError(t, json.Unmarshal(r.Body, &set), "decode %s", r.Body)
-	return set
-}
-
-// kidOf returns the kid in a token's header.
-func kidOf(t *testing.T, token string) string {
-	t.Helper()
-	parsed, _, err := jwt.NewParser().ParseUnverified(token, &auth.Claims{})
-	require.NoError(t, err)
-	kid, _ := parsed.Header["kid"].(string)
-	return kid
-}
-
 // TestJWKSVerifiesTokens verifies an access token with nothing but the
 // published JWKS, in go-jose: what another service does.
 func TestJWKSVerifiesTokens(t *testing.T) {
@@ -53,7 +33,7 @@ func TestJWKSVerifiesTokens(t *testing.T) {
 	r := c.JWKS(t)
 	require.Equal(t, "public, max-age=300", r.Header.Get("Cache-Control"))
 	require.NotEmpty(t, r.Header.Get("ETag"))
-	set := jwks(t, c)
+	set := c.KeySet(t)
 	require.Len(t, set.Keys, 1)
 	k := set.Keys[0]
 	require.Equal(t, "EdDSA", k.Algorithm)
@@ -105,8 +85,8 @@ func TestEdDSAForgedTokens(t *testing.T) {
 	u := c.SignUp(t)
 	require.Equal(t, u.ID, c.Me(t, u.Token).ID, "control: the server's own token")
 	claims := authtest.ClaimsOf(t, u.Token)
-	kid := kidOf(t, u.Token)
-	set := jwks(t, c)
+	kid := apitest.KIDOf(t, u.Token)
+	set := c.KeySet(t)
 	pub := set.Key(kid)[0].Key.(ed25519.PublicKey)
 	x := base64.RawURLEncoding.EncodeToString(pub)
 	_, attacker, err := ed25519.GenerateKey(rand.Reader)
@@ -160,7 +140,7 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 	b := a.NewInstance(t)
 	instances := []*apitest.Client{a, b}
 	advance := a.Clock.Advance // b shares a's clock
-	oldKID := kidOf(t, a.SignUp(t).Token)
+	oldKID := apitest.KIDOf(t, a.SignUp(t).Token)
 
 	const workers = 4
 	var (
@@ -193,7 +173,7 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 				c := instances[(w+i)%2]
 				if i%3 == 2 { // refresh on the instance that did not sign
 					r, err := c.Post("", apitest.OpRefresh, apitest.Vars{"refreshToken": refresh})
-					var out struct{ Refresh apitest.Session }
+					var out struct{ Refresh apitest.AuthPayload }
 					if err != nil || len(r.Errors) > 0 || json.Unmarshal(r.Data, &out) != nil {
 						fail("refresh", r, err)
 						return
@@ -227,7 +207,7 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 	wait(40)
 	advance(keys.DefaultRefresh) // B reloads and publishes the pending key
 	wait(40)
-	require.Contains(t, kids(jwks(t, b)), next.ID, "B publishes A's pending key")
+	require.Contains(t, apitest.KIDs(t, b.KeySet(t)), next.ID, "B publishes A's pending key")
 	advance(keys.DefaultPublishAhead - keys.DefaultRefresh) // the new key is due
 	wait(80)
 	close(stop)
@@ -237,18 +217,9 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 	require.True(t, seen[oldKID] && seen[next.ID], "the workers got tokens of both keys: %v", seen)
 	for _, c := range instances {
 		u := c.SignUp(t)
-		require.Equal(t, next.ID, kidOf(t, u.Token), "every instance signs with the new key")
-		require.ElementsMatch(t, []string{oldKID, next.ID}, kids(jwks(t, c)), "the old key stays published")
+		require.Equal(t, next.ID, apitest.KIDOf(t, u.Token), "every instance signs with the new key")
+		require.ElementsMatch(t, []string{oldKID, next.ID}, apitest.KIDs(t, c.KeySet(t)), "the old key stays published")
 	}
-}
-
-// kids returns the kids of a key set.
-func kids(set jose.JSONWebKeySet) []string {
-	var out []string
-	for _, k := range set.Keys {
-		out = append(out, k.KeyID)
-	}
-	return out
 }
 
 // TestInstancesSeeEachOthersKeys runs two instances on one database: a key
@@ -261,21 +232,21 @@ func TestInstancesSeeEachOthersKeys(t *testing.T) {
 	// B reloads only once an hour, so it learns of new keys from tokens.
 	b := apitest.New(t, apitest.Options{EdDSA: true, DatabaseURL: a.DatabaseURL, Keys: keys.Options{Refresh: time.Hour}})
 	u := a.SignUp(t)
-	first := kidOf(t, u.Token)
+	first := apitest.KIDOf(t, u.Token)
 	require.Equal(t, u.ID, b.Me(t, u.Token).ID)
 
 	next, err := a.Keys.Rotate(t.Context())
 	require.NoError(t, err)
-	require.NotContains(t, kids(jwks(t, b)), next.ID, "B has not reloaded")
+	require.NotContains(t, apitest.KIDs(t, b.KeySet(t)), next.ID, "B has not reloaded")
 	for _, c := range []*apitest.Client{a, b} {
 		c.Clock.Advance(keys.DefaultPublishAhead)
 	}
 	v := a.SignUp(t)
-	require.Equal(t, next.ID, kidOf(t, v.Token), "A signs with the new key")
+	require.Equal(t, next.ID, apitest.KIDOf(t, v.Token), "A signs with the new key")
 	require.Equal(t, v.ID, b.Me(t, v.Token).ID, "B verifies a token of a key it had not loaded")
-	require.Contains(t, kids(jwks(t, b)), next.ID, "B has loaded it now")
+	require.Contains(t, apitest.KIDs(t, b.KeySet(t)), next.ID, "B has loaded it now")
 	require.Equal(t, u.ID, b.Me(t, u.Token).ID, "the first key still verifies")
-	require.Equal(t, first, kidOf(t, u.Token))
+	require.Equal(t, first, apitest.KIDOf(t, u.Token))
 }
 
 // TestHS256SecretRotation restarts on the same database with a new secret
@@ -296,7 +267,7 @@ func TestHS256SecretRotation(t *testing.T) {
 
 	require.Equal(t, u.ID, after.Me(t, u.Token).ID, "a token of the previous secret")
 	v := after.Refresh(t, u.RefreshToken)
-	require.Equal(t, auth.HMACKeyID(newSecret), kidOf(t, v.Token))
+	require.Equal(t, auth.HMACKeyID(newSecret), apitest.KIDOf(t, v.Token))
 	require.Equal(t, u.ID, after.Me(t, v.Token).ID)
 	apitest.RequireCode(t, before.Do(t, v.Token, apitest.OpMe, nil), "UNAUTHENTICATED") // the old instance knows no new secret
 

@@ -51,7 +51,7 @@ func TestExpiryAcrossTimeZones(t *testing.T) {
 			spent := first.SignIn(t, live.Email, apitest.Password)
 			rotated := first.Refresh(t, spent.RefreshToken)
 			locked := first.SignUp(t)
-			failSignIn(t, first, locked.Email, 5)
+			first.FailSignIn(t, locked.Email, 5)
 
 			clock := apitest.NewClockAt(first.Clock.Now().In(tc.second))
 			second := server(tc.second, clock)
@@ -65,7 +65,7 @@ func TestExpiryAcrossTimeZones(t *testing.T) {
 
 			clock.Advance(9 * time.Minute) // the session has a minute left
 			second.Me(t, live.Token)
-			requireLocked(t, second, locked.Email, apitest.Password)
+			second.RequireLocked(t, locked.Email, apitest.Password)
 			clock.Advance(2 * time.Minute) // it expired a minute ago; the access token has not
 			second.RequireEnded(t, live)
 

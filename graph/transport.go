@@ -7,11 +7,12 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -22,10 +23,30 @@ const (
 	mediaGraphQLResponse = "application/graphql-response+json"
 )
 
+// Server is the GraphQL endpoint NewServer builds: gqlgen's server with its
+// extensions, and the one reader of GraphQL-over-HTTP requests and writer
+// of error answers (see httpTransport).
+type Server struct {
+	*handler.Server
+	transport httpTransport
+}
+
+// Refuse answers a request that the HTTP layer refuses before GraphQL
+// reads it (a body over the limit, no place to run) with status and err,
+// presented and written as every error answer of GraphQL is: an errors
+// array without data, err's code, and 503 with Retry-After for
+// SERVICE_UNAVAILABLE.
+func (s *Server) Refuse(w http.ResponseWriter, r *http.Request, status int, err error) {
+	s.transport.refuse(w, r, status, err)
+}
+
 // httpTransport serves GraphQL over GET and POST as the GraphQL-over-HTTP
 // spec asks, in the ways gqlgen's transport.GET and transport.POST cannot
 // be told to:
 //
+//   - it reads each request one way only (see readRequest), and answers
+//     one it cannot read with a 4xx status, coded, without echoing it
+//     (gqlgen echoes a body, and it may hold a password);
 //   - a request error (one raised before the operation runs: parse,
 //     validation, limits, persisted documents) has no data entry (gqlgen
 //     writes "data": null), and its status is 200 under application/json
@@ -33,35 +54,36 @@ const (
 //     application/graphql-response+json (gqlgen: 200 for the others);
 //   - a mutation over GET is 405 with Allow: POST, also when its text comes
 //     from a persisted document (gqlgen: 406 without an error code);
-//   - a body or a parameter it cannot read is 400, coded, without echoing
-//     the body (gqlgen echoes it, and it may hold a password);
 //   - it reads documentId, the id of a trusted document, from the body or
 //     the URL (gqlgen does not);
 //   - an answer that is all SERVICE_UNAVAILABLE is 503 (see
 //     executionStatus).
 //
-// The HTTP layer has already refused other methods, other content types
-// and bodies over the limit.
-type httpTransport struct{}
+// The HTTP layer has read the body already, within its limit.
+type httpTransport struct {
+	present graphql.ErrorPresenterFunc
+}
 
 var _ graphql.Transport = httpTransport{}
 
-// Supports takes every GET and POST request.
-func (httpTransport) Supports(r *http.Request) bool {
-	return r.Method == http.MethodGet || r.Method == http.MethodPost
-}
+// Supports takes every request: readRequest refuses the methods it does
+// not serve.
+func (httpTransport) Supports(*http.Request) bool { return true }
 
 // Do answers one request.
-func (httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	start := graphql.Now()
+	params, documentID, refusal := readRequest(r)
+	if refusal != nil {
+		if refusal.allow != "" {
+			w.Header().Set("Allow", refusal.allow)
+		}
+		t.refuse(w, r, refusal.status, refusal.err)
+		return
+	}
 	media := responseMedia(r.Header.Get("Accept"))
 	w.Header().Set("Content-Type", media)
 	ctx := r.Context()
-	start := graphql.Now()
-	params, documentID, err := readParams(r)
-	if err != nil {
-		requestError(ctx, w, exec, http.StatusBadRequest, err)
-		return
-	}
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
 	if documentID != "" {
@@ -104,6 +126,39 @@ func (httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	writeJSON(w, status, resp)
 }
 
+// refuse answers a request that is not a GraphQL request it can read: err
+// through the error presenter, but not through the extensions that see
+// operations (the metrics count it under its HTTP status).
+func (t httpTransport) refuse(w http.ResponseWriter, r *http.Request, status int, err error) {
+	w.Header().Set("Content-Type", responseMedia(r.Header.Get("Accept")))
+	writeErrors(w, status, gqlerror.List{t.present(r.Context(), err)}, nil)
+}
+
+// requestError answers errors raised before the operation ran: through
+// the error presenter and the extensions that see responses, without a
+// data entry.
+func requestError(ctx context.Context, w http.ResponseWriter, exec graphql.GraphExecutor, status int, errs ...*gqlerror.Error) {
+	resp := exec.DispatchError(ctx, errs)
+	writeErrors(w, status, resp.Errors, resp.Extensions)
+}
+
+// writeErrors is the one writer of answers that are errors alone, without
+// a data entry: request errors, and refusals of requests never read as
+// GraphQL (by the transport, or by the HTTP layer through Server.Refuse).
+// It writes status, but 503 with Retry-After when every error is
+// SERVICE_UNAVAILABLE (see unavailableFor).
+func writeErrors(w http.ResponseWriter, status int, errs gqlerror.List, extensions map[string]any) {
+	resp := &graphql.Response{Errors: errs, Extensions: extensions}
+	if after := unavailableFor(resp); after > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(after))
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, struct {
+		Errors     gqlerror.List  `json:"errors"`
+		Extensions map[string]any `json:"extensions,omitempty"`
+	}{errs, extensions})
+}
+
 // writeData writes an answer that is data alone. The executor wrote data
 // as JSON already, which json.Marshal would check and copy once more.
 func writeData(w http.ResponseWriter, status int, data []byte) {
@@ -111,64 +166,6 @@ func writeData(w http.ResponseWriter, status int, data []byte) {
 	_, _ = io.WriteString(w, `{"data":`)
 	_, _ = w.Write(data)
 	_, _ = io.WriteString(w, "}")
-}
-
-// readParams reads a GraphQL request from a POST body ({query,
-// operationName, variables, extensions, documentId}) or from GET
-// parameters of the same names, variables and extensions as JSON objects.
-// Numbers stay json.Number, for gqlgen to coerce. Returns a
-// GRAPHQL_PARSE_FAILED error that does not echo the input.
-func readParams(r *http.Request) (_ *graphql.RawParams, documentID string, _ *gqlerror.Error) {
-	var in struct {
-		Query         string         `json:"query"`
-		OperationName string         `json:"operationName"`
-		Variables     map[string]any `json:"variables"`
-		Extensions    map[string]any `json:"extensions"`
-		DocumentID    string         `json:"documentId"`
-	}
-	if r.Method == http.MethodPost {
-		if err := decodeJSON(r.Body, &in); err != nil {
-			return nil, "", parseError("the body is not a JSON object of query, operationName, variables, extensions and documentId")
-		}
-	} else {
-		q, err := url.ParseQuery(r.URL.RawQuery)
-		if err != nil {
-			return nil, "", parseError("the URL's query string is malformed")
-		}
-		in.Query, in.OperationName, in.DocumentID = q.Get("query"), q.Get("operationName"), q.Get("documentId")
-		for name, dst := range map[string]*map[string]any{"variables": &in.Variables, "extensions": &in.Extensions} {
-			if v := q.Get(name); v != "" && decodeJSON(strings.NewReader(v), dst) != nil {
-				return nil, "", parseError(name + " must be a JSON object")
-			}
-		}
-	}
-	p := &graphql.RawParams{Query: in.Query, OperationName: in.OperationName, Variables: in.Variables, Extensions: in.Extensions}
-	return p, in.DocumentID, nil
-}
-
-// decodeJSON decodes one JSON value into dst, keeping numbers as
-// json.Number.
-func decodeJSON(r io.Reader, dst any) error {
-	dec := json.NewDecoder(r)
-	dec.UseNumber()
-	return dec.Decode(dst)
-}
-
-// parseError is a request gqlgen cannot read.
-func parseError(msg string) *gqlerror.Error {
-	err := gqlerror.Errorf("%s", msg)
-	errcode.Set(err, errcode.ParseFailed)
-	return err
-}
-
-// requestError answers errors raised before the operation ran: through
-// the error presenter, without a data entry.
-func requestError(ctx context.Context, w http.ResponseWriter, exec graphql.GraphExecutor, status int, errs ...*gqlerror.Error) {
-	resp := exec.DispatchError(ctx, errs)
-	writeJSON(w, status, struct {
-		Errors     gqlerror.List  `json:"errors"`
-		Extensions map[string]any `json:"extensions,omitempty"`
-	}{resp.Errors, resp.Extensions})
 }
 
 // writeJSON writes v as the answer's body with status.

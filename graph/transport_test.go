@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"bitgate/ent/book"
@@ -25,14 +24,6 @@ import (
 // fakePassword is a secret a client might send in a body the server cannot
 // read; no answer may echo it.
 const fakePassword = "Fak3-Passw0rd-Never-Echoed"
-
-// requireStillServes requires a plain query to answer normally.
-func requireStillServes(t testing.TB, c *apitest.Client) {
-	t.Helper()
-	r := c.Do(t, "", apitest.OpBook, apitest.Vars{"id": uuid.NewString()})
-	require.Equal(t, http.StatusOK, r.Status, "follow-up query: %s", r.Body)
-	require.Nil(t, apitest.Data[*apitest.Book](t, r, "book"), "follow-up query: %s", r.Body)
-}
 
 // TestTransport holds the HTTP side of /graphql to the GraphQL-over-HTTP
 // rules of the contract.
@@ -456,7 +447,7 @@ func TestHostileInputs(t *testing.T) {
 					require.Equal(t, tc.field, r.Errors[0].Field(), "field: %s", r.Body)
 				}
 			}
-			requireStillServes(t, c)
+			c.RequireServes(t)
 		})
 	}
 }
@@ -474,7 +465,7 @@ func TestHugeDocumentsRefusedBeforeValidation(t *testing.T) {
 		e := apitest.RequireCode(t, r, "GRAPHQL_VALIDATION_FAILED")
 		require.Contains(t, e.Message, fmt.Sprintf("holds %d fields, more than the limit", n), "refused by another rule: %s", r.Body)
 	}
-	requireStillServes(t, c)
+	c.RequireServes(t)
 }
 
 // TestPanicIsRecovered makes a resolver panic (the GraphQL server is built
@@ -494,7 +485,7 @@ func TestPanicIsRecovered(t *testing.T) {
 	r := c.Do(t, "", apitest.OpSignIn, apitest.Credentials("a@b.co", "whatever1"))
 	apitest.RequireCode(t, r, "INTERNAL_SERVER_ERROR")
 	require.Contains(t, log.String(), "panic in resolver", "the panic is logged")
-	requireStillServes(t, c)
+	c.RequireServes(t)
 }
 
 // TestInternalErrorsHideDetail breaks the database under a running server:
@@ -504,12 +495,12 @@ func TestInternalErrorsHideDetail(t *testing.T) {
 	t.Parallel()
 	c := apitest.New(t)
 	u := c.SignUp(t)
-	require.Equal(t, http.StatusOK, c.Raw(t, http.MethodGet, "/readyz", nil, nil).Status)
+	require.Equal(t, http.StatusOK, c.Readyz(t).Status)
 
 	require.NoError(t, c.DB.Close())
 	r := c.Do(t, u.Token, apitest.OpBooks, nil)
 	apitest.RequireCode(t, r, "INTERNAL_SERVER_ERROR")
 	require.NotContains(t, strings.ToLower(string(r.Body)), "sql", "driver detail leaked: %s", r.Body)
-	require.Equal(t, http.StatusServiceUnavailable, c.Raw(t, http.MethodGet, "/readyz", nil, nil).Status)
+	require.Equal(t, http.StatusServiceUnavailable, c.Readyz(t).Status)
 	require.Equal(t, http.StatusOK, c.Raw(t, http.MethodGet, "/healthz", nil, nil).Status)
 }

@@ -36,7 +36,7 @@ func TestPermissionMatrix(t *testing.T) {
 	type caller struct {
 		name  string
 		level int
-		apitest.Session
+		apitest.AuthPayload
 	}
 	callers := []caller{{name: "anonymous"}}
 	for _, k := range []struct {
@@ -45,7 +45,7 @@ func TestPermissionMatrix(t *testing.T) {
 	}{
 		{"level0", 0}, {"FREE", apitest.Free}, {"PAID", apitest.Paid}, {"FREE|PAID", apitest.Free | apitest.Paid}, {"ADMIN", apitest.Admin},
 	} {
-		callers = append(callers, caller{name: k.name, level: k.level, Session: c.NewUser(t, k.level)})
+		callers = append(callers, caller{name: k.name, level: k.level, AuthPayload: c.NewUser(t, k.level)})
 	}
 	anonymous := func(k caller) bool { return k.Token == "" }
 	// own is k's own id, or a random one for an anonymous caller.
@@ -99,7 +99,7 @@ func TestPermissionMatrix(t *testing.T) {
 		}},
 		{"signout", signedIn, func(t *testing.T, k caller) call {
 			// A fresh session, so that the caller's main token survives.
-			var fresh apitest.Session
+			var fresh apitest.AuthPayload
 			if !anonymous(k) {
 				fresh = c.SignIn(t, k.Email, apitest.Password)
 			}
@@ -536,7 +536,7 @@ func TestUsersWithTheirSessions(t *testing.T) {
 	}
 	type withSessions struct {
 		ID       string
-		Sessions []apitest.LiveSession
+		Sessions []apitest.Session
 	}
 	check := func(t *testing.T, users []withSessions) {
 		t.Helper()

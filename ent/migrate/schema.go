@@ -187,6 +187,32 @@ var (
 			},
 		},
 	}
+	// PersistedQueriesColumns holds the columns for the "persisted_queries" table.
+	PersistedQueriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "query", Type: field.TypeString, Size: 2147483647},
+		{Name: "size", Type: field.TypeInt},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "used_at", Type: field.TypeTime, Nullable: true},
+	}
+	// PersistedQueriesTable holds the schema information for the "persisted_queries" table.
+	PersistedQueriesTable = &schema.Table{
+		Name:       "persisted_queries",
+		Columns:    PersistedQueriesColumns,
+		PrimaryKey: []*schema.Column{PersistedQueriesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "persistedquery_used_at",
+				Unique:  false,
+				Columns: []*schema.Column{PersistedQueriesColumns[4]},
+			},
+			{
+				Name:    "persistedquery_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{PersistedQueriesColumns[3]},
+			},
+		},
+	}
 	// SecretRotationsColumns holds the columns for the "secret_rotations" table.
 	SecretRotationsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -353,6 +379,7 @@ var (
 		LockoutsTable,
 		NotesTable,
 		OutboxMailsTable,
+		PersistedQueriesTable,
 		SecretRotationsTable,
 		SessionsTable,
 		SigninAttemptsTable,

@@ -27,6 +27,9 @@ type Note func(*sql.Selector)
 // OutboxMail is the predicate function for outboxmail builders.
 type OutboxMail func(*sql.Selector)
 
+// PersistedQuery is the predicate function for persistedquery builders.
+type PersistedQuery func(*sql.Selector)
+
 // SecretRotation is the predicate function for secretrotation builders.
 type SecretRotation func(*sql.Selector)
 

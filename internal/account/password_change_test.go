@@ -26,7 +26,10 @@ type pause struct {
 	once      sync.Once
 }
 
+// newPause returns a pause of the sign-ins of email at the point at,
+// released at the latest when the test ends.
 func newPause(t *testing.T, email, at string) *pause {
+	t.Helper()
 	p := &pause{email: email, at: at, arrived: make(chan struct{}, 16), release: make(chan struct{})}
 	t.Cleanup(p.Release) // never leave a server goroutine waiting
 	return p
@@ -64,7 +67,7 @@ func TestNewPasswordRefusesRacingSignins(t *testing.T) {
 			<-p.release
 		}
 	})
-	ownChange := func(v apitest.Session) (*apitest.Response, error) {
+	ownChange := func(v apitest.AuthPayload) (*apitest.Response, error) {
 		return c.Post(v.Token, apitest.OpUpdateUser, apitest.Vars{"id": v.ID, "in": apitest.Vars{
 			"password": newPassword, "currentPassword": apitest.Password,
 		}})
@@ -75,13 +78,13 @@ func TestNewPasswordRefusesRacingSignins(t *testing.T) {
 	// that the refused sign-ins do not add up to a lockout.
 	for _, tc := range []struct {
 		name   string
-		change func(victim apitest.Session) (*apitest.Response, error)
+		change func(victim apitest.AuthPayload) (*apitest.Response, error)
 	}{
 		{"own password change", ownChange},
-		{"ADMIN's reset", func(v apitest.Session) (*apitest.Response, error) {
+		{"ADMIN's reset", func(v apitest.AuthPayload) (*apitest.Response, error) {
 			return c.Post(admin.Token, apitest.OpUpdateUser, apitest.Vars{"id": v.ID, "in": apitest.Vars{"password": newPassword}})
 		}},
-		{"create-admin", func(v apitest.Session) (*apitest.Response, error) {
+		{"create-admin", func(v apitest.AuthPayload) (*apitest.Response, error) {
 			// What the command runs; it answers no HTTP request.
 			_, _, err := c.Accounts.EnsureAdmin(context.Background(), account.CreateUserInput{
 				FirstName: "Ops", LastName: "Admin", Email: v.Email, Password: newPassword,
@@ -109,7 +112,7 @@ func TestNewPasswordRefusesRacingSignins(t *testing.T) {
 			require.Empty(t, answers[signins].Errors, "the change: %s", answers[signins].Body)
 			for i, r := range answers[:signins] {
 				if r.Code() == "" {
-					s := apitest.Data[apitest.Session](t, r, "signin")
+					s := apitest.Data[apitest.AuthPayload](t, r, "signin")
 					require.Failf(t, "a sign-in with the old password got a session after the change",
 						"sign-in %d: me answers %s", i, c.Do(t, s.Token, apitest.OpMe, nil).Body)
 				}
@@ -151,7 +154,7 @@ func TestNewPasswordRefusesRacingSignins(t *testing.T) {
 		require.NoError(t, changed.err)
 		require.Empty(t, changed.r.Errors, "the change: %s", changed.r.Body)
 		require.NoError(t, signed.err)
-		c.RequireEnded(t, apitest.Data[apitest.Session](t, signed.r, "signin"))
+		c.RequireEnded(t, apitest.Data[apitest.AuthPayload](t, signed.r, "signin"))
 		current.Store(nil)
 	})
 }
@@ -190,7 +193,7 @@ func TestNewPasswordEndsRacingRefreshes(t *testing.T) {
 	c := apitest.New(t)
 	v := c.SignUp(t)
 	const others = 8
-	sessions := make([]apitest.Session, others)
+	sessions := make([]apitest.AuthPayload, others)
 	for i := range sessions {
 		sessions[i] = c.SignIn(t, v.Email, apitest.Password)
 	}
@@ -206,7 +209,7 @@ func TestNewPasswordEndsRacingRefreshes(t *testing.T) {
 	for i, r := range answers[:others] {
 		c.RequireEnded(t, sessions[i])
 		if r.Code() == "" {
-			c.RequireEnded(t, apitest.Data[apitest.Session](t, r, "refresh"))
+			c.RequireEnded(t, apitest.Data[apitest.AuthPayload](t, r, "refresh"))
 		} else {
 			apitest.RequireCode(t, r, "UNAUTHENTICATED")
 		}

@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"bitgate/internal/apitest"
-	"bitgate/internal/auth/authtest"
 )
 
 func TestMain(m *testing.M) { apitest.Main(m) }
@@ -27,11 +26,8 @@ func TestPrune(t *testing.T) {
 	c.Refresh(t, revoked.RefreshToken) // leaves a spent token
 
 	longAgo := c.Clock.Now().Add(-48 * time.Hour)
-	sessionOf := func(s apitest.Session) uuid.UUID {
-		return uuid.MustParse(authtest.ClaimsOf(t, s.Token).SessionID)
-	}
-	require.NoError(t, c.DB.Session.UpdateOneID(sessionOf(old)).SetExpiresAt(longAgo).Exec(ctx))
-	require.NoError(t, c.DB.Session.UpdateOneID(sessionOf(revoked)).SetRevokedAt(longAgo).Exec(ctx))
+	require.NoError(t, c.DB.Session.UpdateOneID(uuid.MustParse(apitest.SessionID(t, old))).SetExpiresAt(longAgo).Exec(ctx))
+	require.NoError(t, c.DB.Session.UpdateOneID(uuid.MustParse(apitest.SessionID(t, revoked))).SetRevokedAt(longAgo).Exec(ctx))
 	require.NoError(t, c.DB.Lockout.Create().SetEmail("stale@example.com").SetFailures(3).SetUpdatedAt(longAgo).Exec(ctx))
 	require.NoError(t, c.DB.Lockout.Create().SetEmail("fresh@example.com").SetFailures(3).Exec(ctx))
 	require.NoError(t, c.DB.SigninAttempt.Create().SetEmail("crashed@example.com").SetExpiresAt(longAgo).Exec(ctx))
@@ -43,7 +39,7 @@ func TestPrune(t *testing.T) {
 
 	ids, err := c.DB.Session.Query().IDs(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []uuid.UUID{sessionOf(live)}, ids, "the live session stays")
+	require.Equal(t, []uuid.UUID{uuid.MustParse(apitest.SessionID(t, live))}, ids, "the live session stays")
 	spent, err := c.DB.SpentToken.Query().Count(ctx)
 	require.NoError(t, err)
 	require.Zero(t, spent, "spent tokens go with their session")

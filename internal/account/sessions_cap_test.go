@@ -27,7 +27,7 @@ func TestSessionCapHoldsAgainstRacingSignins(t *testing.T) {
 	c := apitest.New(t, apitest.Options{Config: func(c *app.Config) { c.Accounts.MaxSessions = maxSessions }})
 	u := c.SignUp(t)
 	c.Clock.Advance(time.Minute)
-	sessions := []apitest.Session{u, c.SignIn(t, u.Email, apitest.Password)}
+	sessions := []apitest.AuthPayload{u, c.SignIn(t, u.Email, apitest.Password)}
 	c.Clock.Advance(time.Minute)
 
 	p := newPause(t, u.Email, "stored")
@@ -56,7 +56,7 @@ func TestSessionCapHoldsAgainstRacingSignins(t *testing.T) {
 	for _, answered := range []chan answer{first, second} {
 		a := <-answered
 		require.NoError(t, a.err)
-		sessions = append(sessions, apitest.Data[apitest.Session](t, a.r, "signin"))
+		sessions = append(sessions, apitest.Data[apitest.AuthPayload](t, a.r, "signin"))
 	}
 	live := 0
 	for _, s := range sessions {

@@ -2,6 +2,7 @@ package apitest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,14 +11,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"bitgate/ent"
+	"bitgate/ent/auditevent"
+	"bitgate/ent/lockout"
 	"bitgate/internal/account"
 	"bitgate/internal/auth"
 	"bitgate/internal/auth/authtest"
-	"bitgate/internal/mail/mailtest"
 )
 
 // Selections of the API's types, each written once.
@@ -97,6 +101,9 @@ var Permissions = map[string]int{"FREE": Free, "PAID": Paid, "ADMIN": Admin}
 // Password is the password of every user the helpers make.
 const Password = "correct horse battery"
 
+// WrongPassword is a password no user the helpers make has.
+const WrongPassword = "not the password at all"
+
 // User is a User as the API answers it.
 type User struct {
 	ID              string    `json:"id"`
@@ -110,8 +117,9 @@ type User struct {
 	UpdatedAt       time.Time `json:"updatedAt"`
 }
 
-// Session is an AuthPayload as the API answers it: a signed-in user.
-type Session struct {
+// AuthPayload is an AuthPayload as the API answers it: a signed-in user
+// and their tokens.
+type AuthPayload struct {
 	Token        string `json:"accessToken"`
 	RefreshToken string `json:"refreshToken"`
 	TokenType    string `json:"tokenType"`
@@ -119,9 +127,9 @@ type Session struct {
 	User         `json:"user"`
 }
 
-// LiveSession is a Session (one sign-in and its refreshes) as the API
-// answers it.
-type LiveSession struct {
+// Session is a Session (one sign-in and its refreshes) as the API answers
+// it.
+type Session struct {
 	ID         string    `json:"id"`
 	CreatedAt  time.Time `json:"createdAt"`
 	LastUsedAt time.Time `json:"lastUsedAt"`
@@ -221,21 +229,51 @@ func Credentials(email, password string) Vars { return Vars{"email": email, "pas
 
 // SignUp signs up a FREE user with a fresh email and Password through the
 // API.
-func (c *Client) SignUp(t testing.TB) Session {
+func (c *Client) SignUp(t testing.TB) AuthPayload {
 	t.Helper()
 	return c.SignUpAs(t, Email())
 }
 
 // SignUpAs signs up a FREE user with email and Password through the API.
-func (c *Client) SignUpAs(t testing.TB, email string) Session {
+func (c *Client) SignUpAs(t testing.TB, email string) AuthPayload {
 	t.Helper()
-	return Data[Session](t, c.Do(t, "", OpSignUp, Vars{"in": SignUpInput(email)}), "signup")
+	return Data[AuthPayload](t, c.Do(t, "", OpSignUp, Vars{"in": SignUpInput(email)}), "signup")
 }
 
 // SignIn signs in through the API and requires success.
-func (c *Client) SignIn(t testing.TB, email, password string) Session {
+func (c *Client) SignIn(t testing.TB, email, password string) AuthPayload {
 	t.Helper()
-	return Data[Session](t, c.Do(t, "", OpSignIn, Credentials(email, password)), "signin")
+	return Data[AuthPayload](t, c.Do(t, "", OpSignIn, Credentials(email, password)), "signin")
+}
+
+// FailSignIn signs in to email n times with WrongPassword, and requires
+// each to be UNAUTHENTICATED.
+func (c *Client) FailSignIn(t testing.TB, email string, n int) {
+	t.Helper()
+	for range n {
+		RequireCode(t, c.Do(t, "", OpSignIn, Credentials(email, WrongPassword)), "UNAUTHENTICATED")
+	}
+}
+
+// FailedSignIns returns the stored run of failed sign-ins of email (its
+// lockout's count), 0 if none.
+func (c *Client) FailedSignIns(t testing.TB, email string) int {
+	t.Helper()
+	l, err := c.DB.Lockout.Query().Where(lockout.Email(strings.ToLower(email))).Only(context.Background())
+	if ent.IsNotFound(err) {
+		return 0
+	}
+	require.NoError(t, err, "load lockout")
+	return l.Failures
+}
+
+// RequireLocked requires a sign-in of email with password to answer
+// RATE_LIMITED within the 15-minute lock, and returns the error.
+func (c *Client) RequireLocked(t testing.TB, email, password string) Error {
+	t.Helper()
+	e := RequireCode(t, c.Do(t, "", OpSignIn, Credentials(email, password)), "RATE_LIMITED")
+	require.LessOrEqual(t, e.Extensions["retryAfter"], float64(900), "retryAfter of %+v", e)
+	return e
 }
 
 // passwordHash is Password's argon2id hash, made once per test binary, so
@@ -245,7 +283,7 @@ var passwordHash = sync.OnceValues(func() (string, error) { return auth.HashPass
 // NewUser stores a user with a fresh email, Password and permission level
 // straight in the database (the API lets nobody choose their own level),
 // and signs them in through the API.
-func (c *Client) NewUser(t testing.TB, level int) Session {
+func (c *Client) NewUser(t testing.TB, level int) AuthPayload {
 	t.Helper()
 	hash, err := passwordHash()
 	require.NoError(t, err, "hash Password")
@@ -257,9 +295,9 @@ func (c *Client) NewUser(t testing.TB, level int) Session {
 }
 
 // Refresh rotates refreshToken through the API and requires a new pair.
-func (c *Client) Refresh(t testing.TB, refreshToken string) Session {
+func (c *Client) Refresh(t testing.TB, refreshToken string) AuthPayload {
 	t.Helper()
-	s := Data[Session](t, c.Do(t, "", OpRefresh, Vars{"refreshToken": refreshToken}), "refresh")
+	s := Data[AuthPayload](t, c.Do(t, "", OpRefresh, Vars{"refreshToken": refreshToken}), "refresh")
 	require.NotEmpty(t, s.Token, "refresh without an access token")
 	require.NotEmpty(t, s.RefreshToken, "refresh without a refresh token")
 	return s
@@ -274,13 +312,13 @@ func (c *Client) Me(t testing.TB, token string) User {
 }
 
 // Sessions lists the live sessions of token's user through the API.
-func (c *Client) Sessions(t testing.TB, token string) []LiveSession {
+func (c *Client) Sessions(t testing.TB, token string) []Session {
 	t.Helper()
-	return Data[[]LiveSession](t, c.Do(t, token, OpSessions, nil), "sessions")
+	return Data[[]Session](t, c.Do(t, token, OpSessions, nil), "sessions")
 }
 
 // SessionID returns the id of the session s signed in to (its token's sid).
-func SessionID(t testing.TB, s Session) string {
+func SessionID(t testing.TB, s AuthPayload) string {
 	t.Helper()
 	return authtest.ClaimsOf(t, s.Token).SessionID
 }
@@ -289,6 +327,72 @@ func SessionID(t testing.TB, s Session) string {
 func (c *Client) JWKS(t testing.TB) *Response {
 	t.Helper()
 	return c.Raw(t, http.MethodGet, "/.well-known/jwks.json", nil, nil)
+}
+
+// KeySet fetches the JWKS and decodes it with go-jose, a JOSE library
+// other than the one that signs, as another service would.
+func (c *Client) KeySet(t testing.TB) jose.JSONWebKeySet {
+	t.Helper()
+	r := c.JWKS(t)
+	require.Equal(t, http.StatusOK, r.Status)
+	var set jose.JSONWebKeySet
+	require.NoError(t, json.Unmarshal(r.Body, &set), "decode %s", r.Body)
+	return set
+}
+
+// KIDs returns the kids of a key set, in order: set is a JWKS in JSON, or
+// a value that marshals to one (jose.JSONWebKeySet, keys.JWKS).
+func KIDs(t testing.TB, set any) []string {
+	t.Helper()
+	js, ok := set.([]byte)
+	if !ok {
+		var err error
+		js, err = json.Marshal(set)
+		require.NoError(t, err, "encode %T", set)
+	}
+	var kids struct {
+		Keys []struct {
+			KID string `json:"kid"`
+		} `json:"keys"`
+	}
+	require.NoError(t, json.Unmarshal(js, &kids), "decode %s", js)
+	var out []string
+	for _, k := range kids.Keys {
+		out = append(out, k.KID)
+	}
+	return out
+}
+
+// KIDOf returns the kid in the header of token.
+func KIDOf(t testing.TB, token string) string {
+	t.Helper()
+	parsed, _, err := jwt.NewParser().ParseUnverified(token, &auth.Claims{})
+	require.NoError(t, err)
+	kid, _ := parsed.Header["kid"].(string)
+	return kid
+}
+
+// Readyz asks /readyz.
+func (c *Client) Readyz(t testing.TB) *Response {
+	t.Helper()
+	return c.Raw(t, http.MethodGet, "/readyz", nil, nil)
+}
+
+// RequireServes requires a plain query to answer normally: what a test
+// checks after it sent something that might have hurt the server.
+func (c *Client) RequireServes(t testing.TB) {
+	t.Helper()
+	r := c.Do(t, "", OpBook, Vars{"id": uuid.NewString()})
+	require.Equal(t, http.StatusOK, r.Status, "follow-up query: %s", r.Body)
+	require.Nil(t, Data[*Book](t, r, "book"), "follow-up query: %s", r.Body)
+}
+
+// Audited returns how many audit events of action are stored.
+func (c *Client) Audited(t testing.TB, action string) int {
+	t.Helper()
+	n, err := c.DB.AuditEvent.Query().Where(auditevent.Action(action)).Count(context.Background())
+	require.NoError(t, err, "count %s events", action)
+	return n
 }
 
 // RequireRefreshRefused requires refreshToken to be refused
@@ -300,7 +404,7 @@ func (c *Client) RequireRefreshRefused(t testing.TB, refreshToken string) {
 
 // RequireEnded requires that neither token of s works any more: the access
 // token is UNAUTHENTICATED on me, the refresh token on refresh.
-func (c *Client) RequireEnded(t testing.TB, s Session) {
+func (c *Client) RequireEnded(t testing.TB, s AuthPayload) {
 	t.Helper()
 	RequireCode(t, c.Do(t, s.Token, OpMe, nil), "UNAUTHENTICATED")
 	c.RequireRefreshRefused(t, s.RefreshToken)
@@ -342,47 +446,4 @@ func (c *Client) StoreUser(t testing.TB, level int) *ent.User {
 		SetEmail(Email()).SetPasswordHash("!").SetPermissionLevel(level).Save(context.Background())
 	require.NoError(t, err, "store user")
 	return u
-}
-
-// The paths under PublicURL of the links in mail.
-const (
-	VerifyEmailPath        = "/verify-email"
-	ResetPasswordPath      = "/reset-password"
-	ConfirmEmailChangePath = "/confirm-email-change"
-)
-
-// LinkToken returns the token of m's one link to path under PublicURL
-// (VerifyEmailPath, say), failing the test unless m has exactly one such
-// link, to PublicURL.
-func LinkToken(t testing.TB, m *mailtest.Message, path string) string {
-	t.Helper()
-	link := m.Link(t, path)
-	require.Equal(t, PublicURL+path, link.Scheme+"://"+link.Host+link.Path, "the link's base")
-	token := link.Query().Get("token")
-	require.NotEmpty(t, token, "a link without its token: %s", link)
-	return token
-}
-
-// NextMail returns the next mail the test's SMTP server receives, and
-// requires it to go to to and to be of kind (its template's name, such as
-// "reset-password", which the outbox row that its Message-ID names
-// keeps).
-func (c *Client) NextMail(t testing.TB, to, kind string) *mailtest.Message {
-	t.Helper()
-	m := c.Mail.Next(t)
-	require.Equal(t, []string{to}, m.To, "recipients of a mail, want a %s mail", kind)
-	id, _, _ := strings.Cut(strings.Trim(m.Header(t, "Message-ID"), "<>"), "@")
-	row, err := c.DB.OutboxMail.Get(context.Background(), uuid.MustParse(id))
-	require.NoError(t, err, "the outbox row of the mail to %s", to)
-	require.Equal(t, kind, row.Kind, "the kind of the mail to %s", to)
-	return m
-}
-
-// MailedToken returns the token of the link in the next mail the test's
-// SMTP server receives, which must be a kind mail to to: kind is
-// "verify-email", "reset-password" or "confirm-email-change", and the
-// link's path under PublicURL is "/" + kind.
-func (c *Client) MailedToken(t testing.TB, to, kind string) string {
-	t.Helper()
-	return LinkToken(t, c.NextMail(t, to, kind), "/"+kind)
 }

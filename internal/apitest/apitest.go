@@ -273,6 +273,7 @@ func Serve(t testing.TB, h http.Handler) *Client {
 // keeps alive between requests like any HTTP client; DB and Accounts are
 // nil.
 func Connect(t testing.TB, url string) *Client {
+	t.Helper()
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &Client{URL: url, Clock: NewClock(), http: &http.Client{Transport: tr}, sql: new(sqlLog)}
@@ -373,6 +374,23 @@ func (l *Log) Take() string {
 	s := l.buf.String()
 	l.buf.Reset()
 	return s
+}
+
+// Await waits until the log has a line holding s (the server may still be
+// finishing a request its client left) and returns that line.
+func (l *Log) Await(t testing.TB, s string) string {
+	t.Helper()
+	var found string
+	require.Eventually(t, func() bool {
+		for _, line := range strings.Split(l.String(), "\n") {
+			if strings.Contains(line, s) {
+				found = line
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 10*time.Millisecond, "no log line with %q in:\n%s", s, l)
+	return found
 }
 
 // testWriter sends server logs to the test log.

@@ -164,6 +164,15 @@ func Concurrently(t testing.TB, n int, send func(i int) (*Response, error)) []*R
 	return results
 }
 
+// CountCodes counts answers by their first error code ("" for a success).
+func CountCodes(answers []*Response) map[string]int {
+	count := map[string]int{}
+	for _, r := range answers {
+		count[r.Code()]++
+	}
+	return count
+}
+
 // Header returns a header of key and value pairs, with the JSON content
 // type unless it names another.
 func Header(keyValues ...string) http.Header {
@@ -330,6 +339,15 @@ func RequireCode(t testing.TB, r *Response, code string, field ...string) Error 
 		require.Equal(t, field[0], r.Errors[0].Field(), "extensions.field in %s", r.Body)
 	}
 	return r.Errors[0]
+}
+
+// RequireNoDataEntry requires an answer without a data entry, as the
+// GraphQL spec asks of an error raised before execution.
+func RequireNoDataEntry(t testing.TB, r *Response) {
+	t.Helper()
+	var top map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(r.Body, &top), "%s", r.Body)
+	require.NotContains(t, top, "data", "a request error with a data entry: %s", r.Body)
 }
 
 // RequireUnavailable requires r to say that the server cannot serve now:

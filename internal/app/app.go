@@ -262,6 +262,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Client: client, Accounts: accounts, Content: content.NewService(client), Logger: log, Outages: outages,
 		Introspection: !cfg.Production(), Limits: cfg.GraphQL,
 		Documents: docs, DocumentsOnly: cfg.Documents.Only,
+		Queries: persisted.NewQueries(client, persisted.QueriesOptions{Now: cfg.Now}),
 	})
 	a := &App{Client: client, Accounts: accounts, Mailer: mailer, Keys: store, Metrics: cfg.Metrics, db: db, hasher: hasher, log: log}
 	hc := cfg.HTTP

@@ -43,12 +43,12 @@ func TestReadyzWhenWritesFail(t *testing.T) {
 	for range 3 {
 		// The database's fault, not a bug: retry later.
 		apitest.RequireUnavailable(t, c.Do(t, u.Token, apitest.OpCreateNote, noteInput()))
-		if readyz(t, c).Status != http.StatusOK {
+		if c.Readyz(t).Status != http.StatusOK {
 			break
 		}
 	}
 	for range 2 { // the second time, /readyz's own probe write fails
-		r := readyz(t, c)
+		r := c.Readyz(t)
 		require.Equal(t, http.StatusServiceUnavailable, r.Status, "/readyz while writes fail: %s", r.Body)
 		require.Equal(t, "not ready: writes failing\n", string(r.Body))
 	}
@@ -82,7 +82,7 @@ func TestNotReadyAtStartWhileWritesFail(t *testing.T) {
 	require.Regexp(t, `level=WARN msg="not ready" error="writes failing: .*(I/O error on the database file|SQLSTATE 53100)`, logs.String(), "said at start")
 
 	for range 2 {
-		r := readyz(t, c)
+		r := c.Readyz(t)
 		require.Equal(t, http.StatusServiceUnavailable, r.Status, "/readyz while writes fail: %s", r.Body)
 		require.Equal(t, "not ready: writes failing\n", string(r.Body))
 	}
@@ -116,25 +116,20 @@ func probeDiskFull(t *testing.T, url string) (fill, free func()) {
 		exec(`DROP TRIGGER disk_full ON schema_migrations`)
 }
 
-// readyz asks /readyz.
-func readyz(t *testing.T, c *apitest.Client) *apitest.Response {
-	t.Helper()
-	return c.Raw(t, http.MethodGet, "/readyz", nil, nil)
-}
-
 // requireReady requires /readyz to answer 200 within a few tries (on
 // PostgreSQL a pooled connection whose backend was ended fails once).
 func requireReady(t *testing.T, c *apitest.Client) {
 	t.Helper()
 	var r *apitest.Response
 	for range 3 {
-		if r = readyz(t, c); r.Status == http.StatusOK {
+		if r = c.Readyz(t); r.Status == http.StatusOK {
 			return
 		}
 	}
 	t.Fatalf("/readyz answers %d: %s", r.Status, r.Body)
 }
 
+// noteInput is createNote's variables for a fresh note.
 func noteInput() apitest.Vars {
 	return apitest.Vars{"in": map[string]any{"title": apitest.Unique("note"), "content": "some content"}}
 }
@@ -197,7 +192,7 @@ func TestReadyzWhenMigrationsMissing(t *testing.T) {
 	_, err = db.Exec("DELETE FROM schema_migrations")
 	require.NoError(t, err)
 
-	r := readyz(t, c)
+	r := c.Readyz(t)
 	require.Equal(t, http.StatusServiceUnavailable, r.Status)
 	require.Equal(t, "not ready: migrations missing\n", string(r.Body))
 }

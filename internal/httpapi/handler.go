@@ -1,21 +1,19 @@
-// Package httpapi is the server's HTTP layer: routes, request checks and
-// the body limit, client identity, authentication of bearer tokens,
-// security headers, CORS, and the health probes. GraphQL itself is served
-// by the handler it is given.
+// Package httpapi is the server's HTTP layer: routes, the limits of a
+// request (its body's size, its deadline, the requests running at once),
+// client identity, authentication of bearer tokens, security headers,
+// CORS, and the health probes. GraphQL itself, reading its requests and
+// answering errors included, is the Endpoint it is given.
 package httpapi
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
@@ -27,13 +25,24 @@ import (
 	"bitgate/internal/playground"
 )
 
+// Endpoint is what the HTTP layer serves at /graphql (graph.Server).
+type Endpoint interface {
+	// ServeHTTP serves a request the HTTP layer let through: its body
+	// read within the limit, its caller authenticated.
+	http.Handler
+	// Refuse answers a request the HTTP layer refuses before the endpoint
+	// reads it (a body over the limit, no place to run) with status and
+	// err, as the endpoint answers its own errors.
+	Refuse(w http.ResponseWriter, r *http.Request, status int, err error)
+}
+
 // Config is what New serves. Its tagged fields are settings (see
 // internal/settings), with their defaults; the others are filled in by
 // the caller.
 type Config struct {
-	// GraphQL serves /graphql once the request is checked and its caller
-	// authenticated.
-	GraphQL http.Handler
+	// GraphQL serves /graphql once the request's body is read and its
+	// caller authenticated, and words the refusals of the others.
+	GraphQL Endpoint
 	// Accounts authenticates bearer tokens.
 	Accounts *account.Service
 	// Ready reports whether the server can serve (/readyz): nil when it
@@ -92,7 +101,8 @@ func (c *Config) Validate() error {
 // valid (see Config.Validate).
 func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", checkRequest(cfg.MaxBodyBytes, withDeadline(cfg.RequestTimeout, limitInFlight(cfg.MaxInFlight, authenticate(cfg.Accounts, cfg.GraphQL)))))
+	gql := cfg.GraphQL
+	mux.Handle("/graphql", readBody(cfg.MaxBodyBytes, gql.Refuse, withDeadline(cfg.RequestTimeout, limitInFlight(cfg.MaxInFlight, gql.Refuse, authenticate(cfg.Accounts, gql)))))
 	if !cfg.Production {
 		pg := playground.Handler("/graphql")
 		mux.Handle("GET /{$}", pg)
@@ -144,35 +154,30 @@ func authenticate(accounts *account.Service, next http.Handler) http.Handler {
 	})
 }
 
-// checkRequest answers requests GraphQL cannot read before they reach it,
-// each with a 4xx status and a JSON errors array: a method other than GET
-// and POST (405), a POST body that is not JSON (415), or a body over limit
-// bytes (413). It reads the body whole, so no handler reads more. What a
-// GET may ask (queries only) and malformed parameters are the GraphQL
-// transport's to refuse (graph.httpTransport).
-func checkRequest(limit int64, next http.Handler) http.Handler {
+// refuseFunc answers a request the HTTP layer refuses (Endpoint.Refuse).
+type refuseFunc func(w http.ResponseWriter, r *http.Request, status int, err error)
+
+// Refusals of the body, coded as a request GraphQL cannot read.
+var (
+	errBodyTooLarge   = apperr.New(errcode.ParseFailed, "request body is too large")
+	errBodyUnreadable = apperr.New(errcode.ParseFailed, "could not read request body")
+)
+
+// readBody reads a request's body whole, before the request waits for a
+// place to run or starts its deadline, so that a slow client holds
+// neither, and refuses a body over limit bytes (413) or one it cannot read
+// (400). What the request says is the endpoint's to read.
+func readBody(limit int64, refuse refuseFunc, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.Method {
-		case http.MethodGet:
-		case http.MethodPost:
-			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-				writeHTTPError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
-				return
-			}
-		default:
-			w.Header().Set("Allow", "GET, POST")
-			writeHTTPError(w, http.StatusMethodNotAllowed, "use GET or POST")
-			return
-		}
 		if r.Body != nil && r.Body != http.NoBody {
 			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 			var tooLarge *http.MaxBytesError
 			switch {
 			case errors.As(err, &tooLarge):
-				writeHTTPError(w, http.StatusRequestEntityTooLarge, "request body is too large")
+				refuse(w, r, http.StatusRequestEntityTooLarge, errBodyTooLarge)
 				return
 			case err != nil:
-				writeHTTPError(w, http.StatusBadRequest, "could not read request body")
+				refuse(w, r, http.StatusBadRequest, errBodyUnreadable)
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
@@ -181,29 +186,8 @@ func checkRequest(limit int64, next http.Handler) http.Handler {
 	})
 }
 
-// writeHTTPError answers a request that never reached GraphQL.
-func writeHTTPError(w http.ResponseWriter, status int, msg string) {
-	writeErrors(w, status, msg, map[string]any{"code": errcode.ParseFailed})
-}
-
 // errBusy is the answer to a request whose deadline passed before it got
-// a place to run.
+// a place to run: 503 with Retry-After, as GraphQL answers an outage.
 var errBusy = apperr.Unavailable("the server is busy, retry later", apperr.OutageRetry)
-
-// writeBusy answers errBusy: 503 with Retry-After, as GraphQL answers an
-// outage.
-func writeBusy(w http.ResponseWriter) {
-	w.Header().Set("Retry-After", strconv.Itoa(errBusy.RetryAfter))
-	writeErrors(w, http.StatusServiceUnavailable, errBusy.Message, errBusy.Extensions())
-}
-
-// writeErrors answers status with a JSON errors array of one error.
-func writeErrors(w http.ResponseWriter, status int, msg string, extensions map[string]any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"errors": []map[string]any{{"message": msg, "extensions": extensions}},
-	})
-}
 
 var errMalformedAuthorization = apperr.New(apperr.Unauthenticated, "the Authorization header must be: Bearer <accessToken>")

@@ -25,15 +25,16 @@ const workerIdle = 10 * time.Second
 // most, fewer under less load) keep their grown stacks from one request
 // to the next, where a goroutine per request grew its stack anew each
 // time (a tenth of the CPU under load).
-func limitInFlight(n int, next http.Handler) http.Handler {
-	return &inFlight{next: next, slots: make(chan struct{}, n), idle: make(chan *call)}
+func limitInFlight(n int, refuse refuseFunc, next http.Handler) http.Handler {
+	return &inFlight{next: next, refuse: refuse, slots: make(chan struct{}, n), idle: make(chan *call)}
 }
 
 // inFlight is the handler of limitInFlight.
 type inFlight struct {
-	next  http.Handler
-	slots chan struct{}
-	idle  chan *call // receives on idle workers
+	next   http.Handler
+	refuse refuseFunc // answers errBusy
+	slots  chan struct{}
+	idle   chan *call // receives on idle workers
 }
 
 // call is a request handed to a worker; done receives what next panicked
@@ -51,7 +52,7 @@ func (l *inFlight) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// A client that went away cancels with context.Canceled itself;
 		// a deadline or a shutdown (its own cause) is answered.
 		if context.Cause(r.Context()) != context.Canceled {
-			writeBusy(w)
+			l.refuse(w, r, http.StatusServiceUnavailable, errBusy)
 		}
 		return
 	}

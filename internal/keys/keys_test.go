@@ -63,15 +63,6 @@ func open(t *testing.T, d *db, c *apitest.Clock) *keys.Store {
 	return s
 }
 
-// kids returns the kids of a JWKS.
-func kids(set keys.JWKS) []string {
-	var out []string
-	for _, k := range set.Keys {
-		out = append(out, k.Kid)
-	}
-	return out
-}
-
 // requireVerifies requires that s verifies kid (or, with ok false, refuses it as unknown).
 func requireVerifies(t *testing.T, s *keys.Store, kid string, ok bool) {
 	t.Helper()
@@ -167,7 +158,7 @@ func TestRotation(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, keys.StatePending, next.State)
 	require.Equal(t, old, signingKID(t, s), "a rotated key signs at once")
-	require.ElementsMatch(t, []string{old, next.ID}, kids(s.JWKS(t.Context())), "the new key is published at once")
+	require.ElementsMatch(t, []string{old, next.ID}, apitest.KIDs(t, s.JWKS(t.Context())), "the new key is published at once")
 	requireVerifies(t, s, next.ID, true)
 
 	c.Advance(keys.DefaultPublishAhead)
@@ -185,7 +176,7 @@ func TestRotation(t *testing.T) {
 	requireVerifies(t, s, old, true)
 	c.Advance(time.Second)
 	requireVerifies(t, s, old, false)
-	require.Equal(t, []string{next.ID}, kids(s.JWKS(t.Context())), "an expired key is no longer published")
+	require.Equal(t, []string{next.ID}, apitest.KIDs(t, s.JWKS(t.Context())), "an expired key is no longer published")
 
 	third, err := s.Rotate(t.Context())
 	require.NoError(t, err)
@@ -206,7 +197,7 @@ func TestInstancesShareKeys(t *testing.T) {
 	next, err := a.Rotate(t.Context())
 	require.NoError(t, err)
 	c.Advance(keys.DefaultRefresh)
-	require.Contains(t, kids(b.JWKS(t.Context())), next.ID, "B publishes A's new key after one refresh")
+	require.Contains(t, apitest.KIDs(t, b.JWKS(t.Context())), next.ID, "B publishes A's new key after one refresh")
 	c.Advance(keys.DefaultPublishAhead - keys.DefaultRefresh)
 	require.Equal(t, next.ID, signingKID(t, a))
 	require.Equal(t, next.ID, signingKID(t, b), "both switch at the key's active_from")
@@ -336,7 +327,7 @@ func TestHandler(t *testing.T) {
 	require.Equal(t, "*", res.Header.Get("Access-Control-Allow-Origin"))
 	var set keys.JWKS
 	require.NoError(t, json.NewDecoder(res.Body).Decode(&set))
-	require.Equal(t, []string{signingKID(t, s)}, kids(set))
+	require.Equal(t, []string{signingKID(t, s)}, apitest.KIDs(t, set))
 	etag := res.Header.Get("ETag")
 	require.NotEmpty(t, etag)
 	require.Equal(t, http.StatusNotModified, get(keys.Handler(s), etag).StatusCode)

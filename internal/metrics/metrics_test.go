@@ -33,7 +33,7 @@ func TestMetrics(t *testing.T) {
 	apitest.RequireCode(t, c.Do(t, "", `query ClientChosenName { me { id } }`, nil), "UNAUTHENTICATED")
 	apitest.RequireCode(t, c.Do(t, "", `{ clientChosenField }`, nil), "GRAPHQL_VALIDATION_FAILED")
 	apitest.RequireTransportError(t, c.Raw(t, http.MethodPost, "/graphql", http.Header{"Content-Type": {"text/plain"}}, []byte("{}")), http.StatusUnsupportedMediaType)
-	c.Raw(t, http.MethodGet, "/readyz", nil, nil)
+	c.Readyz(t)
 
 	text := scrape(t, m)
 	value := func(series string) float64 {

@@ -1,10 +1,13 @@
-// Package persisted loads trusted documents: the operations a frontend
-// build declares, which the server may then run by id and may insist on.
-// It reads graphql-codegen's persisted-documents.json (an object of id to
-// document, the ids sha256 or sha1 hex, with or without a "sha256:" prefix)
-// and Apollo's persisted query manifest ({"format":
+// Package persisted holds the operations a server runs by id. Documents
+// are trusted documents: the operations a frontend build declares, which
+// the server may then run by id and may insist on. Load reads
+// graphql-codegen's persisted-documents.json (an object of id to document,
+// the ids sha256 or sha1 hex, with or without a "sha256:" prefix) and
+// Apollo's persisted query manifest ({"format":
 // "apollo-persisted-query-manifest", "version": 1, "operations": [{"id",
-// "name", "type", "body"}]}, the ids sha256 hex).
+// "name", "type", "body"}]}, the ids sha256 hex). Queries are the queries
+// clients registered with Apollo's automatic persisted queries, kept in the
+// database for every instance.
 package persisted
 
 import (

@@ -1,4 +1,4 @@
-package graph_test
+package httpapi_test
 
 import (
 	"net/http"
@@ -92,7 +92,7 @@ func TestPlayground(t *testing.T) {
 			require.Equal(t, "nosniff", a.Header.Get("X-Content-Type-Options"), url)
 			requireNoOtherHost(t, a.Header.Get("Content-Security-Policy"))
 
-			onDisk, err := os.ReadFile(filepath.Join("..", "internal", "playground", "assets", strings.TrimPrefix(url, "/playground/")))
+			onDisk, err := os.ReadFile(filepath.Join("..", "playground", "assets", strings.TrimPrefix(url, "/playground/")))
 			require.NoError(t, err)
 			require.Equal(t, onDisk, a.Body, "%s is not the file in the repository", url)
 

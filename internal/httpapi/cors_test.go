@@ -1,4 +1,4 @@
-package graph_test
+package httpapi_test
 
 import (
 	"net/http"

@@ -1,0 +1,6 @@
+-- Create "persisted_queries" table
+CREATE TABLE `persisted_queries` (`id` text NOT NULL, `query` text NOT NULL, `size` integer NOT NULL, `created_at` datetime NOT NULL, `used_at` datetime NULL, PRIMARY KEY (`id`));
+-- Create index "persistedquery_used_at" to table: "persisted_queries"
+CREATE INDEX `persistedquery_used_at` ON `persisted_queries` (`used_at`);
+-- Create index "persistedquery_created_at" to table: "persisted_queries"
+CREATE INDEX `persistedquery_created_at` ON `persisted_queries` (`created_at`);
