@@ -184,7 +184,7 @@ func TestResetTokenWorksOnce(t *testing.T) {
 }
 
 // TestResetPasswordChecksThePassword: a new password the rules refuse is
-// BAD_USER_INPUT on apitest.NewPassword, and leaves the token good.
+// BAD_USER_INPUT on newPassword, and leaves the token good.
 func TestResetPasswordChecksThePassword(t *testing.T) {
 	t.Parallel()
 	c := apitest.New(t, apitest.Options{Mail: true})
@@ -193,7 +193,7 @@ func TestResetPasswordChecksThePassword(t *testing.T) {
 	token := c.MailedToken(t, u.Email, "reset-password")
 	for _, bad := range []string{"short", strings.Repeat("x", 1025)} {
 		r := c.Do(t, "", apitest.OpResetPassword, apitest.Vars{"token": token, "password": bad})
-		apitest.RequireCode(t, r, "BAD_USER_INPUT", "apitest.NewPassword")
+		apitest.RequireCode(t, r, "BAD_USER_INPUT", "newPassword")
 	}
 	c.ResetPassword(t, token, apitest.NewPassword)
 }
