@@ -35,6 +35,8 @@ type User struct {
 	PermissionLevel int `json:"permission_level,omitempty"`
 	// CredentialVersion holds the value of the "credential_version" field.
 	CredentialVersion int `json:"credential_version,omitempty"`
+	// EmailVerifiedAt holds the value of the "email_verified_at" field.
+	EmailVerifiedAt *time.Time `json:"email_verified_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the UserQuery when eager-loading is set.
 	Edges        UserEdges `json:"edges"`
@@ -47,12 +49,15 @@ type UserEdges struct {
 	Notes []*Note `json:"notes,omitempty"`
 	// Sessions holds the value of the sessions edge.
 	Sessions []*Session `json:"sessions,omitempty"`
+	// EmailTokens holds the value of the email_tokens edge.
+	EmailTokens []*EmailToken `json:"email_tokens,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [2]bool
+	loadedTypes [3]bool
 
-	namedNotes    map[string][]*Note
-	namedSessions map[string][]*Session
+	namedNotes       map[string][]*Note
+	namedSessions    map[string][]*Session
+	namedEmailTokens map[string][]*EmailToken
 }
 
 // NotesOrErr returns the Notes value or an error if the edge
@@ -73,6 +78,15 @@ func (e UserEdges) SessionsOrErr() ([]*Session, error) {
 	return nil, &NotLoadedError{edge: "sessions"}
 }
 
+// EmailTokensOrErr returns the EmailTokens value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) EmailTokensOrErr() ([]*EmailToken, error) {
+	if e.loadedTypes[2] {
+		return e.EmailTokens, nil
+	}
+	return nil, &NotLoadedError{edge: "email_tokens"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*User) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
@@ -82,7 +96,7 @@ func (*User) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case user.FieldFirstName, user.FieldLastName, user.FieldEmail, user.FieldPasswordHash:
 			values[i] = new(sql.NullString)
-		case user.FieldCreatedAt, user.FieldUpdatedAt:
+		case user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldEmailVerifiedAt:
 			values[i] = new(sql.NullTime)
 		case user.FieldID:
 			values[i] = new(uuid.UUID)
@@ -155,6 +169,13 @@ func (_m *User) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.CredentialVersion = int(value.Int64)
 			}
+		case user.FieldEmailVerifiedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field email_verified_at", values[i])
+			} else if value.Valid {
+				_m.EmailVerifiedAt = new(time.Time)
+				*_m.EmailVerifiedAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -176,6 +197,11 @@ func (_m *User) QueryNotes() *NoteQuery {
 // QuerySessions queries the "sessions" edge of the User entity.
 func (_m *User) QuerySessions() *SessionQuery {
 	return NewUserClient(_m.config).QuerySessions(_m)
+}
+
+// QueryEmailTokens queries the "email_tokens" edge of the User entity.
+func (_m *User) QueryEmailTokens() *EmailTokenQuery {
+	return NewUserClient(_m.config).QueryEmailTokens(_m)
 }
 
 // Update returns a builder for updating this User.
@@ -223,6 +249,11 @@ func (_m *User) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("credential_version=")
 	builder.WriteString(fmt.Sprintf("%v", _m.CredentialVersion))
+	builder.WriteString(", ")
+	if v := _m.EmailVerifiedAt; v != nil {
+		builder.WriteString("email_verified_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }
@@ -272,6 +303,30 @@ func (_m *User) appendNamedSessions(name string, edges ...*Session) {
 		_m.Edges.namedSessions[name] = []*Session{}
 	} else {
 		_m.Edges.namedSessions[name] = append(_m.Edges.namedSessions[name], edges...)
+	}
+}
+
+// NamedEmailTokens returns the EmailTokens named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedEmailTokens(name string) ([]*EmailToken, error) {
+	if _m.Edges.namedEmailTokens == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedEmailTokens[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedEmailTokens(name string, edges ...*EmailToken) {
+	if _m.Edges.namedEmailTokens == nil {
+		_m.Edges.namedEmailTokens = make(map[string][]*EmailToken)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedEmailTokens[name] = []*EmailToken{}
+	} else {
+		_m.Edges.namedEmailTokens[name] = append(_m.Edges.namedEmailTokens[name], edges...)
 	}
 }
 

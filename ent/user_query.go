@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"bitgate/ent/emailtoken"
 	"bitgate/ent/note"
 	"bitgate/ent/predicate"
 	"bitgate/ent/session"
@@ -22,16 +23,18 @@ import (
 // UserQuery is the builder for querying User entities.
 type UserQuery struct {
 	config
-	ctx               *QueryContext
-	order             []user.OrderOption
-	inters            []Interceptor
-	predicates        []predicate.User
-	withNotes         *NoteQuery
-	withSessions      *SessionQuery
-	modifiers         []func(*sql.Selector)
-	loadTotal         []func(context.Context, []*User) error
-	withNamedNotes    map[string]*NoteQuery
-	withNamedSessions map[string]*SessionQuery
+	ctx                  *QueryContext
+	order                []user.OrderOption
+	inters               []Interceptor
+	predicates           []predicate.User
+	withNotes            *NoteQuery
+	withSessions         *SessionQuery
+	withEmailTokens      *EmailTokenQuery
+	modifiers            []func(*sql.Selector)
+	loadTotal            []func(context.Context, []*User) error
+	withNamedNotes       map[string]*NoteQuery
+	withNamedSessions    map[string]*SessionQuery
+	withNamedEmailTokens map[string]*EmailTokenQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -105,6 +108,28 @@ func (_q *UserQuery) QuerySessions() *SessionQuery {
 			sqlgraph.From(user.Table, user.FieldID, selector),
 			sqlgraph.To(session.Table, session.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, user.SessionsTable, user.SessionsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryEmailTokens chains the current query on the "email_tokens" edge.
+func (_q *UserQuery) QueryEmailTokens() *EmailTokenQuery {
+	query := (&EmailTokenClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(emailtoken.Table, emailtoken.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.EmailTokensTable, user.EmailTokensColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -299,13 +324,14 @@ func (_q *UserQuery) Clone() *UserQuery {
 		return nil
 	}
 	return &UserQuery{
-		config:       _q.config,
-		ctx:          _q.ctx.Clone(),
-		order:        append([]user.OrderOption{}, _q.order...),
-		inters:       append([]Interceptor{}, _q.inters...),
-		predicates:   append([]predicate.User{}, _q.predicates...),
-		withNotes:    _q.withNotes.Clone(),
-		withSessions: _q.withSessions.Clone(),
+		config:          _q.config,
+		ctx:             _q.ctx.Clone(),
+		order:           append([]user.OrderOption{}, _q.order...),
+		inters:          append([]Interceptor{}, _q.inters...),
+		predicates:      append([]predicate.User{}, _q.predicates...),
+		withNotes:       _q.withNotes.Clone(),
+		withSessions:    _q.withSessions.Clone(),
+		withEmailTokens: _q.withEmailTokens.Clone(),
 		// clone intermediate query.
 		sql:  _q.sql.Clone(),
 		path: _q.path,
@@ -331,6 +357,17 @@ func (_q *UserQuery) WithSessions(opts ...func(*SessionQuery)) *UserQuery {
 		opt(query)
 	}
 	_q.withSessions = query
+	return _q
+}
+
+// WithEmailTokens tells the query-builder to eager-load the nodes that are connected to
+// the "email_tokens" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithEmailTokens(opts ...func(*EmailTokenQuery)) *UserQuery {
+	query := (&EmailTokenClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withEmailTokens = query
 	return _q
 }
 
@@ -412,9 +449,10 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	var (
 		nodes       = []*User{}
 		_spec       = _q.querySpec()
-		loadedTypes = [2]bool{
+		loadedTypes = [3]bool{
 			_q.withNotes != nil,
 			_q.withSessions != nil,
+			_q.withEmailTokens != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -452,6 +490,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 			return nil, err
 		}
 	}
+	if query := _q.withEmailTokens; query != nil {
+		if err := _q.loadEmailTokens(ctx, query, nodes,
+			func(n *User) { n.Edges.EmailTokens = []*EmailToken{} },
+			func(n *User, e *EmailToken) { n.Edges.EmailTokens = append(n.Edges.EmailTokens, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedNotes {
 		if err := _q.loadNotes(ctx, query, nodes,
 			func(n *User) { n.appendNamedNotes(name) },
@@ -463,6 +508,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		if err := _q.loadSessions(ctx, query, nodes,
 			func(n *User) { n.appendNamedSessions(name) },
 			func(n *User, e *Session) { n.appendNamedSessions(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedEmailTokens {
+		if err := _q.loadEmailTokens(ctx, query, nodes,
+			func(n *User) { n.appendNamedEmailTokens(name) },
+			func(n *User, e *EmailToken) { n.appendNamedEmailTokens(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -519,6 +571,36 @@ func (_q *UserQuery) loadSessions(ctx context.Context, query *SessionQuery, node
 	}
 	query.Where(predicate.Session(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(user.SessionsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.UserID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "user_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *UserQuery) loadEmailTokens(ctx context.Context, query *EmailTokenQuery, nodes []*User, init func(*User), assign func(*User, *EmailToken)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[uuid.UUID]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(emailtoken.FieldUserID)
+	}
+	query.Where(predicate.EmailToken(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.EmailTokensColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -644,6 +726,20 @@ func (_q *UserQuery) WithNamedSessions(name string, opts ...func(*SessionQuery))
 		_q.withNamedSessions = make(map[string]*SessionQuery)
 	}
 	_q.withNamedSessions[name] = query
+	return _q
+}
+
+// WithNamedEmailTokens tells the query-builder to eager-load the nodes that are connected to the "email_tokens"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithNamedEmailTokens(name string, opts ...func(*EmailTokenQuery)) *UserQuery {
+	query := (&EmailTokenClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedEmailTokens == nil {
+		_q.withNamedEmailTokens = make(map[string]*EmailTokenQuery)
+	}
+	_q.withNamedEmailTokens[name] = query
 	return _q
 }
 

@@ -28,9 +28,10 @@ type Limits struct {
 	// MaxComplexity is gqlgen's complexity limit; list fields cost their
 	// page size times their selection.
 	MaxComplexity int `flag:"max-complexity" env:"MAX_COMPLEXITY" default:"5000" help:"query complexity limit"`
-	// MaxAuthFields is how many of each of signin, signup and refresh one
-	// request may hold, aliases included.
-	MaxAuthFields int `flag:"max-auth-fields" env:"MAX_AUTH_FIELDS" default:"1" help:"signin, signup and refresh fields allowed each per request"`
+	// MaxAuthFields is how many of each of signin, signup, refresh and the
+	// mutations of mailed links (authFields) one request may hold, aliases
+	// included.
+	MaxAuthFields int `flag:"max-auth-fields" env:"MAX_AUTH_FIELDS" default:"1" help:"signin, signup, refresh and each mutation of mailed links (requestPasswordReset, resetPassword, ...) allowed each per request"`
 	// MaxFields is how many fields a query document may hold. GraphQL
 	// validation takes time that grows with the square of the fields in
 	// one selection, so a huge document is refused before it is validated.
@@ -67,9 +68,14 @@ func (l *Limits) Validate() error {
 // tokens would be a million).
 const maxTokens = 20_000
 
-// authFields are the mutations that cost a password hash or a token
-// rotation: aliasing them is how brute force hides in one request.
-var authFields = map[string]bool{"signin": true, "signup": true, "refresh": true}
+// authFields are the mutations that cost a password hash, a token
+// rotation or a mail, or spend a mailed token: aliasing them is how brute
+// force hides in one request.
+var authFields = map[string]bool{
+	"signin": true, "signup": true, "refresh": true,
+	"requestEmailVerification": true, "verifyEmail": true, "requestPasswordReset": true,
+	"resetPassword": true, "requestEmailChange": true, "confirmEmailChange": true,
+}
 
 // operationLimits is a gqlgen extension that bounds what one request may
 // ask for. Before gqlgen validates a query it has not seen, it refuses a

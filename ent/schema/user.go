@@ -31,16 +31,24 @@ func (User) Fields() []ent.Field {
 		// verified is still current, so a sign-in racing a password change
 		// cannot keep a session.
 		field.Int("credential_version").Default(0).NonNegative().Annotations(entgql.Skip(entgql.SkipAll)),
+		// email_verified_at is when the user proved that the email is
+		// theirs (a link in a mail, a password reset), or when an operator
+		// vouched for it (createUser, create-admin); null until then, and
+		// again after the email changes. Accounts older than the column are
+		// unverified. The API shows it as emailVerified.
+		field.Time("email_verified_at").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 
-// Edges returns the user's notes and sessions, both deleted with the user and
-// neither reachable through the user in GraphQL.
+// Edges returns the user's notes, sessions and email tokens, all deleted
+// with the user and none reachable through the user in GraphQL.
 func (User) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("notes", Note.Type).
 			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
 		edge.To("sessions", Session.Type).
+			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
+		edge.To("email_tokens", EmailToken.Type).
 			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
 	}
 }

@@ -31,10 +31,14 @@ const (
 	FieldPermissionLevel = "permission_level"
 	// FieldCredentialVersion holds the string denoting the credential_version field in the database.
 	FieldCredentialVersion = "credential_version"
+	// FieldEmailVerifiedAt holds the string denoting the email_verified_at field in the database.
+	FieldEmailVerifiedAt = "email_verified_at"
 	// EdgeNotes holds the string denoting the notes edge name in mutations.
 	EdgeNotes = "notes"
 	// EdgeSessions holds the string denoting the sessions edge name in mutations.
 	EdgeSessions = "sessions"
+	// EdgeEmailTokens holds the string denoting the email_tokens edge name in mutations.
+	EdgeEmailTokens = "email_tokens"
 	// Table holds the table name of the user in the database.
 	Table = "users"
 	// NotesTable is the table that holds the notes relation/edge.
@@ -51,6 +55,13 @@ const (
 	SessionsInverseTable = "sessions"
 	// SessionsColumn is the table column denoting the sessions relation/edge.
 	SessionsColumn = "user_id"
+	// EmailTokensTable is the table that holds the email_tokens relation/edge.
+	EmailTokensTable = "email_tokens"
+	// EmailTokensInverseTable is the table name for the EmailToken entity.
+	// It exists in this package in order to avoid circular dependency with the "emailtoken" package.
+	EmailTokensInverseTable = "email_tokens"
+	// EmailTokensColumn is the table column denoting the email_tokens relation/edge.
+	EmailTokensColumn = "user_id"
 )
 
 // Columns holds all SQL columns for user fields.
@@ -64,6 +75,7 @@ var Columns = []string{
 	FieldPasswordHash,
 	FieldPermissionLevel,
 	FieldCredentialVersion,
+	FieldEmailVerifiedAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -149,6 +161,11 @@ func ByCredentialVersion(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCredentialVersion, opts...).ToFunc()
 }
 
+// ByEmailVerifiedAt orders the results by the email_verified_at field.
+func ByEmailVerifiedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldEmailVerifiedAt, opts...).ToFunc()
+}
+
 // ByNotesCount orders the results by notes count.
 func ByNotesCount(opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -176,6 +193,20 @@ func BySessions(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newSessionsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByEmailTokensCount orders the results by email_tokens count.
+func ByEmailTokensCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newEmailTokensStep(), opts...)
+	}
+}
+
+// ByEmailTokens orders the results by email_tokens terms.
+func ByEmailTokens(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newEmailTokensStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newNotesStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -188,5 +219,12 @@ func newSessionsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(SessionsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, SessionsTable, SessionsColumn),
+	)
+}
+func newEmailTokensStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(EmailTokensInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, EmailTokensTable, EmailTokensColumn),
 	)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"bitgate/ent/emailtoken"
 	"bitgate/ent/lockout"
 	"bitgate/ent/session"
 	"bitgate/ent/signinattempt"
@@ -16,8 +17,8 @@ const pruneAfter = 24 * time.Hour
 
 // Prune deletes sessions that expired or were revoked more than a day ago
 // (with their spent tokens), lockout rows idle for a day, sign-in attempts
-// lapsed for a day (left by a crashed instance), and audit events older
-// than Options.AuditRetention. It is safe to run on every instance at
+// lapsed for a day (left by a crashed instance), the tokens of mailed
+// links that expired, and audit events older than Options.AuditRetention. It is safe to run on every instance at
 // once. Returns how many rows went.
 func (s *Service) Prune(ctx context.Context) (int, error) {
 	before := s.now().Add(-pruneAfter)
@@ -38,9 +39,14 @@ func (s *Service) Prune(ctx context.Context) (int, error) {
 	if err != nil {
 		return sessions + lockouts, fmt.Errorf("prune sign-in attempts: %w", err)
 	}
+	tokens, err := s.client.EmailToken.Delete().Where(emailtoken.ExpiresAtLT(s.now())).Exec(ctx)
+	n := sessions + lockouts + attempts + tokens
+	if err != nil {
+		return n, fmt.Errorf("prune expired email tokens: %w", err)
+	}
 	events, err := s.pruneAudit(ctx)
 	if err != nil {
-		return sessions + lockouts + attempts + events, fmt.Errorf("prune audit events: %w", err)
+		return n + events, fmt.Errorf("prune audit events: %w", err)
 	}
-	return sessions + lockouts + attempts + events, nil
+	return n + events, nil
 }

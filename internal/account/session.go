@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"bitgate/ent"
+	"bitgate/ent/emailtoken"
 	"bitgate/ent/session"
 	"bitgate/ent/spenttoken"
 	"bitgate/ent/user"
@@ -28,7 +29,8 @@ var (
 	errBadRefreshToken = apperr.New(apperr.Unauthenticated, "invalid, expired or revoked refresh token")
 )
 
-// Signup creates a FREE user and signs them in. Returns BAD_USER_INPUT for
+// Signup creates a FREE user and signs them in, and mails them a link that
+// verifies their email when mail is on. Returns BAD_USER_INPUT for
 // an invalid field, CONFLICT for a taken email, RATE_LIMITED when password
 // hashing is saturated.
 func (s *Service) Signup(ctx context.Context, in SignupInput) (*Payload, error) {
@@ -50,7 +52,14 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (*Payload, error) 
 		if p, err = s.startSession(ctx, tx, u); err != nil {
 			return err
 		}
-		return tx.audit(ctx, "signup", u.ID, "session "+p.SessionID.String())
+		detail := "session " + p.SessionID.String()
+		if s.mailOn() {
+			if err := s.sendLink(ctx, tx, u, emailtoken.KindVerifyEmail, ""); err != nil {
+				return err
+			}
+			detail += "; verification link mailed"
+		}
+		return tx.audit(ctx, "signup", u.ID, detail)
 	})
 	if err != nil {
 		return nil, err
@@ -183,7 +192,7 @@ func (s *Service) startVerifiedSession(ctx context.Context, u *ent.User, a *atte
 			return errPasswordChanged
 		}
 		signinPause(ctx, u, "checked")
-		if p, err = s.startSession(ctx, tx, u); err != nil {
+		if p, err = s.startFirstFactorSession(ctx, tx, u); err != nil {
 			return err
 		}
 		signinPause(ctx, u, "stored")
@@ -218,6 +227,16 @@ func (s *Service) upgradeHash(ctx context.Context, u *ent.User, password string)
 	if err != nil && !ent.IsNotFound(err) && ctx.Err() == nil { // a client that left is no fault
 		s.log.WarnContext(ctx, "upgrade password hash", slog.String("user_id", u.ID.String()), slog.Any("error", err))
 	}
+}
+
+// startFirstFactorSession starts a session for u, who has just proved the
+// first factor: their password (Signin), or a reset token mailed to them
+// (ResetPassword). It is the one place that decides what such a session
+// may do before a second factor: a user with one gets a session that must
+// pass it first (the second-factor work plugs in here); today it is
+// startSession.
+func (s *Service) startFirstFactorSession(ctx context.Context, tx *txn, u *ent.User) (*Payload, error) {
+	return s.startSession(ctx, tx, u)
 }
 
 // startSession creates a session for u and issues its first token pair,
@@ -427,7 +446,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Viewer, erro
 	case u == nil:
 		return nil, errBadAccessToken
 	}
-	return &Viewer{User: u, SessionID: sid}, nil
+	return &Viewer{User: u, SessionID: sid, unverified: s.opts.EmailVerification == "required" && u.EmailVerifiedAt == nil}, nil
 }
 
 // liveSessionUserSQL selects the user, every column, if the session is
@@ -457,7 +476,7 @@ func (s *Service) liveSessionUser(ctx context.Context, uid, sid uuid.UUID) (*ent
 	// In the order of user.Columns; a column added to the schema fails
 	// here at once (TestAuthenticateLoadsTheStoredUser).
 	err = rows.Scan(&u.ID, &u.CreatedAt, &u.UpdatedAt, &u.FirstName, &u.LastName, &u.Email,
-		&u.PasswordHash, &u.PermissionLevel, &u.CredentialVersion)
+		&u.PasswordHash, &u.PermissionLevel, &u.CredentialVersion, &u.EmailVerifiedAt)
 	if err != nil {
 		return nil, err
 	}

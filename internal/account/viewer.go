@@ -14,6 +14,10 @@ import (
 type Viewer struct {
 	User      *ent.User
 	SessionID uuid.UUID
+	// unverified is set when the server requires a verified email
+	// (EMAIL_VERIFICATION=required) and the user's is not: Require
+	// refuses every permission until it is.
+	unverified bool
 }
 
 // IsAdmin reports whether the viewer holds ADMIN now.
@@ -75,8 +79,7 @@ func RequestInfoFrom(ctx context.Context) RequestInfo {
 // Authorize returns the signed-in viewer of ctx if they hold permission bit
 // now, ADMIN implying every bit: the rule of @hasPermission. It returns
 // UNAUTHENTICATED for an anonymous request and for one whose token was
-// refused, and FORBIDDEN naming the permission for a viewer without the
-// bit.
+// refused, and FORBIDDEN as Require does.
 func Authorize(ctx context.Context, bit int) (*Viewer, error) {
 	v, err := ViewerFrom(ctx)
 	if err != nil {
@@ -86,8 +89,14 @@ func Authorize(ctx context.Context, bit int) (*Viewer, error) {
 }
 
 // Require returns nil if the viewer holds permission bit now, ADMIN
-// implying every bit, and FORBIDDEN naming the permission if not.
+// implying every bit. It returns FORBIDDEN with the reason
+// EMAIL_NOT_VERIFIED while the server requires a verified email and the
+// viewer's is not, and FORBIDDEN naming the permission for a viewer
+// without the bit.
 func (v *Viewer) Require(bit int) error {
+	if v.unverified {
+		return errEmailNotVerified
+	}
 	if !Allowed(v.User.PermissionLevel, bit) {
 		return apperr.NeedsPermission(permissionNames[bit])
 	}
