@@ -44,6 +44,7 @@ var commands = []command{
 		run: createAdmin,
 	},
 	{name: "keys", args: "list|rotate [flags]", about: "list the EdDSA signing keys, or add one that signs after 10 minutes", settings: true, run: keysCommand},
+	{name: "mail", args: "test -to ADDRESS [flags]", about: "send one test mail through the configured path (SMTP_URL, or a file in development) and say what happened", settings: true, run: mailCommand},
 	{name: "hash-password", args: "< password", about: "print the argon2id hash of the password on standard input", run: hashPassword},
 	{name: "check-hash", args: "< hashes", about: "check password hashes to import, one a line on standard input; exit 1 if sign-in would refuse any", run: checkHash},
 	{name: "version", about: "print the build's version and the versions of its modules", run: version},

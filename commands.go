@@ -179,3 +179,40 @@ func keysCommand(p proc, args []string) error {
 
 // stamp formats a time for the keys commands: RFC 3339 in UTC, to the second.
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// mailCommand runs `bitgate mail test -to ADDRESS`: it sends one test mail
+// at once through the configured path (SMTP_URL, or a file in development),
+// without the outbox, and says what the other end answered. It takes the
+// server's flags. Returns a usageError without test or -to, or the error
+// of the sending: the connection, TLS, authentication, or the server's
+// refusal with its code.
+func mailCommand(p proc, args []string) error {
+	sub := ""
+	if len(args) > 0 && args[0] == "test" {
+		sub, args = args[0], args[1:]
+	}
+	var to string
+	cfg, err := parseConfig("mail", args, p.getenv, func(fs *flag.FlagSet) {
+		fs.StringVar(&to, "to", "", "the address to send the test mail to (required)")
+	})
+	switch {
+	case err != nil:
+		return err
+	case sub == "":
+		return usageError{errors.New("mail: say test")}
+	case to == "":
+		return usageError{errors.New("mail test: -to is required")}
+	}
+	ctx := context.Background()
+	a, err := newApp(ctx, cfg, newLogger(cfg, p.stderr))
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	result, err := a.Mailer.SendTest(ctx, to)
+	if err != nil {
+		return fmt.Errorf("mail test: %w", err)
+	}
+	fmt.Fprintf(p.stdout, "sent a test mail to %s: %s\n", to, result)
+	return nil
+}

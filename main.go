@@ -8,6 +8,7 @@
 //	bitgate hash-password < password       hash a password read on stdin
 //	bitgate check-hash < hashes            check password hashes to import
 //	bitgate keys list|rotate [flags]       list or rotate the EdDSA signing keys
+//	bitgate mail test -to ADDRESS [flags]  send a test mail
 //	bitgate version                        print the build's versions
 //	bitgate help [command]                 print help
 package main

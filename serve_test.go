@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"sync/atomic"
 	"testing"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
@@ -22,6 +23,9 @@ type server struct {
 	log        *apitest.Log
 	// signal ends the serve context, as SIGTERM does.
 	signal context.CancelFunc
+	// reached counts the requests that reached the server's handler: read
+	// whole, past the listener and the kernel's queue of connections.
+	reached atomic.Int32
 
 	stopped chan struct{} // closed when serveUntil returned err
 	err     error
@@ -54,6 +58,11 @@ func startServerOn(t *testing.T, ln net.Listener, args ...string) *server {
 	s.signal = cancel
 	a, err := newApp(ctx, cfg, log)
 	require.NoError(t, err)
+	h := a.Handler
+	a.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.reached.Add(1)
+		h.ServeHTTP(w, r)
+	})
 	lns := listeners{api: ln}
 	if ln == nil {
 		lns, err = listen(cfg)

@@ -10,18 +10,20 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
-	"bitgate/internal/account"
 	"bitgate/internal/app"
 	"bitgate/internal/metrics"
 )
 
 // newApp builds the server for cfg through the constructor the tests use,
 // with the signing keys' material (see signingConfig) and the TOTP
-// secrets' key (totpKey), a logger, HSTS
-// when serving TLS, and metrics when they are served.
+// secrets' key (totpKey), a logger, HSTS when serving TLS, metrics when
+// they are served, and the data directory's mail/ for mail without
+// SMTP_URL.
 func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app.App, error) {
 	ac := cfg.App
 	var err error
@@ -31,7 +33,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app.App, error
 	if ac.TOTPKey, err = totpKey(cfg, log); err != nil {
 		return nil, err
 	}
-	ac.Logger, ac.HTTP.TLS = log, cfg.TLSCertFile != ""
+	ac.Logger, ac.HTTP.TLS, ac.MailDir = log, cfg.TLSCertFile != "", filepath.Join(cfg.DataDir, "mail")
 	if cfg.MetricsAddr != "" {
 		ac.Metrics = metrics.New()
 	}
@@ -86,9 +88,10 @@ func listen(cfg *config) (listeners, error) {
 const cancelGrace = 5 * time.Second
 
 // serveUntil serves a on lns.api (with TLS when cfg names a certificate),
-// and its metrics at /metrics on lns.metrics if set, until ctx ends; then
-// it shuts down in the order load balancers expect, and closes a (the
-// metrics are served to the end):
+// and its metrics at /metrics on lns.metrics if set, and runs its mail
+// sender and the hourly prune, until ctx ends; then it shuts down in the
+// order load balancers expect, and closes a (the metrics are served to the
+// end):
 //
 //  1. Drain for cfg.ShutdownDrain: /readyz answers 503 and every response
 //     closes its connection (see app.App.Drain), while the server still
@@ -97,9 +100,13 @@ const cancelGrace = 5 * time.Second
 //  2. Stop accepting connections, close idle ones, and let the requests in
 //     flight finish within cfg.ShutdownTimeout; then cancel the requests
 //     left and give their handlers cancelGrace to return.
-//  3. Close the database, never under a running handler: if one still
-//     runs, serveUntil returns without closing it, and the process's exit
-//     does.
+//  3. Stop the prune and the mail sender (a mail being sent is cut off:
+//     it goes out again when its lease lapses, from this instance's next
+//     start or another instance; queued mail waits in the outbox alike).
+//  4. Close the database once the account work that requests left to run
+//     after their answer is done (see app.App.Close), never under a
+//     running handler: if one still runs, serveUntil returns without
+//     closing it, and the process's exit does.
 //
 // Returns an error if serving fails, or if requests had to be cancelled.
 func serveUntil(ctx context.Context, a *app.App, lns listeners, cfg *config, log *slog.Logger) error {
@@ -115,12 +122,10 @@ func serveUntil(ctx context.Context, a *app.App, lns listeners, cfg *config, log
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return requests },
 	}
-	pruneCtx, stopPruning := context.WithCancel(ctx)
-	pruned := make(chan struct{})
-	go func() {
-		defer close(pruned)
-		prune(pruneCtx, a.Accounts, log)
-	}()
+	background, stopBackground := context.WithCancel(ctx)
+	var stopped sync.WaitGroup
+	stopped.Go(func() { prune(background, a, log) })
+	stopped.Go(func() { a.Mailer.Run(background) })
 	if lns.metrics != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", a.Metrics.Handler())
@@ -154,8 +159,8 @@ func serveUntil(ctx context.Context, a *app.App, lns listeners, cfg *config, log
 	if err := shutdown(srv, cfg.ShutdownTimeout, cancelRequests, log); err != nil {
 		serveErr = errors.Join(serveErr, err)
 	}
-	stopPruning()
-	<-pruned
+	stopBackground()
+	stopped.Wait()
 	if errors.Is(serveErr, errHandlersRunning) {
 		return serveErr
 	}
@@ -197,16 +202,22 @@ func shutdown(srv *http.Server, timeout time.Duration, cancelRequests func(), lo
 	return fmt.Errorf("shutdown: requests in flight after SHUTDOWN_TIMEOUT (%v) were cancelled", timeout)
 }
 
-// prune deletes ended sessions, stale lockouts and old audit events now and
-// every hour until ctx ends (see account.Service.Prune).
-func prune(ctx context.Context, accounts *account.Service, log *slog.Logger) {
+// prune deletes ended sessions, stale lockouts, expired email tokens, old
+// audit events and the outbox's old mail now and every hour until ctx ends
+// (see account.Service.Prune and mail.Mailer.Prune).
+func prune(ctx context.Context, a *app.App, log *slog.Logger) {
 	tick := time.NewTicker(time.Hour)
 	defer tick.Stop()
 	for {
-		if n, err := accounts.Prune(ctx); err != nil && ctx.Err() == nil {
+		if n, err := a.Accounts.Prune(ctx); err != nil && ctx.Err() == nil {
 			log.ErrorContext(ctx, "prune", slog.Any("error", err))
 		} else if n > 0 {
-			log.InfoContext(ctx, "pruned ended sessions, stale lockouts and old audit events", slog.Int("rows", n))
+			log.InfoContext(ctx, "pruned ended sessions, stale lockouts, expired email tokens and old audit events", slog.Int("rows", n))
+		}
+		if n, err := a.Mailer.Prune(ctx); err != nil && ctx.Err() == nil {
+			log.ErrorContext(ctx, "prune the mail outbox", slog.Any("error", err))
+		} else if n > 0 {
+			log.InfoContext(ctx, "pruned the outbox's mail sent or dropped a week ago", slog.Int("rows", n))
 		}
 		select {
 		case <-ctx.Done():

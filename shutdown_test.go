@@ -13,13 +13,17 @@ import (
 )
 
 // signinsInFlight sends n sign-ins with the variables creds returns, each
-// on a connection of its own, waits for the first answer and returns the
-// channel that receives every answer, and how many have been answered so
-// far.
+// on a connection of its own, waits until every one has reached the
+// server's handler and the first is answered, and returns the channel that
+// receives every answer, and how many have been answered so far. (Waiting
+// for the first answer alone let a busy machine signal the server before
+// the last sign-ins were read: the listener's close then reset their
+// connections, and the test saw EOF.)
 func signinsInFlight(t *testing.T, s *server, n int, creds func() apitest.Vars) (<-chan signinResult, *atomic.Int32) {
 	t.Helper()
 	results := make(chan signinResult, n)
 	answered := new(atomic.Int32)
+	reached := s.reached.Load() + int32(n)
 	for range n {
 		c := apitest.Connect(t, s.url)
 		go func() {
@@ -28,6 +32,7 @@ func signinsInFlight(t *testing.T, s *server, n int, creds func() apitest.Vars) 
 			results <- signinResult{r, err}
 		}()
 	}
+	require.Eventually(t, func() bool { return s.reached.Load() >= reached }, 30*time.Second, time.Millisecond, "the sign-ins did not all reach the server")
 	require.Eventually(t, func() bool { return answered.Load() > 0 }, 30*time.Second, time.Millisecond, "no sign-in answered")
 	return results, answered
 }

@@ -14,6 +14,7 @@ import (
 	"bitgate/ent/addresslimit"
 	"bitgate/ent/auditevent"
 	"bitgate/ent/book"
+	"bitgate/ent/emailtoken"
 	"bitgate/ent/lockout"
 	"bitgate/ent/note"
 	"bitgate/ent/outboxmail"
@@ -49,6 +50,8 @@ type Client struct {
 	AuditEvent *AuditEventClient
 	// Book is the client for interacting with the Book builders.
 	Book *BookClient
+	// EmailToken is the client for interacting with the EmailToken builders.
+	EmailToken *EmailTokenClient
 	// Lockout is the client for interacting with the Lockout builders.
 	Lockout *LockoutClient
 	// Note is the client for interacting with the Note builders.
@@ -91,6 +94,7 @@ func (c *Client) init() {
 	c.AddressLimit = NewAddressLimitClient(c.config)
 	c.AuditEvent = NewAuditEventClient(c.config)
 	c.Book = NewBookClient(c.config)
+	c.EmailToken = NewEmailTokenClient(c.config)
 	c.Lockout = NewLockoutClient(c.config)
 	c.Note = NewNoteClient(c.config)
 	c.OutboxMail = NewOutboxMailClient(c.config)
@@ -200,6 +204,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		AddressLimit:      NewAddressLimitClient(cfg),
 		AuditEvent:        NewAuditEventClient(cfg),
 		Book:              NewBookClient(cfg),
+		EmailToken:        NewEmailTokenClient(cfg),
 		Lockout:           NewLockoutClient(cfg),
 		Note:              NewNoteClient(cfg),
 		OutboxMail:        NewOutboxMailClient(cfg),
@@ -236,6 +241,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		AddressLimit:      NewAddressLimitClient(cfg),
 		AuditEvent:        NewAuditEventClient(cfg),
 		Book:              NewBookClient(cfg),
+		EmailToken:        NewEmailTokenClient(cfg),
 		Lockout:           NewLockoutClient(cfg),
 		Note:              NewNoteClient(cfg),
 		OutboxMail:        NewOutboxMailClient(cfg),
@@ -279,9 +285,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AddressLimit, c.AuditEvent, c.Book, c.Lockout, c.Note, c.OutboxMail,
-		c.Passkey, c.PersistedQuery, c.RecoveryCode, c.SecretRotation, c.Session,
-		c.SigninAttempt, c.SigningKey, c.SpentToken, c.Totp, c.User,
+		c.AddressLimit, c.AuditEvent, c.Book, c.EmailToken, c.Lockout, c.Note,
+		c.OutboxMail, c.Passkey, c.PersistedQuery, c.RecoveryCode, c.SecretRotation,
+		c.Session, c.SigninAttempt, c.SigningKey, c.SpentToken, c.Totp, c.User,
 		c.WebauthnChallenge,
 	} {
 		n.Use(hooks...)
@@ -292,9 +298,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AddressLimit, c.AuditEvent, c.Book, c.Lockout, c.Note, c.OutboxMail,
-		c.Passkey, c.PersistedQuery, c.RecoveryCode, c.SecretRotation, c.Session,
-		c.SigninAttempt, c.SigningKey, c.SpentToken, c.Totp, c.User,
+		c.AddressLimit, c.AuditEvent, c.Book, c.EmailToken, c.Lockout, c.Note,
+		c.OutboxMail, c.Passkey, c.PersistedQuery, c.RecoveryCode, c.SecretRotation,
+		c.Session, c.SigninAttempt, c.SigningKey, c.SpentToken, c.Totp, c.User,
 		c.WebauthnChallenge,
 	} {
 		n.Intercept(interceptors...)
@@ -310,6 +316,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.AuditEvent.mutate(ctx, m)
 	case *BookMutation:
 		return c.Book.mutate(ctx, m)
+	case *EmailTokenMutation:
+		return c.EmailToken.mutate(ctx, m)
 	case *LockoutMutation:
 		return c.Lockout.mutate(ctx, m)
 	case *NoteMutation:
@@ -739,6 +747,155 @@ func (c *BookClient) mutate(ctx context.Context, m *BookMutation) (Value, error)
 		return (&BookDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Book mutation op: %q", m.Op())
+	}
+}
+
+// EmailTokenClient is a client for the EmailToken schema.
+type EmailTokenClient struct {
+	config
+}
+
+// NewEmailTokenClient returns a client for the EmailToken from the given config.
+func NewEmailTokenClient(c config) *EmailTokenClient {
+	return &EmailTokenClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `emailtoken.Hooks(f(g(h())))`.
+func (c *EmailTokenClient) Use(hooks ...Hook) {
+	c.hooks.EmailToken = append(c.hooks.EmailToken, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `emailtoken.Intercept(f(g(h())))`.
+func (c *EmailTokenClient) Intercept(interceptors ...Interceptor) {
+	c.inters.EmailToken = append(c.inters.EmailToken, interceptors...)
+}
+
+// Create returns a builder for creating a EmailToken entity.
+func (c *EmailTokenClient) Create() *EmailTokenCreate {
+	mutation := newEmailTokenMutation(c.config, OpCreate)
+	return &EmailTokenCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of EmailToken entities.
+func (c *EmailTokenClient) CreateBulk(builders ...*EmailTokenCreate) *EmailTokenCreateBulk {
+	return &EmailTokenCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *EmailTokenClient) MapCreateBulk(slice any, setFunc func(*EmailTokenCreate, int)) *EmailTokenCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &EmailTokenCreateBulk{err: fmt.Errorf("calling to EmailTokenClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*EmailTokenCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &EmailTokenCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for EmailToken.
+func (c *EmailTokenClient) Update() *EmailTokenUpdate {
+	mutation := newEmailTokenMutation(c.config, OpUpdate)
+	return &EmailTokenUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *EmailTokenClient) UpdateOne(_m *EmailToken) *EmailTokenUpdateOne {
+	mutation := newEmailTokenMutation(c.config, OpUpdateOne, withEmailToken(_m))
+	return &EmailTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *EmailTokenClient) UpdateOneID(id uuid.UUID) *EmailTokenUpdateOne {
+	mutation := newEmailTokenMutation(c.config, OpUpdateOne, withEmailTokenID(id))
+	return &EmailTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for EmailToken.
+func (c *EmailTokenClient) Delete() *EmailTokenDelete {
+	mutation := newEmailTokenMutation(c.config, OpDelete)
+	return &EmailTokenDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *EmailTokenClient) DeleteOne(_m *EmailToken) *EmailTokenDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *EmailTokenClient) DeleteOneID(id uuid.UUID) *EmailTokenDeleteOne {
+	builder := c.Delete().Where(emailtoken.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &EmailTokenDeleteOne{builder}
+}
+
+// Query returns a query builder for EmailToken.
+func (c *EmailTokenClient) Query() *EmailTokenQuery {
+	return &EmailTokenQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeEmailToken},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a EmailToken entity by its id.
+func (c *EmailTokenClient) Get(ctx context.Context, id uuid.UUID) (*EmailToken, error) {
+	return c.Query().Where(emailtoken.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *EmailTokenClient) GetX(ctx context.Context, id uuid.UUID) *EmailToken {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a EmailToken.
+func (c *EmailTokenClient) QueryUser(_m *EmailToken) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(emailtoken.Table, emailtoken.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, emailtoken.UserTable, emailtoken.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *EmailTokenClient) Hooks() []Hook {
+	return c.hooks.EmailToken
+}
+
+// Interceptors returns the client interceptors.
+func (c *EmailTokenClient) Interceptors() []Interceptor {
+	return c.inters.EmailToken
+}
+
+func (c *EmailTokenClient) mutate(ctx context.Context, m *EmailTokenMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&EmailTokenCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&EmailTokenUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&EmailTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&EmailTokenDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown EmailToken mutation op: %q", m.Op())
 	}
 }
 
@@ -2590,6 +2747,22 @@ func (c *UserClient) QuerySessions(_m *User) *SessionQuery {
 	return query
 }
 
+// QueryEmailTokens queries the email_tokens edge of a User.
+func (c *UserClient) QueryEmailTokens(_m *User) *EmailTokenQuery {
+	query := (&EmailTokenClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(emailtoken.Table, emailtoken.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.EmailTokensTable, user.EmailTokensColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // QueryTotp queries the totp edge of a User.
 func (c *UserClient) QueryTotp(_m *User) *TotpQuery {
 	query := (&TotpClient{config: c.config}).Query()
@@ -2799,12 +2972,12 @@ func (c *WebauthnChallengeClient) mutate(ctx context.Context, m *WebauthnChallen
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AddressLimit, AuditEvent, Book, Lockout, Note, OutboxMail, Passkey,
+		AddressLimit, AuditEvent, Book, EmailToken, Lockout, Note, OutboxMail, Passkey,
 		PersistedQuery, RecoveryCode, SecretRotation, Session, SigninAttempt,
 		SigningKey, SpentToken, Totp, User, WebauthnChallenge []ent.Hook
 	}
 	inters struct {
-		AddressLimit, AuditEvent, Book, Lockout, Note, OutboxMail, Passkey,
+		AddressLimit, AuditEvent, Book, EmailToken, Lockout, Note, OutboxMail, Passkey,
 		PersistedQuery, RecoveryCode, SecretRotation, Session, SigninAttempt,
 		SigningKey, SpentToken, Totp, User, WebauthnChallenge []ent.Interceptor
 	}

@@ -6,6 +6,7 @@ import (
 	"bitgate/ent/addresslimit"
 	"bitgate/ent/auditevent"
 	"bitgate/ent/book"
+	"bitgate/ent/emailtoken"
 	"bitgate/ent/lockout"
 	"bitgate/ent/note"
 	"bitgate/ent/outboxmail"
@@ -92,6 +93,7 @@ func checkColumn(t, c string) error {
 			addresslimit.Table:      addresslimit.ValidColumn,
 			auditevent.Table:        auditevent.ValidColumn,
 			book.Table:              book.ValidColumn,
+			emailtoken.Table:        emailtoken.ValidColumn,
 			lockout.Table:           lockout.ValidColumn,
 			note.Table:              note.ValidColumn,
 			outboxmail.Table:        outboxmail.ValidColumn,

@@ -6,6 +6,7 @@ import (
 	"bitgate/ent/addresslimit"
 	"bitgate/ent/auditevent"
 	"bitgate/ent/book"
+	"bitgate/ent/emailtoken"
 	"bitgate/ent/lockout"
 	"bitgate/ent/note"
 	"bitgate/ent/outboxmail"
@@ -141,6 +142,23 @@ func init() {
 	bookDescID := bookMixinFields0[0].Descriptor()
 	// book.DefaultID holds the default value on creation for the id field.
 	book.DefaultID = bookDescID.Default.(func() uuid.UUID)
+	emailtokenMixin := schema.EmailToken{}.Mixin()
+	emailtokenMixinFields0 := emailtokenMixin[0].Fields()
+	_ = emailtokenMixinFields0
+	emailtokenFields := schema.EmailToken{}.Fields()
+	_ = emailtokenFields
+	// emailtokenDescEmail is the schema descriptor for email field.
+	emailtokenDescEmail := emailtokenFields[3].Descriptor()
+	// emailtoken.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	emailtoken.EmailValidator = emailtokenDescEmail.Validators[0].(func(string) error)
+	// emailtokenDescNewEmail is the schema descriptor for new_email field.
+	emailtokenDescNewEmail := emailtokenFields[4].Descriptor()
+	// emailtoken.NewEmailValidator is a validator for the "new_email" field. It is called by the builders before save.
+	emailtoken.NewEmailValidator = emailtokenDescNewEmail.Validators[0].(func(string) error)
+	// emailtokenDescID is the schema descriptor for id field.
+	emailtokenDescID := emailtokenMixinFields0[0].Descriptor()
+	// emailtoken.DefaultID holds the default value on creation for the id field.
+	emailtoken.DefaultID = emailtokenDescID.Default.(func() uuid.UUID)
 	lockoutFields := schema.Lockout{}.Fields()
 	_ = lockoutFields
 	// lockoutDescEmail is the schema descriptor for email field.
@@ -525,7 +543,7 @@ func init() {
 	// user.CredentialVersionValidator is a validator for the "credential_version" field. It is called by the builders before save.
 	user.CredentialVersionValidator = userDescCredentialVersion.Validators[0].(func(int) error)
 	// userDescMfaEnabled is the schema descriptor for mfa_enabled field.
-	userDescMfaEnabled := userFields[6].Descriptor()
+	userDescMfaEnabled := userFields[7].Descriptor()
 	// user.DefaultMfaEnabled holds the default value on creation for the mfa_enabled field.
 	user.DefaultMfaEnabled = userDescMfaEnabled.Default.(bool)
 	// userDescID is the schema descriptor for id field.

@@ -20,6 +20,8 @@ type Tx struct {
 	AuditEvent *AuditEventClient
 	// Book is the client for interacting with the Book builders.
 	Book *BookClient
+	// EmailToken is the client for interacting with the EmailToken builders.
+	EmailToken *EmailTokenClient
 	// Lockout is the client for interacting with the Lockout builders.
 	Lockout *LockoutClient
 	// Note is the client for interacting with the Note builders.
@@ -182,6 +184,7 @@ func (tx *Tx) init() {
 	tx.AddressLimit = NewAddressLimitClient(tx.config)
 	tx.AuditEvent = NewAuditEventClient(tx.config)
 	tx.Book = NewBookClient(tx.config)
+	tx.EmailToken = NewEmailTokenClient(tx.config)
 	tx.Lockout = NewLockoutClient(tx.config)
 	tx.Note = NewNoteClient(tx.config)
 	tx.OutboxMail = NewOutboxMailClient(tx.config)

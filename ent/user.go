@@ -36,6 +36,8 @@ type User struct {
 	PermissionLevel int `json:"permission_level,omitempty"`
 	// CredentialVersion holds the value of the "credential_version" field.
 	CredentialVersion int `json:"credential_version,omitempty"`
+	// EmailVerifiedAt holds the value of the "email_verified_at" field.
+	EmailVerifiedAt *time.Time `json:"email_verified_at,omitempty"`
 	// Whether a second factor is set up (TOTP or a passkey): sign-ins with the password then need it.
 	MfaEnabled bool `json:"mfa_enabled,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -50,6 +52,8 @@ type UserEdges struct {
 	Notes []*Note `json:"notes,omitempty"`
 	// Sessions holds the value of the sessions edge.
 	Sessions []*Session `json:"sessions,omitempty"`
+	// EmailTokens holds the value of the email_tokens edge.
+	EmailTokens []*EmailToken `json:"email_tokens,omitempty"`
 	// Totp holds the value of the totp edge.
 	Totp *Totp `json:"totp,omitempty"`
 	// RecoveryCodes holds the value of the recovery_codes edge.
@@ -58,10 +62,11 @@ type UserEdges struct {
 	Passkeys []*Passkey `json:"passkeys,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [6]bool
 
 	namedNotes         map[string][]*Note
 	namedSessions      map[string][]*Session
+	namedEmailTokens   map[string][]*EmailToken
 	namedRecoveryCodes map[string][]*RecoveryCode
 	namedPasskeys      map[string][]*Passkey
 }
@@ -84,12 +89,21 @@ func (e UserEdges) SessionsOrErr() ([]*Session, error) {
 	return nil, &NotLoadedError{edge: "sessions"}
 }
 
+// EmailTokensOrErr returns the EmailTokens value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) EmailTokensOrErr() ([]*EmailToken, error) {
+	if e.loadedTypes[2] {
+		return e.EmailTokens, nil
+	}
+	return nil, &NotLoadedError{edge: "email_tokens"}
+}
+
 // TotpOrErr returns the Totp value or an error if the edge
 // was not loaded in eager-loading, or loaded but was not found.
 func (e UserEdges) TotpOrErr() (*Totp, error) {
 	if e.Totp != nil {
 		return e.Totp, nil
-	} else if e.loadedTypes[2] {
+	} else if e.loadedTypes[3] {
 		return nil, &NotFoundError{label: totp.Label}
 	}
 	return nil, &NotLoadedError{edge: "totp"}
@@ -98,7 +112,7 @@ func (e UserEdges) TotpOrErr() (*Totp, error) {
 // RecoveryCodesOrErr returns the RecoveryCodes value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) RecoveryCodesOrErr() ([]*RecoveryCode, error) {
-	if e.loadedTypes[3] {
+	if e.loadedTypes[4] {
 		return e.RecoveryCodes, nil
 	}
 	return nil, &NotLoadedError{edge: "recovery_codes"}
@@ -107,7 +121,7 @@ func (e UserEdges) RecoveryCodesOrErr() ([]*RecoveryCode, error) {
 // PasskeysOrErr returns the Passkeys value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) PasskeysOrErr() ([]*Passkey, error) {
-	if e.loadedTypes[4] {
+	if e.loadedTypes[5] {
 		return e.Passkeys, nil
 	}
 	return nil, &NotLoadedError{edge: "passkeys"}
@@ -124,7 +138,7 @@ func (*User) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case user.FieldFirstName, user.FieldLastName, user.FieldEmail, user.FieldPasswordHash:
 			values[i] = new(sql.NullString)
-		case user.FieldCreatedAt, user.FieldUpdatedAt:
+		case user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldEmailVerifiedAt:
 			values[i] = new(sql.NullTime)
 		case user.FieldID:
 			values[i] = new(uuid.UUID)
@@ -197,6 +211,13 @@ func (_m *User) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.CredentialVersion = int(value.Int64)
 			}
+		case user.FieldEmailVerifiedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field email_verified_at", values[i])
+			} else if value.Valid {
+				_m.EmailVerifiedAt = new(time.Time)
+				*_m.EmailVerifiedAt = value.Time
+			}
 		case user.FieldMfaEnabled:
 			if value, ok := values[i].(*sql.NullBool); !ok {
 				return fmt.Errorf("unexpected type %T for field mfa_enabled", values[i])
@@ -224,6 +245,11 @@ func (_m *User) QueryNotes() *NoteQuery {
 // QuerySessions queries the "sessions" edge of the User entity.
 func (_m *User) QuerySessions() *SessionQuery {
 	return NewUserClient(_m.config).QuerySessions(_m)
+}
+
+// QueryEmailTokens queries the "email_tokens" edge of the User entity.
+func (_m *User) QueryEmailTokens() *EmailTokenQuery {
+	return NewUserClient(_m.config).QueryEmailTokens(_m)
 }
 
 // QueryTotp queries the "totp" edge of the User entity.
@@ -287,6 +313,11 @@ func (_m *User) String() string {
 	builder.WriteString("credential_version=")
 	builder.WriteString(fmt.Sprintf("%v", _m.CredentialVersion))
 	builder.WriteString(", ")
+	if v := _m.EmailVerifiedAt; v != nil {
+		builder.WriteString("email_verified_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
 	builder.WriteString("mfa_enabled=")
 	builder.WriteString(fmt.Sprintf("%v", _m.MfaEnabled))
 	builder.WriteByte(')')
@@ -338,6 +369,30 @@ func (_m *User) appendNamedSessions(name string, edges ...*Session) {
 		_m.Edges.namedSessions[name] = []*Session{}
 	} else {
 		_m.Edges.namedSessions[name] = append(_m.Edges.namedSessions[name], edges...)
+	}
+}
+
+// NamedEmailTokens returns the EmailTokens named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedEmailTokens(name string) ([]*EmailToken, error) {
+	if _m.Edges.namedEmailTokens == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedEmailTokens[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedEmailTokens(name string, edges ...*EmailToken) {
+	if _m.Edges.namedEmailTokens == nil {
+		_m.Edges.namedEmailTokens = make(map[string][]*EmailToken)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedEmailTokens[name] = []*EmailToken{}
+	} else {
+		_m.Edges.namedEmailTokens[name] = append(_m.Edges.namedEmailTokens[name], edges...)
 	}
 }
 

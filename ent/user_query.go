@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"bitgate/ent/emailtoken"
 	"bitgate/ent/note"
 	"bitgate/ent/passkey"
 	"bitgate/ent/predicate"
@@ -31,6 +32,7 @@ type UserQuery struct {
 	predicates             []predicate.User
 	withNotes              *NoteQuery
 	withSessions           *SessionQuery
+	withEmailTokens        *EmailTokenQuery
 	withTotp               *TotpQuery
 	withRecoveryCodes      *RecoveryCodeQuery
 	withPasskeys           *PasskeyQuery
@@ -38,6 +40,7 @@ type UserQuery struct {
 	loadTotal              []func(context.Context, []*User) error
 	withNamedNotes         map[string]*NoteQuery
 	withNamedSessions      map[string]*SessionQuery
+	withNamedEmailTokens   map[string]*EmailTokenQuery
 	withNamedRecoveryCodes map[string]*RecoveryCodeQuery
 	withNamedPasskeys      map[string]*PasskeyQuery
 	// intermediate query (i.e. traversal path).
@@ -113,6 +116,28 @@ func (_q *UserQuery) QuerySessions() *SessionQuery {
 			sqlgraph.From(user.Table, user.FieldID, selector),
 			sqlgraph.To(session.Table, session.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, user.SessionsTable, user.SessionsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryEmailTokens chains the current query on the "email_tokens" edge.
+func (_q *UserQuery) QueryEmailTokens() *EmailTokenQuery {
+	query := (&EmailTokenClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(emailtoken.Table, emailtoken.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.EmailTokensTable, user.EmailTokensColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -380,6 +405,7 @@ func (_q *UserQuery) Clone() *UserQuery {
 		predicates:        append([]predicate.User{}, _q.predicates...),
 		withNotes:         _q.withNotes.Clone(),
 		withSessions:      _q.withSessions.Clone(),
+		withEmailTokens:   _q.withEmailTokens.Clone(),
 		withTotp:          _q.withTotp.Clone(),
 		withRecoveryCodes: _q.withRecoveryCodes.Clone(),
 		withPasskeys:      _q.withPasskeys.Clone(),
@@ -408,6 +434,17 @@ func (_q *UserQuery) WithSessions(opts ...func(*SessionQuery)) *UserQuery {
 		opt(query)
 	}
 	_q.withSessions = query
+	return _q
+}
+
+// WithEmailTokens tells the query-builder to eager-load the nodes that are connected to
+// the "email_tokens" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithEmailTokens(opts ...func(*EmailTokenQuery)) *UserQuery {
+	query := (&EmailTokenClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withEmailTokens = query
 	return _q
 }
 
@@ -522,9 +559,10 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	var (
 		nodes       = []*User{}
 		_spec       = _q.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [6]bool{
 			_q.withNotes != nil,
 			_q.withSessions != nil,
+			_q.withEmailTokens != nil,
 			_q.withTotp != nil,
 			_q.withRecoveryCodes != nil,
 			_q.withPasskeys != nil,
@@ -565,6 +603,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 			return nil, err
 		}
 	}
+	if query := _q.withEmailTokens; query != nil {
+		if err := _q.loadEmailTokens(ctx, query, nodes,
+			func(n *User) { n.Edges.EmailTokens = []*EmailToken{} },
+			func(n *User, e *EmailToken) { n.Edges.EmailTokens = append(n.Edges.EmailTokens, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withTotp; query != nil {
 		if err := _q.loadTotp(ctx, query, nodes, nil,
 			func(n *User, e *Totp) { n.Edges.Totp = e }); err != nil {
@@ -596,6 +641,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		if err := _q.loadSessions(ctx, query, nodes,
 			func(n *User) { n.appendNamedSessions(name) },
 			func(n *User, e *Session) { n.appendNamedSessions(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedEmailTokens {
+		if err := _q.loadEmailTokens(ctx, query, nodes,
+			func(n *User) { n.appendNamedEmailTokens(name) },
+			func(n *User, e *EmailToken) { n.appendNamedEmailTokens(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -666,6 +718,36 @@ func (_q *UserQuery) loadSessions(ctx context.Context, query *SessionQuery, node
 	}
 	query.Where(predicate.Session(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(user.SessionsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.UserID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "user_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *UserQuery) loadEmailTokens(ctx context.Context, query *EmailTokenQuery, nodes []*User, init func(*User), assign func(*User, *EmailToken)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[uuid.UUID]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(emailtoken.FieldUserID)
+	}
+	query.Where(predicate.EmailToken(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.EmailTokensColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -878,6 +960,20 @@ func (_q *UserQuery) WithNamedSessions(name string, opts ...func(*SessionQuery))
 		_q.withNamedSessions = make(map[string]*SessionQuery)
 	}
 	_q.withNamedSessions[name] = query
+	return _q
+}
+
+// WithNamedEmailTokens tells the query-builder to eager-load the nodes that are connected to the "email_tokens"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithNamedEmailTokens(name string, opts ...func(*EmailTokenQuery)) *UserQuery {
+	query := (&EmailTokenClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedEmailTokens == nil {
+		_q.withNamedEmailTokens = make(map[string]*EmailTokenQuery)
+	}
+	_q.withNamedEmailTokens[name] = query
 	return _q
 }
 

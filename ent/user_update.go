@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"bitgate/ent/emailtoken"
 	"bitgate/ent/note"
 	"bitgate/ent/passkey"
 	"bitgate/ent/predicate"
@@ -138,6 +139,26 @@ func (_u *UserUpdate) AddCredentialVersion(v int) *UserUpdate {
 	return _u
 }
 
+// SetEmailVerifiedAt sets the "email_verified_at" field.
+func (_u *UserUpdate) SetEmailVerifiedAt(v time.Time) *UserUpdate {
+	_u.mutation.SetEmailVerifiedAt(v)
+	return _u
+}
+
+// SetNillableEmailVerifiedAt sets the "email_verified_at" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableEmailVerifiedAt(v *time.Time) *UserUpdate {
+	if v != nil {
+		_u.SetEmailVerifiedAt(*v)
+	}
+	return _u
+}
+
+// ClearEmailVerifiedAt clears the value of the "email_verified_at" field.
+func (_u *UserUpdate) ClearEmailVerifiedAt() *UserUpdate {
+	_u.mutation.ClearEmailVerifiedAt()
+	return _u
+}
+
 // SetMfaEnabled sets the "mfa_enabled" field.
 func (_u *UserUpdate) SetMfaEnabled(v bool) *UserUpdate {
 	_u.mutation.SetMfaEnabled(v)
@@ -180,6 +201,21 @@ func (_u *UserUpdate) AddSessions(v ...*Session) *UserUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.AddSessionIDs(ids...)
+}
+
+// AddEmailTokenIDs adds the "email_tokens" edge to the EmailToken entity by IDs.
+func (_u *UserUpdate) AddEmailTokenIDs(ids ...uuid.UUID) *UserUpdate {
+	_u.mutation.AddEmailTokenIDs(ids...)
+	return _u
+}
+
+// AddEmailTokens adds the "email_tokens" edges to the EmailToken entity.
+func (_u *UserUpdate) AddEmailTokens(v ...*EmailToken) *UserUpdate {
+	ids := make([]uuid.UUID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddEmailTokenIDs(ids...)
 }
 
 // SetTotpID sets the "totp" edge to the Totp entity by ID.
@@ -276,6 +312,27 @@ func (_u *UserUpdate) RemoveSessions(v ...*Session) *UserUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveSessionIDs(ids...)
+}
+
+// ClearEmailTokens clears all "email_tokens" edges to the EmailToken entity.
+func (_u *UserUpdate) ClearEmailTokens() *UserUpdate {
+	_u.mutation.ClearEmailTokens()
+	return _u
+}
+
+// RemoveEmailTokenIDs removes the "email_tokens" edge to EmailToken entities by IDs.
+func (_u *UserUpdate) RemoveEmailTokenIDs(ids ...uuid.UUID) *UserUpdate {
+	_u.mutation.RemoveEmailTokenIDs(ids...)
+	return _u
+}
+
+// RemoveEmailTokens removes "email_tokens" edges to EmailToken entities.
+func (_u *UserUpdate) RemoveEmailTokens(v ...*EmailToken) *UserUpdate {
+	ids := make([]uuid.UUID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveEmailTokenIDs(ids...)
 }
 
 // ClearTotp clears the "totp" edge to the Totp entity.
@@ -431,6 +488,12 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.AddedCredentialVersion(); ok {
 		_spec.AddField(user.FieldCredentialVersion, field.TypeInt, value)
 	}
+	if value, ok := _u.mutation.EmailVerifiedAt(); ok {
+		_spec.SetField(user.FieldEmailVerifiedAt, field.TypeTime, value)
+	}
+	if _u.mutation.EmailVerifiedAtCleared() {
+		_spec.ClearField(user.FieldEmailVerifiedAt, field.TypeTime)
+	}
 	if value, ok := _u.mutation.MfaEnabled(); ok {
 		_spec.SetField(user.FieldMfaEnabled, field.TypeBool, value)
 	}
@@ -517,6 +580,51 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(session.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.EmailTokensCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.EmailTokensTable,
+			Columns: []string{user.EmailTokensColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(emailtoken.FieldID, field.TypeUUID),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedEmailTokensIDs(); len(nodes) > 0 && !_u.mutation.EmailTokensCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.EmailTokensTable,
+			Columns: []string{user.EmailTokensColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(emailtoken.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.EmailTokensIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.EmailTokensTable,
+			Columns: []string{user.EmailTokensColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(emailtoken.FieldID, field.TypeUUID),
 			},
 		}
 		for _, k := range nodes {
@@ -767,6 +875,26 @@ func (_u *UserUpdateOne) AddCredentialVersion(v int) *UserUpdateOne {
 	return _u
 }
 
+// SetEmailVerifiedAt sets the "email_verified_at" field.
+func (_u *UserUpdateOne) SetEmailVerifiedAt(v time.Time) *UserUpdateOne {
+	_u.mutation.SetEmailVerifiedAt(v)
+	return _u
+}
+
+// SetNillableEmailVerifiedAt sets the "email_verified_at" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableEmailVerifiedAt(v *time.Time) *UserUpdateOne {
+	if v != nil {
+		_u.SetEmailVerifiedAt(*v)
+	}
+	return _u
+}
+
+// ClearEmailVerifiedAt clears the value of the "email_verified_at" field.
+func (_u *UserUpdateOne) ClearEmailVerifiedAt() *UserUpdateOne {
+	_u.mutation.ClearEmailVerifiedAt()
+	return _u
+}
+
 // SetMfaEnabled sets the "mfa_enabled" field.
 func (_u *UserUpdateOne) SetMfaEnabled(v bool) *UserUpdateOne {
 	_u.mutation.SetMfaEnabled(v)
@@ -809,6 +937,21 @@ func (_u *UserUpdateOne) AddSessions(v ...*Session) *UserUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.AddSessionIDs(ids...)
+}
+
+// AddEmailTokenIDs adds the "email_tokens" edge to the EmailToken entity by IDs.
+func (_u *UserUpdateOne) AddEmailTokenIDs(ids ...uuid.UUID) *UserUpdateOne {
+	_u.mutation.AddEmailTokenIDs(ids...)
+	return _u
+}
+
+// AddEmailTokens adds the "email_tokens" edges to the EmailToken entity.
+func (_u *UserUpdateOne) AddEmailTokens(v ...*EmailToken) *UserUpdateOne {
+	ids := make([]uuid.UUID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddEmailTokenIDs(ids...)
 }
 
 // SetTotpID sets the "totp" edge to the Totp entity by ID.
@@ -905,6 +1048,27 @@ func (_u *UserUpdateOne) RemoveSessions(v ...*Session) *UserUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveSessionIDs(ids...)
+}
+
+// ClearEmailTokens clears all "email_tokens" edges to the EmailToken entity.
+func (_u *UserUpdateOne) ClearEmailTokens() *UserUpdateOne {
+	_u.mutation.ClearEmailTokens()
+	return _u
+}
+
+// RemoveEmailTokenIDs removes the "email_tokens" edge to EmailToken entities by IDs.
+func (_u *UserUpdateOne) RemoveEmailTokenIDs(ids ...uuid.UUID) *UserUpdateOne {
+	_u.mutation.RemoveEmailTokenIDs(ids...)
+	return _u
+}
+
+// RemoveEmailTokens removes "email_tokens" edges to EmailToken entities.
+func (_u *UserUpdateOne) RemoveEmailTokens(v ...*EmailToken) *UserUpdateOne {
+	ids := make([]uuid.UUID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveEmailTokenIDs(ids...)
 }
 
 // ClearTotp clears the "totp" edge to the Totp entity.
@@ -1090,6 +1254,12 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	if value, ok := _u.mutation.AddedCredentialVersion(); ok {
 		_spec.AddField(user.FieldCredentialVersion, field.TypeInt, value)
 	}
+	if value, ok := _u.mutation.EmailVerifiedAt(); ok {
+		_spec.SetField(user.FieldEmailVerifiedAt, field.TypeTime, value)
+	}
+	if _u.mutation.EmailVerifiedAtCleared() {
+		_spec.ClearField(user.FieldEmailVerifiedAt, field.TypeTime)
+	}
 	if value, ok := _u.mutation.MfaEnabled(); ok {
 		_spec.SetField(user.FieldMfaEnabled, field.TypeBool, value)
 	}
@@ -1176,6 +1346,51 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(session.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.EmailTokensCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.EmailTokensTable,
+			Columns: []string{user.EmailTokensColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(emailtoken.FieldID, field.TypeUUID),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedEmailTokensIDs(); len(nodes) > 0 && !_u.mutation.EmailTokensCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.EmailTokensTable,
+			Columns: []string{user.EmailTokensColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(emailtoken.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.EmailTokensIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.EmailTokensTable,
+			Columns: []string{user.EmailTokensColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(emailtoken.FieldID, field.TypeUUID),
 			},
 		}
 		for _, k := range nodes {

@@ -28,7 +28,7 @@ func TestQueriesUseIndexes(t *testing.T) {
 	for _, eddsa := range []bool{false, true} {
 		t.Run(fmt.Sprint("eddsa=", eddsa), func(t *testing.T) {
 			t.Parallel()
-			c := apitest.New(t, apitest.Options{EdDSA: eddsa})
+			c := apitest.New(t, apitest.Options{EdDSA: eddsa, Mail: true})
 			exerciseAPI(t, c)
 
 			stmts := c.Statements()
@@ -52,6 +52,21 @@ func exerciseAPI(t *testing.T, c *apitest.Client) {
 	t.Helper()
 	admin := c.NewUser(t, apitest.Admin|apitest.Paid|apitest.Free)
 	u := c.SignUp(t)
+
+	// Mailed links: verify the email, reset the password (for a known
+	// email, again within the mail limits, and for an unknown one), ask
+	// to verify a verified email, change the email.
+	c.VerifyEmail(t, c.MailedToken(t, u.Email, "verify-email"))
+	c.RequestPasswordReset(t, u.Email)
+	c.RequestPasswordReset(t, u.Email)
+	c.RequestPasswordReset(t, apitest.Email())
+	u = c.ResetPassword(t, c.MailedToken(t, u.Email, "reset-password"), apitest.Password)
+	c.NextMail(t, u.Email, "password-changed")
+	c.Do(t, u.Token, apitest.OpRequestEmailVerification, nil)
+	newEmail := apitest.Email()
+	require.True(t, apitest.Data[bool](t, c.RequestEmailChange(t, u, newEmail, apitest.Password), "requestEmailChange"))
+	token := apitest.LinkToken(t, c.NextMails(t, 2)[newEmail], apitest.ConfirmEmailChangePath)
+	u.User = apitest.Data[apitest.User](t, c.Do(t, "", apitest.OpConfirmEmailChange, apitest.Vars{"token": token}), "confirmEmailChange")
 	for i := range 3 {
 		c.Do(t, admin.Token, apitest.OpCreateBook, apitest.Vars{"in": apitest.Vars{"title": fmt.Sprint("Plan ", i), "author": "A"}})
 		c.Do(t, u.Token, apitest.OpCreateNote, apitest.Vars{"in": apitest.Vars{"title": fmt.Sprint("Note ", i), "content": "c"}})
@@ -132,6 +147,8 @@ func exerciseAPI(t *testing.T, c *apitest.Client) {
 	c.SignIn(t, admin.Email, apitest.Password)
 	_, err := c.Accounts.Prune(t.Context())
 	require.NoError(t, err, "prune")
+	_, err = c.Mailer.Prune(t.Context())
+	require.NoError(t, err, "prune the outbox")
 }
 
 // planner opens the test database and returns a function that explains a

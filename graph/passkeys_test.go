@@ -37,8 +37,8 @@ func TestPasskeys(t *testing.T) {
 	apitest.RequireCode(t, a.Do(t, u.Token, apitest.OpBeginPasskeyRegistration, apitest.Vars{"currentPassword": apitest.WrongPassword}), "UNAUTHENTICATED")
 	raw := apitest.Data[json.RawMessage](t, a.Do(t, u.Token, apitest.OpBeginPasskeyRegistration, apitest.Vars{"currentPassword": apitest.Password}), "beginPasskeyRegistration")
 	var options struct {
-		RP   struct{ ID string }
-		User struct{ ID, Name string }
+		RP                     struct{ ID string }
+		User                   struct{ ID, Name string }
 		AuthenticatorSelection struct {
 			ResidentKey      string
 			UserVerification string

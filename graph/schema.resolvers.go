@@ -50,6 +50,44 @@ func (r *mutationResolver) RevokeSession(ctx context.Context, id uuid.UUID) (boo
 	return true, r.accounts.RevokeSession(ctx, v, id)
 }
 
+// RequestEmailVerification is the resolver for the requestEmailVerification field.
+func (r *mutationResolver) RequestEmailVerification(ctx context.Context) (bool, error) {
+	v, err := account.ViewerFrom(ctx)
+	if err != nil {
+		return false, err
+	}
+	return true, r.accounts.RequestEmailVerification(ctx, v)
+}
+
+// VerifyEmail is the resolver for the verifyEmail field.
+func (r *mutationResolver) VerifyEmail(ctx context.Context, token string) (*ent.User, error) {
+	return r.accounts.VerifyEmail(ctx, token)
+}
+
+// RequestPasswordReset is the resolver for the requestPasswordReset field.
+func (r *mutationResolver) RequestPasswordReset(ctx context.Context, email string) (bool, error) {
+	return true, r.accounts.RequestPasswordReset(ctx, email)
+}
+
+// ResetPassword is the resolver for the resetPassword field.
+func (r *mutationResolver) ResetPassword(ctx context.Context, token string, newPassword string) (*account.Payload, error) {
+	return r.accounts.ResetPassword(ctx, token, newPassword)
+}
+
+// RequestEmailChange is the resolver for the requestEmailChange field.
+func (r *mutationResolver) RequestEmailChange(ctx context.Context, newEmail string, currentPassword string) (bool, error) {
+	v, err := account.ViewerFrom(ctx)
+	if err != nil {
+		return false, err
+	}
+	return true, r.accounts.RequestEmailChange(ctx, v, newEmail, currentPassword)
+}
+
+// ConfirmEmailChange is the resolver for the confirmEmailChange field.
+func (r *mutationResolver) ConfirmEmailChange(ctx context.Context, token string) (*ent.User, error) {
+	return r.accounts.ConfirmEmailChange(ctx, token)
+}
+
 // VerifySecondFactor is the resolver for the verifySecondFactor field.
 func (r *mutationResolver) VerifySecondFactor(ctx context.Context, code string) (*account.Payload, error) {
 	v, err := account.ViewerBeforeSecondFactor(ctx)
@@ -349,6 +387,11 @@ func (r *sessionResolver) Current(ctx context.Context, obj *ent.Session) (bool, 
 // Permissions is the resolver for the permissions field.
 func (r *userResolver) Permissions(ctx context.Context, obj *ent.User) ([]model.Permission, error) {
 	return permissions(obj.PermissionLevel), nil
+}
+
+// EmailVerified is the resolver for the emailVerified field.
+func (r *userResolver) EmailVerified(ctx context.Context, obj *ent.User) (bool, error) {
+	return obj.EmailVerifiedAt != nil, nil
 }
 
 // Sessions is the resolver for the sessions field.

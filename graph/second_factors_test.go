@@ -257,6 +257,8 @@ func TestSecondFactorGate(t *testing.T) {
 		"nodes":                     {apitest.OpNodes, apitest.Vars{"ids": []string{u.ID, note}}},
 		"auditEvents":               {apitest.OpAuditEvents, nil},
 		"revokeSession":             {apitest.OpRevokeSession, apitest.Vars{"id": apitest.SessionID(t, u)}},
+		"requestEmailVerification":  {apitest.OpRequestEmailVerification, nil},
+		"requestEmailChange":        {apitest.OpRequestEmailChange, apitest.Vars{"email": apitest.Email(), "password": apitest.Password}},
 		"enrollTotp":                {apitest.OpEnrollTotp, apitest.Vars{"currentPassword": apitest.Password}},
 		"confirmTotp":               {apitest.OpConfirmTotp, apitest.Vars{"code": "123456"}},
 		"disableTotp":               {apitest.OpDisableTotp, apitest.Vars{"currentPassword": apitest.Password, "code": "123456"}},
@@ -276,7 +278,8 @@ func TestSecondFactorGate(t *testing.T) {
 		"deleteNote":                {apitest.OpDeleteNote, apitest.Vars{"id": note}},
 	}
 	// Fields that need no caller, and those a waiting session may call.
-	open := []string{"book", "signup", "signin", "refresh", "beginPasskeySignin", "finishPasskeySignin"}
+	open := []string{"book", "signup", "signin", "refresh", "beginPasskeySignin", "finishPasskeySignin",
+		"verifyEmail", "requestPasswordReset", "resetPassword", "confirmEmailChange"}
 	exempt := []string{"me", "signout", "verifySecondFactor", "beginPasskeyVerification", "finishPasskeyVerification"}
 
 	type root struct {
@@ -557,7 +560,7 @@ func TestTOTPOffWithoutAKey(t *testing.T) {
 	on := apitest.New(t)
 	on.EnableTOTP(t, on.SignUp(t))
 	cfg := app.Defaults()
-	cfg.DatabaseURL, cfg.Signing.Secret = on.DatabaseURL, []byte("another-secret-0123456789abcdef0123")
+	cfg.DatabaseURL, cfg.Signing.Secret, cfg.MailDir = on.DatabaseURL, []byte("another-secret-0123456789abcdef0123"), t.TempDir()
 	_, err := app.New(context.Background(), cfg)
 	require.ErrorContains(t, err, "TOTP_ENCRYPTION_KEY")
 }

@@ -223,6 +223,9 @@ func TestTransport(t *testing.T) {
 		var user bool
 		for _, typ := range apitest.Data[schema](t, c.Do(t, "", `{ __schema { types { name kind fields(includeDeprecated: true) { name } } } }`, nil), "__schema").Types {
 			user = user || typ.Name == "User"
+			if typ.Name == "Mutation" {
+				continue // operations (requestPasswordReset), not data anyone reads
+			}
 			for _, f := range typ.Fields {
 				require.NotContains(t, strings.ToLower(f.Name), "password", "%s.%s is readable", typ.Name, f.Name)
 				require.NotContains(t, strings.ToLower(f.Name), "hash", "%s.%s is readable", typ.Name, f.Name)

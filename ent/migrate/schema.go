@@ -60,6 +60,44 @@ var (
 		Columns:    BooksColumns,
 		PrimaryKey: []*schema.Column{BooksColumns[0]},
 	}
+	// EmailTokensColumns holds the columns for the "email_tokens" table.
+	EmailTokensColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"verify_email", "reset_password", "change_email"}},
+		{Name: "token_hash", Type: field.TypeString, Unique: true},
+		{Name: "email", Type: field.TypeString, Size: 254},
+		{Name: "new_email", Type: field.TypeString, Nullable: true, Size: 254},
+		{Name: "credential_version", Type: field.TypeInt},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "user_id", Type: field.TypeUUID},
+	}
+	// EmailTokensTable holds the schema information for the "email_tokens" table.
+	EmailTokensTable = &schema.Table{
+		Name:       "email_tokens",
+		Columns:    EmailTokensColumns,
+		PrimaryKey: []*schema.Column{EmailTokensColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "email_tokens_users_email_tokens",
+				Columns:    []*schema.Column{EmailTokensColumns[8]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "emailtoken_user_id_kind",
+				Unique:  true,
+				Columns: []*schema.Column{EmailTokensColumns[8], EmailTokensColumns[1]},
+			},
+			{
+				Name:    "emailtoken_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{EmailTokensColumns[7]},
+			},
+		},
+	}
 	// LockoutsColumns holds the columns for the "lockouts" table.
 	LockoutsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -141,6 +179,11 @@ var (
 				Name:    "outboxmail_done_at",
 				Unique:  false,
 				Columns: []*schema.Column{OutboxMailsColumns[11]},
+			},
+			{
+				Name:    "outboxmail_recipient_kind_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{OutboxMailsColumns[3], OutboxMailsColumns[2], OutboxMailsColumns[1]},
 			},
 		},
 	}
@@ -404,6 +447,7 @@ var (
 		{Name: "password_hash", Type: field.TypeString},
 		{Name: "permission_level", Type: field.TypeInt, Default: 1},
 		{Name: "credential_version", Type: field.TypeInt, Default: 0},
+		{Name: "email_verified_at", Type: field.TypeTime, Nullable: true},
 		{Name: "mfa_enabled", Type: field.TypeBool, Default: false},
 	}
 	// UsersTable holds the schema information for the "users" table.
@@ -440,6 +484,7 @@ var (
 		AddressLimitsTable,
 		AuditEventsTable,
 		BooksTable,
+		EmailTokensTable,
 		LockoutsTable,
 		NotesTable,
 		OutboxMailsTable,
@@ -458,6 +503,7 @@ var (
 )
 
 func init() {
+	EmailTokensTable.ForeignKeys[0].RefTable = UsersTable
 	NotesTable.ForeignKeys[0].RefTable = UsersTable
 	PasskeysTable.ForeignKeys[0].RefTable = UsersTable
 	RecoveryCodesTable.ForeignKeys[0].RefTable = UsersTable

@@ -15,6 +15,9 @@ type AuditEvent func(*sql.Selector)
 // Book is the predicate function for book builders.
 type Book func(*sql.Selector)
 
+// EmailToken is the predicate function for emailtoken builders.
+type EmailToken func(*sql.Selector)
+
 // Lockout is the predicate function for lockout builders.
 type Lockout func(*sql.Selector)
 

@@ -38,10 +38,14 @@ func (OutboxMail) Fields() []ent.Field {
 	}
 }
 
-// Indexes let a sender find the due mail, and the prune the old ones,
-// without reading them all.
+// Indexes let a sender find the due mail, the prune the old ones, and the
+// per-address limit the latest mails of a kind to an address, without
+// reading them all.
 func (OutboxMail) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("state", "due_at"), index.Fields("done_at")}
+	return []ent.Index{
+		index.Fields("state", "due_at"), index.Fields("done_at"),
+		index.Fields("recipient", "kind", "created_at"),
+	}
 }
 
 // Annotations keep the outbox out of GraphQL.

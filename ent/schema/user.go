@@ -31,6 +31,12 @@ func (User) Fields() []ent.Field {
 		// verified is still current, so a sign-in racing a password change
 		// cannot keep a session.
 		field.Int("credential_version").Default(0).NonNegative().Annotations(entgql.Skip(entgql.SkipAll)),
+		// email_verified_at is when the user proved that the email is
+		// theirs (a link in a mail, a password reset), or when an operator
+		// vouched for it (createUser, create-admin); null until then, and
+		// again after the email changes. Accounts older than the column are
+		// unverified. The API shows it as emailVerified.
+		field.Time("email_verified_at").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)),
 		// mfa_enabled is kept by the transactions that add and remove
 		// second factors, so that a sign-in knows without reading them.
 		field.Bool("mfa_enabled").Default(false).
@@ -38,13 +44,16 @@ func (User) Fields() []ent.Field {
 	}
 }
 
-// Edges returns the user's notes, sessions and second factors, all deleted
-// with the user and none reachable through the user's edges in GraphQL.
+// Edges returns the user's notes, sessions, email tokens and second
+// factors, all deleted with the user and none reachable through the user's
+// edges in GraphQL.
 func (User) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("notes", Note.Type).
 			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
 		edge.To("sessions", Session.Type).
+			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
+		edge.To("email_tokens", EmailToken.Type).
 			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
 		edge.To("totp", Totp.Type).Unique().
 			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),

@@ -31,12 +31,16 @@ const (
 	FieldPermissionLevel = "permission_level"
 	// FieldCredentialVersion holds the string denoting the credential_version field in the database.
 	FieldCredentialVersion = "credential_version"
+	// FieldEmailVerifiedAt holds the string denoting the email_verified_at field in the database.
+	FieldEmailVerifiedAt = "email_verified_at"
 	// FieldMfaEnabled holds the string denoting the mfa_enabled field in the database.
 	FieldMfaEnabled = "mfa_enabled"
 	// EdgeNotes holds the string denoting the notes edge name in mutations.
 	EdgeNotes = "notes"
 	// EdgeSessions holds the string denoting the sessions edge name in mutations.
 	EdgeSessions = "sessions"
+	// EdgeEmailTokens holds the string denoting the email_tokens edge name in mutations.
+	EdgeEmailTokens = "email_tokens"
 	// EdgeTotp holds the string denoting the totp edge name in mutations.
 	EdgeTotp = "totp"
 	// EdgeRecoveryCodes holds the string denoting the recovery_codes edge name in mutations.
@@ -59,6 +63,13 @@ const (
 	SessionsInverseTable = "sessions"
 	// SessionsColumn is the table column denoting the sessions relation/edge.
 	SessionsColumn = "user_id"
+	// EmailTokensTable is the table that holds the email_tokens relation/edge.
+	EmailTokensTable = "email_tokens"
+	// EmailTokensInverseTable is the table name for the EmailToken entity.
+	// It exists in this package in order to avoid circular dependency with the "emailtoken" package.
+	EmailTokensInverseTable = "email_tokens"
+	// EmailTokensColumn is the table column denoting the email_tokens relation/edge.
+	EmailTokensColumn = "user_id"
 	// TotpTable is the table that holds the totp relation/edge.
 	TotpTable = "totps"
 	// TotpInverseTable is the table name for the Totp entity.
@@ -93,6 +104,7 @@ var Columns = []string{
 	FieldPasswordHash,
 	FieldPermissionLevel,
 	FieldCredentialVersion,
+	FieldEmailVerifiedAt,
 	FieldMfaEnabled,
 }
 
@@ -181,6 +193,11 @@ func ByCredentialVersion(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCredentialVersion, opts...).ToFunc()
 }
 
+// ByEmailVerifiedAt orders the results by the email_verified_at field.
+func ByEmailVerifiedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldEmailVerifiedAt, opts...).ToFunc()
+}
+
 // ByMfaEnabled orders the results by the mfa_enabled field.
 func ByMfaEnabled(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldMfaEnabled, opts...).ToFunc()
@@ -211,6 +228,20 @@ func BySessionsCount(opts ...sql.OrderTermOption) OrderOption {
 func BySessions(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	return func(s *sql.Selector) {
 		sqlgraph.OrderByNeighborTerms(s, newSessionsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByEmailTokensCount orders the results by email_tokens count.
+func ByEmailTokensCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newEmailTokensStep(), opts...)
+	}
+}
+
+// ByEmailTokens orders the results by email_tokens terms.
+func ByEmailTokens(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newEmailTokensStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
 
@@ -260,6 +291,13 @@ func newSessionsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(SessionsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, SessionsTable, SessionsColumn),
+	)
+}
+func newEmailTokensStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(EmailTokensInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, EmailTokensTable, EmailTokensColumn),
 	)
 }
 func newTotpStep() *sqlgraph.Step {

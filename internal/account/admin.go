@@ -19,6 +19,7 @@ var ErrUserExists = apperr.New(apperr.Conflict, "a user with this email exists a
 // have signed up with it first. With promote, that user gets the ADMIN bit
 // and in.Password, which ends every session of theirs, so that nobody who
 // knew the old password keeps a way in; this is audited as user.promoted.
+// Either way the email is verified: the operator vouches for it.
 // A password is required either way. Reports whether it created the user.
 // Returns BAD_USER_INPUT for invalid fields, CONFLICT, or RATE_LIMITED.
 func (s *Service) EnsureAdmin(ctx context.Context, in CreateUserInput, promote bool) (*ent.User, bool, error) {
@@ -47,7 +48,7 @@ func (s *Service) EnsureAdmin(ctx context.Context, in CreateUserInput, promote b
 		return nil, false, err
 	}
 	level := existing.PermissionLevel | PermAdmin
-	u, err := s.saveUser(ctx, existing, userFields{PermissionLevel: &level, PasswordHash: &hash}, uuid.Nil,
+	u, err := s.saveUser(ctx, existing, userFields{PermissionLevel: &level, PasswordHash: &hash, Verified: true}, uuid.Nil, true,
 		func(tx *txn, u *ent.User) error {
 			return tx.audit(ctx, "user.promoted", u.ID, fmt.Sprintf("existing account made ADMIN by create-admin (permission level %d -> %d); password replaced, all sessions ended", existing.PermissionLevel, u.PermissionLevel))
 		})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"bitgate/ent/emailtoken"
 	"bitgate/ent/lockout"
 	"bitgate/ent/session"
 	"bitgate/ent/signinattempt"
@@ -17,10 +18,10 @@ const pruneAfter = 24 * time.Hour
 
 // Prune deletes sessions that expired or were revoked more than a day ago
 // (with their spent tokens), lockout rows idle for a day, sign-in attempts
-// lapsed for a day (left by a crashed instance), WebAuthn ceremonies begun
-// and lapsed unfinished, and audit events older than
-// Options.AuditRetention. It is safe to run on every instance at
-// once. Returns how many rows went.
+// lapsed for a day (left by a crashed instance), the tokens of mailed
+// links that expired, WebAuthn ceremonies begun and lapsed unfinished,
+// and audit events older than Options.AuditRetention. It is safe to run
+// on every instance at once. Returns how many rows went.
 func (s *Service) Prune(ctx context.Context) (int, error) {
 	before := s.now().Add(-pruneAfter)
 	sessions, err := s.client.Session.Delete().
@@ -40,11 +41,16 @@ func (s *Service) Prune(ctx context.Context) (int, error) {
 	if err != nil {
 		return sessions + lockouts, fmt.Errorf("prune sign-in attempts: %w", err)
 	}
-	challenges, err := s.client.WebauthnChallenge.Delete().Where(webauthnchallenge.ExpiresAtLT(s.now())).Exec(ctx)
+	tokens, err := s.client.EmailToken.Delete().Where(emailtoken.ExpiresAtLT(s.now())).Exec(ctx)
+	n := sessions + lockouts + attempts + tokens
 	if err != nil {
-		return sessions + lockouts + attempts, fmt.Errorf("prune WebAuthn challenges: %w", err)
+		return n, fmt.Errorf("prune expired email tokens: %w", err)
 	}
-	n := sessions + lockouts + attempts + challenges
+	challenges, err := s.client.WebauthnChallenge.Delete().Where(webauthnchallenge.ExpiresAtLT(s.now())).Exec(ctx)
+	n += challenges
+	if err != nil {
+		return n, fmt.Errorf("prune WebAuthn challenges: %w", err)
+	}
 	events, err := s.pruneAudit(ctx)
 	if err != nil {
 		return n + events, fmt.Errorf("prune audit events: %w", err)

@@ -16,7 +16,6 @@ import (
 	"bitgate/ent/user"
 	"bitgate/internal/apperr"
 	"bitgate/internal/auth"
-	"bitgate/internal/mail"
 )
 
 // maxCodeFailures is how many wrong second-factor codes one session may
@@ -255,16 +254,4 @@ func (s *Service) syncFactors(ctx context.Context, tx *txn, u uuid.UUID) (bool, 
 		}
 	}
 	return has, nil
-}
-
-// notify queues msg, a notice to the user, in tx (see Options.Mail):
-// nothing without a mailer or when mail is off.
-func (s *Service) notify(ctx context.Context, tx *txn, msg mail.Message) error {
-	if s.opts.Mail == nil {
-		return nil
-	}
-	if err := s.opts.Mail.Queue(ctx, tx.Tx, msg); err != nil && !errors.Is(err, mail.ErrDisabled) {
-		return fmt.Errorf("queue notice: %w", err)
-	}
-	return nil
 }

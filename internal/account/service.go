@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -49,6 +50,10 @@ type Options struct {
 	// AuditRetention is how long audit events are kept before Prune
 	// deletes them (90 days by default); 0 keeps them forever.
 	AuditRetention time.Duration `flag:"audit-retention" env:"AUDIT_RETENTION" default:"2160h" help:"how long audit events are kept (0: forever)"`
+	// EmailVerification is optional or required: with required, fields
+	// under @hasPermission answer FORBIDDEN (EMAIL_NOT_VERIFIED) until the
+	// caller's email is verified.
+	EmailVerification string `flag:"email-verification" env:"EMAIL_VERIFICATION" default:"optional" help:"optional, or required: fields under @hasPermission answer FORBIDDEN (EMAIL_NOT_VERIFIED) until the caller's email is verified"`
 	// RequireAdminMFA makes the ADMIN bit count only in sessions that
 	// passed a second factor: an ADMIN without one may still sign in and
 	// set one up, but whatever needs ADMIN answers MFA_REQUIRED until
@@ -63,9 +68,10 @@ type Options struct {
 	// Passkeys is the WebAuthn relying party of passkeys; nil turns them
 	// off: their operations answer FORBIDDEN.
 	Passkeys *passkey.RelyingParty
-	// Mail queues the notices of second factors added and removed, in the
-	// transaction of the change (mail.Mailer does); nil sends none.
-	Mail Mailer
+	// Mailer queues the account's mail (links and notices); nil, or a
+	// disabled one, means no mail: the operations that must send some
+	// answer FORBIDDEN (MAIL_DISABLED), and notices are skipped.
+	Mailer *mail.Mailer
 	// Limiter limits signin, signup and refresh, and the second-factor
 	// operations, per client address; nil means no limit.
 	Limiter Limiter
@@ -81,7 +87,8 @@ type Options struct {
 
 // Validate returns an error naming the first setting of o out of range:
 // RefreshTTL must be positive, MaxSessions at least 1, ReuseGrace and
-// AuditRetention not negative, and IPv6Prefix 1 to 128.
+// AuditRetention not negative, IPv6Prefix 1 to 128, and EmailVerification
+// optional or required.
 func (o *Options) Validate() error {
 	switch {
 	case o.RefreshTTL <= 0:
@@ -94,15 +101,10 @@ func (o *Options) Validate() error {
 		return errors.New("AUDIT_RETENTION must not be negative")
 	case o.IPv6Prefix < 1 || o.IPv6Prefix > 128:
 		return fmt.Errorf("RATE_LIMIT_IPV6_PREFIX must be 1 to 128, not %d", o.IPv6Prefix)
+	case o.EmailVerification != "optional" && o.EmailVerification != "required":
+		return fmt.Errorf("EMAIL_VERIFICATION must be optional or required, not %q", o.EmailVerification)
 	}
 	return nil
-}
-
-// Mailer queues a mail in the transaction tx, so that it is sent if and
-// only if tx commits: mail.Mailer. It returns mail.ErrDisabled when mail
-// is off.
-type Mailer interface {
-	Queue(ctx context.Context, tx *ent.Tx, msg mail.Message) error
 }
 
 // Limiter takes a token from a key's bucket at now, reporting whether it
@@ -117,9 +119,15 @@ type Service struct {
 	client *ent.Client
 	tokens *auth.Tokens
 	hasher *auth.Hasher
+	mail   *mail.Mailer // nil when mail is disabled
 	opts   Options
 	log    *slog.Logger
 	now    func() time.Time
+
+	// detached holds a place for each piece of work running after its
+	// request was answered (see afterAnswer); done counts them.
+	detached chan struct{}
+	done     sync.WaitGroup
 }
 
 // NewService returns a Service storing users and sessions through client,
@@ -136,7 +144,12 @@ func NewService(client *ent.Client, tokens *auth.Tokens, hasher *auth.Hasher, op
 	if opts.MaxSessions <= 0 { // a service built without its settings
 		opts.MaxSessions = settings.Default[Options]().MaxSessions
 	}
-	return &Service{client: client, tokens: tokens, hasher: hasher, opts: opts, log: log, now: now}
+	m := opts.Mailer
+	if m != nil && m.Disabled() {
+		m = nil
+	}
+	return &Service{client: client, tokens: tokens, hasher: hasher, mail: m, opts: opts, log: log, now: now,
+		detached: make(chan struct{}, maxDetached)}
 }
 
 // MaxSessions returns how many live sessions a user may have.

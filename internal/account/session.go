@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"bitgate/ent"
+	"bitgate/ent/emailtoken"
 	"bitgate/ent/session"
 	"bitgate/ent/spenttoken"
 	"bitgate/ent/user"
@@ -29,7 +30,8 @@ var (
 	errBadRefreshToken = apperr.New(apperr.Unauthenticated, "invalid, expired or revoked refresh token")
 )
 
-// Signup creates a FREE user and signs them in. Returns BAD_USER_INPUT for
+// Signup creates a FREE user and signs them in, and mails them a link that
+// verifies their email when mail is on. Returns BAD_USER_INPUT for
 // an invalid field, CONFLICT for a taken email, RATE_LIMITED when password
 // hashing is saturated.
 func (s *Service) Signup(ctx context.Context, in SignupInput) (*Payload, error) {
@@ -51,7 +53,14 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (*Payload, error) 
 		if p, err = s.startSession(ctx, tx, u, byPassword); err != nil {
 			return err
 		}
-		return tx.audit(ctx, "signup", u.ID, "session "+p.SessionID.String())
+		detail := "session " + p.SessionID.String()
+		if s.mailOn() {
+			if err := s.sendLink(ctx, tx, u, emailtoken.KindVerifyEmail, ""); err != nil {
+				return err
+			}
+			detail += "; verification link mailed"
+		}
+		return tx.audit(ctx, "signup", u.ID, detail)
 	})
 	if err != nil {
 		return nil, err
@@ -474,6 +483,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Viewer, erro
 	case v == nil:
 		return nil, errBadAccessToken
 	}
+	v.unverified = s.opts.EmailVerification == "required" && v.User.EmailVerifiedAt == nil
 	v.adminNeedsMFA = s.opts.RequireAdminMFA && IsAdmin(v.User.PermissionLevel) && v.MFAPassedAt == nil
 	return v, nil
 }
@@ -509,7 +519,7 @@ func (s *Service) liveSessionUser(ctx context.Context, uid, sid uuid.UUID) (*Vie
 	// In the order of user.Columns; a column added to the schema fails
 	// here at once (TestAuthenticateLoadsTheStoredUser).
 	err = rows.Scan(&u.ID, &u.CreatedAt, &u.UpdatedAt, &u.FirstName, &u.LastName, &u.Email,
-		&u.PasswordHash, &u.PermissionLevel, &u.CredentialVersion, &u.MfaEnabled,
+		&u.PasswordHash, &u.PermissionLevel, &u.CredentialVersion, &u.EmailVerifiedAt, &u.MfaEnabled,
 		&v.MFARequired, &passed)
 	if err != nil {
 		return nil, err

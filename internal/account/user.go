@@ -23,7 +23,8 @@ var (
 )
 
 // CreateUser creates a user with any permission level (FREE if none is
-// given). The caller must be ADMIN; the directive on the field checks it.
+// given), with a verified email: the operator vouches for it. The caller
+// must be ADMIN; the directive on the field checks it.
 // Returns BAD_USER_INPUT, CONFLICT or RATE_LIMITED.
 func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User, error) {
 	nu, err := s.validateNewUser(ctx, in)
@@ -32,7 +33,8 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User
 	}
 	var u *ent.User
 	err = s.withTx(ctx, func(tx *txn) error {
-		if u, err = nu.create(tx.Client()).Save(ctx); err != nil {
+		// An operator vouches for the email of a user they make.
+		if u, err = nu.create(tx.Client()).SetEmailVerifiedAt(s.now()).Save(ctx); err != nil {
 			return userWriteError(err)
 		}
 		return tx.audit(ctx, "user.created", u.ID, fmt.Sprintf("permission level %d", u.PermissionLevel))
@@ -91,7 +93,10 @@ func (nu newUser) create(client *ent.Client) *ent.UserCreate {
 // UpdateUser changes the given fields of user id. The viewer must be that
 // user or an ADMIN; only an ADMIN may set permissionLevel, and never their
 // own. Changing one's own email or password needs currentPassword. A new
-// password ends every other session of the user.
+// password ends every other session of the user. A new email takes effect
+// at once, unverified (RequestEmailChange is the way that keeps it
+// verified). With mail on, the old address is told of a new password or
+// email, and a new email gets a verification link.
 // Returns FORBIDDEN, NOT_FOUND, BAD_USER_INPUT, UNAUTHENTICATED (wrong
 // currentPassword), CONFLICT (email taken) or RATE_LIMITED; on any error
 // nothing changes.
@@ -136,15 +141,17 @@ func (s *Service) UpdateUser(ctx context.Context, v *Viewer, id uuid.UUID, in Up
 	if self {
 		keep = v.SessionID
 	}
-	return s.saveUser(ctx, target, c, keep, nil)
+	return s.saveUser(ctx, target, c, keep, !self, nil)
 }
 
 // saveUser writes validated changes to target in one transaction. A new
 // password hash moves the user's credential version on and ends every
-// session of the user but keep (none if uuid.Nil). The changes are audited
-// in the same transaction, with extra, if not nil, audited after them.
-// Returns CONFLICT for a taken email.
-func (s *Service) saveUser(ctx context.Context, target *ent.User, c userFields, keep uuid.UUID, extra func(tx *txn, u *ent.User) error) (*ent.User, error) {
+// session of the user but keep (none if uuid.Nil). A new email is
+// unverified, unless c.Verified. The changes are audited in the same
+// transaction, with extra, if not nil, audited after them, and told to
+// the user (see tellChanges; byAdmin: an ADMIN set the password). Returns
+// CONFLICT for a taken email.
+func (s *Service) saveUser(ctx context.Context, target *ent.User, c userFields, keep uuid.UUID, byAdmin bool, extra func(tx *txn, u *ent.User) error) (*ent.User, error) {
 	var u *ent.User
 	err := s.withTx(ctx, func(tx *txn) error {
 		var err error
@@ -153,6 +160,12 @@ func (s *Service) saveUser(ctx context.Context, target *ent.User, c userFields, 
 			SetNillableLastName(c.LastName).
 			SetNillableEmail(c.Email).
 			SetNillablePermissionLevel(c.PermissionLevel)
+		switch {
+		case c.Verified && target.EmailVerifiedAt == nil:
+			update.SetEmailVerifiedAt(s.now())
+		case !c.Verified && c.Email != nil && *c.Email != target.Email:
+			update.ClearEmailVerifiedAt()
+		}
 		if c.PasswordHash != nil {
 			// A new version refuses the sign-ins that verified the old hash
 			// but have not stored their session yet (see Signin).
@@ -172,9 +185,11 @@ func (s *Service) saveUser(ctx context.Context, target *ent.User, c userFields, 
 			return err
 		}
 		if extra != nil {
-			return extra(tx, u)
+			if err := extra(tx, u); err != nil {
+				return err
+			}
 		}
-		return nil
+		return s.tellChanges(ctx, tx, target, u, byAdmin)
 	})
 	if err != nil {
 		return nil, err
@@ -183,9 +198,11 @@ func (s *Service) saveUser(ctx context.Context, target *ent.User, c userFields, 
 }
 
 // userFields are validated new values of a user; nil means unchanged.
+// Verified marks the email verified (an operator vouched for it).
 type userFields struct {
 	FirstName, LastName, Email, PasswordHash *string
 	PermissionLevel                          *int
+	Verified                                 bool
 }
 
 // userChanges validates the given fields of an update, except the password

@@ -28,6 +28,10 @@ type Viewer struct {
 	// adminNeedsMFA says that REQUIRE_ADMIN_MFA is on and the session has
 	// not passed a second factor: the viewer's ADMIN bit grants nothing.
 	adminNeedsMFA bool
+	// unverified is set when the server requires a verified email
+	// (EMAIL_VERIFICATION=required) and the user's is not: Require
+	// refuses every permission until it is.
+	unverified bool
 }
 
 // errAdminNeedsMFA answers what needs ADMIN for an ADMIN whose session has
@@ -123,9 +127,7 @@ func RequestInfoFrom(ctx context.Context) RequestInfo {
 // now, ADMIN implying every bit: the rule of @hasPermission. It returns, in
 // this order, UNAUTHENTICATED for an anonymous request and for one whose
 // token was refused, FORBIDDEN with the reason MFA_REQUIRED for a session
-// that waits for its second factor (and for an ADMIN who has the bit only
-// through ADMIN, under REQUIRE_ADMIN_MFA, before passing one), and
-// FORBIDDEN naming the permission for a viewer without the bit.
+// that waits for its second factor, and FORBIDDEN as Require does.
 func Authorize(ctx context.Context, bit int) (*Viewer, error) {
 	v, err := ViewerFrom(ctx)
 	if err != nil {
@@ -135,11 +137,15 @@ func Authorize(ctx context.Context, bit int) (*Viewer, error) {
 }
 
 // Require returns nil if the viewer holds permission bit now, ADMIN
-// implying every bit (see IsAdmin), and FORBIDDEN naming the permission
-// if not: with the reason MFA_REQUIRED for an ADMIN who may not use ADMIN
-// yet.
+// implying every bit (see IsAdmin). It returns FORBIDDEN with the reason
+// EMAIL_NOT_VERIFIED while the server requires a verified email and the
+// viewer's is not, with the reason MFA_REQUIRED for an ADMIN who may not
+// use ADMIN yet (REQUIRE_ADMIN_MFA), and FORBIDDEN naming the permission
+// for a viewer without the bit.
 func (v *Viewer) Require(bit int) error {
 	switch {
+	case v.unverified:
+		return errEmailNotVerified
 	case v.User.PermissionLevel&bit&^PermAdmin != 0 || v.IsAdmin():
 		return nil
 	case IsAdmin(v.User.PermissionLevel):

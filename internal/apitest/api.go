@@ -26,7 +26,7 @@ import (
 
 // Selections of the API's types, each written once.
 const (
-	userFields    = `id firstName lastName email permissionLevel permissions mfaEnabled createdAt updatedAt`
+	userFields    = `id firstName lastName email emailVerified permissionLevel permissions mfaEnabled createdAt updatedAt`
 	sessionFields = `accessToken refreshToken tokenType expiresIn mfaRequired user { ` + userFields + ` }`
 	bookFields    = `id title author isbn publishedYear createdAt updatedAt`
 	noteFields    = `id title content owner { id email } createdAt updatedAt`
@@ -39,8 +39,10 @@ const (
 )
 
 // The contract's operations. Their variables: $id (an ID), $in (the
-// field's input object), $email and $password (signin), $refreshToken,
-// $all (signout's allSessions), $ids (nodes), and $first, $after, $last,
+// field's input object), $email and $password (signin, and the email and
+// password of requestPasswordReset, resetPassword and
+// requestEmailChange), $token (a mailed link's), $refreshToken, $all
+// (signout's allSessions), $ids (nodes), and $first, $after, $last,
 // $before on lists.
 const (
 	OpSignUp  = `mutation($in: SignupInput!) { signup(input: $in) { ` + sessionFields + ` } }`
@@ -77,6 +79,13 @@ const (
 	OpNodes = `query($ids: [ID!]!) { nodes(ids: $ids) { ` + nodeFields + ` } }`
 
 	OpAuditEvents = `query` + pageArgs + ` { auditEvents` + pageParams + ` { ` + pageInfo + ` edges { cursor node { ` + auditFields + ` } } } }`
+
+	OpRequestEmailVerification = `mutation { requestEmailVerification }`
+	OpVerifyEmail              = `mutation($token: String!) { verifyEmail(token: $token) { ` + userFields + ` } }`
+	OpRequestPasswordReset     = `mutation($email: String!) { requestPasswordReset(email: $email) }`
+	OpResetPassword            = `mutation($token: String!, $password: String!) { resetPassword(token: $token, newPassword: $password) { ` + sessionFields + ` } }`
+	OpRequestEmailChange       = `mutation($email: String!, $password: String!) { requestEmailChange(newEmail: $email, currentPassword: $password) }`
+	OpConfirmEmailChange       = `mutation($token: String!) { confirmEmailChange(token: $token) { ` + userFields + ` } }`
 )
 
 // Permission bits of the contract.
@@ -101,6 +110,7 @@ type User struct {
 	FirstName       string    `json:"firstName"`
 	LastName        string    `json:"lastName"`
 	Email           string    `json:"email"`
+	EmailVerified   bool      `json:"emailVerified"`
 	PermissionLevel int       `json:"permissionLevel"`
 	Permissions     []string  `json:"permissions"`
 	MFAEnabled      bool      `json:"mfaEnabled"`

@@ -49,6 +49,8 @@ import (
 	"bitgate/internal/auth/authtest"
 	"bitgate/internal/database"
 	"bitgate/internal/keys"
+	"bitgate/internal/mail"
+	"bitgate/internal/mail/mailtest"
 	"bitgate/internal/metrics"
 )
 
@@ -110,7 +112,23 @@ type Options struct {
 	Log *Log
 	// Metrics, if set, receives the server's metrics.
 	Metrics *metrics.Metrics
+	// Mail starts a real SMTP server for the test (Client.Mail), points
+	// SMTP_URL at it, with PUBLIC_URL at PublicURL, and runs the mail
+	// sender, so that a test reads the server's mail with c.Mail.Next(t).
+	// Without it, mail is queued in the outbox and never sent (in
+	// production, mail is disabled).
+	Mail bool
+	// MailSenderOff, with Mail, runs no mail sender: mail is queued and
+	// stays in the outbox, as in a process killed before its sender ran.
+	MailSenderOff bool
+
+	// mailServer is the SMTP server of Mail, shared by NewInstance.
+	mailServer *mailtest.Server
 }
+
+// PublicURL is PUBLIC_URL on test servers with Options.Mail: the base of
+// the links in their mail.
+const PublicURL = "https://app.example.test"
 
 // config returns the server's configuration for o, whose DatabaseURL,
 // Secret and Clock are set: app.Defaults, then the test defaults, then
@@ -140,6 +158,12 @@ func (o Options) config(log *slog.Logger, sql *sqlLog) app.Config {
 	l.MaxAuthFields, l.MaxFields = cmp.Or(o.Limits.MaxAuthFields, l.MaxAuthFields), cmp.Or(o.Limits.MaxFields, l.MaxFields)
 	c.HTTP.CORSOrigins, c.HTTP.TrustedProxies = o.CORSOrigins, o.TrustedProxies
 	c.Documents = app.Documents{Files: o.PersistedDocuments, Only: o.PersistedDocumentsOnly}
+	switch {
+	case o.mailServer != nil:
+		c.Mail.SMTPURL, c.Mail.From, c.Mail.PublicURL = o.mailServer.URL(), "Bitgate Test <no-reply@example.test>", PublicURL
+	case o.Production:
+		c.Mail.Disabled = true
+	}
 	if o.Config != nil {
 		o.Config(&c)
 	}
@@ -164,6 +188,11 @@ type Client struct {
 	// Handler is the server's whole HTTP handler, for benchmarks that call
 	// it in-process, without a client or a connection.
 	Handler http.Handler
+	// Mail is the SMTP server that receives the server's mail, with
+	// Options.Mail; Mailer is the server's mail path, whose sender a test
+	// that moved the clock past a retry wakes (Mailer.Poke).
+	Mail   *mailtest.Server
+	Mailer *mail.Mailer
 
 	http *http.Client
 	opts Options
@@ -194,25 +223,41 @@ func New(t testing.TB, opts ...Options) *Client {
 	if o.Secret == nil {
 		o.Secret = secret
 	}
-	a, err := app.New(context.Background(), o.config(slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), sql))
+	if o.Mail && o.mailServer == nil {
+		o.mailServer = mailtest.Start(t, mailtest.Plain)
+	}
+	cfg := o.config(slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), sql)
+	cfg.MailDir = t.TempDir()
+	a, err := app.New(context.Background(), cfg)
 	require.NoError(t, err, "build the server")
 	ts := httptest.NewServer(a.Handler)
+	sender, stopSender := context.WithCancel(context.Background())
+	var sending sync.WaitGroup
+	if o.Mail && !o.MailSenderOff {
+		sending.Go(func() { a.Mailer.Run(sender) })
+	}
 	t.Cleanup(func() {
 		ts.Close()
+		stopSender()
+		sending.Wait()
 		_ = a.Close() // a test may have closed the database already
 	})
 	return &Client{
 		URL: ts.URL, DB: a.Client, Accounts: a.Accounts, Keys: a.Keys, DatabaseURL: o.DatabaseURL, Clock: o.Clock,
-		Handler: a.Handler, http: ts.Client(), opts: o, sql: sql,
+		Handler: a.Handler, Mail: o.mailServer, Mailer: a.Mailer, http: ts.Client(), opts: o, sql: sql,
 	}
 }
 
-// NewInstance starts another server with c's options, database and clock:
-// a second instance behind a load balancer, or the same one after a
-// restart.
-func (c *Client) NewInstance(t testing.TB) *Client {
+// NewInstance starts another server with c's options, database, clock
+// and SMTP server, changed by change if given: a second instance behind a
+// load balancer, or the same one after a restart.
+func (c *Client) NewInstance(t testing.TB, change ...func(o *Options)) *Client {
 	t.Helper()
-	return New(t, c.opts)
+	o := c.opts
+	for _, f := range change {
+		f(&o)
+	}
+	return New(t, o)
 }
 
 // Serve serves any handler for the test, for a test of one layer on its

@@ -71,8 +71,9 @@ func (c *Client) Do(t testing.TB, token, query string, vars Vars) *Response {
 }
 
 // DoWithHeader posts a GraphQL operation as JSON with the headers h (an
-// Authorization header of any form, X-Forwarded-For, X-Request-ID, …; the
-// JSON content type unless h sets one) and checks the answer like Do.
+// Authorization header of any form, X-Forwarded-For, X-Request-ID, Host,
+// …; the JSON content type unless h sets one) and checks the answer like
+// Do.
 func (c *Client) DoWithHeader(t testing.TB, h http.Header, query string, vars Vars) *Response {
 	t.Helper()
 	withJSON := Header()
@@ -216,6 +217,9 @@ func (c *Client) send(ctx context.Context, method, path string, h http.Header, b
 	for k, v := range h {
 		req.Header[k] = v
 	}
+	if host := h.Get("Host"); host != "" { // Go sends req.Host, not the header
+		req.Host = host
+	}
 	start := time.Now()
 	res, err := c.http.Do(req)
 	if err != nil {
@@ -243,6 +247,13 @@ var Codes = map[string]bool{
 	"PERSISTED_QUERY_NOT_FOUND": true, "PERSISTED_QUERY_NOT_IN_LIST": true,
 }
 
+// Reasons are the contract's values of extensions.reason, and the code
+// each goes with.
+var Reasons = map[string]string{
+	"TOKEN_EXPIRED": "UNAUTHENTICATED", "EMAIL_NOT_VERIFIED": "FORBIDDEN", "MAIL_DISABLED": "FORBIDDEN",
+	"MFA_REQUIRED": "FORBIDDEN",
+}
+
 // leaks are what no answer may hold: password hashes, their column's
 // names, stack traces.
 var leaks = []string{"$argon2id$", "$2a$", "$2b$", "$2y$", "password_hash", "passwordHash", "goroutine ", ".go:"}
@@ -252,8 +263,7 @@ var leaks = []string{"$argon2id$", "$2a$", "$2b$", "$2y$", "password_hash", "pas
 // SERVICE_UNAVAILABLE, see RequireUnavailable), nothing of leaks, every
 // error with a contract code, BAD_USER_INPUT with a field, RATE_LIMITED
 // and SERVICE_UNAVAILABLE with a whole number of seconds in retryAfter, a
-// reason only on UNAUTHENTICATED (TOKEN_EXPIRED) and FORBIDDEN
-// (MFA_REQUIRED), a requiredPermission
+// reason only of Reasons and with its code, and a requiredPermission
 // only on FORBIDDEN (a Permission), an internal error without detail, no
 // data for a request refused before it ran (an error without a path), and
 // no data under a root field that failed.
@@ -284,8 +294,7 @@ func check(t testing.TB, path string, r *Response) {
 			require.Equal(t, "internal server error", e.Message)
 		}
 		if reason, ok := e.Extensions["reason"]; ok {
-			require.True(t, code == "UNAUTHENTICATED" && reason == "TOKEN_EXPIRED" || code == "FORBIDDEN" && reason == "MFA_REQUIRED",
-				"unknown reason: %+v", e)
+			require.True(t, Reasons[reason.(string)] == code, "unknown reason: %+v", e)
 		}
 		if perm, ok := e.Extensions["requiredPermission"]; ok {
 			require.True(t, code == "FORBIDDEN" && Permissions[perm.(string)] != 0, "unknown requiredPermission: %+v", e)

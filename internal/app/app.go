@@ -26,6 +26,7 @@ import (
 	"bitgate/internal/database"
 	"bitgate/internal/httpapi"
 	"bitgate/internal/keys"
+	"bitgate/internal/mail"
 	"bitgate/internal/metrics"
 	"bitgate/internal/passkey"
 	"bitgate/internal/persisted"
@@ -35,13 +36,13 @@ import (
 
 // Config is what New builds: the configuration tree. Its sections are the
 // packages' own configurations where a package takes one (database,
-// account, graph, httpapi), and the app's where the settings go to a
+// account, mail, graph, httpapi), and the app's where the settings go to a
 // constructor as arguments (Tokens, Hashing, RateLimit, Documents). Each
 // tagged field is a setting, with its flag, environment variable, default
 // and help (see internal/settings); Defaults returns the tree with every
 // default. The untagged fields are filled in by the caller (Logger,
-// Metrics, Now, the signing keys' material) or by New (the handlers and
-// services the sections name).
+// Metrics, Now, MailDir, the signing keys' material) or by New (the
+// handlers and services the sections name).
 type Config struct {
 	// Env is development or production; production turns off the
 	// playground, introspection and validation's suggestions.
@@ -52,6 +53,7 @@ type Config struct {
 	Tokens      Tokens
 	Signing     Signing
 	Accounts    account.Options
+	Mail        mail.Config
 	Hashing     Hashing
 	RateLimit   RateLimit
 	GraphQL     graph.Limits
@@ -69,9 +71,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics, if set, receives the server's metrics (see metrics.New).
 	Metrics *metrics.Metrics
-	// Now is the clock of tokens, sessions, lockouts and rate limits; nil
-	// means time.Now.
+	// Now is the clock of tokens, sessions, lockouts, rate limits and
+	// mail; nil means time.Now.
 	Now func() time.Time
+	// MailDir is where mail goes as files without SMTP_URL (in
+	// development): the data directory's mail/.
+	MailDir string
 }
 
 // Defaults returns the configuration with every setting at its default.
@@ -80,10 +85,15 @@ func Defaults() Config { return settings.Default[Config]() }
 // Production reports whether Env is production.
 func (c *Config) Production() bool { return c.Env == "production" }
 
-// Validate returns an error if Env is neither development nor production.
+// Validate returns an error if Env is neither development nor production,
+// or if EMAIL_VERIFICATION is required while mail is disabled (nobody
+// could verify an email).
 func (c *Config) Validate() error {
-	if c.Env != "development" && c.Env != "production" {
+	switch {
+	case c.Env != "development" && c.Env != "production":
 		return fmt.Errorf("APP_ENV must be development or production, not %q", c.Env)
+	case c.Accounts.EmailVerification == "required" && c.Mail.Disabled:
+		return errors.New("EMAIL_VERIFICATION=required needs mail to send the links: unset MAIL_DISABLED, or set EMAIL_VERIFICATION=optional")
 	}
 	return nil
 }
@@ -177,6 +187,9 @@ type App struct {
 	Client *ent.Client
 	// Accounts is the account service, for commands and background work.
 	Accounts *account.Service
+	// Mailer sends the account's mail; the server runs its sender (Run)
+	// and prunes its outbox.
+	Mailer *mail.Mailer
 	// Keys are the EdDSA signing keys; nil with HS256.
 	Keys *keys.Store
 	// Handler serves the whole HTTP API.
@@ -244,8 +257,13 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if db.Dialect == dialect.Postgres {
 		limiter = ratelimit.NewShared(db.SQL, rl.Rate, rl.Burst)
 	}
+	mailer, err := newMailer(db, cfg, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	opts := cfg.Accounts
-	opts.Limiter, opts.Logger, opts.Events, opts.Now = limiter, log, events, cfg.Now
+	opts.Limiter, opts.Logger, opts.Events, opts.Now, opts.Mailer = limiter, log, events, cfg.Now, mailer
 	if opts.TOTPSecrets, opts.Passkeys, err = secondFactors(ctx, client, cfg, log); err != nil {
 		db.Close()
 		return nil, err
@@ -258,7 +276,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Documents: docs, DocumentsOnly: cfg.Documents.Only,
 		Queries: persisted.NewQueries(client, persisted.QueriesOptions{Now: cfg.Now}),
 	})
-	a := &App{Client: client, Accounts: accounts, Keys: store, Metrics: cfg.Metrics, db: db, hasher: hasher, log: log}
+	a := &App{Client: client, Accounts: accounts, Mailer: mailer, Keys: store, Metrics: cfg.Metrics, db: db, hasher: hasher, log: log}
 	hc := cfg.HTTP
 	hc.GraphQL, hc.Accounts, hc.Ready, hc.Logger, hc.Production, hc.JWKS = gql, accounts, a.ready, log, cfg.Production(), keys.Handler(store)
 	h := httpapi.New(hc)
@@ -300,6 +318,19 @@ func secondFactors(ctx context.Context, client *ent.Client, cfg Config, log *slo
 		return sealer, nil, nil
 	}
 	return sealer, rp, err
+}
+
+// newMailer returns the Mailer of cfg.Mail on db (see mail.New).
+func newMailer(db *database.DB, cfg Config, log *slog.Logger) (*mail.Mailer, error) {
+	opts := mail.Options{Production: cfg.Production(), Dir: cfg.MailDir, Logger: log, Now: cfg.Now}
+	if cfg.Metrics != nil {
+		opts.Metrics = cfg.Metrics
+	}
+	m, err := mail.New(db, cfg.Mail, opts)
+	if err != nil {
+		return nil, fmt.Errorf("mail: %w", err)
+	}
+	return m, nil
 }
 
 // signingKeys returns the key set of cfg.Signing, and for EdDSA the store
@@ -362,9 +393,12 @@ func (a *App) closeWhenDraining(next http.Handler) http.Handler {
 	})
 }
 
-// Close stops the hashing pool and closes the database. The server must
-// not be serving: no handler may run.
+// Close waits for the account work that requests left to run after their
+// answer (see account.Service.Wait), stops the hashing pool and closes the
+// database. The server must not be serving: no handler may run; nor may
+// the mail sender (Mailer.Run).
 func (a *App) Close() error {
+	a.Accounts.Wait()
 	a.hasher.Close()
 	if err := a.db.Close(); err != nil {
 		return fmt.Errorf("close database: %w", err)

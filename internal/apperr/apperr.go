@@ -24,14 +24,24 @@ const (
 	Internal           Code = "INTERNAL_SERVER_ERROR"
 )
 
-// ReasonTokenExpired is the reason of an UNAUTHENTICATED error for an
-// access token that is only too old: the client should refresh.
-const ReasonTokenExpired = "TOKEN_EXPIRED"
-
-// ReasonMFARequired is the reason of a FORBIDDEN error for a session that
-// must pass a second factor first (verifySecondFactor), or, under
-// REQUIRE_ADMIN_MFA, an ADMIN's session that has not passed one.
-const ReasonMFARequired = "MFA_REQUIRED"
+// Reasons tell a client what to do about an error (extensions.reason).
+const (
+	// ReasonTokenExpired is the reason of an UNAUTHENTICATED error for an
+	// access token that is only too old: the client should refresh.
+	ReasonTokenExpired = "TOKEN_EXPIRED"
+	// ReasonEmailNotVerified is the reason of a FORBIDDEN error for a
+	// caller whose email is not verified while EMAIL_VERIFICATION is
+	// required: the client should have them verify it.
+	ReasonEmailNotVerified = "EMAIL_NOT_VERIFIED"
+	// ReasonMailDisabled is the reason of a FORBIDDEN error for an
+	// operation that sends mail on a server whose mail is turned off
+	// (MAIL_DISABLED): no retry helps.
+	ReasonMailDisabled = "MAIL_DISABLED"
+	// ReasonMFARequired is the reason of a FORBIDDEN error for a session
+	// that must pass a second factor first (verifySecondFactor), or, under
+	// REQUIRE_ADMIN_MFA, an ADMIN's session that has not passed one.
+	ReasonMFARequired = "MFA_REQUIRED"
+)
 
 // Error is an error a client may see: a code, a message safe to show, and
 // for BAD_USER_INPUT the input field, for RATE_LIMITED and
@@ -43,9 +53,8 @@ type Error struct {
 	Message    string
 	Field      string // BAD_USER_INPUT only
 	RetryAfter int    // RATE_LIMITED and SERVICE_UNAVAILABLE only, in seconds
-	// Reason tells a client what to do about an UNAUTHENTICATED error
-	// (ReasonTokenExpired) or a FORBIDDEN one (ReasonMFARequired); empty
-	// for most.
+	// Reason tells a client what to do about an UNAUTHENTICATED or a
+	// FORBIDDEN error (see the Reason… constants); empty for most.
 	Reason string
 	// Permission is the permission a FORBIDDEN caller lacks (FREE, PAID,
 	// ADMIN), when one would do.

@@ -122,6 +122,21 @@ func (t *timeoutTx) Query(ctx context.Context, query string, args, v any) error 
 	return t.ended(queryWithin(ctx, t.d, t.Tx, query, args, v))
 }
 
+// ExecContext runs a statement written by hand (ent's Tx.ExecContext) in
+// the transaction within the bound, as Exec does.
+func (t *timeoutTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ex, ok := t.Tx.(interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("%T runs no statement written by hand", t.Tx)
+	}
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	res, err := ex.ExecContext(ctx, query, args...)
+	return res, t.ended(err)
+}
+
 // Commit commits and releases the transaction's deadline and turn.
 func (t *timeoutTx) Commit() error {
 	defer t.end()

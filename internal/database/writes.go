@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 
@@ -136,6 +137,20 @@ func (t watchedTx) Exec(ctx context.Context, query string, args, v any) error {
 	err := t.Tx.Exec(ctx, query, args, v)
 	t.w.failed(err)
 	return err
+}
+
+// ExecContext runs a statement written by hand (ent's Tx.ExecContext) in
+// the transaction, like Exec.
+func (t watchedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ex, ok := t.Tx.(interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("%T runs no statement written by hand", t.Tx)
+	}
+	res, err := ex.ExecContext(ctx, query, args...)
+	t.w.failed(err)
+	return res, err
 }
 
 // Query runs a query in the transaction like watchedDriver.Query.

@@ -50,6 +50,11 @@ type Config struct {
 	// Timeout bounds connecting to the SMTP server (TCP, TLS, EHLO,
 	// STARTTLS, AUTH), and then the sending of each mail.
 	Timeout time.Duration `flag:"smtp-timeout" env:"SMTP_TIMEOUT" default:"30s" help:"how long connecting to the SMTP server, and then sending each mail, may take"`
+	// Interval and PerHour limit the mail a request may cause to one
+	// address (see Allow): at most one of a kind every Interval, and
+	// PerHour of a kind an hour.
+	Interval time.Duration `flag:"mail-interval" env:"MAIL_INTERVAL" default:"1m" help:"least time between two mails of one kind (verification, reset, email change) to one address"`
+	PerHour  int           `flag:"mail-per-hour" env:"MAIL_PER_HOUR" default:"5" help:"mails of one kind (verification, reset, email change) one address may get in an hour"`
 }
 
 // DevPublicURL is the base of links in development when PUBLIC_URL is not
@@ -57,7 +62,10 @@ type Config struct {
 const DevPublicURL = "http://localhost:8080"
 
 // defaults are the defaults the tags declare, for a zero field.
-var defaults = Config{ProductName: "bitgate", GiveUpAfter: 24 * time.Hour, PollInterval: 10 * time.Second, Timeout: 30 * time.Second}
+var defaults = Config{
+	ProductName: "bitgate", GiveUpAfter: 24 * time.Hour, PollInterval: 10 * time.Second, Timeout: 30 * time.Second,
+	Interval: time.Minute, PerHour: 5,
+}
 
 // withDefaults returns c with its zero fields at their defaults.
 func (c Config) withDefaults() Config {
@@ -66,10 +74,14 @@ func (c Config) withDefaults() Config {
 	}
 	for _, d := range []struct{ v, def *time.Duration }{
 		{&c.GiveUpAfter, &defaults.GiveUpAfter}, {&c.PollInterval, &defaults.PollInterval}, {&c.Timeout, &defaults.Timeout},
+		{&c.Interval, &defaults.Interval},
 	} {
 		if *d.v == 0 {
 			*d.v = *d.def
 		}
+	}
+	if c.PerHour == 0 {
+		c.PerHour = defaults.PerHour
 	}
 	return c
 }
@@ -105,10 +117,13 @@ func (c *Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"MAIL_GIVE_UP_AFTER", c.GiveUpAfter}, {"MAIL_POLL_INTERVAL", c.PollInterval}, {"SMTP_TIMEOUT", c.Timeout}} {
+	}{{"MAIL_GIVE_UP_AFTER", c.GiveUpAfter}, {"MAIL_POLL_INTERVAL", c.PollInterval}, {"SMTP_TIMEOUT", c.Timeout}, {"MAIL_INTERVAL", c.Interval}} {
 		if d.v < 0 {
 			return fmt.Errorf("%s must not be negative", d.name)
 		}
+	}
+	if c.PerHour < 0 {
+		return errors.New("MAIL_PER_HOUR must not be negative")
 	}
 	return nil
 }

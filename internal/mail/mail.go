@@ -92,6 +92,7 @@ type Options struct {
 // Mailer queues mail and sends it. It is safe for concurrent use.
 type Mailer struct {
 	client    *ent.Client
+	dialect   string
 	claimSQL  string
 	cfg       Config
 	log       *slog.Logger
@@ -124,7 +125,7 @@ func New(db *database.DB, cfg Config, opts Options) (*Mailer, error) {
 	if m.now == nil {
 		m.now = time.Now
 	}
-	m.claimSQL = claimSQL(db.Dialect)
+	m.dialect, m.claimSQL = db.Dialect, claimSQL(db.Dialect)
 	if opts.Production && !cfg.Disabled {
 		switch {
 		case cfg.SMTPURL == "":

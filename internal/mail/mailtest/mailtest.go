@@ -87,6 +87,8 @@ type Server struct {
 
 	mu       sync.Mutex
 	srv      *smtp.Server
+	ln       net.Listener // srv's
+	down     net.Listener // while stopped: holds the port, closing what comes
 	refuseAt Stage
 	refuse   int
 	received []*Message
@@ -102,7 +104,7 @@ func Start(t testing.TB, mode Mode) *Server {
 	require.NoError(t, err)
 	s.addr = ln.Addr().String()
 	s.serve(ln)
-	t.Cleanup(s.Stop)
+	t.Cleanup(s.release)
 	return s
 }
 
@@ -167,23 +169,60 @@ func (s *Server) Refuse(stage Stage, code int) {
 	s.refuseAt, s.refuse = stage, code
 }
 
-// Stop stops the server and drops its connections: the server is down.
+// Stop stops the server and drops its connections: the server is down,
+// and closes every connection as it comes, before a word is said. It keeps
+// its port meanwhile, so that no other server (a test's running beside)
+// takes it and receives the mail meant for this one.
 func (s *Server) Stop() {
 	s.mu.Lock()
-	srv := s.srv
-	s.srv = nil
-	s.mu.Unlock()
-	if srv != nil {
-		_ = srv.Close()
+	defer s.mu.Unlock()
+	if s.srv == nil {
+		return
 	}
+	// Closing the listener ourselves stops a server whose Serve has not
+	// started yet, which srv.Close would miss.
+	_ = s.ln.Close()
+	_ = s.srv.Close()
+	s.srv, s.ln = nil, nil
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return // the port is gone: connections are refused
+	}
+	s.down = ln
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
 }
 
 // Restart starts the stopped server again on its port.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
+	s.mu.Lock()
+	if s.down != nil {
+		_ = s.down.Close()
+		s.down = nil
+	}
+	s.mu.Unlock()
 	ln, err := net.Listen("tcp", s.addr)
 	require.NoError(t, err, "listen on %s again", s.addr)
 	s.serve(ln)
+}
+
+// release stops the server for good, and lets its port go.
+func (s *Server) release() {
+	s.Stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down != nil {
+		_ = s.down.Close()
+		s.down = nil
+	}
 }
 
 // serve serves on ln.
@@ -201,7 +240,7 @@ func (s *Server) serve(ln net.Listener) {
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{s.cert}})
 	}
 	s.mu.Lock()
-	s.srv = srv
+	s.srv, s.ln = srv, ln
 	s.mu.Unlock()
 	go func() { _ = srv.Serve(ln) }()
 }

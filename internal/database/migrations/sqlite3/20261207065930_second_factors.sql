@@ -17,9 +17,9 @@ CREATE INDEX `session_expires_at` ON `sessions` (`expires_at`);
 -- Create index "session_revoked_at" to table: "sessions"
 CREATE INDEX `session_revoked_at` ON `sessions` (`revoked_at`);
 -- Create "new_users" table
-CREATE TABLE `new_users` (`id` uuid NOT NULL, `created_at` datetime NOT NULL, `updated_at` datetime NOT NULL, `first_name` text NOT NULL, `last_name` text NOT NULL, `email` text NOT NULL, `password_hash` text NOT NULL, `permission_level` integer NOT NULL DEFAULT (1), `credential_version` integer NOT NULL DEFAULT (0), `mfa_enabled` bool NOT NULL DEFAULT (false), PRIMARY KEY (`id`));
+CREATE TABLE `new_users` (`id` uuid NOT NULL, `created_at` datetime NOT NULL, `updated_at` datetime NOT NULL, `first_name` text NOT NULL, `last_name` text NOT NULL, `email` text NOT NULL, `password_hash` text NOT NULL, `permission_level` integer NOT NULL DEFAULT (1), `credential_version` integer NOT NULL DEFAULT (0), `email_verified_at` datetime NULL, `mfa_enabled` bool NOT NULL DEFAULT (false), PRIMARY KEY (`id`));
 -- Copy rows from old table "users" to new temporary table "new_users"
-INSERT INTO `new_users` (`id`, `created_at`, `updated_at`, `first_name`, `last_name`, `email`, `password_hash`, `permission_level`, `credential_version`) SELECT `id`, `created_at`, `updated_at`, `first_name`, `last_name`, `email`, `password_hash`, `permission_level`, `credential_version` FROM `users`;
+INSERT INTO `new_users` (`id`, `created_at`, `updated_at`, `first_name`, `last_name`, `email`, `password_hash`, `permission_level`, `credential_version`, `email_verified_at`) SELECT `id`, `created_at`, `updated_at`, `first_name`, `last_name`, `email`, `password_hash`, `permission_level`, `credential_version`, `email_verified_at` FROM `users`;
 -- Drop "users" table after copying rows
 DROP TABLE `users`;
 -- Rename temporary table "new_users" to "users"

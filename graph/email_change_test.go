@@ -1,0 +1,128 @@
+package graph_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"bitgate/internal/apitest"
+	"bitgate/internal/mail/mailtest"
+)
+
+// TestEmailChange: a request mails a link to the new address and a
+// notice to the old one, and changes nothing; the link changes the email,
+// verified, and the old address gets a notice that it changed.
+func TestEmailChange(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t, apitest.Options{Mail: true})
+	u, _ := c.SignUpMailed(t)
+	newEmail := apitest.Email()
+
+	require.True(t, apitest.Data[bool](t, c.RequestEmailChange(t, u, "  "+strings.ToUpper(newEmail), apitest.Password), "requestEmailChange"))
+	mails := c.NextMails(t, 2)
+	token := apitest.LinkToken(t, mails[newEmail], apitest.ConfirmEmailChangePath)
+	require.Contains(t, mails[newEmail].Text(t), u.Email, "the confirmation does not name the old address")
+	require.Contains(t, mails[u.Email].Text(t), newEmail, "the notice to the old address does not name the new one")
+	require.NotContains(t, mails[u.Email].Text(t), token, "the old address got the token")
+	require.Equal(t, u.Email, c.Me(t, u.Token).Email, "the email changed before the link was used")
+
+	changed := apitest.Data[apitest.User](t, c.Do(t, "", apitest.OpConfirmEmailChange, apitest.Vars{"token": token}), "confirmEmailChange")
+	require.Equal(t, newEmail, changed.Email)
+	require.True(t, changed.EmailVerified, "the link reached the new address")
+	notice := c.NextMail(t, u.Email, "email-changed")
+	require.Contains(t, notice.Text(t), newEmail)
+	c.SignIn(t, newEmail, apitest.Password)
+	apitest.RequireCode(t, c.Do(t, "", apitest.OpSignIn, apitest.Credentials(u.Email, apitest.Password)), "UNAUTHENTICATED")
+	c.RequireTokenRefused(t, apitest.OpConfirmEmailChange, token)
+}
+
+// TestEmailChangeRefusals: the request needs the current password and an
+// address of no other account; the link fails once another account took
+// the address (CONFLICT, the token still good), and after a new password.
+func TestEmailChangeRefusals(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t, apitest.Options{Mail: true})
+	u, _ := c.SignUpMailed(t)
+	other, _ := c.SignUpMailed(t)
+
+	apitest.RequireCode(t, c.RequestEmailChange(t, u, apitest.Email(), apitest.WrongPassword), "UNAUTHENTICATED")
+	apitest.RequireCode(t, c.RequestEmailChange(t, u, apitest.Email(), ""), "BAD_USER_INPUT", "currentPassword")
+	apitest.RequireCode(t, c.RequestEmailChange(t, u, "not an email", apitest.Password), "BAD_USER_INPUT", "newEmail")
+	apitest.RequireCode(t, c.RequestEmailChange(t, u, u.Email, apitest.Password), "BAD_USER_INPUT", "newEmail")
+	apitest.RequireCode(t, c.RequestEmailChange(t, u, strings.ToUpper(other.Email), apitest.Password), "CONFLICT")
+	apitest.RequireCode(t, c.Do(t, "", apitest.OpRequestEmailChange, apitest.Vars{"email": apitest.Email(), "password": apitest.Password}), "UNAUTHENTICATED")
+
+	// Taken meanwhile.
+	newEmail := apitest.Email()
+	require.True(t, apitest.Data[bool](t, c.RequestEmailChange(t, u, newEmail, apitest.Password), "requestEmailChange"))
+	token := apitest.LinkToken(t, c.NextMails(t, 2)[newEmail], apitest.ConfirmEmailChangePath)
+	taker := c.SignUpAs(t, newEmail)
+	c.NextMail(t, newEmail, "verify-email")
+	apitest.RequireCode(t, c.Do(t, "", apitest.OpConfirmEmailChange, apitest.Vars{"token": token}), "CONFLICT")
+	admin := c.NewUser(t, apitest.Admin)
+	require.True(t, apitest.Data[bool](t, c.Do(t, admin.Token, apitest.OpDeleteUser, apitest.Vars{"id": taker.ID}), "deleteUser"))
+	apitest.Data[apitest.User](t, c.Do(t, "", apitest.OpConfirmEmailChange, apitest.Vars{"token": token}), "confirmEmailChange")
+	c.NextMail(t, u.Email, "email-changed")
+
+	// A new password ends the link.
+	c.Clock.Advance(2 * time.Minute)
+	require.True(t, apitest.Data[bool](t, c.RequestEmailChange(t, other, apitest.Email(), apitest.Password), "requestEmailChange"))
+	var link string
+	for to, m := range c.NextMails(t, 2) {
+		if to != other.Email {
+			link = apitest.LinkToken(t, m, apitest.ConfirmEmailChangePath)
+		}
+	}
+	apitest.Data[apitest.User](t, c.Do(t, other.Token, apitest.OpUpdateUser, apitest.Vars{"id": other.ID,
+		"in": apitest.Vars{"password": apitest.NewPassword, "currentPassword": apitest.Password}}), "updateUser")
+	c.RequireTokenRefused(t, apitest.OpConfirmEmailChange, link)
+}
+
+// TestUpdateUserChangesEmailUnverified: updateUser still sets an email at
+// once (for oneself with the password, for anyone as an ADMIN), but
+// unverified: the old address gets a notice and the new one a
+// verification link.
+func TestUpdateUserChangesEmailUnverified(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t, apitest.Options{Mail: true})
+	u, token := c.SignUpMailed(t)
+	c.VerifyEmail(t, token)
+	admin := c.NewUser(t, apitest.Admin)
+
+	for _, by := range []apitest.AuthPayload{u, admin} {
+		before := c.Me(t, u.Token).Email
+		newEmail := apitest.Email()
+		in := apitest.Vars{"email": newEmail}
+		if by.ID == u.ID {
+			in["currentPassword"] = apitest.Password
+		}
+		changed := apitest.Data[apitest.User](t, c.Do(t, by.Token, apitest.OpUpdateUser, apitest.Vars{"id": u.ID, "in": in}), "updateUser")
+		require.Equal(t, newEmail, changed.Email)
+		require.False(t, changed.EmailVerified, "an email set by updateUser is verified")
+		mails := c.NextMails(t, 2)
+		require.Contains(t, mails[before].Text(t), newEmail, "the notice to the old address")
+		c.VerifyEmail(t, apitest.LinkToken(t, mails[newEmail], apitest.VerifyEmailPath))
+	}
+}
+
+// TestAdminSetPasswordNotice: a password an ADMIN sets is told to the
+// user as an administrator's; the user's own change as theirs.
+func TestAdminSetPasswordNotice(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t, apitest.Options{Mail: true})
+	u, _ := c.SignUpMailed(t)
+	admin := c.NewUser(t, apitest.Admin)
+	apitest.Data[apitest.User](t, c.Do(t, admin.Token, apitest.OpUpdateUser, apitest.Vars{"id": u.ID,
+		"in": apitest.Vars{"password": apitest.NewPassword}}), "updateUser")
+	require.Contains(t, c.NextMail(t, u.Email, "password-changed").Text(t), "an administrator set a new password")
+
+	self := c.SignIn(t, u.Email, apitest.NewPassword)
+	apitest.Data[apitest.User](t, c.Do(t, self.Token, apitest.OpUpdateUser, apitest.Vars{"id": u.ID,
+		"in": apitest.Vars{"password": "yet another passphrase", "currentPassword": apitest.NewPassword}}), "updateUser")
+	require.NotContains(t, c.NextMail(t, u.Email, "password-changed").Text(t), "an administrator set")
+	require.False(t, slices.ContainsFunc(c.Mail.Received(), func(m *mailtest.Message) bool { return m.To[0] == admin.Email }),
+		"the ADMIN got mail")
+}
