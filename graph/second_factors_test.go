@@ -1,7 +1,9 @@
 package graph_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/base32"
 	"net/url"
 	"strings"
 	"testing"
@@ -54,6 +56,11 @@ func TestTOTP(t *testing.T) {
 	}
 	require.Equal(t, 1, c.Audited(t, "mfa.totp_enabled"))
 	require.True(t, c.Me(t, u.Token).MFAEnabled)
+	stored, err := c.DB.Totp.Query().Only(context.Background())
+	require.NoError(t, err)
+	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(e.Secret)
+	require.NoError(t, err)
+	require.False(t, bytes.Contains(stored.Secret, key) || bytes.Contains(stored.Secret, []byte(e.Secret)), "the secret is stored unsealed")
 	require.Equal(t, apitest.SecondFactors{TOTP: true, RecoveryCodesLeft: 10, Passkeys: []apitest.Passkey{}}, c.MySecondFactors(t, u.Token))
 	apitest.RequireCode(t, c.Do(t, u.Token, apitest.OpEnrollTotp, apitest.Vars{"currentPassword": apitest.Password}), "CONFLICT")
 
@@ -494,6 +501,8 @@ func TestRequireAdminMFA(t *testing.T) {
 	c := apitest.New(t, apitest.Options{Config: func(c *app.Config) { c.Accounts.RequireAdminMFA = true }})
 	admin := c.NewUser(t, apitest.Admin)
 	require.False(t, admin.MFARequired, "an ADMIN without a factor may sign in")
+	// A service that only verifies the token (by the JWKS) sees no ADMIN.
+	require.Zero(t, authtest.ClaimsOf(t, admin.Token).Perm&apitest.Admin, "the token of an ADMIN who has not passed a factor carries ADMIN")
 	e := apitest.RequireCode(t, c.Do(t, admin.Token, apitest.OpCreateBook, book), "FORBIDDEN")
 	require.Equal(t, "MFA_REQUIRED", e.Extensions["reason"])
 	apitest.RequireMFARequired(t, c.Do(t, admin.Token, apitest.OpBooks, nil)) // level 2048: FREE only through ADMIN
@@ -507,7 +516,10 @@ func TestRequireAdminMFA(t *testing.T) {
 	s := c.SignIn(t, admin.Email, apitest.Password)
 	require.True(t, s.MFARequired)
 	s = c.VerifySecondFactor(t, s.Token, c.NextTOTPCode(t, tp.Secret))
+	require.Equal(t, apitest.Admin, authtest.ClaimsOf(t, s.Token).Perm, "the token once the factor passed")
 	apitest.Data[apitest.Book](t, c.Do(t, s.Token, apitest.OpCreateBook, book), "createBook")
+	require.Equal(t, apitest.Admin, authtest.ClaimsOf(t, c.Refresh(t, admin.RefreshToken).Token).Perm,
+		"refreshing the session that set the factor up")
 
 	t.Run("off by default", func(t *testing.T) {
 		t.Parallel()

@@ -323,13 +323,17 @@ func (s *Service) evictSessions(ctx context.Context, tx *txn, userID, keep uuid.
 
 // payload issues an access token of u for sess and wraps the pair. The
 // access token of a session that waits for its second factor carries no
-// permission (perm 0): this server reads the session on every request
-// anyway, but a service that only verifies tokens (by the JWKS) grants it
-// nothing.
+// permission (perm 0), and under REQUIRE_ADMIN_MFA that of a session that
+// has not passed one carries no ADMIN: this server reads the session on
+// every request anyway, but a service that only verifies tokens (by the
+// JWKS) must grant them no more than this server does.
 func (s *Service) payload(ctx context.Context, u *ent.User, sess *ent.Session, refreshToken string) (*Payload, error) {
 	perm := u.PermissionLevel
-	if sess.MfaRequired {
+	switch {
+	case sess.MfaRequired:
 		perm = 0
+	case s.opts.RequireAdminMFA && sess.MfaPassedAt == nil:
+		perm &^= PermAdmin
 	}
 	access, err := s.tokens.Issue(ctx, u.ID, sess.ID, perm)
 	if err != nil {
