@@ -513,7 +513,7 @@ func (s *Service) RemoveSecondFactors(ctx context.Context, v *Viewer, id uuid.UU
 		if removed == "none" {
 			return nil
 		}
-		return s.notify(ctx, tx, mail.SecondFactorRemoved{To: u.Email, Factor: removed})
+		return s.notify(ctx, tx, mail.SecondFactorRemoved{To: u.Email, Factor: removed, ByAdmin: true})
 	})
 	switch {
 	case ent.IsNotFound(err):

@@ -293,7 +293,8 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 
 // secondFactors returns the sealer of TOTP secrets (nil without
 // cfg.TOTPKey, which is refused while a user has TOTP on: their codes
-// could not be checked) and the relying party of passkeys (nil, with a
+// could not be checked) and the relying party of passkeys, on
+// WEBAUTHN_RP_ID and WEBAUTHN_ORIGINS or else PUBLIC_URL (nil, with a
 // warning, when production names none).
 func secondFactors(ctx context.Context, client *ent.Client, cfg Config, log *slog.Logger) (*keys.Sealer, *passkey.RelyingParty, error) {
 	var sealer *keys.Sealer
@@ -312,7 +313,9 @@ func secondFactors(ctx context.Context, client *ent.Client, cfg Config, log *slo
 		}
 		log.Warn("TOTP is off: TOTP_ENCRYPTION_KEY is not set (32 bytes, base64: openssl rand -base64 32)")
 	}
-	rp, err := passkey.New(cfg.Passkeys, cfg.Production())
+	pc := cfg.Passkeys
+	pc.PublicURL = cfg.Mail.PublicURL
+	rp, err := passkey.New(pc, cfg.Production())
 	if errors.Is(err, passkey.ErrOff) {
 		log.Warn(err.Error())
 		return sealer, nil, nil
