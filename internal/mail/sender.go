@@ -168,7 +168,7 @@ func (m *Mailer) expire(ctx context.Context) error {
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			id                uuid.UUID
+			id                        uuid.UUID
 			kind, to, lastErr, reason string
 			attempts                  int
 		)
