@@ -39,9 +39,14 @@ type Viewer struct {
 var errAdminNeedsMFA = &apperr.Error{Code: apperr.Forbidden, Reason: apperr.ReasonMFARequired, Permission: "ADMIN",
 	Message: "REQUIRE_ADMIN_MFA: ADMIN needs a session that passed a second factor: set one up (enrollTotp) or verify it (verifySecondFactor)"}
 
-// IsAdmin reports whether the viewer holds ADMIN now, and may use it: not
-// under REQUIRE_ADMIN_MFA before the session passed a second factor.
-func (v *Viewer) IsAdmin() bool { return IsAdmin(v.User.PermissionLevel) && !v.adminNeedsMFA }
+// IsAdmin reports whether the viewer holds ADMIN now and may use it: not
+// while the server requires a verified email and theirs is not (see
+// Require), so that an ADMIN whose email changed acts as nobody else until
+// they verify it, and not under REQUIRE_ADMIN_MFA before the session
+// passed a second factor.
+func (v *Viewer) IsAdmin() bool {
+	return !v.unverified && !v.adminNeedsMFA && IsAdmin(v.User.PermissionLevel)
+}
 
 // notAdmin is the refusal of what only ADMIN (or the user themself) may
 // do: MFA_REQUIRED for an ADMIN whose session must pass a second factor
