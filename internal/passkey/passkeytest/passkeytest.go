@@ -88,9 +88,9 @@ func (a *Authenticator) Create(t testing.TB, options json.RawMessage) json.RawMe
 	_, _ = rand.Read(p.ID)
 	a.Passkeys = append(a.Passkeys, p)
 
-	x, y := make([]byte, 32), make([]byte, 32)
-	key.PublicKey.X.FillBytes(x)
-	key.PublicKey.Y.FillBytes(y)
+	point, err := key.PublicKey.Bytes() // 0x04, X, Y: 32 bytes each on P-256
+	require.NoError(t, err)
+	x, y := point[1:33], point[33:]
 	cose, err := webauthncbor.Marshal(webauthncose.EC2PublicKeyData{
 		PublicKeyData: webauthncose.PublicKeyData{KeyType: int64(webauthncose.EllipticKey), Algorithm: int64(webauthncose.AlgES256)},
 		Curve:         int64(webauthncose.P256), XCoord: x, YCoord: y,
