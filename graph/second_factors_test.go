@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base32"
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -16,6 +17,8 @@ import (
 	"bitgate/internal/app"
 	"bitgate/internal/auth"
 	"bitgate/internal/auth/authtest"
+	"bitgate/internal/passkey"
+	"bitgate/internal/passkey/passkeytest"
 	"bitgate/internal/totp"
 )
 
@@ -202,6 +205,55 @@ func TestDisableTotp(t *testing.T) {
 		apitest.Data[bool](t, c.Do(t, s.Token, apitest.OpDisableTotp, apitest.Vars{"currentPassword": apitest.Password, "code": tp.RecoveryCodes[0]}), "disableTotp")
 		c.RequireEnded(t, waiting)
 		c.Me(t, s.Token)
+	})
+}
+
+// TestFactorChangesTakeTurns: changes to one user's second factors take
+// turns (each locks the user row first), so that users.mfa_enabled, which
+// decides whether a sign-in waits for a factor, always says what the user
+// has. The test holds the user row on PostgreSQL and lines the requests
+// up behind it, in the order that went wrong.
+func TestFactorChangesTakeTurns(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+
+	t.Run("a passkey added while TOTP is turned off", func(t *testing.T) {
+		u := c.SignUp(t)
+		secret := c.EnableTOTP(t, u).Secret
+		options := apitest.Data[json.RawMessage](t, c.Do(t, u.Token, apitest.OpBeginPasskeyRegistration,
+			apitest.Vars{"currentPassword": apitest.Password}), "beginPasskeyRegistration")
+		response := passkeytest.New(passkey.DevPublicURL).Create(t, options)
+		code := c.NextTOTPCode(t, secret)
+		rs := c.LockRow(t, "users", "id", u.ID).InTurn(t,
+			func() (*apitest.Response, error) {
+				return c.Post(u.Token, apitest.OpFinishPasskeyRegistration, apitest.Vars{"response": response})
+			},
+			func() (*apitest.Response, error) {
+				return c.Post(u.Token, apitest.OpDisableTotp, apitest.Vars{"currentPassword": apitest.Password, "code": code})
+			})
+		for _, r := range rs {
+			require.Empty(t, r.Errors, "%s", r.Body)
+		}
+		require.Len(t, c.MySecondFactors(t, u.Token).Passkeys, 1)
+		require.True(t, c.Me(t, u.Token).MFAEnabled, "a passkey is stored, and mfaEnabled is false")
+		require.True(t, c.SignIn(t, u.Email, apitest.Password).MFARequired, "a user with a passkey signs in without it")
+	})
+
+	t.Run("enrolling again while TOTP is confirmed", func(t *testing.T) {
+		u := c.SignUp(t)
+		e := apitest.Data[apitest.TotpEnrollment](t, c.Do(t, u.Token, apitest.OpEnrollTotp, apitest.Vars{"currentPassword": apitest.Password}), "enrollTotp")
+		code := c.TOTPCode(t, e.Secret)
+		rs := c.LockRow(t, "users", "id", u.ID).InTurn(t,
+			func() (*apitest.Response, error) {
+				return c.Post(u.Token, apitest.OpConfirmTotp, apitest.Vars{"code": code})
+			},
+			func() (*apitest.Response, error) {
+				return c.Post(u.Token, apitest.OpEnrollTotp, apitest.Vars{"currentPassword": apitest.Password})
+			})
+		require.Empty(t, rs[0].Errors, "confirmTotp: %s", rs[0].Body)
+		apitest.RequireCode(t, rs[1], "CONFLICT")
+		require.True(t, c.MySecondFactors(t, u.Token).TOTP, "the confirmed secret went")
+		c.SignInWithTOTP(t, u.Email, e.Secret)
 	})
 }
 

@@ -227,6 +227,9 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, v *Viewer, resp
 	}
 	var k *ent.Passkey
 	err = s.withTx(ctx, func(tx *txn) error {
+		if err := tx.lockUserRow(ctx, v.User.ID); err != nil {
+			return err
+		}
 		k, err = tx.Passkey.Create().SetUserID(v.User.ID).SetCredentialID(cred.ID).SetCredential(raw).
 			SetName(label).SetCreatedAt(s.now()).Save(ctx)
 		switch {
@@ -265,6 +268,9 @@ func (s *Service) RemovePasskey(ctx context.Context, v *Viewer, id uuid.UUID, cu
 		return err
 	}
 	return s.withTx(ctx, func(tx *txn) error {
+		if err := tx.lockUserRow(ctx, v.User.ID); err != nil {
+			return err
+		}
 		n, err := tx.Passkey.Delete().Where(entpasskey.ID(id), entpasskey.UserID(v.User.ID)).Exec(ctx)
 		switch {
 		case err != nil:

@@ -70,7 +70,8 @@ func (s *Service) VerifySecondFactor(ctx context.Context, v *Viewer, code string
 // wrong passwords count together, in every session on every instance, no
 // more codes are checked at once than failures remain before the lock,
 // and none while the email is locked. A good code is spent in one
-// transaction with then(tx, factor), which also resets the email's count
+// transaction with then(tx, factor), which locks the user row first (see
+// lockUserRow: then may change the factors) and resets the email's count
 // (clearFailures); a wrong one is counted on the email and on the session
 // (see wrongCode). The check and its outcome are stored on a context the
 // client cannot cancel. Returns BAD_USER_INPUT for a missing or wrong
@@ -95,6 +96,9 @@ func (s *Service) checkCode(ctx context.Context, v *Viewer, code string, then fu
 	defer cancel()
 	var answer error
 	err = s.withTx(ctx, func(tx *txn) error {
+		if err := tx.lockUserRow(ctx, v.User.ID); err != nil {
+			return err
+		}
 		factor, err := s.spendCode(ctx, tx, v.User, code)
 		switch {
 		case err != nil:
@@ -228,9 +232,11 @@ func (s *Service) passedNow(ctx context.Context, tx *txn, v *Viewer) error {
 
 // syncFactors sets, in tx, whether user u has a second factor (a confirmed
 // TOTP secret or a passkey): users.mfa_enabled, which decides the factor
-// of their next sessions (see startSession), locking u's row until tx
-// ends. When u has none left, the sessions still waiting for one end:
-// nothing can pass them now. It returns whether u has one.
+// of their next sessions (see startSession). tx must have locked u's row
+// before it changed any factor (lockUserRow), so that what it reads here
+// holds what every other change committed. When u has none left, the
+// sessions still waiting for one end: nothing can pass them now. It
+// returns whether u has one.
 func (s *Service) syncFactors(ctx context.Context, tx *txn, u uuid.UUID) (bool, error) {
 	hasTOTP, err := tx.Totp.Query().Where(totp.UserID(u), totp.ConfirmedAtNotNil()).Exist(ctx)
 	if err != nil {

@@ -228,6 +228,21 @@ func lockUser(s *entsql.Selector) {
 	}
 }
 
+// lockUserRow locks user id's row in tx (see lockUser). Every
+// transaction that changes a user's second factors does it first, so that
+// such changes take turns: each reads what the ones before it committed
+// (see syncFactors). Returns errSessionGone if the user is gone.
+func (t *txn) lockUserRow(ctx context.Context, id uuid.UUID) error {
+	ok, err := t.User.Query().Where(user.ID(id), lockUser).Exist(ctx)
+	switch {
+	case err != nil:
+		return fmt.Errorf("lock user %s: %w", id, err)
+	case !ok:
+		return errSessionGone
+	}
+	return nil
+}
+
 // upgradeHash rehashes a password whose stored hash is bcrypt or has old
 // argon2id parameters. A failure is logged, not returned: the sign-in
 // stands, and the next one tries again.

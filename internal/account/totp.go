@@ -62,6 +62,9 @@ func (s *Service) EnrollTotp(ctx context.Context, v *Viewer, currentPassword str
 		return nil, err
 	}
 	err = s.withTx(ctx, func(tx *txn) error {
+		if err := tx.lockUserRow(ctx, v.User.ID); err != nil {
+			return err
+		}
 		on, err := tx.Totp.Query().Where(totp.UserID(v.User.ID), totp.ConfirmedAtNotNil()).Exist(ctx)
 		switch {
 		case err != nil:
@@ -69,10 +72,13 @@ func (s *Service) EnrollTotp(ctx context.Context, v *Viewer, currentPassword str
 		case on:
 			return errTOTPOn
 		}
-		if _, err := tx.Totp.Delete().Where(totp.UserID(v.User.ID)).Exec(ctx); err != nil {
+		if _, err := tx.Totp.Delete().Where(totp.UserID(v.User.ID), totp.ConfirmedAtIsNil()).Exec(ctx); err != nil {
 			return fmt.Errorf("drop enrolled TOTP of user %s: %w", v.User.ID, err)
 		}
 		err = tx.Totp.Create().SetUserID(v.User.ID).SetSecret(sealed).SetCreatedAt(s.now()).Exec(ctx)
+		if ent.IsConstraintError(err) {
+			return errTOTPOn // confirmed meanwhile
+		}
 		return wrapErr(err, "store TOTP of user "+v.User.ID.String())
 	})
 	if err != nil {
@@ -112,6 +118,9 @@ func (s *Service) ConfirmTotp(ctx context.Context, v *Viewer, code string) ([]st
 	}
 	var codes []string
 	err = s.withTx(ctx, func(tx *txn) error {
+		if err := tx.lockUserRow(ctx, v.User.ID); err != nil {
+			return err
+		}
 		n, err := tx.Totp.Update().Where(totp.ID(t.ID), totp.ConfirmedAtIsNil()).
 			SetConfirmedAt(s.now()).SetLastStep(step).Save(ctx)
 		switch {
@@ -191,6 +200,9 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, v *Viewer, curren
 	}
 	var codes []string
 	err := s.withTx(ctx, func(tx *txn) error {
+		if err := tx.lockUserRow(ctx, v.User.ID); err != nil {
+			return err
+		}
 		on, err := tx.Totp.Query().Where(totp.UserID(v.User.ID), totp.ConfirmedAtNotNil()).Exist(ctx)
 		switch {
 		case err != nil:
