@@ -1686,7 +1686,9 @@ type Mutation {
   refresh("The refresh token of the last pair." refreshToken: String!): AuthPayload!
   """
   Ends the caller's session, or all of their sessions: their refresh tokens
-  and access tokens stop working at once.
+  and access tokens stop working at once. A session waiting for its second
+  factor may end itself only: allSessions true answers FORBIDDEN with
+  extensions.reason MFA_REQUIRED, and nothing ends.
   Who may call: any signed-in user.
   """
   signout("End every session of the caller, not only this one." allSessions: Boolean = false): Boolean!

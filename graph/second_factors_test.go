@@ -378,8 +378,13 @@ func TestSecondFactorGate(t *testing.T) {
 		apitest.RequireCode(t, c.Do(t, s.Token, apitest.OpBeginPasskeyVerification, nil), "NOT_FOUND")
 		apitest.RequireCode(t, c.Do(t, s.Token, apitest.OpFinishPasskeyVerification, apitest.Vars{"response": map[string]any{}}), "BAD_USER_INPUT", "response")
 		apitest.Data[apitest.Book](t, c.Do(t, s.Token, apitest.OpBook, apitest.Vars{"id": book}), "book")
-		require.True(t, apitest.Data[bool](t, c.Do(t, s.Token, apitest.OpSignOut, nil), "signout"))
+		// A password thief must not sign the user out everywhere: a
+		// waiting session may end itself only.
+		apitest.RequireMFARequired(t, c.Do(t, s.Token, apitest.OpSignOut, apitest.Vars{"all": true}))
+		c.Sessions(t, u.Token)
+		require.True(t, apitest.Data[bool](t, c.Do(t, s.Token, apitest.OpSignOut, apitest.Vars{"all": false}), "signout"))
 		c.RequireEnded(t, s)
+		c.Sessions(t, u.Token)
 	})
 	t.Run("nothing changed", func(t *testing.T) {
 		b, err := c.DB.Book.Get(context.Background(), uuid.MustParse(book))

@@ -447,8 +447,14 @@ func (s *Service) revokeIfReused(ctx context.Context, hash string) error {
 }
 
 // Signout revokes the viewer's session, or every session of the viewer's
-// user when all is true.
+// user when all is true. A session that waits for its second factor may
+// end itself only: all then answers FORBIDDEN with the reason
+// MFA_REQUIRED, and nothing ends, or a password thief could sign the user
+// out everywhere.
 func (s *Service) Signout(ctx context.Context, v *Viewer, all bool) error {
+	if all && v.MFARequired {
+		return apperr.ErrMFARequired
+	}
 	detail := "session " + v.SessionID.String()
 	err := s.withTx(ctx, func(tx *txn) error {
 		q := tx.Session.Update().Where(session.RevokedAtIsNil())
