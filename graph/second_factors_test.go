@@ -431,6 +431,49 @@ func TestSecondFactorGateAcrossInstances(t *testing.T) {
 	apitest.RequireMFARequired(t, b.Do(t, on.Token, apitest.OpBooks, nil))
 }
 
+// TestFirstFactorGatesOpenSessions: a session opened before the user had
+// a second factor waits for it once they set one up, on every instance,
+// so that a thief who signed in with the password before cannot add or
+// remove a factor with the password alone; the session that set it up,
+// and one that passed a factor before, go on.
+func TestFirstFactorGatesOpenSessions(t *testing.T) {
+	t.Parallel()
+	a := apitest.New(t)
+	b := a.NewInstance(t)
+	password := apitest.Vars{"currentPassword": apitest.Password}
+
+	t.Run("TOTP", func(t *testing.T) {
+		u := a.SignUp(t)
+		thief := a.SignIn(t, u.Email, apitest.Password)
+		secret := a.EnableTOTP(t, u).Secret
+		apitest.RequireMFARequired(t, b.Do(t, thief.Token, apitest.OpBeginPasskeyRegistration, password))
+		apitest.RequireMFARequired(t, b.Do(t, thief.Token, apitest.OpDisableTotp,
+			apitest.Vars{"currentPassword": apitest.Password, "code": "000000"}))
+		refreshed := b.Refresh(t, thief.RefreshToken)
+		require.True(t, refreshed.MFARequired, "refresh of a gated session")
+		require.Zero(t, authtest.ClaimsOf(t, refreshed.Token).Perm)
+		b.Sessions(t, u.Token) // the session that set it up passed it
+
+		// One that passed a factor before keeps it when a new first one comes.
+		passed := a.SignInWithTOTP(t, u.Email, secret)
+		apitest.Data[bool](t, a.Do(t, passed.Token, apitest.OpDisableTotp,
+			apitest.Vars{"currentPassword": apitest.Password, "code": a.NextTOTPCode(t, secret)}), "disableTotp")
+		a.EnableTOTP(t, u)
+		b.Sessions(t, passed.Token)
+	})
+
+	t.Run("a passkey", func(t *testing.T) {
+		u := a.SignUp(t)
+		thief := a.SignIn(t, u.Email, apitest.Password)
+		k := registerPasskey(t, b, u, passkeytest.New(passkey.DevPublicURL))
+		apitest.RequireMFARequired(t, a.Do(t, thief.Token, apitest.OpRemovePasskey,
+			apitest.Vars{"id": k.ID, "currentPassword": apitest.Password}))
+		apitest.RequireMFARequired(t, a.Do(t, thief.Token, apitest.OpBooks, nil))
+		a.Sessions(t, u.Token)
+		require.Len(t, a.MySecondFactors(t, u.Token).Passkeys, 1)
+	})
+}
+
 // TestGuessingSecondFactors is the guess count (cf. CVE-2025-64102, a
 // second factor without a limit on guesses): a password thief opens as
 // many sessions as they like and guesses codes in all of them, one at a

@@ -238,10 +238,10 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, v *Viewer, resp
 		case err != nil:
 			return fmt.Errorf("store passkey of user %s: %w", v.User.ID, err)
 		}
-		if _, err := s.syncFactors(ctx, tx, v.User.ID); err != nil {
+		if err := s.passedNow(ctx, tx, v); err != nil {
 			return err
 		}
-		if err := s.passedNow(ctx, tx, v); err != nil {
+		if _, err := s.syncFactors(ctx, tx, v.User.ID); err != nil {
 			return err
 		}
 		if err := tx.audit(ctx, "mfa.passkey_added", v.User.ID, "passkey "+k.ID.String()); err != nil {

@@ -234,7 +234,10 @@ func (s *Service) passedNow(ctx context.Context, tx *txn, v *Viewer) error {
 // TOTP secret or a passkey): users.mfa_enabled, which decides the factor
 // of their next sessions (see startSession). tx must have locked u's row
 // before it changed any factor (lockUserRow), so that what it reads here
-// holds what every other change committed. When u has none left, the
+// holds what every other change committed. While u has one, u's live
+// sessions that never passed one (opened before the first factor) wait
+// for it, as new sign-ins do: a caller that set a factor up records first
+// that its session passed it (passedNow). When u has none left, the
 // sessions still waiting for one end: nothing can pass them now. It
 // returns whether u has one.
 func (s *Service) syncFactors(ctx context.Context, tx *txn, u uuid.UUID) (bool, error) {
@@ -251,13 +254,11 @@ func (s *Service) syncFactors(ctx context.Context, tx *txn, u uuid.UUID) (bool, 
 	if err := tx.User.Update().Where(user.ID(u)).SetMfaEnabled(has).Exec(ctx); err != nil {
 		return false, fmt.Errorf("set mfa_enabled of user %s: %w", u, err)
 	}
-	if !has {
-		err := tx.Session.Update().
-			Where(session.UserID(u), session.MfaRequired(true), session.RevokedAtIsNil()).
-			SetRevokedAt(s.now()).Exec(ctx)
-		if err != nil {
-			return false, fmt.Errorf("end sessions of user %s waiting for a second factor: %w", u, err)
-		}
+	live := tx.Session.Update().Where(session.UserID(u), session.RevokedAtIsNil())
+	if has {
+		err = live.Where(session.MfaRequired(false), session.MfaPassedAtIsNil()).SetMfaRequired(true).Exec(ctx)
+	} else {
+		err = live.Where(session.MfaRequired(true)).SetRevokedAt(s.now()).Exec(ctx)
 	}
-	return has, nil
+	return has, wrapErr(err, "set the second factor of the sessions of user "+u.String())
 }

@@ -132,10 +132,10 @@ func (s *Service) ConfirmTotp(ctx context.Context, v *Viewer, code string) ([]st
 		if codes, err = s.replaceRecoveryCodes(ctx, tx, v.User.ID); err != nil {
 			return err
 		}
-		if _, err := s.syncFactors(ctx, tx, v.User.ID); err != nil {
+		if err := s.passedNow(ctx, tx, v); err != nil {
 			return err
 		}
-		if err := s.passedNow(ctx, tx, v); err != nil {
+		if _, err := s.syncFactors(ctx, tx, v.User.ID); err != nil {
 			return err
 		}
 		if err := tx.audit(ctx, "mfa.totp_enabled", v.User.ID, fmt.Sprintf("%d recovery codes", recoveryCodes)); err != nil {
