@@ -16,6 +16,7 @@ import (
 	"bitgate/ent/user"
 	"bitgate/internal/apperr"
 	"bitgate/internal/auth"
+	"bitgate/internal/mail"
 )
 
 // maxCodeFailures is how many wrong second-factor codes one session may
@@ -158,25 +159,38 @@ func (s *Service) spendCode(ctx context.Context, tx *txn, u *ent.User, code stri
 
 // wrongCode counts a wrong code of the viewer in tx: on the email's
 // lockout, as a failed sign-in (see countFailure, which releases a), and
-// on the session, which the maxCodeFailures-th wrong code ends. It returns
-// the answer: BAD_USER_INPUT, or UNAUTHENTICATED when the session ended.
+// on the session, which the maxCodeFailures-th wrong code ends. A wrong
+// code that ends the session or locks the email mails the user a notice
+// (whoever sent it had the password). It returns the answer:
+// BAD_USER_INPUT, or UNAUTHENTICATED when the session ended.
 func (s *Service) wrongCode(ctx context.Context, tx *txn, a *attempt, v *Viewer) (error, error) {
 	detail := "wrong code in session " + v.SessionID.String()
-	if err := s.countFailure(ctx, tx, a, v.User, "mfa.failed", detail); err != nil {
+	locked, err := s.countFailure(ctx, tx, a, v.User, "mfa.failed", detail)
+	if err != nil {
 		return nil, err
 	}
 	sess, err := tx.Session.UpdateOneID(v.SessionID).AddMfaFailures(1).Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("count wrong code of session %s: %w", v.SessionID, err)
 	}
-	if sess.MfaFailures < maxCodeFailures {
-		return errWrongCode, nil
+	answer, ended := errWrongCode, sess.MfaFailures >= maxCodeFailures
+	if ended {
+		if err := tx.Session.UpdateOne(sess).SetRevokedAt(s.now()).Exec(ctx); err != nil {
+			return nil, fmt.Errorf("end session %s after wrong codes: %w", sess.ID, err)
+		}
+		if err := tx.audit(ctx, "mfa.session_ended", v.User.ID, fmt.Sprintf("session %s ended after %d wrong codes", sess.ID, sess.MfaFailures)); err != nil {
+			return nil, err
+		}
+		answer = errEndedByCodes
 	}
-	if err := tx.Session.UpdateOne(sess).SetRevokedAt(s.now()).Exec(ctx); err != nil {
-		return nil, fmt.Errorf("end session %s after wrong codes: %w", sess.ID, err)
+	if !locked && !ended {
+		return answer, nil
 	}
-	err = tx.audit(ctx, "mfa.session_ended", v.User.ID, fmt.Sprintf("session %s ended after %d wrong codes", sess.ID, sess.MfaFailures))
-	return errEndedByCodes, err
+	notice := mail.WrongCodes{To: v.User.Email, SessionEnded: ended}
+	if locked {
+		notice.LockedFor = lockoutDuration
+	}
+	return answer, s.notify(ctx, tx, notice)
 }
 
 // passSecondFactor marks the viewer's session as having passed its second
