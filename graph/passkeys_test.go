@@ -94,6 +94,19 @@ func TestPasskeys(t *testing.T) {
 		apitest.Data[apitest.Connection[apitest.Book]](t, a.Do(t, passed.Token, apitest.OpBooks, nil), "books")
 	})
 
+	t.Run("a challenge is answered once, even at once", func(t *testing.T) {
+		options := apitest.Data[json.RawMessage](t, a.Do(t, "", apitest.OpBeginPasskeySignin, nil), "beginPasskeySignin")
+		var begun struct{ Challenge string }
+		require.NoError(t, json.Unmarshal(options, &begun))
+		assertion := auth.Get(t, options)
+		// On PostgreSQL all 8 find the challenge before one takes it.
+		held := a.LockRow(t, "webauthn_challenges", "challenge", begun.Challenge)
+		rs := held.Concurrently(t, 8, func(i int) (*apitest.Response, error) {
+			return []*apitest.Client{a, b}[i%2].Post("", apitest.OpFinishPasskeySignin, apitest.Vars{"response": assertion})
+		})
+		require.Equal(t, map[string]int{"": 1, "BAD_USER_INPUT": 7}, apitest.CountCodes(rs))
+	})
+
 	t.Run("a challenge lives 5 minutes", func(t *testing.T) {
 		options := apitest.Data[json.RawMessage](t, a.Do(t, "", apitest.OpBeginPasskeySignin, nil), "beginPasskeySignin")
 		a.Clock.Advance(5*time.Minute + time.Second)

@@ -284,6 +284,37 @@ func TestRefreshKeepsTheFactor(t *testing.T) {
 	c.RequireEnded(t, again)
 }
 
+// TestVerifyRacingRefresh: verifySecondFactor rotates the refresh token
+// only if it is still the one it read, as refresh does; when a refresh of
+// the session commits in between (the test lines them up behind the
+// session row on PostgreSQL), it answers UNAUTHENTICATED and spends
+// nothing, and the pair that refresh answered goes on.
+func TestVerifyRacingRefresh(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	u := c.SignUp(t)
+	secret := c.EnableTOTP(t, u).Secret
+	pending := c.SignIn(t, u.Email, apitest.Password)
+	code := c.NextTOTPCode(t, secret)
+	rs := c.LockRow(t, "sessions", "id", apitest.SessionID(t, pending)).InTurn(t,
+		func() (*apitest.Response, error) {
+			return c.Post("", apitest.OpRefresh, apitest.Vars{"refreshToken": pending.RefreshToken})
+		},
+		func() (*apitest.Response, error) {
+			return c.Post(pending.Token, apitest.OpVerifySecondFactor, apitest.Vars{"code": code})
+		})
+	refreshed := apitest.Data[apitest.AuthPayload](t, rs[0], "refresh")
+	latest := refreshed
+	if rs[1].Code() == "" { // SQLite ran it after the refresh had committed
+		latest = apitest.Data[apitest.AuthPayload](t, rs[1], "verifySecondFactor")
+	} else {
+		apitest.RequireCode(t, rs[1], "UNAUTHENTICATED")
+		require.True(t, refreshed.MFARequired)
+		latest = c.VerifySecondFactor(t, refreshed.Token, code) // the code was not spent
+	}
+	c.Sessions(t, c.Refresh(t, latest.RefreshToken).Token)
+}
+
 // TestSecondFactorGate runs every root field of the schema with the token
 // of a session that waits for its second factor: each that needs a caller
 // answers FORBIDDEN with the reason MFA_REQUIRED (before any other check:

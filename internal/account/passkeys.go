@@ -106,7 +106,8 @@ func (s *Service) storeChallenge(ctx context.Context, b passkey.Begun, ceremony 
 
 // takeChallenge finds and deletes, in one transaction, the live challenge
 // of ceremony begun for userID and sessionID (uuid.Nil: none), whatever
-// the answer then proves: a challenge is answered once. Returns its data,
+// the answer then proves: a challenge is answered once, and of answers at
+// once, the one that deletes it takes it. Returns its data,
 // or BAD_USER_INPUT (field response) for none: unknown, used, expired, or
 // begun for another ceremony, user or session.
 func (s *Service) takeChallenge(ctx context.Context, challenge string, ceremony webauthnchallenge.Ceremony, userID, sessionID uuid.UUID) ([]byte, error) {
@@ -124,8 +125,12 @@ func (s *Service) takeChallenge(ctx context.Context, challenge string, ceremony 
 		case err != nil:
 			return fmt.Errorf("load WebAuthn challenge: %w", err)
 		}
-		if err := tx.WebauthnChallenge.DeleteOne(c).Exec(ctx); err != nil {
-			return wrapErr(err, "spend WebAuthn challenge")
+		n, err := tx.WebauthnChallenge.Delete().Where(webauthnchallenge.ID(c.ID)).Exec(ctx)
+		switch {
+		case err != nil:
+			return fmt.Errorf("spend WebAuthn challenge: %w", err)
+		case n == 0: // a concurrent answer took it
+			return errNoChallenge
 		}
 		data = c.Data
 		return nil

@@ -35,6 +35,7 @@ var (
 	errWrongCode     = apperr.Input("code", "wrong code")
 	errEndedByCodes  = apperr.New(apperr.Unauthenticated, "too many wrong codes: this session has ended, sign in again")
 	errSessionGone   = apperr.New(apperr.Unauthenticated, "this session has ended, sign in again")
+	errRotated       = apperr.New(apperr.Unauthenticated, "a refresh of this session answered meanwhile: use its pair and try again")
 	errNoTOTP        = apperr.New(apperr.NotFound, "TOTP is not set up for this account")
 	errTOTPOff       = apperr.New(apperr.Forbidden, "TOTP is off on this server (it needs TOTP_ENCRYPTION_KEY)")
 	errPasskeysOff   = apperr.New(apperr.Forbidden, "passkeys are off on this server (they need WEBAUTHN_RP_ID or PUBLIC_URL)")
@@ -196,8 +197,9 @@ func (s *Service) wrongCode(ctx context.Context, tx *txn, a *attempt, v *Viewer)
 // passSecondFactor marks the viewer's session as having passed its second
 // factor (factor, for the audit event), in tx, and issues its new pair:
 // the refresh token rotates (the old one is recorded as spent, so that
-// presenting it later is reuse, as after Refresh). Returns UNAUTHENTICATED
-// if the session ended meanwhile.
+// presenting it later is reuse, as after Refresh), if it is still the one
+// read here. Returns UNAUTHENTICATED if the session ended or its refresh
+// token rotated meanwhile.
 func (s *Service) passSecondFactor(ctx context.Context, tx *txn, v *Viewer, factor string) (*Payload, error) {
 	now := s.now()
 	old, err := tx.Session.Query().Where(session.ID(v.SessionID), session.RevokedAtIsNil(), session.ExpiresAtGT(now)).Only(ctx)
@@ -211,11 +213,14 @@ func (s *Service) passSecondFactor(ctx context.Context, tx *txn, v *Viewer, fact
 	if err != nil {
 		return nil, fmt.Errorf("new refresh token: %w", err)
 	}
-	sess, err := tx.Session.UpdateOne(old).
+	sess, err := tx.Session.UpdateOne(old).Where(session.RefreshHash(old.RefreshHash)).
 		SetRefreshHash(hash).SetLastUsedAt(now).
 		SetMfaRequired(false).SetMfaPassedAt(now).SetMfaFailures(0).
 		Save(ctx)
-	if err != nil {
+	switch {
+	case ent.IsNotFound(err): // as Refresh refuses a token rotated meanwhile
+		return nil, errRotated
+	case err != nil:
 		return nil, fmt.Errorf("pass second factor of session %s: %w", old.ID, err)
 	}
 	if err := tx.SpentToken.Create().SetHash(old.RefreshHash).SetSessionID(old.ID).SetSpentAt(now).Exec(ctx); err != nil {

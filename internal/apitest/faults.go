@@ -264,11 +264,7 @@ func (l *RowLock) InTurn(t testing.TB, sends ...func() (*Response, error)) []*Re
 	t.Helper()
 	answers := make([]chan answer, len(sends))
 	for i, send := range sends {
-		answers[i] = make(chan answer, 1)
-		go func() {
-			r, err := send()
-			answers[i] <- answer{r, err}
-		}()
+		answers[i] = goSend(send)
 		if l.tx == nil {
 			a := <-answers[i] // SQLite: one at a time, as it runs them anyway
 			answers[i] <- a
@@ -276,8 +272,42 @@ func (l *RowLock) InTurn(t testing.TB, sends ...func() (*Response, error)) []*Re
 			l.await(t, answers[:i+1])
 		}
 	}
+	return l.collect(t, answers)
+}
+
+// Concurrently is Concurrently with the lock held until all n requests
+// wait for a lock (or have answered): on PostgreSQL, they all get as far
+// as the held row before any goes on. On SQLite it is Concurrently.
+func (l *RowLock) Concurrently(t testing.TB, n int, send func(i int) (*Response, error)) []*Response {
+	t.Helper()
+	if l.tx == nil {
+		return Concurrently(t, n, send)
+	}
+	answers := make([]chan answer, n)
+	for i := range n {
+		answers[i] = goSend(func() (*Response, error) { return send(i) })
+	}
+	l.await(t, answers)
+	return l.collect(t, answers)
+}
+
+// goSend calls send on a goroutine of its own, whose answer comes on the
+// channel it returns.
+func goSend(send func() (*Response, error)) chan answer {
+	ch := make(chan answer, 1)
+	go func() {
+		r, err := send()
+		ch <- answer{r, err}
+	}()
+	return ch
+}
+
+// collect releases the lock and returns the answers, checked as
+// Concurrently checks them.
+func (l *RowLock) collect(t testing.TB, answers []chan answer) []*Response {
+	t.Helper()
 	l.Release()
-	results := make([]*Response, len(sends))
+	results := make([]*Response, len(answers))
 	for i, ch := range answers {
 		a := <-ch
 		require.NoError(t, a.err, "request %d", i)
