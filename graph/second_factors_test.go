@@ -170,11 +170,14 @@ func TestRecoveryCodes(t *testing.T) {
 		apitest.Vars{"code": tp.RecoveryCodes[2]}), "BAD_USER_INPUT", "code")
 	c.VerifySecondFactor(t, c.SignIn(t, u.Email, apitest.Password).Token, fresh[0])
 
-	// Only hashes are stored.
-	for _, code := range fresh {
-		n, err := c.DB.RecoveryCode.Query().All(context.Background())
-		require.NoError(t, err)
-		for _, row := range n {
+	// Only hashes are stored: SHA-256 in hex, holding no code in either form.
+	rows, err := c.DB.RecoveryCode.Query().All(context.Background())
+	require.NoError(t, err)
+	require.Len(t, rows, 9+10, "the user's codes left and the other user's")
+	for _, row := range rows {
+		require.Regexp(t, `^[0-9a-f]{64}$`, row.Hash)
+		for _, code := range append(fresh, tp.RecoveryCodes...) {
+			require.NotContains(t, row.Hash, code)
 			require.NotContains(t, row.Hash, strings.ReplaceAll(code, "-", ""))
 		}
 	}
