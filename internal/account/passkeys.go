@@ -321,10 +321,10 @@ func (s *Service) BeginPasskeySignin(ctx context.Context) (json.RawMessage, erro
 // passkey and its user handle name the user, and its signature, made with
 // user verification, counts as both factors, so the session starts having
 // passed its second factor. Audited as signin; a refused passkey as
-// signin.failed. Returns BAD_USER_INPUT (field response) for a response
-// that is malformed or answers no live ceremony, UNAUTHENTICATED for a
-// passkey that is unknown or does not pass, FORBIDDEN when passkeys are
-// off, RATE_LIMITED.
+// signin.failed, with why. Returns BAD_USER_INPUT (field response) for a
+// response that is malformed or answers no live ceremony,
+// UNAUTHENTICATED for a passkey that is unknown or does not pass,
+// FORBIDDEN when passkeys are off, RATE_LIMITED.
 func (s *Service) FinishPasskeySignin(ctx context.Context, response json.RawMessage) (*Payload, error) {
 	if err := s.allow(ctx, "finishPasskeySignin"); err != nil {
 		return nil, err
@@ -357,7 +357,14 @@ func (s *Service) FinishPasskeySignin(ctx context.Context, response json.RawMess
 	cred, err := rp.FinishSignin(pu, data, a)
 	if err != nil {
 		s.log.InfoContext(ctx, "passkey sign-in refused", slog.String("user_id", u.ID.String()), slog.Any("error", err))
-		s.audit(ctx, "signin.failed", u.ID, "passkey "+k.ID.String()+" refused")
+		detail := "passkey " + k.ID.String() + " refused"
+		if r := (*passkey.Refusal)(nil); errors.As(err, &r) {
+			detail += ": " + r.Reason
+			if r.Info != "" {
+				detail += " (" + r.Info + ")"
+			}
+		}
+		s.audit(ctx, "signin.failed", u.ID, detail)
 		return nil, errPasskeyRefused
 	}
 	var p *Payload

@@ -398,6 +398,16 @@ func (c *Client) Audited(t testing.TB, action string) int {
 	return n
 }
 
+// AuditDetails returns the details of the audit events of action, oldest
+// first.
+func (c *Client) AuditDetails(t testing.TB, action string) []string {
+	t.Helper()
+	details, err := c.DB.AuditEvent.Query().Where(auditevent.Action(action)).
+		Order(auditevent.ByID()).Select(auditevent.FieldDetail).Strings(context.Background())
+	require.NoError(t, err, "details of %s events", action)
+	return details
+}
+
 // RequireRefreshRefused requires refreshToken to be refused
 // (UNAUTHENTICATED).
 func (c *Client) RequireRefreshRefused(t testing.TB, refreshToken string) {
