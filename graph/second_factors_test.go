@@ -663,6 +663,56 @@ func TestRequireAdminMFA(t *testing.T) {
 	})
 }
 
+// TestMFAEnabledIsPrivate: whether a user has a second factor is theirs
+// and ADMINs' to read, as secondFactors is: a PAID caller who lists users
+// gets FORBIDDEN on everyone else's mfaEnabled (it tells which accounts a
+// stolen password opens alone).
+func TestMFAEnabledIsPrivate(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	paid := c.NewUser(t, apitest.Paid)
+	admin := c.NewUser(t, apitest.Admin)
+	u := c.SignUp(t)
+	c.EnableTOTP(t, u)
+	type listed struct {
+		Users struct {
+			Edges []struct {
+				Node *struct {
+					ID         string `json:"id"`
+					MFAEnabled bool   `json:"mfaEnabled"`
+				} `json:"node"`
+			} `json:"edges"`
+		} `json:"users"`
+	}
+	first := apitest.Vars{"first": 100}
+
+	r := c.Do(t, paid.Token, apitest.OpUsersMFAEnabled, first)
+	apitest.RequireCode(t, r, "FORBIDDEN")
+	var got listed
+	require.NoError(t, json.Unmarshal(r.Data, &got))
+	var readable []string
+	for _, e := range got.Users.Edges {
+		if e.Node != nil {
+			readable = append(readable, e.Node.ID)
+		}
+	}
+	require.Equal(t, []string{paid.ID}, readable, "a PAID caller reads only their own")
+	apitest.RequireCode(t, c.Do(t, paid.Token, `query($id: ID!) { node(id: $id) { ... on User { mfaEnabled } } }`, apitest.Vars{"id": u.ID}), "FORBIDDEN")
+
+	r = c.Do(t, admin.Token, apitest.OpUsersMFAEnabled, first)
+	require.Empty(t, r.Errors, "%s", r.Body)
+	require.NoError(t, json.Unmarshal(r.Data, &got))
+	enabled := map[string]bool{}
+	for _, e := range got.Users.Edges {
+		enabled[e.Node.ID] = e.Node.MFAEnabled
+	}
+	require.Equal(t, map[string]bool{paid.ID: false, admin.ID: false, u.ID: true}, enabled)
+
+	// The user themself, in me and in what answers for them.
+	require.True(t, c.Me(t, u.Token).MFAEnabled)
+	require.True(t, c.SignIn(t, u.Email, apitest.Password).MFAEnabled)
+}
+
 // TestRemoveSecondFactors: an ADMIN removes the second factors of a user
 // who lost them; audited with the ADMIN as actor.
 func TestRemoveSecondFactors(t *testing.T) {

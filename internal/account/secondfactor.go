@@ -66,6 +66,23 @@ func (s *Service) VerifySecondFactor(ctx context.Context, v *Viewer, code string
 	return p, err
 }
 
+// MFAEnabled returns whether user u has a second factor
+// (users.mfa_enabled), for the viewer: themself, even while their session
+// waits for it (mfaRequired told them as much), or an ADMIN. Returns
+// MFA_REQUIRED to a waiting session asking about anyone else, and
+// FORBIDDEN to anyone else: it tells which accounts a password opens
+// alone.
+func (s *Service) MFAEnabled(v *Viewer, u *ent.User) (bool, error) {
+	switch {
+	case u.ID == v.User.ID:
+	case v.MFARequired:
+		return false, apperr.ErrMFARequired
+	case !v.IsAdmin():
+		return false, v.notAdmin(apperr.ErrForbidden)
+	}
+	return u.MfaEnabled, nil
+}
+
 // checkCode checks code, a TOTP code or a recovery code of the viewer's
 // user (see spendCode), guarded as a password is: it first reserves an
 // attempt on the email's lockout (reserveAttempt), so that wrong codes and
