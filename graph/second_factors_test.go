@@ -6,6 +6,7 @@ import (
 	"encoding/base32"
 	"encoding/json"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -384,7 +385,7 @@ func TestSecondFactorGate(t *testing.T) {
 	}](t, c.Do(t, "", `{ __schema { queryType { fields { name } } mutationType { fields { name } } } }`, nil), "__schema")
 	for _, f := range append(schema.Query.Fields, schema.Mutation.Fields...) {
 		_, isGated := gated[f.Name]
-		require.True(t, isGated || contains(open, f.Name) || contains(exempt, f.Name),
+		require.True(t, isGated || slices.Contains(open, f.Name) || slices.Contains(exempt, f.Name),
 			"root field %s is not in TestSecondFactorGate: is it gated?", f.Name)
 	}
 
@@ -426,16 +427,6 @@ func TestSecondFactorGate(t *testing.T) {
 		require.Equal(t, "Gated", b.Title)
 		require.Equal(t, "Test", c.Me(t, u.Token).FirstName)
 	})
-}
-
-// contains reports whether list holds s.
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // TestSecondFactorGateAcrossInstances: the factor is read from the stored

@@ -500,15 +500,12 @@ func (s *Service) RemoveSecondFactors(ctx context.Context, v *Viewer, id uuid.UU
 	var u *ent.User
 	err := s.withTx(ctx, func(tx *txn) error {
 		var err error
-		if u, err = tx.User.Query().Where(user.ID(id), lockUser).Only(ctx); err != nil {
+		if u, err = tx.User.Query().Where(user.ID(id), lockUser).WithTotp().Only(ctx); err != nil {
 			return err
 		}
-		hadTOTP, err := tx.Totp.Delete().Where(totp.UserID(id), totp.ConfirmedAtNotNil()).Exec(ctx)
-		if err != nil {
-			return fmt.Errorf("delete TOTP of user %s: %w", id, err)
-		}
+		hadTOTP := u.Edges.Totp != nil && u.Edges.Totp.ConfirmedAt != nil // not one only enrolled
 		if _, err := tx.Totp.Delete().Where(totp.UserID(id)).Exec(ctx); err != nil {
-			return fmt.Errorf("delete enrolled TOTP of user %s: %w", id, err)
+			return fmt.Errorf("delete TOTP of user %s: %w", id, err)
 		}
 		codes, err := tx.RecoveryCode.Delete().Where(recoverycode.UserID(id)).Exec(ctx)
 		if err != nil {
@@ -524,7 +521,7 @@ func (s *Service) RemoveSecondFactors(ctx context.Context, v *Viewer, id uuid.UU
 		if u, err = tx.User.Get(ctx, id); err != nil {
 			return err
 		}
-		removed := describeFactors(hadTOTP > 0, codes, keys)
+		removed := describeFactors(hadTOTP, codes, keys)
 		if err := tx.audit(ctx, "mfa.removed_by_admin", id, removed); err != nil {
 			return err
 		}

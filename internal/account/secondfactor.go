@@ -17,6 +17,7 @@ import (
 	"bitgate/internal/apperr"
 	"bitgate/internal/auth"
 	"bitgate/internal/mail"
+	totpcode "bitgate/internal/totp"
 )
 
 // maxCodeFailures is how many wrong second-factor codes one session may
@@ -148,7 +149,7 @@ func (s *Service) checkCode(ctx context.Context, v *Viewer, code string, then fu
 // code, one wins. It returns the factor (factorTOTP or factorRecovery),
 // or "" for a wrong code.
 func (s *Service) spendCode(ctx context.Context, tx *txn, u *ent.User, code string) (string, error) {
-	if !totpCodeForm(code) {
+	if !totpcode.WellFormed(code) {
 		n, err := tx.RecoveryCode.Delete().
 			Where(recoverycode.UserID(u.ID), recoverycode.Hash(recoveryHash(u.ID, code))).
 			Exec(ctx)

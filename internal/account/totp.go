@@ -222,13 +222,10 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, v *Viewer, curren
 }
 
 // matchTOTP opens t's secret and matches code against it at now (see
-// totpcode.Match). A code not of TOTP's form matches nothing.
+// totpcode.Match: a code not of TOTP's form matches nothing).
 func (s *Service) matchTOTP(t *ent.Totp, code string) (int64, bool, error) {
 	if s.opts.TOTPSecrets == nil {
 		return 0, false, fmt.Errorf("TOTP of user %s: %w", t.UserID, errTOTPOff)
-	}
-	if !totpCodeForm(code) {
-		return 0, false, nil
 	}
 	secret, err := s.opts.TOTPSecrets.Open(t.UserID.String(), t.Secret)
 	if err != nil {
@@ -236,9 +233,6 @@ func (s *Service) matchTOTP(t *ent.Totp, code string) (int64, bool, error) {
 	}
 	return totpcode.Match(string(secret), code, s.now(), t.LastStep)
 }
-
-// totpCodeForm reports whether code has a TOTP code's form.
-func totpCodeForm(code string) bool { return totpcode.WellFormed(code) }
 
 // replaceRecoveryCodes deletes user u's recovery codes and stores
 // recoveryCodes new ones, hashed, in tx; it returns them as shown once.
