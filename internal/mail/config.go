@@ -65,8 +65,8 @@ const DevPublicURL = "http://localhost:8080"
 
 // Validate checks the forms of the settings (the durations and
 // MAIL_PER_HOUR must be positive, MAIL_PRODUCT_NAME one line), and says
-// which setting is wrong and why, never showing SMTP_URL's password. Whether the settings
-// suit production is New's to check.
+// which setting is wrong and why, never showing SMTP_URL's password.
+// Whether the settings suit production is New's to check.
 func (c *Config) Validate() error {
 	if c.Disabled && c.SMTPURL != "" {
 		return errors.New("SMTP_URL and MAIL_DISABLED=true contradict each other: unset one")
