@@ -3799,6 +3799,7 @@ type OutboxMailMutation struct {
 	addattempts   *int
 	last_error    *string
 	done_at       *time.Time
+	expires_at    *time.Time
 	clearedFields map[string]struct{}
 	done          bool
 	oldValue      func(context.Context) (*OutboxMail, error)
@@ -4338,6 +4339,55 @@ func (m *OutboxMailMutation) ResetDoneAt() {
 	delete(m.clearedFields, outboxmail.FieldDoneAt)
 }
 
+// SetExpiresAt sets the "expires_at" field.
+func (m *OutboxMailMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *OutboxMailMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the OutboxMail entity.
+// If the OutboxMail object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxMailMutation) OldExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (m *OutboxMailMutation) ClearExpiresAt() {
+	m.expires_at = nil
+	m.clearedFields[outboxmail.FieldExpiresAt] = struct{}{}
+}
+
+// ExpiresAtCleared returns if the "expires_at" field was cleared in this mutation.
+func (m *OutboxMailMutation) ExpiresAtCleared() bool {
+	_, ok := m.clearedFields[outboxmail.FieldExpiresAt]
+	return ok
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *OutboxMailMutation) ResetExpiresAt() {
+	m.expires_at = nil
+	delete(m.clearedFields, outboxmail.FieldExpiresAt)
+}
+
 // Where appends a list predicates to the OutboxMailMutation builder.
 func (m *OutboxMailMutation) Where(ps ...predicate.OutboxMail) {
 	m.predicates = append(m.predicates, ps...)
@@ -4372,7 +4422,7 @@ func (m *OutboxMailMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *OutboxMailMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.created_at != nil {
 		fields = append(fields, outboxmail.FieldCreatedAt)
 	}
@@ -4406,6 +4456,9 @@ func (m *OutboxMailMutation) Fields() []string {
 	if m.done_at != nil {
 		fields = append(fields, outboxmail.FieldDoneAt)
 	}
+	if m.expires_at != nil {
+		fields = append(fields, outboxmail.FieldExpiresAt)
+	}
 	return fields
 }
 
@@ -4436,6 +4489,8 @@ func (m *OutboxMailMutation) Field(name string) (ent.Value, bool) {
 		return m.LastError()
 	case outboxmail.FieldDoneAt:
 		return m.DoneAt()
+	case outboxmail.FieldExpiresAt:
+		return m.ExpiresAt()
 	}
 	return nil, false
 }
@@ -4467,6 +4522,8 @@ func (m *OutboxMailMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldLastError(ctx)
 	case outboxmail.FieldDoneAt:
 		return m.OldDoneAt(ctx)
+	case outboxmail.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown OutboxMail field %s", name)
 }
@@ -4553,6 +4610,13 @@ func (m *OutboxMailMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetDoneAt(v)
 		return nil
+	case outboxmail.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown OutboxMail field %s", name)
 }
@@ -4601,6 +4665,9 @@ func (m *OutboxMailMutation) ClearedFields() []string {
 	if m.FieldCleared(outboxmail.FieldDoneAt) {
 		fields = append(fields, outboxmail.FieldDoneAt)
 	}
+	if m.FieldCleared(outboxmail.FieldExpiresAt) {
+		fields = append(fields, outboxmail.FieldExpiresAt)
+	}
 	return fields
 }
 
@@ -4617,6 +4684,9 @@ func (m *OutboxMailMutation) ClearField(name string) error {
 	switch name {
 	case outboxmail.FieldDoneAt:
 		m.ClearDoneAt()
+		return nil
+	case outboxmail.FieldExpiresAt:
+		m.ClearExpiresAt()
 		return nil
 	}
 	return fmt.Errorf("unknown OutboxMail nullable field %s", name)
@@ -4658,6 +4728,9 @@ func (m *OutboxMailMutation) ResetField(name string) error {
 		return nil
 	case outboxmail.FieldDoneAt:
 		m.ResetDoneAt()
+		return nil
+	case outboxmail.FieldExpiresAt:
+		m.ResetExpiresAt()
 		return nil
 	}
 	return fmt.Errorf("unknown OutboxMail field %s", name)

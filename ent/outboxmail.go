@@ -40,7 +40,9 @@ type OutboxMail struct {
 	// why the last attempt failed
 	LastError string `json:"last_error,omitempty"`
 	// when it was sent or dropped
-	DoneAt       *time.Time `json:"done_at,omitempty"`
+	DoneAt *time.Time `json:"done_at,omitempty"`
+	// a link's mail: when its token expires, and the mail is dropped if still pending
+	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -53,7 +55,7 @@ func (*OutboxMail) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case outboxmail.FieldKind, outboxmail.FieldRecipient, outboxmail.FieldSubject, outboxmail.FieldTextBody, outboxmail.FieldHTMLBody, outboxmail.FieldState, outboxmail.FieldLastError:
 			values[i] = new(sql.NullString)
-		case outboxmail.FieldCreatedAt, outboxmail.FieldDueAt, outboxmail.FieldDoneAt:
+		case outboxmail.FieldCreatedAt, outboxmail.FieldDueAt, outboxmail.FieldDoneAt, outboxmail.FieldExpiresAt:
 			values[i] = new(sql.NullTime)
 		case outboxmail.FieldID:
 			values[i] = new(uuid.UUID)
@@ -145,6 +147,13 @@ func (_m *OutboxMail) assignValues(columns []string, values []any) error {
 				_m.DoneAt = new(time.Time)
 				*_m.DoneAt = value.Time
 			}
+		case outboxmail.FieldExpiresAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field expires_at", values[i])
+			} else if value.Valid {
+				_m.ExpiresAt = new(time.Time)
+				*_m.ExpiresAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -211,6 +220,11 @@ func (_m *OutboxMail) String() string {
 	builder.WriteString(", ")
 	if v := _m.DoneAt; v != nil {
 		builder.WriteString("done_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.ExpiresAt; v != nil {
+		builder.WriteString("expires_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteByte(')')

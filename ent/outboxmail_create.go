@@ -122,6 +122,20 @@ func (_c *OutboxMailCreate) SetNillableDoneAt(v *time.Time) *OutboxMailCreate {
 	return _c
 }
 
+// SetExpiresAt sets the "expires_at" field.
+func (_c *OutboxMailCreate) SetExpiresAt(v time.Time) *OutboxMailCreate {
+	_c.mutation.SetExpiresAt(v)
+	return _c
+}
+
+// SetNillableExpiresAt sets the "expires_at" field if the given value is not nil.
+func (_c *OutboxMailCreate) SetNillableExpiresAt(v *time.Time) *OutboxMailCreate {
+	if v != nil {
+		_c.SetExpiresAt(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *OutboxMailCreate) SetID(v uuid.UUID) *OutboxMailCreate {
 	_c.mutation.SetID(v)
@@ -321,6 +335,10 @@ func (_c *OutboxMailCreate) createSpec() (*OutboxMail, *sqlgraph.CreateSpec) {
 		_spec.SetField(outboxmail.FieldDoneAt, field.TypeTime, value)
 		_node.DoneAt = &value
 	}
+	if value, ok := _c.mutation.ExpiresAt(); ok {
+		_spec.SetField(outboxmail.FieldExpiresAt, field.TypeTime, value)
+		_node.ExpiresAt = &value
+	}
 	return _node, _spec
 }
 
@@ -497,6 +515,9 @@ func (u *OutboxMailUpsertOne) UpdateNewValues() *OutboxMailUpsertOne {
 		}
 		if _, exists := u.create.mutation.Subject(); exists {
 			s.SetIgnore(outboxmail.FieldSubject)
+		}
+		if _, exists := u.create.mutation.ExpiresAt(); exists {
+			s.SetIgnore(outboxmail.FieldExpiresAt)
 		}
 	}))
 	return u
@@ -835,6 +856,9 @@ func (u *OutboxMailUpsertBulk) UpdateNewValues() *OutboxMailUpsertBulk {
 			}
 			if _, exists := b.mutation.Subject(); exists {
 				s.SetIgnore(outboxmail.FieldSubject)
+			}
+			if _, exists := b.mutation.ExpiresAt(); exists {
+				s.SetIgnore(outboxmail.FieldExpiresAt)
 			}
 		}
 	}))

@@ -225,6 +225,9 @@ func (_u *OutboxMailUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	if _u.mutation.DoneAtCleared() {
 		_spec.ClearField(outboxmail.FieldDoneAt, field.TypeTime)
 	}
+	if _u.mutation.ExpiresAtCleared() {
+		_spec.ClearField(outboxmail.FieldExpiresAt, field.TypeTime)
+	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{outboxmail.Label}
@@ -471,6 +474,9 @@ func (_u *OutboxMailUpdateOne) sqlSave(ctx context.Context) (_node *OutboxMail, 
 	}
 	if _u.mutation.DoneAtCleared() {
 		_spec.ClearField(outboxmail.FieldDoneAt, field.TypeTime)
+	}
+	if _u.mutation.ExpiresAtCleared() {
+		_spec.ClearField(outboxmail.FieldExpiresAt, field.TypeTime)
 	}
 	_node = &OutboxMail{config: _u.config}
 	_spec.Assign = _node.assignValues

@@ -42,15 +42,7 @@ func TestLinksIgnoreForwardedHeaders(t *testing.T) {
 func TestMailSurvivesAnSMTPOutage(t *testing.T) {
 	t.Parallel()
 	c := apitest.New(t, apitest.Options{Mail: true})
-	ctx := context.Background()
-	c.Mail.Stop()
-	u := c.SignUp(t)
-	c.RequestPasswordReset(t, u.Email)
-	// Each mail was tried once, found the server down, and waits for its
-	// retry.
-	require.Eventually(t, func() bool {
-		return c.DB.OutboxMail.Query().Where(outboxmail.LastErrorNEQ("")).CountX(ctx) == 2
-	}, 20*time.Second, 10*time.Millisecond, "the sender never tried the server that is down")
+	signUpAndResetWhileSMTPIsDown(t, c)
 	require.Empty(t, c.Mail.Received())
 
 	c.Mail.Restart(t)
@@ -68,9 +60,47 @@ func TestMailSurvivesAnSMTPOutage(t *testing.T) {
 	require.ElementsMatch(t, []string{apitest.VerifyEmailPath, apitest.ResetPasswordPath}, links)
 }
 
-// TestMailSurvivesAKilledProcess: mail queued by a process that died
-// before its sender ran is sent by the next instance on the database, once.
-func TestMailSurvivesAKilledProcess(t *testing.T) {
+// signUpAndResetWhileSMTPIsDown stops c's SMTP server, signs up a user and
+// asks for a reset of their password, and returns once the sender tried
+// both mails (verification and reset), found the server down, and left
+// them for a retry.
+func signUpAndResetWhileSMTPIsDown(t *testing.T, c *apitest.Client) apitest.AuthPayload {
+	t.Helper()
+	c.Mail.Stop()
+	u := c.SignUp(t)
+	c.RequestPasswordReset(t, u.Email)
+	require.Eventually(t, func() bool {
+		return c.DB.OutboxMail.Query().Where(outboxmail.LastErrorNEQ("")).CountX(t.Context()) == 2
+	}, 20*time.Second, 10*time.Millisecond, "the sender never tried the server that is down")
+	return u
+}
+
+// TestLinkMailGoesWithItsToken: a link's mail that could not be sent
+// before its token expired is dropped then (its token no longer waits in
+// the outbox), while the others wait for the SMTP server as ever.
+func TestLinkMailGoesWithItsToken(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t, apitest.Options{Mail: true})
+	ctx := context.Background()
+	u := signUpAndResetWhileSMTPIsDown(t, c)
+
+	c.Clock.Advance(time.Hour + time.Minute) // past the reset token's hour, within verification's 24
+	c.Mail.Restart(t)
+	c.Mailer.Poke()
+	c.NextMail(t, u.Email, "verify-email")
+	reset := c.DB.OutboxMail.Query().Where(outboxmail.Kind("reset-password")).OnlyX(ctx)
+	require.Equal(t, outboxmail.StateDropped, reset.State)
+	require.Empty(t, reset.TextBody+reset.HTMLBody, "a dropped mail keeps its token")
+	sent, err := c.Mailer.SendDue(ctx)
+	require.NoError(t, err)
+	require.Zero(t, sent)
+	require.Len(t, c.Mail.Received(), 1, "the expired link was mailed")
+}
+
+// TestMailOutlivesItsInstance: mail queued by an instance whose sender
+// never ran (as if it was killed between queueing and sending) is sent by
+// the next instance on the database, once.
+func TestMailOutlivesItsInstance(t *testing.T) {
 	t.Parallel()
 	dead := apitest.New(t, apitest.Options{Mail: true, MailSenderOff: true})
 	u := dead.SignUp(t)

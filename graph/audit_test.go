@@ -129,15 +129,18 @@ func TestAuditTrail(t *testing.T) {
 func TestLogsHoldNoSecrets(t *testing.T) {
 	t.Parallel()
 	logs := &apitest.Log{}
-	c := apitest.New(t, apitest.Options{Log: logs})
+	c := apitest.New(t, apitest.Options{Log: logs, Mail: true})
 	const newPassword = "brand new s3cret passphrase"
-	secrets := []string{apitest.Password, newPassword, apitest.WrongPassword, string(c.Forger().Key)}
+	secrets := []string{apitest.Password, newPassword, apitest.NewPassword, apitest.WrongPassword, string(c.Forger().Key)}
 	keep := func(s apitest.AuthPayload) apitest.AuthPayload {
 		secrets = append(secrets, s.Token, s.RefreshToken)
 		return s
 	}
 
-	u := keep(c.SignUp(t))
+	u, verify := c.SignUpMailed(t)
+	keep(u)
+	secrets = append(secrets, verify)
+	c.VerifyEmail(t, verify)
 	u = keep(c.SignIn(t, u.Email, apitest.Password))
 	c.FailSignIn(t, u.Email, 1)
 	keep(c.Refresh(t, u.RefreshToken))
@@ -148,13 +151,27 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		return c.Do(t, u.Token, apitest.OpUpdateUser, apitest.Vars{"id": u.ID, "in": apitest.Vars{"password": newPassword, "currentPassword": current}})
 	}
 	apitest.Data[apitest.User](t, update(apitest.Password), "updateUser")
+	c.NextMail(t, u.Email, "password-changed")
 	// A wrong currentPassword, a malformed token and a bad JSON body with a
 	// password in it.
 	apitest.RequireCode(t, update(apitest.WrongPassword), "UNAUTHENTICATED")
 	apitest.RequireCode(t, c.Do(t, u.Token+"x", apitest.OpMe, nil), "UNAUTHENTICATED")
 	c.Raw(t, "POST", "/graphql", apitest.Header(),
 		[]byte(`{"query":"mutation { signin(email: \"`+u.Email+`\", password: \"`+newPassword+`\") { accessToken } }"`))
-	keep(c.SignIn(t, u.Email, newPassword))
+	u = keep(c.SignIn(t, u.Email, newPassword))
+
+	// The mailed links: their tokens, and the password a reset sets.
+	c.Clock.Advance(2 * time.Minute) // past the per-address mail limit of the notice
+	c.RequestPasswordReset(t, u.Email)
+	reset := c.MailedToken(t, u.Email, "reset-password")
+	secrets = append(secrets, reset)
+	u = keep(c.ResetPassword(t, reset, apitest.NewPassword))
+	c.NextMail(t, u.Email, "password-changed")
+	newEmail := apitest.Email()
+	require.True(t, apitest.Data[bool](t, c.RequestEmailChange(t, u, newEmail, apitest.NewPassword), "requestEmailChange"))
+	change := apitest.LinkToken(t, c.NextMails(t, 2)[newEmail], apitest.ConfirmEmailChangePath)
+	secrets = append(secrets, change)
+	apitest.Data[apitest.User](t, c.Do(t, "", apitest.OpConfirmEmailChange, apitest.Vars{"token": change}), "confirmEmailChange")
 
 	out := logs.String()
 	require.Contains(t, out, "signin.failed", "the log was not captured")
@@ -165,6 +182,13 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		}
 		// Nor any part of a JWT (its signature is the secret part).
 		require.NotRegexp(t, regexp.MustCompile(`eyJ[A-Za-z0-9_-]{10,}\.`), line, "log line %d holds a JWT", i)
+	}
+	events := c.DB.AuditEvent.Query().AllX(context.Background())
+	require.NotEmpty(t, events)
+	for _, e := range events {
+		for _, secret := range secrets {
+			require.NotContains(t, e.Action+" "+e.Detail, secret, "an audit event holds a secret")
+		}
 	}
 }
 

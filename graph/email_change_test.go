@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"bitgate/ent/outboxmail"
 	"bitgate/internal/apitest"
 	"bitgate/internal/mail/mailtest"
 )
@@ -39,9 +40,10 @@ func TestEmailChange(t *testing.T) {
 	c.RequireTokenRefused(t, apitest.OpConfirmEmailChange, token)
 }
 
-// TestEmailChangeRefusals: the request needs the current password and an
-// address of no other account; the link fails once another account took
-// the address (CONFLICT, the token still good), and after a new password.
+// TestEmailChangeRefusals: the request needs the current password, and
+// mails nothing to another account's address (answering alike); the link
+// fails once another account took the address (CONFLICT, the token still
+// good), and after a new password.
 func TestEmailChangeRefusals(t *testing.T) {
 	t.Parallel()
 	c := apitest.New(t, apitest.Options{Mail: true})
@@ -52,7 +54,10 @@ func TestEmailChangeRefusals(t *testing.T) {
 	apitest.RequireCode(t, c.RequestEmailChange(t, u, apitest.Email(), ""), "BAD_USER_INPUT", "currentPassword")
 	apitest.RequireCode(t, c.RequestEmailChange(t, u, "not an email", apitest.Password), "BAD_USER_INPUT", "newEmail")
 	apitest.RequireCode(t, c.RequestEmailChange(t, u, u.Email, apitest.Password), "BAD_USER_INPUT", "newEmail")
-	apitest.RequireCode(t, c.RequestEmailChange(t, u, strings.ToUpper(other.Email), apitest.Password), "CONFLICT")
+	// Another account's address: answered as if mailed, and nothing sent.
+	require.True(t, apitest.Data[bool](t, c.RequestEmailChange(t, u, strings.ToUpper(other.Email), apitest.Password), "requestEmailChange"))
+	require.False(t, c.DB.OutboxMail.Query().Where(outboxmail.Recipient(other.Email), outboxmail.Kind("confirm-email-change")).ExistX(t.Context()),
+		"a confirmation mailed to another account's address")
 	apitest.RequireCode(t, c.Do(t, "", apitest.OpRequestEmailChange, apitest.Vars{"email": apitest.Email(), "password": apitest.Password}), "UNAUTHENTICATED")
 
 	// Taken meanwhile.
@@ -125,4 +130,76 @@ func TestAdminSetPasswordNotice(t *testing.T) {
 	require.NotContains(t, c.NextMail(t, u.Email, "password-changed").Text(t), "an administrator set")
 	require.False(t, slices.ContainsFunc(c.Mail.Received(), func(m *mailtest.Message) bool { return m.To[0] == admin.Email }),
 		"the ADMIN got mail")
+}
+
+// TestEmailLinksOfOneUserTakeTurns: concurrent requests of one user for
+// links of one kind, to different addresses, all succeed, and only the
+// last link works (each replaces the one before); concurrent uses of one
+// link change the email once.
+func TestEmailLinksOfOneUserTakeTurns(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t, apitest.Options{Mail: true})
+	u, _ := c.SignUpMailed(t)
+	const n = 4
+	addresses := make([]string, n)
+	for i := range addresses {
+		addresses[i] = apitest.Email()
+	}
+	for _, r := range apitest.Concurrently(t, n, func(i int) (*apitest.Response, error) {
+		return c.Post(u.Token, apitest.OpRequestEmailChange, apitest.Vars{"email": addresses[i], "password": apitest.Password})
+	}) {
+		require.True(t, apitest.Data[bool](t, r, "requestEmailChange"))
+	}
+	links := map[string]string{}
+	for range 2 * n { // n links, and n notices to the old address, in any order
+		if m := c.Mail.Next(t); m.To[0] != u.Email {
+			links[m.To[0]] = apitest.LinkToken(t, m, apitest.ConfirmEmailChangePath)
+		}
+	}
+	var works []string
+	for _, to := range addresses {
+		token := links[to]
+		if r := c.Do(t, "", apitest.OpConfirmEmailChange, apitest.Vars{"token": token}); len(r.Errors) == 0 {
+			works = append(works, to)
+		}
+	}
+	require.Len(t, works, 1, "links that worked")
+
+	c.Clock.Advance(2 * time.Minute)
+	changed := c.SignIn(t, works[0], apitest.Password)
+	newEmail := apitest.Email()
+	require.True(t, apitest.Data[bool](t, c.RequestEmailChange(t, changed, newEmail, apitest.Password), "requestEmailChange"))
+	token := apitest.LinkToken(t, c.NextMails(t, 2)[newEmail], apitest.ConfirmEmailChangePath)
+	confirmed := 0
+	for _, r := range apitest.Concurrently(t, n, func(int) (*apitest.Response, error) {
+		return c.Post("", apitest.OpConfirmEmailChange, apitest.Vars{"token": token})
+	}) {
+		if len(r.Errors) == 0 {
+			confirmed++
+		} else {
+			apitest.RequireCode(t, r, "BAD_USER_INPUT", "token")
+		}
+	}
+	require.Equal(t, 1, confirmed, "uses of one link that worked")
+}
+
+// TestNoticesAreLimitedPerAddress: notices go under the hourly
+// per-address limit (MAIL_PER_HOUR, 5), so that moving one's email onto
+// someone's address and away again, over and over, mails them 5 notices,
+// not one each time (and one verification link, as ever).
+func TestNoticesAreLimitedPerAddress(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t, apitest.Options{Mail: true})
+	u, _ := c.SignUpMailed(t)
+	own, victim := u.Email, apitest.Email()
+	for range 8 {
+		for _, to := range []string{victim, own} {
+			apitest.Data[apitest.User](t, c.Do(t, u.Token, apitest.OpUpdateUser, apitest.Vars{"id": u.ID,
+				"in": apitest.Vars{"email": to, "currentPassword": apitest.Password}}), "updateUser")
+		}
+	}
+	for kind, want := range map[string]int{"email-changed": 5, "verify-email": 1} {
+		n := c.DB.OutboxMail.Query().Where(outboxmail.Recipient(victim), outboxmail.Kind(kind)).CountX(t.Context())
+		require.Equal(t, want, n, "%s mails to the address moved onto and away from 8 times", kind)
+	}
 }

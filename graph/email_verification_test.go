@@ -135,6 +135,19 @@ func TestEmailVerificationRequired(t *testing.T) {
 		require.Equal(t, "EMAIL_NOT_VERIFIED", e.Extensions["reason"], "%s: %+v", g.op, e)
 	}
 	apitest.RequireCode(t, c.Do(t, "", apitest.OpBooks, nil), "UNAUTHENTICATED")
+	// The email first, before a permission the user lacks.
+	e := apitest.RequireCode(t, c.Do(t, u.Token, apitest.OpUsers, nil), "FORBIDDEN")
+	require.Equal(t, "EMAIL_NOT_VERIFIED", e.Extensions["reason"], "a FREE user on a PAID field: %+v", e)
+	// An unverified ADMIN acts on nobody else, in fields without
+	// @hasPermission too.
+	for _, r := range []*apitest.Response{
+		c.Do(t, admin.Token, apitest.OpUser, apitest.Vars{"id": u.ID}),
+		c.Do(t, admin.Token, apitest.OpUserSessions, apitest.Vars{"id": u.ID}),
+		c.Do(t, admin.Token, apitest.OpUpdateUser, apitest.Vars{"id": u.ID, "in": apitest.Vars{"permissionLevel": apitest.Paid}}),
+		c.Do(t, admin.Token, apitest.OpRevokeSession, apitest.Vars{"id": apitest.SessionID(t, u)}),
+	} {
+		require.NotEmpty(t, r.Errors, "an unverified ADMIN acted on another user: %s", r.Body)
+	}
 	require.False(t, c.Me(t, u.Token).EmailVerified)
 	c.Clock.Advance(time.Minute)
 	require.True(t, apitest.Data[bool](t, c.Do(t, u.Token, apitest.OpRequestEmailVerification, nil), "requestEmailVerification"))
@@ -148,7 +161,7 @@ func TestEmailVerificationRequired(t *testing.T) {
 	for _, g := range gated[:4] {
 		require.Empty(t, c.Do(t, g.token, g.op, g.vars).Errors, "%s after verifying", g.op)
 	}
-	e := apitest.RequireCode(t, c.Do(t, u.Token, apitest.OpUsers, nil), "FORBIDDEN")
+	e = apitest.RequireCode(t, c.Do(t, u.Token, apitest.OpUsers, nil), "FORBIDDEN")
 	require.Equal(t, "PAID", e.Extensions["requiredPermission"], "a verified FREE user lacks PAID as before")
 }
 

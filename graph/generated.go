@@ -1425,9 +1425,9 @@ type Mutation {
   """
   Mails the new address a link that confirms the change
   (PUBLIC_URL/confirm-email-change?token=…, good once for an hour), and the
-  current address a notice; nothing changes until the link is used. CONFLICT
-  if another account has the new address. Answers true alike when the new
-  address had such a mail lately (then nothing is sent again).
+  current address a notice; nothing changes until the link is used. Answers
+  true alike, and sends nothing, when another account has the new address,
+  or when the new address had such a mail lately.
   Who may call: any signed-in user, with their password (limited per client address).
   """
   requestEmailChange(

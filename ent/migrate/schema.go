@@ -163,6 +163,7 @@ var (
 		{Name: "attempts", Type: field.TypeInt, Default: 0},
 		{Name: "last_error", Type: field.TypeString, Size: 1000, Default: ""},
 		{Name: "done_at", Type: field.TypeTime, Nullable: true},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
 	}
 	// OutboxMailsTable holds the schema information for the "outbox_mails" table.
 	OutboxMailsTable = &schema.Table{

@@ -38,6 +38,8 @@ const (
 	FieldLastError = "last_error"
 	// FieldDoneAt holds the string denoting the done_at field in the database.
 	FieldDoneAt = "done_at"
+	// FieldExpiresAt holds the string denoting the expires_at field in the database.
+	FieldExpiresAt = "expires_at"
 	// Table holds the table name of the outboxmail in the database.
 	Table = "outbox_mails"
 )
@@ -56,6 +58,7 @@ var Columns = []string{
 	FieldAttempts,
 	FieldLastError,
 	FieldDoneAt,
+	FieldExpiresAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -171,6 +174,11 @@ func ByLastError(opts ...sql.OrderTermOption) OrderOption {
 // ByDoneAt orders the results by the done_at field.
 func ByDoneAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDoneAt, opts...).ToFunc()
+}
+
+// ByExpiresAt orders the results by the expires_at field.
+func ByExpiresAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldExpiresAt, opts...).ToFunc()
 }
 
 // MarshalGQL implements graphql.Marshaler interface.

@@ -105,6 +105,11 @@ func DoneAt(v time.Time) predicate.OutboxMail {
 	return predicate.OutboxMail(sql.FieldEQ(FieldDoneAt, v))
 }
 
+// ExpiresAt applies equality check predicate on the "expires_at" field. It's identical to ExpiresAtEQ.
+func ExpiresAt(v time.Time) predicate.OutboxMail {
+	return predicate.OutboxMail(sql.FieldEQ(FieldExpiresAt, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.OutboxMail {
 	return predicate.OutboxMail(sql.FieldEQ(FieldCreatedAt, v))
@@ -683,6 +688,56 @@ func DoneAtIsNil() predicate.OutboxMail {
 // DoneAtNotNil applies the NotNil predicate on the "done_at" field.
 func DoneAtNotNil() predicate.OutboxMail {
 	return predicate.OutboxMail(sql.FieldNotNull(FieldDoneAt))
+}
+
+// ExpiresAtEQ applies the EQ predicate on the "expires_at" field.
+func ExpiresAtEQ(v time.Time) predicate.OutboxMail {
+	return predicate.OutboxMail(sql.FieldEQ(FieldExpiresAt, v))
+}
+
+// ExpiresAtNEQ applies the NEQ predicate on the "expires_at" field.
+func ExpiresAtNEQ(v time.Time) predicate.OutboxMail {
+	return predicate.OutboxMail(sql.FieldNEQ(FieldExpiresAt, v))
+}
+
+// ExpiresAtIn applies the In predicate on the "expires_at" field.
+func ExpiresAtIn(vs ...time.Time) predicate.OutboxMail {
+	return predicate.OutboxMail(sql.FieldIn(FieldExpiresAt, vs...))
+}
+
+// ExpiresAtNotIn applies the NotIn predicate on the "expires_at" field.
+func ExpiresAtNotIn(vs ...time.Time) predicate.OutboxMail {
+	return predicate.OutboxMail(sql.FieldNotIn(FieldExpiresAt, vs...))
+}
+
+// ExpiresAtGT applies the GT predicate on the "expires_at" field.
+func ExpiresAtGT(v time.Time) predicate.OutboxMail {
+	return predicate.OutboxMail(sql.FieldGT(FieldExpiresAt, v))
+}
+
+// ExpiresAtGTE applies the GTE predicate on the "expires_at" field.
+func ExpiresAtGTE(v time.Time) predicate.OutboxMail {
+	return predicate.OutboxMail(sql.FieldGTE(FieldExpiresAt, v))
+}
+
+// ExpiresAtLT applies the LT predicate on the "expires_at" field.
+func ExpiresAtLT(v time.Time) predicate.OutboxMail {
+	return predicate.OutboxMail(sql.FieldLT(FieldExpiresAt, v))
+}
+
+// ExpiresAtLTE applies the LTE predicate on the "expires_at" field.
+func ExpiresAtLTE(v time.Time) predicate.OutboxMail {
+	return predicate.OutboxMail(sql.FieldLTE(FieldExpiresAt, v))
+}
+
+// ExpiresAtIsNil applies the IsNil predicate on the "expires_at" field.
+func ExpiresAtIsNil() predicate.OutboxMail {
+	return predicate.OutboxMail(sql.FieldIsNull(FieldExpiresAt))
+}
+
+// ExpiresAtNotNil applies the NotNil predicate on the "expires_at" field.
+func ExpiresAtNotNil() predicate.OutboxMail {
+	return predicate.OutboxMail(sql.FieldNotNull(FieldExpiresAt))
 }
 
 // And groups predicates with the AND operator between them.

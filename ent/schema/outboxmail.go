@@ -15,7 +15,9 @@ import (
 // afterwards. A background sender claims a pending row by pushing due_at
 // past the time a send may take (a lease): if the sender dies, the row is
 // due again when that passes. A sent or dropped row loses its bodies at
-// once (they may hold a token) and is pruned later.
+// once (they may hold a token) and is pruned later; a link's mail not sent
+// when its token expires is dropped then, so that no live token waits in
+// the outbox longer than it works.
 type OutboxMail struct{ ent.Schema }
 
 // Mixin gives outbox mails a time-ordered id.
@@ -35,6 +37,7 @@ func (OutboxMail) Fields() []ent.Field {
 		field.Int("attempts").Default(0).Comment("claims so far"),
 		field.String("last_error").Default("").MaxLen(1000).Comment("why the last attempt failed"),
 		field.Time("done_at").Optional().Nillable().Comment("when it was sent or dropped"),
+		field.Time("expires_at").Optional().Nillable().Immutable().Comment("a link's mail: when its token expires, and the mail is dropped if still pending"),
 	}
 }
 

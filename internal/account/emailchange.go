@@ -17,13 +17,13 @@ var errSameEmail = apperr.Input("newEmail", "newEmail is the account's email alr
 // working once for an hour), replacing any earlier one, and the current
 // address a notice; nothing changes until the link is used (see
 // ConfirmEmailChange). A request within the per-address mail limits of the
-// last confirmation mailed to newEmail answers alike and sends nothing.
-// Audited as email.change_requested. Returns BAD_USER_INPUT (field
-// newEmail) for a malformed email or the current one, BAD_USER_INPUT
-// (field currentPassword) when it is empty, UNAUTHENTICATED when it is
-// wrong, CONFLICT when newEmail belongs to another account, RATE_LIMITED
-// past the client address's limit or when hashing is saturated, or
-// FORBIDDEN (MAIL_DISABLED) when the server sends no mail.
+// last confirmation mailed to newEmail answers alike and sends nothing, and
+// so does one for an address another account has. Audited as
+// email.change_requested. Returns BAD_USER_INPUT (field newEmail) for a
+// malformed email or the current one, BAD_USER_INPUT (field
+// currentPassword) when it is empty, UNAUTHENTICATED when it is wrong,
+// RATE_LIMITED past the client address's limit or when hashing is
+// saturated, or FORBIDDEN (MAIL_DISABLED) when the server sends no mail.
 func (s *Service) RequestEmailChange(ctx context.Context, v *Viewer, newEmail, currentPassword string) error {
 	if err := s.allow(ctx, "email change"); err != nil {
 		return err
@@ -43,27 +43,20 @@ func (s *Service) RequestEmailChange(ctx context.Context, v *Viewer, newEmail, c
 	if err := s.checkCurrentPassword(ctx, v.User, &currentPassword); err != nil {
 		return err
 	}
-	switch taken, err := s.userByEmail(ctx, newEmail, normal); {
-	case err != nil:
+	taken, err := s.userByEmail(ctx, newEmail, normal)
+	if err != nil {
 		return err
-	case taken != nil:
-		return errEmailTaken
 	}
 	return s.withTx(ctx, func(tx *txn) error {
-		ok, err := s.mayMail(ctx, tx, normal, emailtoken.KindChangeEmail)
-		if err != nil {
+		if taken != nil {
+			// Answered as if mailed, so that the answer does not tell
+			// whose address it is; confirmEmailChange could not succeed.
+			return tx.audit(ctx, "email.change_requested", v.User.ID, "no mail: the new address belongs to another account")
+		}
+		if err := s.mailLinkUnlessLimited(ctx, tx, v.User, emailtoken.KindChangeEmail, normal, "email.change_requested"); err != nil {
 			return err
 		}
-		if !ok {
-			return tx.audit(ctx, "email.change_requested", v.User.ID, "no mail: the new address had one of this kind lately (MAIL_INTERVAL, MAIL_PER_HOUR)")
-		}
-		if err := s.sendLink(ctx, tx, v.User, emailtoken.KindChangeEmail, normal); err != nil {
-			return err
-		}
-		if err := s.notify(ctx, tx, mail.EmailChanged{To: v.User.Email, NewEmail: normal}); err != nil {
-			return err
-		}
-		return tx.audit(ctx, "email.change_requested", v.User.ID, "link mailed to the new address, notice to the old one")
+		return s.notify(ctx, tx, mail.EmailChanged{To: v.User.Email, NewEmail: normal})
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"bitgate/ent"
 	"bitgate/ent/emailtoken"
+	"bitgate/ent/user"
 	"bitgate/internal/apperr"
 	"bitgate/internal/auth"
 	"bitgate/internal/database"
@@ -47,16 +48,24 @@ var (
 // mailOn reports whether the server sends mail.
 func (s *Service) mailOn() bool { return s.mail != nil }
 
-// mayMail reports, in tx, whether a link of kind may be mailed to the
+// mayMail reports, in tx, whether u may be mailed a link of kind to the
 // address to now, under the per-address limits (see mail.Mailer.Allow).
-func (s *Service) mayMail(ctx context.Context, tx *txn, to string, kind emailtoken.Kind) (bool, error) {
+// On PostgreSQL it first locks u's row until tx ends (see lockUser), so
+// that u's requests for links take turns: each replaces u's token of its
+// kind (see sendLink), whatever address it goes to. A caller that changes
+// u's row in tx does so first, so that locks are always taken user first,
+// then address.
+func (s *Service) mayMail(ctx context.Context, tx *txn, u *ent.User, to string, kind emailtoken.Kind) (bool, error) {
+	if _, err := tx.User.Query().Where(user.ID(u.ID), lockUser).Exist(ctx); err != nil {
+		return false, fmt.Errorf("lock user %s for a %s link: %w", u.ID, kind, err)
+	}
 	return s.mail.Allow(ctx, tx.Tx, to, mailKind[kind])
 }
 
 // sendLink gives u a new token of kind, bound to u's email and credential
 // version, replacing the one of that kind u had, and queues the mail that
 // carries it, in tx: to u's email, or to newEmail for an email change.
-// Mail must be on.
+// Mail must be on, and mayMail must have said yes in tx.
 func (s *Service) sendLink(ctx context.Context, tx *txn, u *ent.User, kind emailtoken.Kind, newEmail string) error {
 	// A link's token has the form of a refresh token: 256 random bits,
 	// stored as their SHA-256.
@@ -124,13 +133,16 @@ func spendToken(ctx context.Context, tx *txn, t *ent.EmailToken) error {
 	return nil
 }
 
-// notify queues the notice msg in tx, if mail is on: a notice never stops
-// the change it tells about.
+// notify queues the notice msg in tx, if mail is on, under the hourly
+// per-address limit (see mail.Mailer.QueueNotice: a notice it holds back
+// is not sent), so that nobody can mail an address notices without end: a
+// notice never stops the change it tells about.
 func (s *Service) notify(ctx context.Context, tx *txn, msg mail.Message) error {
 	if !s.mailOn() {
 		return nil
 	}
-	return s.mail.Queue(ctx, tx.Tx, msg)
+	_, err := s.mail.QueueNotice(ctx, tx.Tx, msg)
+	return err
 }
 
 // tellChanges queues the notices of a change of user before into after,
@@ -152,7 +164,7 @@ func (s *Service) tellChanges(ctx context.Context, tx *txn, before, after *ent.U
 	if err := s.notify(ctx, tx, mail.EmailChanged{To: before.Email, NewEmail: after.Email}); err != nil {
 		return err
 	}
-	if ok, err := s.mayMail(ctx, tx, after.Email, emailtoken.KindVerifyEmail); err != nil || !ok {
+	if ok, err := s.mayMail(ctx, tx, after, after.Email, emailtoken.KindVerifyEmail); err != nil || !ok {
 		return err
 	}
 	return s.sendLink(ctx, tx, after, emailtoken.KindVerifyEmail, "")

@@ -33,11 +33,12 @@ func (s *Service) RequestEmailVerification(ctx context.Context, v *Viewer) error
 	})
 }
 
-// mailLinkUnlessLimited mails u a link of kind in tx (see sendLink) unless
-// the per-address limits hold it back, and audits action either way.
+// mailLinkUnlessLimited mails u a link of kind in tx (see sendLink), to
+// u's email or to newEmail for an email change, unless the per-address
+// limits hold it back, and audits action either way.
 func (s *Service) mailLinkUnlessLimited(ctx context.Context, tx *txn, u *ent.User, kind emailtoken.Kind, newEmail, action string) error {
 	to := cmp.Or(newEmail, u.Email)
-	ok, err := s.mayMail(ctx, tx, to, kind)
+	ok, err := s.mayMail(ctx, tx, u, to, kind)
 	if err != nil {
 		return err
 	}

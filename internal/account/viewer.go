@@ -20,8 +20,11 @@ type Viewer struct {
 	unverified bool
 }
 
-// IsAdmin reports whether the viewer holds ADMIN now.
-func (v *Viewer) IsAdmin() bool { return IsAdmin(v.User.PermissionLevel) }
+// IsAdmin reports whether the viewer holds ADMIN now and may use it: not
+// while the server requires a verified email and theirs is not (see
+// Require), so that an ADMIN whose email changed acts as nobody else until
+// they verify it.
+func (v *Viewer) IsAdmin() bool { return !v.unverified && IsAdmin(v.User.PermissionLevel) }
 
 // RequestInfo describes where a request comes from, for sessions, rate
 // limits and logs: the client's address, its user agent and the request id.

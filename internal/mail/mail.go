@@ -63,8 +63,9 @@ func (uncounted) MailDropped(string, string) {}
 
 // Reasons a mail is dropped, as Metrics and the log give them.
 const (
-	DropRejected = "rejected"
-	DropExpired  = "expired"
+	DropRejected    = "rejected"     // the SMTP server refused it for good
+	DropExpired     = "expired"      // not delivered within MAIL_GIVE_UP_AFTER
+	DropLinkExpired = "link-expired" // not delivered before its link's token expired
 )
 
 // Options are what a Mailer needs besides its settings.
@@ -182,11 +183,14 @@ func (m *Mailer) Queue(ctx context.Context, tx *ent.Tx, msg Message) error {
 	if err != nil {
 		return err
 	}
-	err = tx.OutboxMail.Create().
+	create := tx.OutboxMail.Create().
 		SetCreatedAt(now).SetDueAt(now).
 		SetKind(string(e.kind)).SetRecipient(e.to).
-		SetSubject(r.subject).SetTextBody(r.text).SetHTMLBody(r.html).
-		Exec(ctx)
+		SetSubject(r.subject).SetTextBody(r.text).SetHTMLBody(r.html)
+	if e.token != "" {
+		create.SetExpiresAt(now.Add(e.validFor))
+	}
+	err = create.Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("queue %s mail: %w", e.kind, err)
 	}

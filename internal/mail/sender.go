@@ -149,32 +149,33 @@ func (m *Mailer) claim(ctx context.Context) (*claimed, error) {
 	return &c, rows.Close()
 }
 
-// expireSQL drops the pending mail queued before $3 that no sender holds
-// (due by $2): its state, when ($1), its bodies emptied. It returns what
-// the log says of each.
+// expireSQL drops the pending mail that no sender holds (due by $1) and
+// was queued before $2, or carries a link whose token expired by $1: its
+// state, when ($1), its bodies emptied. It returns what the log says of
+// each, and why it was dropped.
 const expireSQL = `UPDATE outbox_mails SET state = 'dropped', done_at = $1, text_body = '', html_body = ''
-WHERE state = 'pending' AND due_at <= $2 AND created_at < $3
-RETURNING id, kind, recipient, attempts, last_error`
+WHERE state = 'pending' AND due_at <= $1 AND (created_at < $2 OR expires_at <= $1)
+RETURNING id, kind, recipient, attempts, last_error, CASE WHEN created_at < $2 THEN '` + DropExpired + `' ELSE '` + DropLinkExpired + `' END`
 
 // expire drops the mail that could not be delivered within
 // Config.GiveUpAfter, logging and counting each.
 func (m *Mailer) expire(ctx context.Context) error {
 	now := m.now()
-	rows, err := m.client.QueryContext(ctx, expireSQL, now, now, now.Add(-m.cfg.GiveUpAfter))
+	rows, err := m.client.QueryContext(ctx, expireSQL, now, now.Add(-m.cfg.GiveUpAfter))
 	if err != nil {
 		return fmt.Errorf("drop expired mail: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			id                uuid.UUID
-			kind, to, lastErr string
-			attempts          int
+			id                        uuid.UUID
+			kind, to, lastErr, reason string
+			attempts                  int
 		)
-		if err := rows.Scan(&id, &kind, &to, &attempts, &lastErr); err != nil {
+		if err := rows.Scan(&id, &kind, &to, &attempts, &lastErr, &reason); err != nil {
 			return fmt.Errorf("drop expired mail: %w", err)
 		}
-		m.dropped(ctx, id, kind, to, attempts, DropExpired, lastErr)
+		m.dropped(ctx, id, kind, to, attempts, reason, lastErr)
 	}
 	return rows.Err()
 }
