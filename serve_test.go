@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"sync/atomic"
@@ -41,6 +42,13 @@ func (s *server) wait() error {
 // serveUntil, which serve calls once it handles the signals.
 func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
+	return startServerOn(t, nil, args...)
+}
+
+// startServerOn is startServer serving on ln instead of -addr when ln is
+// not nil: a port taken before the settings that name it.
+func startServerOn(t *testing.T, ln net.Listener, args ...string) *server {
+	t.Helper()
 	args = append([]string{"-addr", "127.0.0.1:0", "-data-dir", t.TempDir(), "-log-level", "debug"}, args...)
 	cfg, err := parseConfig("bitgate", args, func(string) string { return "" }, nil)
 	require.NoError(t, err)
@@ -55,8 +63,11 @@ func startServer(t *testing.T, args ...string) *server {
 		s.reached.Add(1)
 		h.ServeHTTP(w, r)
 	})
-	lns, err := listen(cfg)
-	require.NoError(t, err)
+	lns := listeners{api: ln}
+	if ln == nil {
+		lns, err = listen(cfg)
+		require.NoError(t, err)
+	}
 	s.addr = lns.api.Addr().String()
 	s.url = "http://" + s.addr
 	if lns.metrics != nil {

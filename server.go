@@ -20,13 +20,17 @@ import (
 )
 
 // newApp builds the server for cfg through the constructor the tests use,
-// with the signing keys' material (see signingConfig), a logger, HSTS
-// when serving TLS, metrics when they are served, and the data
-// directory's mail/ for mail without SMTP_URL.
+// with the signing keys' material (see signingConfig) and the TOTP
+// secrets' key (totpKey), a logger, HSTS when serving TLS, metrics when
+// they are served, and the data directory's mail/ for mail without
+// SMTP_URL.
 func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app.App, error) {
 	ac := cfg.App
 	var err error
 	if ac.Signing, err = signingConfig(cfg, log); err != nil {
+		return nil, err
+	}
+	if ac.TOTPKey, err = totpKey(cfg, log); err != nil {
 		return nil, err
 	}
 	ac.Logger, ac.HTTP.TLS, ac.MailDir = log, cfg.TLSCertFile != "", filepath.Join(cfg.DataDir, "mail")

@@ -19,7 +19,7 @@ import (
 // the data dir beside the SQLite file.
 const kekFileName = "jwt-kek"
 
-// secrets are the keys of access tokens. The keys themselves are read from
+// secrets are the keys of access tokens and of the TOTP secrets. The keys themselves are read from
 // the environment only, never from flags, so that neither ps nor -h shows
 // them; each may be given in a file instead, whose name is no secret.
 type secrets struct {
@@ -31,6 +31,9 @@ type secrets struct {
 	// KEK encrypts the EdDSA private keys in the database.
 	KEK     string `env:"JWT_KEY_ENCRYPTION_KEY" help:"with JWT_ALG=EdDSA: 32 bytes, base64, that encrypt the signing keys in the database"`
 	KEKFile string `flag:"jwt-key-encryption-key-file" env:"JWT_KEY_ENCRYPTION_KEY_FILE" help:"file holding the key that encrypts the EdDSA keys, when JWT_KEY_ENCRYPTION_KEY (environment only) is not set"`
+	// TOTPKey encrypts the users' TOTP secrets in the database.
+	TOTPKey     string `env:"TOTP_ENCRYPTION_KEY" help:"32 bytes, base64, that encrypt the users' TOTP secrets in the database (TOTP is off in production without it)"`
+	TOTPKeyFile string `flag:"totp-encryption-key-file" env:"TOTP_ENCRYPTION_KEY_FILE" help:"file holding the key that encrypts the TOTP secrets, when TOTP_ENCRYPTION_KEY (environment only) is not set"`
 }
 
 // signingConfig returns cfg's signing configuration with the keys of its
@@ -62,6 +65,40 @@ func previousSecret(cfg *config) ([]byte, error) {
 	}
 	if key != nil && len(key) < minProductionSecret && cfg.App.Production() {
 		return nil, fmt.Errorf("APP_ENV=production needs a previous signing secret of at least %d bytes, got %d", minProductionSecret, len(key))
+	}
+	return key, nil
+}
+
+// totpKeyFileName is the generated key-encryption key of the TOTP secrets
+// in development, kept in the data dir beside the SQLite file.
+const totpKeyFileName = "totp-kek"
+
+// totpKey returns the key-encryption key of the users' TOTP secrets:
+// TOTP_ENCRYPTION_KEY, else the contents of TOTP_ENCRYPTION_KEY_FILE (32
+// bytes, base64). It is a key of its own, not the signing keys' KEK, so
+// that either can be rotated or leak without the other. Without either,
+// production runs with TOTP off (nil; the app refuses that while a user
+// has TOTP on), and development generates one and keeps it in the data
+// dir beside the SQLite file, with a warning, as it does the signing KEK.
+func totpKey(cfg *config, log *slog.Logger) ([]byte, error) {
+	b, err := envOrFile("TOTP_ENCRYPTION_KEY", cfg.Secrets.TOTPKey, cfg.Secrets.TOTPKeyFile)
+	switch {
+	case err != nil:
+		return nil, err
+	case b == nil && cfg.App.Production():
+		return nil, nil
+	case b == nil:
+		path := filepath.Join(cfg.DataDir, totpKeyFileName)
+		log.Warn("TOTP_ENCRYPTION_KEY is not set: the TOTP secrets in the database are encrypted with a generated key kept in "+path+
+			"; anyone who reads that file and the database can make a user's codes, and instances on other hosts cannot check them",
+			slog.String("file", path))
+		if b, err = generatedSecret(path, keys.NewKEK); err != nil {
+			return nil, err
+		}
+	}
+	key, err := keys.ParseKEK(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("TOTP_ENCRYPTION_KEY: %w", err)
 	}
 	return key, nil
 }

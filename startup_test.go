@@ -115,6 +115,7 @@ func TestSQLiteFileFaultsNamedAtStart(t *testing.T) {
 			env["DATABASE_URL"] = "file:" + path
 			env["ADDR"] = "127.0.0.1:0"
 			env["JWT_SECRET"] = strings.Repeat("s", 32) // no secret file to make
+			env["TOTP_ENCRYPTION_KEY"] = strings.Repeat("k", 43)
 			r := runBitgate(t, env)
 			require.Equal(t, 1, r.status, "stderr: %s", r.stderr)
 			for _, want := range tc.want {

@@ -18,13 +18,17 @@ import (
 	"bitgate/ent/lockout"
 	"bitgate/ent/note"
 	"bitgate/ent/outboxmail"
+	"bitgate/ent/passkey"
 	"bitgate/ent/persistedquery"
+	"bitgate/ent/recoverycode"
 	"bitgate/ent/secretrotation"
 	"bitgate/ent/session"
 	"bitgate/ent/signinattempt"
 	"bitgate/ent/signingkey"
 	"bitgate/ent/spenttoken"
+	"bitgate/ent/totp"
 	"bitgate/ent/user"
+	"bitgate/ent/webauthnchallenge"
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect"
@@ -54,8 +58,12 @@ type Client struct {
 	Note *NoteClient
 	// OutboxMail is the client for interacting with the OutboxMail builders.
 	OutboxMail *OutboxMailClient
+	// Passkey is the client for interacting with the Passkey builders.
+	Passkey *PasskeyClient
 	// PersistedQuery is the client for interacting with the PersistedQuery builders.
 	PersistedQuery *PersistedQueryClient
+	// RecoveryCode is the client for interacting with the RecoveryCode builders.
+	RecoveryCode *RecoveryCodeClient
 	// SecretRotation is the client for interacting with the SecretRotation builders.
 	SecretRotation *SecretRotationClient
 	// Session is the client for interacting with the Session builders.
@@ -66,8 +74,12 @@ type Client struct {
 	SigningKey *SigningKeyClient
 	// SpentToken is the client for interacting with the SpentToken builders.
 	SpentToken *SpentTokenClient
+	// Totp is the client for interacting with the Totp builders.
+	Totp *TotpClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
+	// WebauthnChallenge is the client for interacting with the WebauthnChallenge builders.
+	WebauthnChallenge *WebauthnChallengeClient
 }
 
 // NewClient creates a new client configured with the given options.
@@ -86,13 +98,17 @@ func (c *Client) init() {
 	c.Lockout = NewLockoutClient(c.config)
 	c.Note = NewNoteClient(c.config)
 	c.OutboxMail = NewOutboxMailClient(c.config)
+	c.Passkey = NewPasskeyClient(c.config)
 	c.PersistedQuery = NewPersistedQueryClient(c.config)
+	c.RecoveryCode = NewRecoveryCodeClient(c.config)
 	c.SecretRotation = NewSecretRotationClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.SigninAttempt = NewSigninAttemptClient(c.config)
 	c.SigningKey = NewSigningKeyClient(c.config)
 	c.SpentToken = NewSpentTokenClient(c.config)
+	c.Totp = NewTotpClient(c.config)
 	c.User = NewUserClient(c.config)
+	c.WebauthnChallenge = NewWebauthnChallengeClient(c.config)
 }
 
 type (
@@ -183,22 +199,26 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:            ctx,
-		config:         cfg,
-		AddressLimit:   NewAddressLimitClient(cfg),
-		AuditEvent:     NewAuditEventClient(cfg),
-		Book:           NewBookClient(cfg),
-		EmailToken:     NewEmailTokenClient(cfg),
-		Lockout:        NewLockoutClient(cfg),
-		Note:           NewNoteClient(cfg),
-		OutboxMail:     NewOutboxMailClient(cfg),
-		PersistedQuery: NewPersistedQueryClient(cfg),
-		SecretRotation: NewSecretRotationClient(cfg),
-		Session:        NewSessionClient(cfg),
-		SigninAttempt:  NewSigninAttemptClient(cfg),
-		SigningKey:     NewSigningKeyClient(cfg),
-		SpentToken:     NewSpentTokenClient(cfg),
-		User:           NewUserClient(cfg),
+		ctx:               ctx,
+		config:            cfg,
+		AddressLimit:      NewAddressLimitClient(cfg),
+		AuditEvent:        NewAuditEventClient(cfg),
+		Book:              NewBookClient(cfg),
+		EmailToken:        NewEmailTokenClient(cfg),
+		Lockout:           NewLockoutClient(cfg),
+		Note:              NewNoteClient(cfg),
+		OutboxMail:        NewOutboxMailClient(cfg),
+		Passkey:           NewPasskeyClient(cfg),
+		PersistedQuery:    NewPersistedQueryClient(cfg),
+		RecoveryCode:      NewRecoveryCodeClient(cfg),
+		SecretRotation:    NewSecretRotationClient(cfg),
+		Session:           NewSessionClient(cfg),
+		SigninAttempt:     NewSigninAttemptClient(cfg),
+		SigningKey:        NewSigningKeyClient(cfg),
+		SpentToken:        NewSpentTokenClient(cfg),
+		Totp:              NewTotpClient(cfg),
+		User:              NewUserClient(cfg),
+		WebauthnChallenge: NewWebauthnChallengeClient(cfg),
 	}, nil
 }
 
@@ -216,22 +236,26 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:            ctx,
-		config:         cfg,
-		AddressLimit:   NewAddressLimitClient(cfg),
-		AuditEvent:     NewAuditEventClient(cfg),
-		Book:           NewBookClient(cfg),
-		EmailToken:     NewEmailTokenClient(cfg),
-		Lockout:        NewLockoutClient(cfg),
-		Note:           NewNoteClient(cfg),
-		OutboxMail:     NewOutboxMailClient(cfg),
-		PersistedQuery: NewPersistedQueryClient(cfg),
-		SecretRotation: NewSecretRotationClient(cfg),
-		Session:        NewSessionClient(cfg),
-		SigninAttempt:  NewSigninAttemptClient(cfg),
-		SigningKey:     NewSigningKeyClient(cfg),
-		SpentToken:     NewSpentTokenClient(cfg),
-		User:           NewUserClient(cfg),
+		ctx:               ctx,
+		config:            cfg,
+		AddressLimit:      NewAddressLimitClient(cfg),
+		AuditEvent:        NewAuditEventClient(cfg),
+		Book:              NewBookClient(cfg),
+		EmailToken:        NewEmailTokenClient(cfg),
+		Lockout:           NewLockoutClient(cfg),
+		Note:              NewNoteClient(cfg),
+		OutboxMail:        NewOutboxMailClient(cfg),
+		Passkey:           NewPasskeyClient(cfg),
+		PersistedQuery:    NewPersistedQueryClient(cfg),
+		RecoveryCode:      NewRecoveryCodeClient(cfg),
+		SecretRotation:    NewSecretRotationClient(cfg),
+		Session:           NewSessionClient(cfg),
+		SigninAttempt:     NewSigninAttemptClient(cfg),
+		SigningKey:        NewSigningKeyClient(cfg),
+		SpentToken:        NewSpentTokenClient(cfg),
+		Totp:              NewTotpClient(cfg),
+		User:              NewUserClient(cfg),
+		WebauthnChallenge: NewWebauthnChallengeClient(cfg),
 	}, nil
 }
 
@@ -262,8 +286,9 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.AddressLimit, c.AuditEvent, c.Book, c.EmailToken, c.Lockout, c.Note,
-		c.OutboxMail, c.PersistedQuery, c.SecretRotation, c.Session, c.SigninAttempt,
-		c.SigningKey, c.SpentToken, c.User,
+		c.OutboxMail, c.Passkey, c.PersistedQuery, c.RecoveryCode, c.SecretRotation,
+		c.Session, c.SigninAttempt, c.SigningKey, c.SpentToken, c.Totp, c.User,
+		c.WebauthnChallenge,
 	} {
 		n.Use(hooks...)
 	}
@@ -274,8 +299,9 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.AddressLimit, c.AuditEvent, c.Book, c.EmailToken, c.Lockout, c.Note,
-		c.OutboxMail, c.PersistedQuery, c.SecretRotation, c.Session, c.SigninAttempt,
-		c.SigningKey, c.SpentToken, c.User,
+		c.OutboxMail, c.Passkey, c.PersistedQuery, c.RecoveryCode, c.SecretRotation,
+		c.Session, c.SigninAttempt, c.SigningKey, c.SpentToken, c.Totp, c.User,
+		c.WebauthnChallenge,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -298,8 +324,12 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Note.mutate(ctx, m)
 	case *OutboxMailMutation:
 		return c.OutboxMail.mutate(ctx, m)
+	case *PasskeyMutation:
+		return c.Passkey.mutate(ctx, m)
 	case *PersistedQueryMutation:
 		return c.PersistedQuery.mutate(ctx, m)
+	case *RecoveryCodeMutation:
+		return c.RecoveryCode.mutate(ctx, m)
 	case *SecretRotationMutation:
 		return c.SecretRotation.mutate(ctx, m)
 	case *SessionMutation:
@@ -310,8 +340,12 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.SigningKey.mutate(ctx, m)
 	case *SpentTokenMutation:
 		return c.SpentToken.mutate(ctx, m)
+	case *TotpMutation:
+		return c.Totp.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
+	case *WebauthnChallengeMutation:
+		return c.WebauthnChallenge.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
 	}
@@ -1280,6 +1314,155 @@ func (c *OutboxMailClient) mutate(ctx context.Context, m *OutboxMailMutation) (V
 	}
 }
 
+// PasskeyClient is a client for the Passkey schema.
+type PasskeyClient struct {
+	config
+}
+
+// NewPasskeyClient returns a client for the Passkey from the given config.
+func NewPasskeyClient(c config) *PasskeyClient {
+	return &PasskeyClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `passkey.Hooks(f(g(h())))`.
+func (c *PasskeyClient) Use(hooks ...Hook) {
+	c.hooks.Passkey = append(c.hooks.Passkey, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `passkey.Intercept(f(g(h())))`.
+func (c *PasskeyClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Passkey = append(c.inters.Passkey, interceptors...)
+}
+
+// Create returns a builder for creating a Passkey entity.
+func (c *PasskeyClient) Create() *PasskeyCreate {
+	mutation := newPasskeyMutation(c.config, OpCreate)
+	return &PasskeyCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Passkey entities.
+func (c *PasskeyClient) CreateBulk(builders ...*PasskeyCreate) *PasskeyCreateBulk {
+	return &PasskeyCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PasskeyClient) MapCreateBulk(slice any, setFunc func(*PasskeyCreate, int)) *PasskeyCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PasskeyCreateBulk{err: fmt.Errorf("calling to PasskeyClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PasskeyCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PasskeyCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Passkey.
+func (c *PasskeyClient) Update() *PasskeyUpdate {
+	mutation := newPasskeyMutation(c.config, OpUpdate)
+	return &PasskeyUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PasskeyClient) UpdateOne(_m *Passkey) *PasskeyUpdateOne {
+	mutation := newPasskeyMutation(c.config, OpUpdateOne, withPasskey(_m))
+	return &PasskeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PasskeyClient) UpdateOneID(id uuid.UUID) *PasskeyUpdateOne {
+	mutation := newPasskeyMutation(c.config, OpUpdateOne, withPasskeyID(id))
+	return &PasskeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Passkey.
+func (c *PasskeyClient) Delete() *PasskeyDelete {
+	mutation := newPasskeyMutation(c.config, OpDelete)
+	return &PasskeyDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PasskeyClient) DeleteOne(_m *Passkey) *PasskeyDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PasskeyClient) DeleteOneID(id uuid.UUID) *PasskeyDeleteOne {
+	builder := c.Delete().Where(passkey.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PasskeyDeleteOne{builder}
+}
+
+// Query returns a query builder for Passkey.
+func (c *PasskeyClient) Query() *PasskeyQuery {
+	return &PasskeyQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePasskey},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Passkey entity by its id.
+func (c *PasskeyClient) Get(ctx context.Context, id uuid.UUID) (*Passkey, error) {
+	return c.Query().Where(passkey.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PasskeyClient) GetX(ctx context.Context, id uuid.UUID) *Passkey {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a Passkey.
+func (c *PasskeyClient) QueryUser(_m *Passkey) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(passkey.Table, passkey.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, passkey.UserTable, passkey.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *PasskeyClient) Hooks() []Hook {
+	return c.hooks.Passkey
+}
+
+// Interceptors returns the client interceptors.
+func (c *PasskeyClient) Interceptors() []Interceptor {
+	return c.inters.Passkey
+}
+
+func (c *PasskeyClient) mutate(ctx context.Context, m *PasskeyMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PasskeyCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PasskeyUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PasskeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PasskeyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Passkey mutation op: %q", m.Op())
+	}
+}
+
 // PersistedQueryClient is a client for the PersistedQuery schema.
 type PersistedQueryClient struct {
 	config
@@ -1410,6 +1593,155 @@ func (c *PersistedQueryClient) mutate(ctx context.Context, m *PersistedQueryMuta
 		return (&PersistedQueryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown PersistedQuery mutation op: %q", m.Op())
+	}
+}
+
+// RecoveryCodeClient is a client for the RecoveryCode schema.
+type RecoveryCodeClient struct {
+	config
+}
+
+// NewRecoveryCodeClient returns a client for the RecoveryCode from the given config.
+func NewRecoveryCodeClient(c config) *RecoveryCodeClient {
+	return &RecoveryCodeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `recoverycode.Hooks(f(g(h())))`.
+func (c *RecoveryCodeClient) Use(hooks ...Hook) {
+	c.hooks.RecoveryCode = append(c.hooks.RecoveryCode, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `recoverycode.Intercept(f(g(h())))`.
+func (c *RecoveryCodeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RecoveryCode = append(c.inters.RecoveryCode, interceptors...)
+}
+
+// Create returns a builder for creating a RecoveryCode entity.
+func (c *RecoveryCodeClient) Create() *RecoveryCodeCreate {
+	mutation := newRecoveryCodeMutation(c.config, OpCreate)
+	return &RecoveryCodeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RecoveryCode entities.
+func (c *RecoveryCodeClient) CreateBulk(builders ...*RecoveryCodeCreate) *RecoveryCodeCreateBulk {
+	return &RecoveryCodeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RecoveryCodeClient) MapCreateBulk(slice any, setFunc func(*RecoveryCodeCreate, int)) *RecoveryCodeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RecoveryCodeCreateBulk{err: fmt.Errorf("calling to RecoveryCodeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RecoveryCodeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RecoveryCodeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RecoveryCode.
+func (c *RecoveryCodeClient) Update() *RecoveryCodeUpdate {
+	mutation := newRecoveryCodeMutation(c.config, OpUpdate)
+	return &RecoveryCodeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RecoveryCodeClient) UpdateOne(_m *RecoveryCode) *RecoveryCodeUpdateOne {
+	mutation := newRecoveryCodeMutation(c.config, OpUpdateOne, withRecoveryCode(_m))
+	return &RecoveryCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RecoveryCodeClient) UpdateOneID(id int) *RecoveryCodeUpdateOne {
+	mutation := newRecoveryCodeMutation(c.config, OpUpdateOne, withRecoveryCodeID(id))
+	return &RecoveryCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RecoveryCode.
+func (c *RecoveryCodeClient) Delete() *RecoveryCodeDelete {
+	mutation := newRecoveryCodeMutation(c.config, OpDelete)
+	return &RecoveryCodeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RecoveryCodeClient) DeleteOne(_m *RecoveryCode) *RecoveryCodeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RecoveryCodeClient) DeleteOneID(id int) *RecoveryCodeDeleteOne {
+	builder := c.Delete().Where(recoverycode.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RecoveryCodeDeleteOne{builder}
+}
+
+// Query returns a query builder for RecoveryCode.
+func (c *RecoveryCodeClient) Query() *RecoveryCodeQuery {
+	return &RecoveryCodeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRecoveryCode},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RecoveryCode entity by its id.
+func (c *RecoveryCodeClient) Get(ctx context.Context, id int) (*RecoveryCode, error) {
+	return c.Query().Where(recoverycode.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RecoveryCodeClient) GetX(ctx context.Context, id int) *RecoveryCode {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a RecoveryCode.
+func (c *RecoveryCodeClient) QueryUser(_m *RecoveryCode) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(recoverycode.Table, recoverycode.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, recoverycode.UserTable, recoverycode.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *RecoveryCodeClient) Hooks() []Hook {
+	return c.hooks.RecoveryCode
+}
+
+// Interceptors returns the client interceptors.
+func (c *RecoveryCodeClient) Interceptors() []Interceptor {
+	return c.inters.RecoveryCode
+}
+
+func (c *RecoveryCodeClient) mutate(ctx context.Context, m *RecoveryCodeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RecoveryCodeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RecoveryCodeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RecoveryCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RecoveryCodeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RecoveryCode mutation op: %q", m.Op())
 	}
 }
 
@@ -2126,6 +2458,155 @@ func (c *SpentTokenClient) mutate(ctx context.Context, m *SpentTokenMutation) (V
 	}
 }
 
+// TotpClient is a client for the Totp schema.
+type TotpClient struct {
+	config
+}
+
+// NewTotpClient returns a client for the Totp from the given config.
+func NewTotpClient(c config) *TotpClient {
+	return &TotpClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `totp.Hooks(f(g(h())))`.
+func (c *TotpClient) Use(hooks ...Hook) {
+	c.hooks.Totp = append(c.hooks.Totp, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `totp.Intercept(f(g(h())))`.
+func (c *TotpClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Totp = append(c.inters.Totp, interceptors...)
+}
+
+// Create returns a builder for creating a Totp entity.
+func (c *TotpClient) Create() *TotpCreate {
+	mutation := newTotpMutation(c.config, OpCreate)
+	return &TotpCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Totp entities.
+func (c *TotpClient) CreateBulk(builders ...*TotpCreate) *TotpCreateBulk {
+	return &TotpCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TotpClient) MapCreateBulk(slice any, setFunc func(*TotpCreate, int)) *TotpCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TotpCreateBulk{err: fmt.Errorf("calling to TotpClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TotpCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TotpCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Totp.
+func (c *TotpClient) Update() *TotpUpdate {
+	mutation := newTotpMutation(c.config, OpUpdate)
+	return &TotpUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TotpClient) UpdateOne(_m *Totp) *TotpUpdateOne {
+	mutation := newTotpMutation(c.config, OpUpdateOne, withTotp(_m))
+	return &TotpUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *TotpClient) UpdateOneID(id int) *TotpUpdateOne {
+	mutation := newTotpMutation(c.config, OpUpdateOne, withTotpID(id))
+	return &TotpUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Totp.
+func (c *TotpClient) Delete() *TotpDelete {
+	mutation := newTotpMutation(c.config, OpDelete)
+	return &TotpDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *TotpClient) DeleteOne(_m *Totp) *TotpDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *TotpClient) DeleteOneID(id int) *TotpDeleteOne {
+	builder := c.Delete().Where(totp.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &TotpDeleteOne{builder}
+}
+
+// Query returns a query builder for Totp.
+func (c *TotpClient) Query() *TotpQuery {
+	return &TotpQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTotp},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Totp entity by its id.
+func (c *TotpClient) Get(ctx context.Context, id int) (*Totp, error) {
+	return c.Query().Where(totp.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *TotpClient) GetX(ctx context.Context, id int) *Totp {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a Totp.
+func (c *TotpClient) QueryUser(_m *Totp) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(totp.Table, totp.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, true, totp.UserTable, totp.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *TotpClient) Hooks() []Hook {
+	return c.hooks.Totp
+}
+
+// Interceptors returns the client interceptors.
+func (c *TotpClient) Interceptors() []Interceptor {
+	return c.inters.Totp
+}
+
+func (c *TotpClient) mutate(ctx context.Context, m *TotpMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TotpCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TotpUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TotpUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TotpDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Totp mutation op: %q", m.Op())
+	}
+}
+
 // UserClient is a client for the User schema.
 type UserClient struct {
 	config
@@ -2282,6 +2763,54 @@ func (c *UserClient) QueryEmailTokens(_m *User) *EmailTokenQuery {
 	return query
 }
 
+// QueryTotp queries the totp edge of a User.
+func (c *UserClient) QueryTotp(_m *User) *TotpQuery {
+	query := (&TotpClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(totp.Table, totp.FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, false, user.TotpTable, user.TotpColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRecoveryCodes queries the recovery_codes edge of a User.
+func (c *UserClient) QueryRecoveryCodes(_m *User) *RecoveryCodeQuery {
+	query := (&RecoveryCodeClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(recoverycode.Table, recoverycode.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.RecoveryCodesTable, user.RecoveryCodesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryPasskeys queries the passkeys edge of a User.
+func (c *UserClient) QueryPasskeys(_m *User) *PasskeyQuery {
+	query := (&PasskeyClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(passkey.Table, passkey.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.PasskeysTable, user.PasskeysColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *UserClient) Hooks() []Hook {
 	return c.hooks.User
@@ -2307,17 +2836,150 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 	}
 }
 
+// WebauthnChallengeClient is a client for the WebauthnChallenge schema.
+type WebauthnChallengeClient struct {
+	config
+}
+
+// NewWebauthnChallengeClient returns a client for the WebauthnChallenge from the given config.
+func NewWebauthnChallengeClient(c config) *WebauthnChallengeClient {
+	return &WebauthnChallengeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `webauthnchallenge.Hooks(f(g(h())))`.
+func (c *WebauthnChallengeClient) Use(hooks ...Hook) {
+	c.hooks.WebauthnChallenge = append(c.hooks.WebauthnChallenge, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `webauthnchallenge.Intercept(f(g(h())))`.
+func (c *WebauthnChallengeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.WebauthnChallenge = append(c.inters.WebauthnChallenge, interceptors...)
+}
+
+// Create returns a builder for creating a WebauthnChallenge entity.
+func (c *WebauthnChallengeClient) Create() *WebauthnChallengeCreate {
+	mutation := newWebauthnChallengeMutation(c.config, OpCreate)
+	return &WebauthnChallengeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of WebauthnChallenge entities.
+func (c *WebauthnChallengeClient) CreateBulk(builders ...*WebauthnChallengeCreate) *WebauthnChallengeCreateBulk {
+	return &WebauthnChallengeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *WebauthnChallengeClient) MapCreateBulk(slice any, setFunc func(*WebauthnChallengeCreate, int)) *WebauthnChallengeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &WebauthnChallengeCreateBulk{err: fmt.Errorf("calling to WebauthnChallengeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*WebauthnChallengeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &WebauthnChallengeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for WebauthnChallenge.
+func (c *WebauthnChallengeClient) Update() *WebauthnChallengeUpdate {
+	mutation := newWebauthnChallengeMutation(c.config, OpUpdate)
+	return &WebauthnChallengeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *WebauthnChallengeClient) UpdateOne(_m *WebauthnChallenge) *WebauthnChallengeUpdateOne {
+	mutation := newWebauthnChallengeMutation(c.config, OpUpdateOne, withWebauthnChallenge(_m))
+	return &WebauthnChallengeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *WebauthnChallengeClient) UpdateOneID(id int) *WebauthnChallengeUpdateOne {
+	mutation := newWebauthnChallengeMutation(c.config, OpUpdateOne, withWebauthnChallengeID(id))
+	return &WebauthnChallengeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for WebauthnChallenge.
+func (c *WebauthnChallengeClient) Delete() *WebauthnChallengeDelete {
+	mutation := newWebauthnChallengeMutation(c.config, OpDelete)
+	return &WebauthnChallengeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *WebauthnChallengeClient) DeleteOne(_m *WebauthnChallenge) *WebauthnChallengeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *WebauthnChallengeClient) DeleteOneID(id int) *WebauthnChallengeDeleteOne {
+	builder := c.Delete().Where(webauthnchallenge.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &WebauthnChallengeDeleteOne{builder}
+}
+
+// Query returns a query builder for WebauthnChallenge.
+func (c *WebauthnChallengeClient) Query() *WebauthnChallengeQuery {
+	return &WebauthnChallengeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeWebauthnChallenge},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a WebauthnChallenge entity by its id.
+func (c *WebauthnChallengeClient) Get(ctx context.Context, id int) (*WebauthnChallenge, error) {
+	return c.Query().Where(webauthnchallenge.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *WebauthnChallengeClient) GetX(ctx context.Context, id int) *WebauthnChallenge {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *WebauthnChallengeClient) Hooks() []Hook {
+	return c.hooks.WebauthnChallenge
+}
+
+// Interceptors returns the client interceptors.
+func (c *WebauthnChallengeClient) Interceptors() []Interceptor {
+	return c.inters.WebauthnChallenge
+}
+
+func (c *WebauthnChallengeClient) mutate(ctx context.Context, m *WebauthnChallengeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&WebauthnChallengeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&WebauthnChallengeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&WebauthnChallengeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&WebauthnChallengeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown WebauthnChallenge mutation op: %q", m.Op())
+	}
+}
+
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AddressLimit, AuditEvent, Book, EmailToken, Lockout, Note, OutboxMail,
-		PersistedQuery, SecretRotation, Session, SigninAttempt, SigningKey, SpentToken,
-		User []ent.Hook
+		AddressLimit, AuditEvent, Book, EmailToken, Lockout, Note, OutboxMail, Passkey,
+		PersistedQuery, RecoveryCode, SecretRotation, Session, SigninAttempt,
+		SigningKey, SpentToken, Totp, User, WebauthnChallenge []ent.Hook
 	}
 	inters struct {
-		AddressLimit, AuditEvent, Book, EmailToken, Lockout, Note, OutboxMail,
-		PersistedQuery, SecretRotation, Session, SigninAttempt, SigningKey, SpentToken,
-		User []ent.Interceptor
+		AddressLimit, AuditEvent, Book, EmailToken, Lockout, Note, OutboxMail, Passkey,
+		PersistedQuery, RecoveryCode, SecretRotation, Session, SigninAttempt,
+		SigningKey, SpentToken, Totp, User, WebauthnChallenge []ent.Interceptor
 	}
 )
 

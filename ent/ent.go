@@ -10,13 +10,17 @@ import (
 	"bitgate/ent/lockout"
 	"bitgate/ent/note"
 	"bitgate/ent/outboxmail"
+	"bitgate/ent/passkey"
 	"bitgate/ent/persistedquery"
+	"bitgate/ent/recoverycode"
 	"bitgate/ent/secretrotation"
 	"bitgate/ent/session"
 	"bitgate/ent/signinattempt"
 	"bitgate/ent/signingkey"
 	"bitgate/ent/spenttoken"
+	"bitgate/ent/totp"
 	"bitgate/ent/user"
+	"bitgate/ent/webauthnchallenge"
 	"context"
 	"errors"
 	"fmt"
@@ -86,20 +90,24 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			addresslimit.Table:   addresslimit.ValidColumn,
-			auditevent.Table:     auditevent.ValidColumn,
-			book.Table:           book.ValidColumn,
-			emailtoken.Table:     emailtoken.ValidColumn,
-			lockout.Table:        lockout.ValidColumn,
-			note.Table:           note.ValidColumn,
-			outboxmail.Table:     outboxmail.ValidColumn,
-			persistedquery.Table: persistedquery.ValidColumn,
-			secretrotation.Table: secretrotation.ValidColumn,
-			session.Table:        session.ValidColumn,
-			signinattempt.Table:  signinattempt.ValidColumn,
-			signingkey.Table:     signingkey.ValidColumn,
-			spenttoken.Table:     spenttoken.ValidColumn,
-			user.Table:           user.ValidColumn,
+			addresslimit.Table:      addresslimit.ValidColumn,
+			auditevent.Table:        auditevent.ValidColumn,
+			book.Table:              book.ValidColumn,
+			emailtoken.Table:        emailtoken.ValidColumn,
+			lockout.Table:           lockout.ValidColumn,
+			note.Table:              note.ValidColumn,
+			outboxmail.Table:        outboxmail.ValidColumn,
+			passkey.Table:           passkey.ValidColumn,
+			persistedquery.Table:    persistedquery.ValidColumn,
+			recoverycode.Table:      recoverycode.ValidColumn,
+			secretrotation.Table:    secretrotation.ValidColumn,
+			session.Table:           session.ValidColumn,
+			signinattempt.Table:     signinattempt.ValidColumn,
+			signingkey.Table:        signingkey.ValidColumn,
+			spenttoken.Table:        spenttoken.ValidColumn,
+			totp.Table:              totp.ValidColumn,
+			user.Table:              user.ValidColumn,
+			webauthnchallenge.Table: webauthnchallenge.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -340,6 +340,11 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				selectedFields = append(selectedFields, user.FieldPermissionLevel)
 				fieldSeen[user.FieldPermissionLevel] = struct{}{}
 			}
+		case "mfaEnabled":
+			if _, ok := fieldSeen[user.FieldMfaEnabled]; !ok {
+				selectedFields = append(selectedFields, user.FieldMfaEnabled)
+				fieldSeen[user.FieldMfaEnabled] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

@@ -10,13 +10,16 @@ import (
 	"bitgate/ent/lockout"
 	"bitgate/ent/note"
 	"bitgate/ent/outboxmail"
+	"bitgate/ent/passkey"
 	"bitgate/ent/persistedquery"
+	"bitgate/ent/recoverycode"
 	"bitgate/ent/schema"
 	"bitgate/ent/secretrotation"
 	"bitgate/ent/session"
 	"bitgate/ent/signinattempt"
 	"bitgate/ent/signingkey"
 	"bitgate/ent/spenttoken"
+	"bitgate/ent/totp"
 	"bitgate/ent/user"
 	"time"
 
@@ -285,6 +288,43 @@ func init() {
 	outboxmailDescID := outboxmailMixinFields0[0].Descriptor()
 	// outboxmail.DefaultID holds the default value on creation for the id field.
 	outboxmail.DefaultID = outboxmailDescID.Default.(func() uuid.UUID)
+	passkeyMixin := schema.Passkey{}.Mixin()
+	passkeyMixinFields0 := passkeyMixin[0].Fields()
+	_ = passkeyMixinFields0
+	passkeyFields := schema.Passkey{}.Fields()
+	_ = passkeyFields
+	// passkeyDescCredentialID is the schema descriptor for credential_id field.
+	passkeyDescCredentialID := passkeyFields[1].Descriptor()
+	// passkey.CredentialIDValidator is a validator for the "credential_id" field. It is called by the builders before save.
+	passkey.CredentialIDValidator = passkeyDescCredentialID.Validators[0].(func([]byte) error)
+	// passkeyDescName is the schema descriptor for name field.
+	passkeyDescName := passkeyFields[3].Descriptor()
+	// passkey.DefaultName holds the default value on creation for the name field.
+	passkey.DefaultName = passkeyDescName.Default.(string)
+	// passkey.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	passkey.NameValidator = func() func(string) error {
+		validators := passkeyDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// passkeyDescCreatedAt is the schema descriptor for created_at field.
+	passkeyDescCreatedAt := passkeyFields[4].Descriptor()
+	// passkey.DefaultCreatedAt holds the default value on creation for the created_at field.
+	passkey.DefaultCreatedAt = passkeyDescCreatedAt.Default.(func() time.Time)
+	// passkeyDescID is the schema descriptor for id field.
+	passkeyDescID := passkeyMixinFields0[0].Descriptor()
+	// passkey.DefaultID holds the default value on creation for the id field.
+	passkey.DefaultID = passkeyDescID.Default.(func() uuid.UUID)
 	persistedqueryFields := schema.PersistedQuery{}.Fields()
 	_ = persistedqueryFields
 	// persistedqueryDescSize is the schema descriptor for size field.
@@ -309,6 +349,12 @@ func init() {
 			return nil
 		}
 	}()
+	recoverycodeFields := schema.RecoveryCode{}.Fields()
+	_ = recoverycodeFields
+	// recoverycodeDescCreatedAt is the schema descriptor for created_at field.
+	recoverycodeDescCreatedAt := recoverycodeFields[2].Descriptor()
+	// recoverycode.DefaultCreatedAt holds the default value on creation for the created_at field.
+	recoverycode.DefaultCreatedAt = recoverycodeDescCreatedAt.Default.(func() time.Time)
 	secretrotationMixin := schema.SecretRotation{}.Mixin()
 	secretrotationMixinFields0 := secretrotationMixin[0].Fields()
 	_ = secretrotationMixinFields0
@@ -383,6 +429,16 @@ func init() {
 	session.DefaultUserAgent = sessionDescUserAgent.Default.(string)
 	// session.UserAgentValidator is a validator for the "user_agent" field. It is called by the builders before save.
 	session.UserAgentValidator = sessionDescUserAgent.Validators[0].(func(string) error)
+	// sessionDescMfaRequired is the schema descriptor for mfa_required field.
+	sessionDescMfaRequired := sessionFields[7].Descriptor()
+	// session.DefaultMfaRequired holds the default value on creation for the mfa_required field.
+	session.DefaultMfaRequired = sessionDescMfaRequired.Default.(bool)
+	// sessionDescMfaFailures is the schema descriptor for mfa_failures field.
+	sessionDescMfaFailures := sessionFields[9].Descriptor()
+	// session.DefaultMfaFailures holds the default value on creation for the mfa_failures field.
+	session.DefaultMfaFailures = sessionDescMfaFailures.Default.(int)
+	// session.MfaFailuresValidator is a validator for the "mfa_failures" field. It is called by the builders before save.
+	session.MfaFailuresValidator = sessionDescMfaFailures.Validators[0].(func(int) error)
 	// sessionDescID is the schema descriptor for id field.
 	sessionDescID := sessionMixinFields0[0].Descriptor()
 	// session.DefaultID holds the default value on creation for the id field.
@@ -435,6 +491,16 @@ func init() {
 	spenttokenDescSpentAt := spenttokenFields[2].Descriptor()
 	// spenttoken.DefaultSpentAt holds the default value on creation for the spent_at field.
 	spenttoken.DefaultSpentAt = spenttokenDescSpentAt.Default.(func() time.Time)
+	totpFields := schema.Totp{}.Fields()
+	_ = totpFields
+	// totpDescCreatedAt is the schema descriptor for created_at field.
+	totpDescCreatedAt := totpFields[2].Descriptor()
+	// totp.DefaultCreatedAt holds the default value on creation for the created_at field.
+	totp.DefaultCreatedAt = totpDescCreatedAt.Default.(func() time.Time)
+	// totpDescLastStep is the schema descriptor for last_step field.
+	totpDescLastStep := totpFields[4].Descriptor()
+	// totp.DefaultLastStep holds the default value on creation for the last_step field.
+	totp.DefaultLastStep = totpDescLastStep.Default.(int64)
 	userMixin := schema.User{}.Mixin()
 	userMixinFields0 := userMixin[0].Fields()
 	_ = userMixinFields0
@@ -476,6 +542,10 @@ func init() {
 	user.DefaultCredentialVersion = userDescCredentialVersion.Default.(int)
 	// user.CredentialVersionValidator is a validator for the "credential_version" field. It is called by the builders before save.
 	user.CredentialVersionValidator = userDescCredentialVersion.Validators[0].(func(int) error)
+	// userDescMfaEnabled is the schema descriptor for mfa_enabled field.
+	userDescMfaEnabled := userFields[7].Descriptor()
+	// user.DefaultMfaEnabled holds the default value on creation for the mfa_enabled field.
+	user.DefaultMfaEnabled = userDescMfaEnabled.Default.(bool)
 	// userDescID is the schema descriptor for id field.
 	userDescID := userMixinFields0[0].Descriptor()
 	// user.DefaultID holds the default value on creation for the id field.

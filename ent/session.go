@@ -38,6 +38,12 @@ type Session struct {
 	ClientIP string `json:"client_ip,omitempty"`
 	// as of the last sign-in or refresh
 	UserAgent string `json:"user_agent,omitempty"`
+	// waits for a second factor: nothing but me, verifySecondFactor and signout answers until it passes one
+	MfaRequired bool `json:"mfa_required,omitempty"`
+	// when the session passed a second factor
+	MfaPassedAt *time.Time `json:"mfa_passed_at,omitempty"`
+	// wrong second-factor codes sent in the session
+	MfaFailures int `json:"mfa_failures,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the SessionQuery when eager-loading is set.
 	Edges        SessionEdges `json:"edges"`
@@ -84,9 +90,13 @@ func (*Session) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case session.FieldMfaRequired:
+			values[i] = new(sql.NullBool)
+		case session.FieldMfaFailures:
+			values[i] = new(sql.NullInt64)
 		case session.FieldRefreshHash, session.FieldClientIP, session.FieldUserAgent:
 			values[i] = new(sql.NullString)
-		case session.FieldCreatedAt, session.FieldUpdatedAt, session.FieldExpiresAt, session.FieldRevokedAt, session.FieldLastUsedAt:
+		case session.FieldCreatedAt, session.FieldUpdatedAt, session.FieldExpiresAt, session.FieldRevokedAt, session.FieldLastUsedAt, session.FieldMfaPassedAt:
 			values[i] = new(sql.NullTime)
 		case session.FieldID, session.FieldUserID:
 			values[i] = new(uuid.UUID)
@@ -167,6 +177,25 @@ func (_m *Session) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.UserAgent = value.String
 			}
+		case session.FieldMfaRequired:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field mfa_required", values[i])
+			} else if value.Valid {
+				_m.MfaRequired = value.Bool
+			}
+		case session.FieldMfaPassedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field mfa_passed_at", values[i])
+			} else if value.Valid {
+				_m.MfaPassedAt = new(time.Time)
+				*_m.MfaPassedAt = value.Time
+			}
+		case session.FieldMfaFailures:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field mfa_failures", values[i])
+			} else if value.Valid {
+				_m.MfaFailures = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -243,6 +272,17 @@ func (_m *Session) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("user_agent=")
 	builder.WriteString(_m.UserAgent)
+	builder.WriteString(", ")
+	builder.WriteString("mfa_required=")
+	builder.WriteString(fmt.Sprintf("%v", _m.MfaRequired))
+	builder.WriteString(", ")
+	if v := _m.MfaPassedAt; v != nil {
+		builder.WriteString("mfa_passed_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("mfa_failures=")
+	builder.WriteString(fmt.Sprintf("%v", _m.MfaFailures))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -128,6 +128,48 @@ func (_c *SessionCreate) SetNillableUserAgent(v *string) *SessionCreate {
 	return _c
 }
 
+// SetMfaRequired sets the "mfa_required" field.
+func (_c *SessionCreate) SetMfaRequired(v bool) *SessionCreate {
+	_c.mutation.SetMfaRequired(v)
+	return _c
+}
+
+// SetNillableMfaRequired sets the "mfa_required" field if the given value is not nil.
+func (_c *SessionCreate) SetNillableMfaRequired(v *bool) *SessionCreate {
+	if v != nil {
+		_c.SetMfaRequired(*v)
+	}
+	return _c
+}
+
+// SetMfaPassedAt sets the "mfa_passed_at" field.
+func (_c *SessionCreate) SetMfaPassedAt(v time.Time) *SessionCreate {
+	_c.mutation.SetMfaPassedAt(v)
+	return _c
+}
+
+// SetNillableMfaPassedAt sets the "mfa_passed_at" field if the given value is not nil.
+func (_c *SessionCreate) SetNillableMfaPassedAt(v *time.Time) *SessionCreate {
+	if v != nil {
+		_c.SetMfaPassedAt(*v)
+	}
+	return _c
+}
+
+// SetMfaFailures sets the "mfa_failures" field.
+func (_c *SessionCreate) SetMfaFailures(v int) *SessionCreate {
+	_c.mutation.SetMfaFailures(v)
+	return _c
+}
+
+// SetNillableMfaFailures sets the "mfa_failures" field if the given value is not nil.
+func (_c *SessionCreate) SetNillableMfaFailures(v *int) *SessionCreate {
+	if v != nil {
+		_c.SetMfaFailures(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *SessionCreate) SetID(v uuid.UUID) *SessionCreate {
 	_c.mutation.SetID(v)
@@ -213,6 +255,14 @@ func (_c *SessionCreate) defaults() {
 		v := session.DefaultUserAgent
 		_c.mutation.SetUserAgent(v)
 	}
+	if _, ok := _c.mutation.MfaRequired(); !ok {
+		v := session.DefaultMfaRequired
+		_c.mutation.SetMfaRequired(v)
+	}
+	if _, ok := _c.mutation.MfaFailures(); !ok {
+		v := session.DefaultMfaFailures
+		_c.mutation.SetMfaFailures(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := session.DefaultID()
 		_c.mutation.SetID(v)
@@ -250,6 +300,17 @@ func (_c *SessionCreate) check() error {
 	if v, ok := _c.mutation.UserAgent(); ok {
 		if err := session.UserAgentValidator(v); err != nil {
 			return &ValidationError{Name: "user_agent", err: fmt.Errorf(`ent: validator failed for field "Session.user_agent": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.MfaRequired(); !ok {
+		return &ValidationError{Name: "mfa_required", err: errors.New(`ent: missing required field "Session.mfa_required"`)}
+	}
+	if _, ok := _c.mutation.MfaFailures(); !ok {
+		return &ValidationError{Name: "mfa_failures", err: errors.New(`ent: missing required field "Session.mfa_failures"`)}
+	}
+	if v, ok := _c.mutation.MfaFailures(); ok {
+		if err := session.MfaFailuresValidator(v); err != nil {
+			return &ValidationError{Name: "mfa_failures", err: fmt.Errorf(`ent: validator failed for field "Session.mfa_failures": %w`, err)}
 		}
 	}
 	if len(_c.mutation.UserIDs()) == 0 {
@@ -322,6 +383,18 @@ func (_c *SessionCreate) createSpec() (*Session, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.UserAgent(); ok {
 		_spec.SetField(session.FieldUserAgent, field.TypeString, value)
 		_node.UserAgent = value
+	}
+	if value, ok := _c.mutation.MfaRequired(); ok {
+		_spec.SetField(session.FieldMfaRequired, field.TypeBool, value)
+		_node.MfaRequired = value
+	}
+	if value, ok := _c.mutation.MfaPassedAt(); ok {
+		_spec.SetField(session.FieldMfaPassedAt, field.TypeTime, value)
+		_node.MfaPassedAt = &value
+	}
+	if value, ok := _c.mutation.MfaFailures(); ok {
+		_spec.SetField(session.FieldMfaFailures, field.TypeInt, value)
+		_node.MfaFailures = value
 	}
 	if nodes := _c.mutation.UserIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -504,6 +577,54 @@ func (u *SessionUpsert) UpdateUserAgent() *SessionUpsert {
 	return u
 }
 
+// SetMfaRequired sets the "mfa_required" field.
+func (u *SessionUpsert) SetMfaRequired(v bool) *SessionUpsert {
+	u.Set(session.FieldMfaRequired, v)
+	return u
+}
+
+// UpdateMfaRequired sets the "mfa_required" field to the value that was provided on create.
+func (u *SessionUpsert) UpdateMfaRequired() *SessionUpsert {
+	u.SetExcluded(session.FieldMfaRequired)
+	return u
+}
+
+// SetMfaPassedAt sets the "mfa_passed_at" field.
+func (u *SessionUpsert) SetMfaPassedAt(v time.Time) *SessionUpsert {
+	u.Set(session.FieldMfaPassedAt, v)
+	return u
+}
+
+// UpdateMfaPassedAt sets the "mfa_passed_at" field to the value that was provided on create.
+func (u *SessionUpsert) UpdateMfaPassedAt() *SessionUpsert {
+	u.SetExcluded(session.FieldMfaPassedAt)
+	return u
+}
+
+// ClearMfaPassedAt clears the value of the "mfa_passed_at" field.
+func (u *SessionUpsert) ClearMfaPassedAt() *SessionUpsert {
+	u.SetNull(session.FieldMfaPassedAt)
+	return u
+}
+
+// SetMfaFailures sets the "mfa_failures" field.
+func (u *SessionUpsert) SetMfaFailures(v int) *SessionUpsert {
+	u.Set(session.FieldMfaFailures, v)
+	return u
+}
+
+// UpdateMfaFailures sets the "mfa_failures" field to the value that was provided on create.
+func (u *SessionUpsert) UpdateMfaFailures() *SessionUpsert {
+	u.SetExcluded(session.FieldMfaFailures)
+	return u
+}
+
+// AddMfaFailures adds v to the "mfa_failures" field.
+func (u *SessionUpsert) AddMfaFailures(v int) *SessionUpsert {
+	u.Add(session.FieldMfaFailures, v)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -667,6 +788,62 @@ func (u *SessionUpsertOne) SetUserAgent(v string) *SessionUpsertOne {
 func (u *SessionUpsertOne) UpdateUserAgent() *SessionUpsertOne {
 	return u.Update(func(s *SessionUpsert) {
 		s.UpdateUserAgent()
+	})
+}
+
+// SetMfaRequired sets the "mfa_required" field.
+func (u *SessionUpsertOne) SetMfaRequired(v bool) *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
+		s.SetMfaRequired(v)
+	})
+}
+
+// UpdateMfaRequired sets the "mfa_required" field to the value that was provided on create.
+func (u *SessionUpsertOne) UpdateMfaRequired() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
+		s.UpdateMfaRequired()
+	})
+}
+
+// SetMfaPassedAt sets the "mfa_passed_at" field.
+func (u *SessionUpsertOne) SetMfaPassedAt(v time.Time) *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
+		s.SetMfaPassedAt(v)
+	})
+}
+
+// UpdateMfaPassedAt sets the "mfa_passed_at" field to the value that was provided on create.
+func (u *SessionUpsertOne) UpdateMfaPassedAt() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
+		s.UpdateMfaPassedAt()
+	})
+}
+
+// ClearMfaPassedAt clears the value of the "mfa_passed_at" field.
+func (u *SessionUpsertOne) ClearMfaPassedAt() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
+		s.ClearMfaPassedAt()
+	})
+}
+
+// SetMfaFailures sets the "mfa_failures" field.
+func (u *SessionUpsertOne) SetMfaFailures(v int) *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
+		s.SetMfaFailures(v)
+	})
+}
+
+// AddMfaFailures adds v to the "mfa_failures" field.
+func (u *SessionUpsertOne) AddMfaFailures(v int) *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
+		s.AddMfaFailures(v)
+	})
+}
+
+// UpdateMfaFailures sets the "mfa_failures" field to the value that was provided on create.
+func (u *SessionUpsertOne) UpdateMfaFailures() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
+		s.UpdateMfaFailures()
 	})
 }
 
@@ -1000,6 +1177,62 @@ func (u *SessionUpsertBulk) SetUserAgent(v string) *SessionUpsertBulk {
 func (u *SessionUpsertBulk) UpdateUserAgent() *SessionUpsertBulk {
 	return u.Update(func(s *SessionUpsert) {
 		s.UpdateUserAgent()
+	})
+}
+
+// SetMfaRequired sets the "mfa_required" field.
+func (u *SessionUpsertBulk) SetMfaRequired(v bool) *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
+		s.SetMfaRequired(v)
+	})
+}
+
+// UpdateMfaRequired sets the "mfa_required" field to the value that was provided on create.
+func (u *SessionUpsertBulk) UpdateMfaRequired() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
+		s.UpdateMfaRequired()
+	})
+}
+
+// SetMfaPassedAt sets the "mfa_passed_at" field.
+func (u *SessionUpsertBulk) SetMfaPassedAt(v time.Time) *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
+		s.SetMfaPassedAt(v)
+	})
+}
+
+// UpdateMfaPassedAt sets the "mfa_passed_at" field to the value that was provided on create.
+func (u *SessionUpsertBulk) UpdateMfaPassedAt() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
+		s.UpdateMfaPassedAt()
+	})
+}
+
+// ClearMfaPassedAt clears the value of the "mfa_passed_at" field.
+func (u *SessionUpsertBulk) ClearMfaPassedAt() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
+		s.ClearMfaPassedAt()
+	})
+}
+
+// SetMfaFailures sets the "mfa_failures" field.
+func (u *SessionUpsertBulk) SetMfaFailures(v int) *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
+		s.SetMfaFailures(v)
+	})
+}
+
+// AddMfaFailures adds v to the "mfa_failures" field.
+func (u *SessionUpsertBulk) AddMfaFailures(v int) *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
+		s.AddMfaFailures(v)
+	})
+}
+
+// UpdateMfaFailures sets the "mfa_failures" field to the value that was provided on create.
+func (u *SessionUpsertBulk) UpdateMfaFailures() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
+		s.UpdateMfaFailures()
 	})
 }
 

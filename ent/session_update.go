@@ -131,6 +131,61 @@ func (_u *SessionUpdate) SetNillableUserAgent(v *string) *SessionUpdate {
 	return _u
 }
 
+// SetMfaRequired sets the "mfa_required" field.
+func (_u *SessionUpdate) SetMfaRequired(v bool) *SessionUpdate {
+	_u.mutation.SetMfaRequired(v)
+	return _u
+}
+
+// SetNillableMfaRequired sets the "mfa_required" field if the given value is not nil.
+func (_u *SessionUpdate) SetNillableMfaRequired(v *bool) *SessionUpdate {
+	if v != nil {
+		_u.SetMfaRequired(*v)
+	}
+	return _u
+}
+
+// SetMfaPassedAt sets the "mfa_passed_at" field.
+func (_u *SessionUpdate) SetMfaPassedAt(v time.Time) *SessionUpdate {
+	_u.mutation.SetMfaPassedAt(v)
+	return _u
+}
+
+// SetNillableMfaPassedAt sets the "mfa_passed_at" field if the given value is not nil.
+func (_u *SessionUpdate) SetNillableMfaPassedAt(v *time.Time) *SessionUpdate {
+	if v != nil {
+		_u.SetMfaPassedAt(*v)
+	}
+	return _u
+}
+
+// ClearMfaPassedAt clears the value of the "mfa_passed_at" field.
+func (_u *SessionUpdate) ClearMfaPassedAt() *SessionUpdate {
+	_u.mutation.ClearMfaPassedAt()
+	return _u
+}
+
+// SetMfaFailures sets the "mfa_failures" field.
+func (_u *SessionUpdate) SetMfaFailures(v int) *SessionUpdate {
+	_u.mutation.ResetMfaFailures()
+	_u.mutation.SetMfaFailures(v)
+	return _u
+}
+
+// SetNillableMfaFailures sets the "mfa_failures" field if the given value is not nil.
+func (_u *SessionUpdate) SetNillableMfaFailures(v *int) *SessionUpdate {
+	if v != nil {
+		_u.SetMfaFailures(*v)
+	}
+	return _u
+}
+
+// AddMfaFailures adds value to the "mfa_failures" field.
+func (_u *SessionUpdate) AddMfaFailures(v int) *SessionUpdate {
+	_u.mutation.AddMfaFailures(v)
+	return _u
+}
+
 // AddSpentTokenIDs adds the "spent_tokens" edge to the SpentToken entity by IDs.
 func (_u *SessionUpdate) AddSpentTokenIDs(ids ...int) *SessionUpdate {
 	_u.mutation.AddSpentTokenIDs(ids...)
@@ -220,6 +275,11 @@ func (_u *SessionUpdate) check() error {
 			return &ValidationError{Name: "user_agent", err: fmt.Errorf(`ent: validator failed for field "Session.user_agent": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.MfaFailures(); ok {
+		if err := session.MfaFailuresValidator(v); err != nil {
+			return &ValidationError{Name: "mfa_failures", err: fmt.Errorf(`ent: validator failed for field "Session.mfa_failures": %w`, err)}
+		}
+	}
 	if _u.mutation.UserCleared() && len(_u.mutation.UserIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Session.user"`)
 	}
@@ -264,6 +324,21 @@ func (_u *SessionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.UserAgent(); ok {
 		_spec.SetField(session.FieldUserAgent, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.MfaRequired(); ok {
+		_spec.SetField(session.FieldMfaRequired, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.MfaPassedAt(); ok {
+		_spec.SetField(session.FieldMfaPassedAt, field.TypeTime, value)
+	}
+	if _u.mutation.MfaPassedAtCleared() {
+		_spec.ClearField(session.FieldMfaPassedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.MfaFailures(); ok {
+		_spec.SetField(session.FieldMfaFailures, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedMfaFailures(); ok {
+		_spec.AddField(session.FieldMfaFailures, field.TypeInt, value)
 	}
 	if _u.mutation.SpentTokensCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -432,6 +507,61 @@ func (_u *SessionUpdateOne) SetNillableUserAgent(v *string) *SessionUpdateOne {
 	return _u
 }
 
+// SetMfaRequired sets the "mfa_required" field.
+func (_u *SessionUpdateOne) SetMfaRequired(v bool) *SessionUpdateOne {
+	_u.mutation.SetMfaRequired(v)
+	return _u
+}
+
+// SetNillableMfaRequired sets the "mfa_required" field if the given value is not nil.
+func (_u *SessionUpdateOne) SetNillableMfaRequired(v *bool) *SessionUpdateOne {
+	if v != nil {
+		_u.SetMfaRequired(*v)
+	}
+	return _u
+}
+
+// SetMfaPassedAt sets the "mfa_passed_at" field.
+func (_u *SessionUpdateOne) SetMfaPassedAt(v time.Time) *SessionUpdateOne {
+	_u.mutation.SetMfaPassedAt(v)
+	return _u
+}
+
+// SetNillableMfaPassedAt sets the "mfa_passed_at" field if the given value is not nil.
+func (_u *SessionUpdateOne) SetNillableMfaPassedAt(v *time.Time) *SessionUpdateOne {
+	if v != nil {
+		_u.SetMfaPassedAt(*v)
+	}
+	return _u
+}
+
+// ClearMfaPassedAt clears the value of the "mfa_passed_at" field.
+func (_u *SessionUpdateOne) ClearMfaPassedAt() *SessionUpdateOne {
+	_u.mutation.ClearMfaPassedAt()
+	return _u
+}
+
+// SetMfaFailures sets the "mfa_failures" field.
+func (_u *SessionUpdateOne) SetMfaFailures(v int) *SessionUpdateOne {
+	_u.mutation.ResetMfaFailures()
+	_u.mutation.SetMfaFailures(v)
+	return _u
+}
+
+// SetNillableMfaFailures sets the "mfa_failures" field if the given value is not nil.
+func (_u *SessionUpdateOne) SetNillableMfaFailures(v *int) *SessionUpdateOne {
+	if v != nil {
+		_u.SetMfaFailures(*v)
+	}
+	return _u
+}
+
+// AddMfaFailures adds value to the "mfa_failures" field.
+func (_u *SessionUpdateOne) AddMfaFailures(v int) *SessionUpdateOne {
+	_u.mutation.AddMfaFailures(v)
+	return _u
+}
+
 // AddSpentTokenIDs adds the "spent_tokens" edge to the SpentToken entity by IDs.
 func (_u *SessionUpdateOne) AddSpentTokenIDs(ids ...int) *SessionUpdateOne {
 	_u.mutation.AddSpentTokenIDs(ids...)
@@ -534,6 +664,11 @@ func (_u *SessionUpdateOne) check() error {
 			return &ValidationError{Name: "user_agent", err: fmt.Errorf(`ent: validator failed for field "Session.user_agent": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.MfaFailures(); ok {
+		if err := session.MfaFailuresValidator(v); err != nil {
+			return &ValidationError{Name: "mfa_failures", err: fmt.Errorf(`ent: validator failed for field "Session.mfa_failures": %w`, err)}
+		}
+	}
 	if _u.mutation.UserCleared() && len(_u.mutation.UserIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Session.user"`)
 	}
@@ -595,6 +730,21 @@ func (_u *SessionUpdateOne) sqlSave(ctx context.Context) (_node *Session, err er
 	}
 	if value, ok := _u.mutation.UserAgent(); ok {
 		_spec.SetField(session.FieldUserAgent, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.MfaRequired(); ok {
+		_spec.SetField(session.FieldMfaRequired, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.MfaPassedAt(); ok {
+		_spec.SetField(session.FieldMfaPassedAt, field.TypeTime, value)
+	}
+	if _u.mutation.MfaPassedAtCleared() {
+		_spec.ClearField(session.FieldMfaPassedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.MfaFailures(); ok {
+		_spec.SetField(session.FieldMfaFailures, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedMfaFailures(); ok {
+		_spec.AddField(session.FieldMfaFailures, field.TypeInt, value)
 	}
 	if _u.mutation.SpentTokensCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -28,8 +28,12 @@ type Tx struct {
 	Note *NoteClient
 	// OutboxMail is the client for interacting with the OutboxMail builders.
 	OutboxMail *OutboxMailClient
+	// Passkey is the client for interacting with the Passkey builders.
+	Passkey *PasskeyClient
 	// PersistedQuery is the client for interacting with the PersistedQuery builders.
 	PersistedQuery *PersistedQueryClient
+	// RecoveryCode is the client for interacting with the RecoveryCode builders.
+	RecoveryCode *RecoveryCodeClient
 	// SecretRotation is the client for interacting with the SecretRotation builders.
 	SecretRotation *SecretRotationClient
 	// Session is the client for interacting with the Session builders.
@@ -40,8 +44,12 @@ type Tx struct {
 	SigningKey *SigningKeyClient
 	// SpentToken is the client for interacting with the SpentToken builders.
 	SpentToken *SpentTokenClient
+	// Totp is the client for interacting with the Totp builders.
+	Totp *TotpClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
+	// WebauthnChallenge is the client for interacting with the WebauthnChallenge builders.
+	WebauthnChallenge *WebauthnChallengeClient
 
 	// lazily loaded.
 	client     *Client
@@ -180,13 +188,17 @@ func (tx *Tx) init() {
 	tx.Lockout = NewLockoutClient(tx.config)
 	tx.Note = NewNoteClient(tx.config)
 	tx.OutboxMail = NewOutboxMailClient(tx.config)
+	tx.Passkey = NewPasskeyClient(tx.config)
 	tx.PersistedQuery = NewPersistedQueryClient(tx.config)
+	tx.RecoveryCode = NewRecoveryCodeClient(tx.config)
 	tx.SecretRotation = NewSecretRotationClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.SigninAttempt = NewSigninAttemptClient(tx.config)
 	tx.SigningKey = NewSigningKeyClient(tx.config)
 	tx.SpentToken = NewSpentTokenClient(tx.config)
+	tx.Totp = NewTotpClient(tx.config)
 	tx.User = NewUserClient(tx.config)
+	tx.WebauthnChallenge = NewWebauthnChallengeClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

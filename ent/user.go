@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"bitgate/ent/totp"
 	"bitgate/ent/user"
 	"fmt"
 	"strings"
@@ -37,6 +38,8 @@ type User struct {
 	CredentialVersion int `json:"credential_version,omitempty"`
 	// EmailVerifiedAt holds the value of the "email_verified_at" field.
 	EmailVerifiedAt *time.Time `json:"email_verified_at,omitempty"`
+	// Whether a second factor is set up (TOTP or a passkey): sign-ins with the password then need it.
+	MfaEnabled bool `json:"mfa_enabled,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the UserQuery when eager-loading is set.
 	Edges        UserEdges `json:"edges"`
@@ -51,13 +54,21 @@ type UserEdges struct {
 	Sessions []*Session `json:"sessions,omitempty"`
 	// EmailTokens holds the value of the email_tokens edge.
 	EmailTokens []*EmailToken `json:"email_tokens,omitempty"`
+	// Totp holds the value of the totp edge.
+	Totp *Totp `json:"totp,omitempty"`
+	// RecoveryCodes holds the value of the recovery_codes edge.
+	RecoveryCodes []*RecoveryCode `json:"recovery_codes,omitempty"`
+	// Passkeys holds the value of the passkeys edge.
+	Passkeys []*Passkey `json:"passkeys,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [3]bool
+	loadedTypes [6]bool
 
-	namedNotes       map[string][]*Note
-	namedSessions    map[string][]*Session
-	namedEmailTokens map[string][]*EmailToken
+	namedNotes         map[string][]*Note
+	namedSessions      map[string][]*Session
+	namedEmailTokens   map[string][]*EmailToken
+	namedRecoveryCodes map[string][]*RecoveryCode
+	namedPasskeys      map[string][]*Passkey
 }
 
 // NotesOrErr returns the Notes value or an error if the edge
@@ -87,11 +98,42 @@ func (e UserEdges) EmailTokensOrErr() ([]*EmailToken, error) {
 	return nil, &NotLoadedError{edge: "email_tokens"}
 }
 
+// TotpOrErr returns the Totp value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e UserEdges) TotpOrErr() (*Totp, error) {
+	if e.Totp != nil {
+		return e.Totp, nil
+	} else if e.loadedTypes[3] {
+		return nil, &NotFoundError{label: totp.Label}
+	}
+	return nil, &NotLoadedError{edge: "totp"}
+}
+
+// RecoveryCodesOrErr returns the RecoveryCodes value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) RecoveryCodesOrErr() ([]*RecoveryCode, error) {
+	if e.loadedTypes[4] {
+		return e.RecoveryCodes, nil
+	}
+	return nil, &NotLoadedError{edge: "recovery_codes"}
+}
+
+// PasskeysOrErr returns the Passkeys value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) PasskeysOrErr() ([]*Passkey, error) {
+	if e.loadedTypes[5] {
+		return e.Passkeys, nil
+	}
+	return nil, &NotLoadedError{edge: "passkeys"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*User) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case user.FieldMfaEnabled:
+			values[i] = new(sql.NullBool)
 		case user.FieldPermissionLevel, user.FieldCredentialVersion:
 			values[i] = new(sql.NullInt64)
 		case user.FieldFirstName, user.FieldLastName, user.FieldEmail, user.FieldPasswordHash:
@@ -176,6 +218,12 @@ func (_m *User) assignValues(columns []string, values []any) error {
 				_m.EmailVerifiedAt = new(time.Time)
 				*_m.EmailVerifiedAt = value.Time
 			}
+		case user.FieldMfaEnabled:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field mfa_enabled", values[i])
+			} else if value.Valid {
+				_m.MfaEnabled = value.Bool
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -202,6 +250,21 @@ func (_m *User) QuerySessions() *SessionQuery {
 // QueryEmailTokens queries the "email_tokens" edge of the User entity.
 func (_m *User) QueryEmailTokens() *EmailTokenQuery {
 	return NewUserClient(_m.config).QueryEmailTokens(_m)
+}
+
+// QueryTotp queries the "totp" edge of the User entity.
+func (_m *User) QueryTotp() *TotpQuery {
+	return NewUserClient(_m.config).QueryTotp(_m)
+}
+
+// QueryRecoveryCodes queries the "recovery_codes" edge of the User entity.
+func (_m *User) QueryRecoveryCodes() *RecoveryCodeQuery {
+	return NewUserClient(_m.config).QueryRecoveryCodes(_m)
+}
+
+// QueryPasskeys queries the "passkeys" edge of the User entity.
+func (_m *User) QueryPasskeys() *PasskeyQuery {
+	return NewUserClient(_m.config).QueryPasskeys(_m)
 }
 
 // Update returns a builder for updating this User.
@@ -254,6 +317,9 @@ func (_m *User) String() string {
 		builder.WriteString("email_verified_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("mfa_enabled=")
+	builder.WriteString(fmt.Sprintf("%v", _m.MfaEnabled))
 	builder.WriteByte(')')
 	return builder.String()
 }
@@ -327,6 +393,54 @@ func (_m *User) appendNamedEmailTokens(name string, edges ...*EmailToken) {
 		_m.Edges.namedEmailTokens[name] = []*EmailToken{}
 	} else {
 		_m.Edges.namedEmailTokens[name] = append(_m.Edges.namedEmailTokens[name], edges...)
+	}
+}
+
+// NamedRecoveryCodes returns the RecoveryCodes named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedRecoveryCodes(name string) ([]*RecoveryCode, error) {
+	if _m.Edges.namedRecoveryCodes == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedRecoveryCodes[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedRecoveryCodes(name string, edges ...*RecoveryCode) {
+	if _m.Edges.namedRecoveryCodes == nil {
+		_m.Edges.namedRecoveryCodes = make(map[string][]*RecoveryCode)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedRecoveryCodes[name] = []*RecoveryCode{}
+	} else {
+		_m.Edges.namedRecoveryCodes[name] = append(_m.Edges.namedRecoveryCodes[name], edges...)
+	}
+}
+
+// NamedPasskeys returns the Passkeys named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedPasskeys(name string) ([]*Passkey, error) {
+	if _m.Edges.namedPasskeys == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedPasskeys[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedPasskeys(name string, edges ...*Passkey) {
+	if _m.Edges.namedPasskeys == nil {
+		_m.Edges.namedPasskeys = make(map[string][]*Passkey)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedPasskeys[name] = []*Passkey{}
+	} else {
+		_m.Edges.namedPasskeys[name] = append(_m.Edges.namedPasskeys[name], edges...)
 	}
 }
 

@@ -5,7 +5,10 @@ package ent
 import (
 	"bitgate/ent/emailtoken"
 	"bitgate/ent/note"
+	"bitgate/ent/passkey"
+	"bitgate/ent/recoverycode"
 	"bitgate/ent/session"
+	"bitgate/ent/totp"
 	"bitgate/ent/user"
 	"context"
 	"errors"
@@ -121,6 +124,20 @@ func (_c *UserCreate) SetNillableEmailVerifiedAt(v *time.Time) *UserCreate {
 	return _c
 }
 
+// SetMfaEnabled sets the "mfa_enabled" field.
+func (_c *UserCreate) SetMfaEnabled(v bool) *UserCreate {
+	_c.mutation.SetMfaEnabled(v)
+	return _c
+}
+
+// SetNillableMfaEnabled sets the "mfa_enabled" field if the given value is not nil.
+func (_c *UserCreate) SetNillableMfaEnabled(v *bool) *UserCreate {
+	if v != nil {
+		_c.SetMfaEnabled(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *UserCreate) SetID(v uuid.UUID) *UserCreate {
 	_c.mutation.SetID(v)
@@ -180,6 +197,55 @@ func (_c *UserCreate) AddEmailTokens(v ...*EmailToken) *UserCreate {
 	return _c.AddEmailTokenIDs(ids...)
 }
 
+// SetTotpID sets the "totp" edge to the Totp entity by ID.
+func (_c *UserCreate) SetTotpID(id int) *UserCreate {
+	_c.mutation.SetTotpID(id)
+	return _c
+}
+
+// SetNillableTotpID sets the "totp" edge to the Totp entity by ID if the given value is not nil.
+func (_c *UserCreate) SetNillableTotpID(id *int) *UserCreate {
+	if id != nil {
+		_c = _c.SetTotpID(*id)
+	}
+	return _c
+}
+
+// SetTotp sets the "totp" edge to the Totp entity.
+func (_c *UserCreate) SetTotp(v *Totp) *UserCreate {
+	return _c.SetTotpID(v.ID)
+}
+
+// AddRecoveryCodeIDs adds the "recovery_codes" edge to the RecoveryCode entity by IDs.
+func (_c *UserCreate) AddRecoveryCodeIDs(ids ...int) *UserCreate {
+	_c.mutation.AddRecoveryCodeIDs(ids...)
+	return _c
+}
+
+// AddRecoveryCodes adds the "recovery_codes" edges to the RecoveryCode entity.
+func (_c *UserCreate) AddRecoveryCodes(v ...*RecoveryCode) *UserCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddRecoveryCodeIDs(ids...)
+}
+
+// AddPasskeyIDs adds the "passkeys" edge to the Passkey entity by IDs.
+func (_c *UserCreate) AddPasskeyIDs(ids ...uuid.UUID) *UserCreate {
+	_c.mutation.AddPasskeyIDs(ids...)
+	return _c
+}
+
+// AddPasskeys adds the "passkeys" edges to the Passkey entity.
+func (_c *UserCreate) AddPasskeys(v ...*Passkey) *UserCreate {
+	ids := make([]uuid.UUID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddPasskeyIDs(ids...)
+}
+
 // Mutation returns the UserMutation object of the builder.
 func (_c *UserCreate) Mutation() *UserMutation {
 	return _c.mutation
@@ -230,6 +296,10 @@ func (_c *UserCreate) defaults() {
 	if _, ok := _c.mutation.CredentialVersion(); !ok {
 		v := user.DefaultCredentialVersion
 		_c.mutation.SetCredentialVersion(v)
+	}
+	if _, ok := _c.mutation.MfaEnabled(); !ok {
+		v := user.DefaultMfaEnabled
+		_c.mutation.SetMfaEnabled(v)
 	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := user.DefaultID()
@@ -287,6 +357,9 @@ func (_c *UserCreate) check() error {
 		if err := user.CredentialVersionValidator(v); err != nil {
 			return &ValidationError{Name: "credential_version", err: fmt.Errorf(`ent: validator failed for field "User.credential_version": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.MfaEnabled(); !ok {
+		return &ValidationError{Name: "mfa_enabled", err: errors.New(`ent: missing required field "User.mfa_enabled"`)}
 	}
 	return nil
 }
@@ -360,6 +433,10 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 		_spec.SetField(user.FieldEmailVerifiedAt, field.TypeTime, value)
 		_node.EmailVerifiedAt = &value
 	}
+	if value, ok := _c.mutation.MfaEnabled(); ok {
+		_spec.SetField(user.FieldMfaEnabled, field.TypeBool, value)
+		_node.MfaEnabled = value
+	}
 	if nodes := _c.mutation.NotesIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -401,6 +478,54 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(emailtoken.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.TotpIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   user.TotpTable,
+			Columns: []string{user.TotpColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(totp.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.RecoveryCodesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.RecoveryCodesTable,
+			Columns: []string{user.RecoveryCodesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(recoverycode.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.PasskeysIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.PasskeysTable,
+			Columns: []string{user.PasskeysColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(passkey.FieldID, field.TypeUUID),
 			},
 		}
 		for _, k := range nodes {
@@ -571,6 +696,18 @@ func (u *UserUpsert) UpdateEmailVerifiedAt() *UserUpsert {
 // ClearEmailVerifiedAt clears the value of the "email_verified_at" field.
 func (u *UserUpsert) ClearEmailVerifiedAt() *UserUpsert {
 	u.SetNull(user.FieldEmailVerifiedAt)
+	return u
+}
+
+// SetMfaEnabled sets the "mfa_enabled" field.
+func (u *UserUpsert) SetMfaEnabled(v bool) *UserUpsert {
+	u.Set(user.FieldMfaEnabled, v)
+	return u
+}
+
+// UpdateMfaEnabled sets the "mfa_enabled" field to the value that was provided on create.
+func (u *UserUpsert) UpdateMfaEnabled() *UserUpsert {
+	u.SetExcluded(user.FieldMfaEnabled)
 	return u
 }
 
@@ -755,6 +892,20 @@ func (u *UserUpsertOne) UpdateEmailVerifiedAt() *UserUpsertOne {
 func (u *UserUpsertOne) ClearEmailVerifiedAt() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.ClearEmailVerifiedAt()
+	})
+}
+
+// SetMfaEnabled sets the "mfa_enabled" field.
+func (u *UserUpsertOne) SetMfaEnabled(v bool) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetMfaEnabled(v)
+	})
+}
+
+// UpdateMfaEnabled sets the "mfa_enabled" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateMfaEnabled() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateMfaEnabled()
 	})
 }
 
@@ -1106,6 +1257,20 @@ func (u *UserUpsertBulk) UpdateEmailVerifiedAt() *UserUpsertBulk {
 func (u *UserUpsertBulk) ClearEmailVerifiedAt() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.ClearEmailVerifiedAt()
+	})
+}
+
+// SetMfaEnabled sets the "mfa_enabled" field.
+func (u *UserUpsertBulk) SetMfaEnabled(v bool) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetMfaEnabled(v)
+	})
+}
+
+// UpdateMfaEnabled sets the "mfa_enabled" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateMfaEnabled() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateMfaEnabled()
 	})
 }
 

@@ -28,10 +28,11 @@ type Limits struct {
 	// MaxComplexity is gqlgen's complexity limit; list fields cost their
 	// page size times their selection.
 	MaxComplexity int `flag:"max-complexity" env:"MAX_COMPLEXITY" default:"5000" help:"query complexity limit"`
-	// MaxAuthFields is how many of each of signin, signup, refresh and the
-	// mutations of mailed links (authFields) one request may hold, aliases
+	// MaxAuthFields is how many of each of signin, signup, refresh, the
+	// mutations of mailed links and each mutation that checks a password
+	// or a second factor (authFields) one request may hold, aliases
 	// included.
-	MaxAuthFields int `flag:"max-auth-fields" env:"MAX_AUTH_FIELDS" default:"1" help:"signin, signup, refresh and each mutation of mailed links (requestPasswordReset, resetPassword, ...) allowed each per request"`
+	MaxAuthFields int `flag:"max-auth-fields" env:"MAX_AUTH_FIELDS" default:"1" help:"signin, signup, refresh, each mutation of mailed links (requestPasswordReset, resetPassword, ...) and each that checks a password or a second factor: fields allowed each per request"`
 	// MaxFields is how many fields a query document may hold. GraphQL
 	// validation takes time that grows with the square of the fields in
 	// one selection, so a huge document is refused before it is validated.
@@ -69,12 +70,15 @@ func (l *Limits) Validate() error {
 const maxTokens = 20_000
 
 // authFields are the mutations that cost a password hash, a token
-// rotation or a mail, or spend a mailed token: aliasing them is how brute
-// force hides in one request.
+// rotation or a mail, spend a mailed token, or check a second factor:
+// aliasing them is how brute force hides in one request.
 var authFields = map[string]bool{
 	"signin": true, "signup": true, "refresh": true,
 	"requestEmailVerification": true, "verifyEmail": true, "requestPasswordReset": true,
 	"resetPassword": true, "requestEmailChange": true, "confirmEmailChange": true,
+	"verifySecondFactor": true, "finishPasskeySignin": true, "finishPasskeyVerification": true,
+	"enrollTotp": true, "disableTotp": true, "regenerateRecoveryCodes": true,
+	"beginPasskeyRegistration": true, "removePasskey": true,
 }
 
 // operationLimits is a gqlgen extension that bounds what one request may

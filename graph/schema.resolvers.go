@@ -11,6 +11,7 @@ import (
 	"bitgate/graph/model"
 	"bitgate/internal/account"
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,7 +34,7 @@ func (r *mutationResolver) Refresh(ctx context.Context, refreshToken string) (*a
 
 // Signout is the resolver for the signout field.
 func (r *mutationResolver) Signout(ctx context.Context, allSessions *bool) (bool, error) {
-	v, err := account.ViewerFrom(ctx)
+	v, err := account.ViewerBeforeSecondFactor(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -85,6 +86,115 @@ func (r *mutationResolver) RequestEmailChange(ctx context.Context, newEmail stri
 // ConfirmEmailChange is the resolver for the confirmEmailChange field.
 func (r *mutationResolver) ConfirmEmailChange(ctx context.Context, token string) (*ent.User, error) {
 	return r.accounts.ConfirmEmailChange(ctx, token)
+}
+
+// VerifySecondFactor is the resolver for the verifySecondFactor field.
+func (r *mutationResolver) VerifySecondFactor(ctx context.Context, code string) (*account.Payload, error) {
+	v, err := account.ViewerBeforeSecondFactor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.accounts.VerifySecondFactor(ctx, v, code)
+}
+
+// EnrollTotp is the resolver for the enrollTotp field.
+func (r *mutationResolver) EnrollTotp(ctx context.Context, currentPassword string) (*account.TotpEnrollment, error) {
+	v, err := account.ViewerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.accounts.EnrollTotp(ctx, v, currentPassword)
+}
+
+// ConfirmTotp is the resolver for the confirmTotp field.
+func (r *mutationResolver) ConfirmTotp(ctx context.Context, code string) ([]string, error) {
+	v, err := account.ViewerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.accounts.ConfirmTotp(ctx, v, code)
+}
+
+// DisableTotp is the resolver for the disableTotp field.
+func (r *mutationResolver) DisableTotp(ctx context.Context, currentPassword string, code string) (bool, error) {
+	v, err := account.ViewerFrom(ctx)
+	if err != nil {
+		return false, err
+	}
+	return true, r.accounts.DisableTotp(ctx, v, currentPassword, code)
+}
+
+// RegenerateRecoveryCodes is the resolver for the regenerateRecoveryCodes field.
+func (r *mutationResolver) RegenerateRecoveryCodes(ctx context.Context, currentPassword string) ([]string, error) {
+	v, err := account.ViewerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.accounts.RegenerateRecoveryCodes(ctx, v, currentPassword)
+}
+
+// BeginPasskeyRegistration is the resolver for the beginPasskeyRegistration field.
+func (r *mutationResolver) BeginPasskeyRegistration(ctx context.Context, currentPassword string) (json.RawMessage, error) {
+	v, err := account.ViewerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.accounts.BeginPasskeyRegistration(ctx, v, currentPassword)
+}
+
+// FinishPasskeyRegistration is the resolver for the finishPasskeyRegistration field.
+func (r *mutationResolver) FinishPasskeyRegistration(ctx context.Context, response json.RawMessage, name *string) (*ent.Passkey, error) {
+	v, err := account.ViewerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.accounts.FinishPasskeyRegistration(ctx, v, response, name)
+}
+
+// RemovePasskey is the resolver for the removePasskey field.
+func (r *mutationResolver) RemovePasskey(ctx context.Context, id uuid.UUID, currentPassword string) (bool, error) {
+	v, err := account.ViewerFrom(ctx)
+	if err != nil {
+		return false, err
+	}
+	return true, r.accounts.RemovePasskey(ctx, v, id, currentPassword)
+}
+
+// BeginPasskeySignin is the resolver for the beginPasskeySignin field.
+func (r *mutationResolver) BeginPasskeySignin(ctx context.Context) (json.RawMessage, error) {
+	return r.accounts.BeginPasskeySignin(ctx)
+}
+
+// FinishPasskeySignin is the resolver for the finishPasskeySignin field.
+func (r *mutationResolver) FinishPasskeySignin(ctx context.Context, response json.RawMessage) (*account.Payload, error) {
+	return r.accounts.FinishPasskeySignin(ctx, response)
+}
+
+// BeginPasskeyVerification is the resolver for the beginPasskeyVerification field.
+func (r *mutationResolver) BeginPasskeyVerification(ctx context.Context) (json.RawMessage, error) {
+	v, err := account.ViewerBeforeSecondFactor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.accounts.BeginPasskeyVerification(ctx, v)
+}
+
+// FinishPasskeyVerification is the resolver for the finishPasskeyVerification field.
+func (r *mutationResolver) FinishPasskeyVerification(ctx context.Context, response json.RawMessage) (*account.Payload, error) {
+	v, err := account.ViewerBeforeSecondFactor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.accounts.FinishPasskeyVerification(ctx, v, response)
+}
+
+// RemoveSecondFactors is the resolver for the removeSecondFactors field.
+func (r *mutationResolver) RemoveSecondFactors(ctx context.Context, userID uuid.UUID) (*ent.User, error) {
+	v, err := account.ViewerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.accounts.RemoveSecondFactors(ctx, v, userID)
 }
 
 // CreateUser is the resolver for the createUser field.
@@ -154,7 +264,7 @@ func (r *mutationResolver) DeleteNote(ctx context.Context, id uuid.UUID) (bool, 
 
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
-	v, err := account.ViewerFrom(ctx)
+	v, err := account.ViewerBeforeSecondFactor(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -291,6 +401,15 @@ func (r *userResolver) Sessions(ctx context.Context, obj *ent.User) ([]*ent.Sess
 		return nil, err
 	}
 	return r.accounts.UserSessions(ctx, v, obj)
+}
+
+// SecondFactors is the resolver for the secondFactors field.
+func (r *userResolver) SecondFactors(ctx context.Context, obj *ent.User) (*account.SecondFactors, error) {
+	v, err := account.ViewerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.accounts.SecondFactors(ctx, v, obj)
 }
 
 // Mutation returns MutationResolver implementation.

@@ -99,8 +99,9 @@ func TestSchemaIsDocumented(t *testing.T) {
 	require.NotNil(t, scalars["Time"], "Time has no @specifiedBy")
 	require.Equal(t, "https://datatracker.ietf.org/doc/html/rfc3339", *scalars["Time"])
 	require.Contains(t, scalars, "Cursor")
+	require.NotNil(t, scalars["JSON"], "JSON has no @specifiedBy")
 	for name := range scalars {
-		require.Contains(t, []string{"String", "Int", "Float", "Boolean", "ID", "Time", "Cursor"}, name,
+		require.Contains(t, []string{"String", "Int", "Float", "Boolean", "ID", "Time", "Cursor", "JSON"}, name,
 			"a new scalar: give it @specifiedBy or say its format, and add it here")
 	}
 }

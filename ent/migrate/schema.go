@@ -188,6 +188,37 @@ var (
 			},
 		},
 	}
+	// PasskeysColumns holds the columns for the "passkeys" table.
+	PasskeysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "credential_id", Type: field.TypeBytes, Unique: true, Size: 1023},
+		{Name: "credential", Type: field.TypeBytes},
+		{Name: "name", Type: field.TypeString, Size: 100, Default: ""},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "last_used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "user_id", Type: field.TypeUUID},
+	}
+	// PasskeysTable holds the schema information for the "passkeys" table.
+	PasskeysTable = &schema.Table{
+		Name:       "passkeys",
+		Columns:    PasskeysColumns,
+		PrimaryKey: []*schema.Column{PasskeysColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "passkeys_users_passkeys",
+				Columns:    []*schema.Column{PasskeysColumns[6]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "passkey_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{PasskeysColumns[6]},
+			},
+		},
+	}
 	// PersistedQueriesColumns holds the columns for the "persisted_queries" table.
 	PersistedQueriesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 64},
@@ -211,6 +242,34 @@ var (
 				Name:    "persistedquery_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{PersistedQueriesColumns[3]},
+			},
+		},
+	}
+	// RecoveryCodesColumns holds the columns for the "recovery_codes" table.
+	RecoveryCodesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "hash", Type: field.TypeString, Unique: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "user_id", Type: field.TypeUUID},
+	}
+	// RecoveryCodesTable holds the schema information for the "recovery_codes" table.
+	RecoveryCodesTable = &schema.Table{
+		Name:       "recovery_codes",
+		Columns:    RecoveryCodesColumns,
+		PrimaryKey: []*schema.Column{RecoveryCodesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "recovery_codes_users_recovery_codes",
+				Columns:    []*schema.Column{RecoveryCodesColumns[3]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "recoverycode_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{RecoveryCodesColumns[3]},
 			},
 		},
 	}
@@ -245,6 +304,9 @@ var (
 		{Name: "last_used_at", Type: field.TypeTime, Nullable: true},
 		{Name: "client_ip", Type: field.TypeString, Size: 64, Default: ""},
 		{Name: "user_agent", Type: field.TypeString, Size: 512, Default: ""},
+		{Name: "mfa_required", Type: field.TypeBool, Default: false},
+		{Name: "mfa_passed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "mfa_failures", Type: field.TypeInt, Default: 0},
 		{Name: "user_id", Type: field.TypeUUID},
 	}
 	// SessionsTable holds the schema information for the "sessions" table.
@@ -255,7 +317,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "sessions_users_sessions",
-				Columns:    []*schema.Column{SessionsColumns[9]},
+				Columns:    []*schema.Column{SessionsColumns[12]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -264,7 +326,7 @@ var (
 			{
 				Name:    "session_user_id",
 				Unique:  false,
-				Columns: []*schema.Column{SessionsColumns[9]},
+				Columns: []*schema.Column{SessionsColumns[12]},
 			},
 			{
 				Name:    "session_expires_at",
@@ -352,6 +414,29 @@ var (
 			},
 		},
 	}
+	// TotpsColumns holds the columns for the "totps" table.
+	TotpsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "secret", Type: field.TypeBytes},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "confirmed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "last_step", Type: field.TypeInt64, Default: 0},
+		{Name: "user_id", Type: field.TypeUUID, Unique: true},
+	}
+	// TotpsTable holds the schema information for the "totps" table.
+	TotpsTable = &schema.Table{
+		Name:       "totps",
+		Columns:    TotpsColumns,
+		PrimaryKey: []*schema.Column{TotpsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "totps_users_totp",
+				Columns:    []*schema.Column{TotpsColumns[5]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+	}
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -364,12 +449,36 @@ var (
 		{Name: "permission_level", Type: field.TypeInt, Default: 1},
 		{Name: "credential_version", Type: field.TypeInt, Default: 0},
 		{Name: "email_verified_at", Type: field.TypeTime, Nullable: true},
+		{Name: "mfa_enabled", Type: field.TypeBool, Default: false},
 	}
 	// UsersTable holds the schema information for the "users" table.
 	UsersTable = &schema.Table{
 		Name:       "users",
 		Columns:    UsersColumns,
 		PrimaryKey: []*schema.Column{UsersColumns[0]},
+	}
+	// WebauthnChallengesColumns holds the columns for the "webauthn_challenges" table.
+	WebauthnChallengesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "challenge", Type: field.TypeString, Unique: true},
+		{Name: "ceremony", Type: field.TypeEnum, Enums: []string{"registration", "signin", "verification"}},
+		{Name: "user_id", Type: field.TypeUUID, Nullable: true},
+		{Name: "session_id", Type: field.TypeUUID, Nullable: true},
+		{Name: "data", Type: field.TypeBytes},
+		{Name: "expires_at", Type: field.TypeTime},
+	}
+	// WebauthnChallengesTable holds the schema information for the "webauthn_challenges" table.
+	WebauthnChallengesTable = &schema.Table{
+		Name:       "webauthn_challenges",
+		Columns:    WebauthnChallengesColumns,
+		PrimaryKey: []*schema.Column{WebauthnChallengesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "webauthnchallenge_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{WebauthnChallengesColumns[6]},
+			},
+		},
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
@@ -380,19 +489,26 @@ var (
 		LockoutsTable,
 		NotesTable,
 		OutboxMailsTable,
+		PasskeysTable,
 		PersistedQueriesTable,
+		RecoveryCodesTable,
 		SecretRotationsTable,
 		SessionsTable,
 		SigninAttemptsTable,
 		SigningKeysTable,
 		SpentTokensTable,
+		TotpsTable,
 		UsersTable,
+		WebauthnChallengesTable,
 	}
 )
 
 func init() {
 	EmailTokensTable.ForeignKeys[0].RefTable = UsersTable
 	NotesTable.ForeignKeys[0].RefTable = UsersTable
+	PasskeysTable.ForeignKeys[0].RefTable = UsersTable
+	RecoveryCodesTable.ForeignKeys[0].RefTable = UsersTable
 	SessionsTable.ForeignKeys[0].RefTable = UsersTable
 	SpentTokensTable.ForeignKeys[0].RefTable = SessionsTable
+	TotpsTable.ForeignKeys[0].RefTable = UsersTable
 }

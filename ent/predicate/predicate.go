@@ -27,8 +27,14 @@ type Note func(*sql.Selector)
 // OutboxMail is the predicate function for outboxmail builders.
 type OutboxMail func(*sql.Selector)
 
+// Passkey is the predicate function for passkey builders.
+type Passkey func(*sql.Selector)
+
 // PersistedQuery is the predicate function for persistedquery builders.
 type PersistedQuery func(*sql.Selector)
+
+// RecoveryCode is the predicate function for recoverycode builders.
+type RecoveryCode func(*sql.Selector)
 
 // SecretRotation is the predicate function for secretrotation builders.
 type SecretRotation func(*sql.Selector)
@@ -45,5 +51,11 @@ type SigningKey func(*sql.Selector)
 // SpentToken is the predicate function for spenttoken builders.
 type SpentToken func(*sql.Selector)
 
+// Totp is the predicate function for totp builders.
+type Totp func(*sql.Selector)
+
 // User is the predicate function for user builders.
 type User func(*sql.Selector)
+
+// WebauthnChallenge is the predicate function for webauthnchallenge builders.
+type WebauthnChallenge func(*sql.Selector)

@@ -30,6 +30,12 @@ func (Session) Fields() []ent.Field {
 			Comment("the last sign-in or refresh; null for sessions older than the column"),
 		field.String("client_ip").Default("").MaxLen(64).Comment("as of the last sign-in or refresh"),
 		field.String("user_agent").Default("").MaxLen(512).Comment("as of the last sign-in or refresh"),
+		// The session's second factor, read on every request with the
+		// session itself (see internal/account Authenticate).
+		field.Bool("mfa_required").Default(false).
+			Comment("waits for a second factor: nothing but me, verifySecondFactor and signout answers until it passes one"),
+		field.Time("mfa_passed_at").Optional().Nillable().Comment("when the session passed a second factor"),
+		field.Int("mfa_failures").Default(0).NonNegative().Comment("wrong second-factor codes sent in the session"),
 	}
 }
 

@@ -37,11 +37,16 @@ func (User) Fields() []ent.Field {
 		// again after the email changes. Accounts older than the column are
 		// unverified. The API shows it as emailVerified.
 		field.Time("email_verified_at").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)),
+		// mfa_enabled is kept by the transactions that add and remove
+		// second factors, so that a sign-in knows without reading them.
+		field.Bool("mfa_enabled").Default(false).
+			Comment("Whether a second factor is set up (TOTP or a passkey): sign-ins with the password then need it."),
 	}
 }
 
-// Edges returns the user's notes, sessions and email tokens, all deleted
-// with the user and none reachable through the user in GraphQL.
+// Edges returns the user's notes, sessions, email tokens and second
+// factors, all deleted with the user and none reachable through the user's
+// edges in GraphQL.
 func (User) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("notes", Note.Type).
@@ -49,6 +54,12 @@ func (User) Edges() []ent.Edge {
 		edge.To("sessions", Session.Type).
 			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
 		edge.To("email_tokens", EmailToken.Type).
+			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
+		edge.To("totp", Totp.Type).Unique().
+			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
+		edge.To("recovery_codes", RecoveryCode.Type).
+			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
+		edge.To("passkeys", Passkey.Type).
 			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
 	}
 }

@@ -33,6 +33,12 @@ const (
 	FieldClientIP = "client_ip"
 	// FieldUserAgent holds the string denoting the user_agent field in the database.
 	FieldUserAgent = "user_agent"
+	// FieldMfaRequired holds the string denoting the mfa_required field in the database.
+	FieldMfaRequired = "mfa_required"
+	// FieldMfaPassedAt holds the string denoting the mfa_passed_at field in the database.
+	FieldMfaPassedAt = "mfa_passed_at"
+	// FieldMfaFailures holds the string denoting the mfa_failures field in the database.
+	FieldMfaFailures = "mfa_failures"
 	// EdgeUser holds the string denoting the user edge name in mutations.
 	EdgeUser = "user"
 	// EdgeSpentTokens holds the string denoting the spent_tokens edge name in mutations.
@@ -67,6 +73,9 @@ var Columns = []string{
 	FieldLastUsedAt,
 	FieldClientIP,
 	FieldUserAgent,
+	FieldMfaRequired,
+	FieldMfaPassedAt,
+	FieldMfaFailures,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -94,6 +103,12 @@ var (
 	DefaultUserAgent string
 	// UserAgentValidator is a validator for the "user_agent" field. It is called by the builders before save.
 	UserAgentValidator func(string) error
+	// DefaultMfaRequired holds the default value on creation for the "mfa_required" field.
+	DefaultMfaRequired bool
+	// DefaultMfaFailures holds the default value on creation for the "mfa_failures" field.
+	DefaultMfaFailures int
+	// MfaFailuresValidator is a validator for the "mfa_failures" field. It is called by the builders before save.
+	MfaFailuresValidator func(int) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )
@@ -149,6 +164,21 @@ func ByClientIP(opts ...sql.OrderTermOption) OrderOption {
 // ByUserAgent orders the results by the user_agent field.
 func ByUserAgent(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldUserAgent, opts...).ToFunc()
+}
+
+// ByMfaRequired orders the results by the mfa_required field.
+func ByMfaRequired(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMfaRequired, opts...).ToFunc()
+}
+
+// ByMfaPassedAt orders the results by the mfa_passed_at field.
+func ByMfaPassedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMfaPassedAt, opts...).ToFunc()
+}
+
+// ByMfaFailures orders the results by the mfa_failures field.
+func ByMfaFailures(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMfaFailures, opts...).ToFunc()
 }
 
 // ByUserField orders the results by user field.

@@ -101,6 +101,21 @@ func UserAgent(v string) predicate.Session {
 	return predicate.Session(sql.FieldEQ(FieldUserAgent, v))
 }
 
+// MfaRequired applies equality check predicate on the "mfa_required" field. It's identical to MfaRequiredEQ.
+func MfaRequired(v bool) predicate.Session {
+	return predicate.Session(sql.FieldEQ(FieldMfaRequired, v))
+}
+
+// MfaPassedAt applies equality check predicate on the "mfa_passed_at" field. It's identical to MfaPassedAtEQ.
+func MfaPassedAt(v time.Time) predicate.Session {
+	return predicate.Session(sql.FieldEQ(FieldMfaPassedAt, v))
+}
+
+// MfaFailures applies equality check predicate on the "mfa_failures" field. It's identical to MfaFailuresEQ.
+func MfaFailures(v int) predicate.Session {
+	return predicate.Session(sql.FieldEQ(FieldMfaFailures, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Session {
 	return predicate.Session(sql.FieldEQ(FieldCreatedAt, v))
@@ -534,6 +549,106 @@ func UserAgentEqualFold(v string) predicate.Session {
 // UserAgentContainsFold applies the ContainsFold predicate on the "user_agent" field.
 func UserAgentContainsFold(v string) predicate.Session {
 	return predicate.Session(sql.FieldContainsFold(FieldUserAgent, v))
+}
+
+// MfaRequiredEQ applies the EQ predicate on the "mfa_required" field.
+func MfaRequiredEQ(v bool) predicate.Session {
+	return predicate.Session(sql.FieldEQ(FieldMfaRequired, v))
+}
+
+// MfaRequiredNEQ applies the NEQ predicate on the "mfa_required" field.
+func MfaRequiredNEQ(v bool) predicate.Session {
+	return predicate.Session(sql.FieldNEQ(FieldMfaRequired, v))
+}
+
+// MfaPassedAtEQ applies the EQ predicate on the "mfa_passed_at" field.
+func MfaPassedAtEQ(v time.Time) predicate.Session {
+	return predicate.Session(sql.FieldEQ(FieldMfaPassedAt, v))
+}
+
+// MfaPassedAtNEQ applies the NEQ predicate on the "mfa_passed_at" field.
+func MfaPassedAtNEQ(v time.Time) predicate.Session {
+	return predicate.Session(sql.FieldNEQ(FieldMfaPassedAt, v))
+}
+
+// MfaPassedAtIn applies the In predicate on the "mfa_passed_at" field.
+func MfaPassedAtIn(vs ...time.Time) predicate.Session {
+	return predicate.Session(sql.FieldIn(FieldMfaPassedAt, vs...))
+}
+
+// MfaPassedAtNotIn applies the NotIn predicate on the "mfa_passed_at" field.
+func MfaPassedAtNotIn(vs ...time.Time) predicate.Session {
+	return predicate.Session(sql.FieldNotIn(FieldMfaPassedAt, vs...))
+}
+
+// MfaPassedAtGT applies the GT predicate on the "mfa_passed_at" field.
+func MfaPassedAtGT(v time.Time) predicate.Session {
+	return predicate.Session(sql.FieldGT(FieldMfaPassedAt, v))
+}
+
+// MfaPassedAtGTE applies the GTE predicate on the "mfa_passed_at" field.
+func MfaPassedAtGTE(v time.Time) predicate.Session {
+	return predicate.Session(sql.FieldGTE(FieldMfaPassedAt, v))
+}
+
+// MfaPassedAtLT applies the LT predicate on the "mfa_passed_at" field.
+func MfaPassedAtLT(v time.Time) predicate.Session {
+	return predicate.Session(sql.FieldLT(FieldMfaPassedAt, v))
+}
+
+// MfaPassedAtLTE applies the LTE predicate on the "mfa_passed_at" field.
+func MfaPassedAtLTE(v time.Time) predicate.Session {
+	return predicate.Session(sql.FieldLTE(FieldMfaPassedAt, v))
+}
+
+// MfaPassedAtIsNil applies the IsNil predicate on the "mfa_passed_at" field.
+func MfaPassedAtIsNil() predicate.Session {
+	return predicate.Session(sql.FieldIsNull(FieldMfaPassedAt))
+}
+
+// MfaPassedAtNotNil applies the NotNil predicate on the "mfa_passed_at" field.
+func MfaPassedAtNotNil() predicate.Session {
+	return predicate.Session(sql.FieldNotNull(FieldMfaPassedAt))
+}
+
+// MfaFailuresEQ applies the EQ predicate on the "mfa_failures" field.
+func MfaFailuresEQ(v int) predicate.Session {
+	return predicate.Session(sql.FieldEQ(FieldMfaFailures, v))
+}
+
+// MfaFailuresNEQ applies the NEQ predicate on the "mfa_failures" field.
+func MfaFailuresNEQ(v int) predicate.Session {
+	return predicate.Session(sql.FieldNEQ(FieldMfaFailures, v))
+}
+
+// MfaFailuresIn applies the In predicate on the "mfa_failures" field.
+func MfaFailuresIn(vs ...int) predicate.Session {
+	return predicate.Session(sql.FieldIn(FieldMfaFailures, vs...))
+}
+
+// MfaFailuresNotIn applies the NotIn predicate on the "mfa_failures" field.
+func MfaFailuresNotIn(vs ...int) predicate.Session {
+	return predicate.Session(sql.FieldNotIn(FieldMfaFailures, vs...))
+}
+
+// MfaFailuresGT applies the GT predicate on the "mfa_failures" field.
+func MfaFailuresGT(v int) predicate.Session {
+	return predicate.Session(sql.FieldGT(FieldMfaFailures, v))
+}
+
+// MfaFailuresGTE applies the GTE predicate on the "mfa_failures" field.
+func MfaFailuresGTE(v int) predicate.Session {
+	return predicate.Session(sql.FieldGTE(FieldMfaFailures, v))
+}
+
+// MfaFailuresLT applies the LT predicate on the "mfa_failures" field.
+func MfaFailuresLT(v int) predicate.Session {
+	return predicate.Session(sql.FieldLT(FieldMfaFailures, v))
+}
+
+// MfaFailuresLTE applies the LTE predicate on the "mfa_failures" field.
+func MfaFailuresLTE(v int) predicate.Session {
+	return predicate.Session(sql.FieldLTE(FieldMfaFailures, v))
 }
 
 // HasUser applies the HasEdge predicate on the "user" edge.

@@ -15,11 +15,15 @@ const flows = {
   },
   'reset-password': {
     query: `mutation($token: String!, $newPassword: String!) {
-      resetPassword(token: $token, newPassword: $newPassword) { accessToken refreshToken expiresIn user { email } }
+      resetPassword(token: $token, newPassword: $newPassword) { accessToken refreshToken expiresIn mfaRequired user { email } }
     }`,
     // resetPassword answers a new session: a real frontend hands it to
-    // wherever it keeps its session. This page only says so.
-    done: (data) => `Your password is changed, and you are signed in as ${data.resetPassword.user.email}. Every other session has ended.`,
+    // wherever it keeps its session, and with mfaRequired asks for the
+    // second factor (verifySecondFactor with this session's token) before
+    // anything else. This page only says so.
+    done: ({ resetPassword: p }) => p.mfaRequired
+      ? `Your password is changed. Every other session has ended; sign in with your second factor to go on as ${p.user.email}.`
+      : `Your password is changed, and you are signed in as ${p.user.email}. Every other session has ended.`,
   },
   'confirm-email-change': {
     query: 'mutation($token: String!) { confirmEmailChange(token: $token) { email emailVerified } }',

@@ -26,6 +26,9 @@ const config: CodegenConfig = {
           ID: 'string',
           Time: 'string', // RFC 3339, e.g. 2024-05-01T12:00:00Z
           Cursor: 'string', // opaque: pass endCursor back as `after`
+          // The WebAuthn JSON forms (options in, responses out): objects
+          // to hand to PublicKeyCredential.parse…FromJSON, and toJSON()'s.
+          JSON: { input: 'unknown', output: 'unknown' },
         },
         enumsAsTypes: true,
         useTypeImports: true,

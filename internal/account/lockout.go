@@ -18,7 +18,8 @@ import (
 )
 
 // The contract's lockout: 5 failed sign-ins in a row for one email lock it
-// for 15 minutes, whatever the password.
+// for 15 minutes, whatever the password. Wrong second-factor codes count
+// as failed sign-ins (see checkCode).
 const (
 	lockoutFailures = 5
 	lockoutDuration = 15 * time.Minute
@@ -196,42 +197,49 @@ func clearFailures(ctx context.Context, client *ent.Client, a *attempt) error {
 	return releaseAttempt(ctx, client, a)
 }
 
-// recordFailure counts a's failed check and releases a in one
-// transaction, locking the email when the failure is the last one allowed.
-// It audits signin.failed, and signin.locked when the lock starts, in the
-// same transaction, and returns the bad-credentials error, or an error if
-// the database fails.
+// recordFailure counts a's failed check of a password and releases a in
+// one transaction (see countFailure), audited as signin.failed, and
+// returns the bad-credentials error, or an error if the database fails.
 func (s *Service) recordFailure(ctx context.Context, a *attempt, u *ent.User) error {
-	now := s.now()
 	err := s.withTx(ctx, func(tx *txn) error {
-		// An upsert: a success of a concurrent check may have deleted the row.
-		id, err := tx.Lockout.Create().SetEmail(a.email).SetFailures(1).SetUpdatedAt(now).
-			OnConflictColumns(lockout.FieldEmail).AddFailures(1).UpdateUpdatedAt().
-			ID(ctx)
-		if err != nil {
-			return fmt.Errorf("count failed sign-in: %w", err)
-		}
-		l, err := tx.Lockout.Get(ctx, id)
-		if err != nil {
-			return fmt.Errorf("load lockout: %w", err)
-		}
-		if err := tx.audit(ctx, "signin.failed", userID(u), failureDetail(u)); err != nil {
-			return err
-		}
-		if l.Failures >= lockoutFailures && l.LockedUntil == nil {
-			if err := tx.Lockout.UpdateOne(l).SetLockedUntil(now.Add(lockoutDuration)).Exec(ctx); err != nil {
-				return fmt.Errorf("lock email after %d failures: %w", l.Failures, err)
-			}
-			if err := tx.audit(ctx, "signin.locked", userID(u), fmt.Sprintf("%d failed sign-ins in a row", lockoutFailures)); err != nil {
-				return err
-			}
-		}
-		return releaseAttempt(ctx, tx.Client(), a)
+		return s.countFailure(ctx, tx, a, u, "signin.failed", failureDetail(u))
 	})
 	if err != nil {
 		return err
 	}
 	return apperr.ErrBadCredentials
+}
+
+// countFailure counts a failed check of a (a wrong password, or a wrong
+// second-factor code) on its email in tx and releases a, locking the email
+// when the failure is the last one allowed. It audits action with detail,
+// and signin.locked when the lock starts, in tx. u is the account, nil for
+// an unknown email.
+func (s *Service) countFailure(ctx context.Context, tx *txn, a *attempt, u *ent.User, action, detail string) error {
+	now := s.now()
+	// An upsert: a success of a concurrent check may have deleted the row.
+	id, err := tx.Lockout.Create().SetEmail(a.email).SetFailures(1).SetUpdatedAt(now).
+		OnConflictColumns(lockout.FieldEmail).AddFailures(1).UpdateUpdatedAt().
+		ID(ctx)
+	if err != nil {
+		return fmt.Errorf("count failed check: %w", err)
+	}
+	l, err := tx.Lockout.Get(ctx, id)
+	if err != nil {
+		return fmt.Errorf("load lockout: %w", err)
+	}
+	if err := tx.audit(ctx, action, userID(u), detail); err != nil {
+		return err
+	}
+	if l.Failures >= lockoutFailures && l.LockedUntil == nil {
+		if err := tx.Lockout.UpdateOne(l).SetLockedUntil(now.Add(lockoutDuration)).Exec(ctx); err != nil {
+			return fmt.Errorf("lock email after %d failures: %w", l.Failures, err)
+		}
+		if err := tx.audit(ctx, "signin.locked", userID(u), fmt.Sprintf("%d failed sign-ins or second-factor codes in a row", lockoutFailures)); err != nil {
+			return err
+		}
+	}
+	return releaseAttempt(ctx, tx.Client(), a)
 }
 
 // attemptsInFlight counts the attempts of email reserved and not lapsed at

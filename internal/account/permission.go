@@ -13,9 +13,5 @@ const (
 // permissionNames are the API's names of the permission bits.
 var permissionNames = map[int]string{PermFree: "FREE", PermPaid: "PAID", PermAdmin: "ADMIN"}
 
-// Allowed reports whether a user with the given level holds bit, ADMIN
-// implying every bit.
-func Allowed(level, bit int) bool { return level&(bit|PermAdmin) != 0 }
-
 // IsAdmin reports whether level holds the ADMIN bit.
 func IsAdmin(level int) bool { return level&PermAdmin != 0 }

@@ -9,6 +9,7 @@ import (
 	"bitgate/ent/lockout"
 	"bitgate/ent/session"
 	"bitgate/ent/signinattempt"
+	"bitgate/ent/webauthnchallenge"
 )
 
 // pruneAfter is how long ended sessions and stale lockout counts are kept:
@@ -18,8 +19,9 @@ const pruneAfter = 24 * time.Hour
 // Prune deletes sessions that expired or were revoked more than a day ago
 // (with their spent tokens), lockout rows idle for a day, sign-in attempts
 // lapsed for a day (left by a crashed instance), the tokens of mailed
-// links that expired, and audit events older than Options.AuditRetention. It is safe to run on every instance at
-// once. Returns how many rows went.
+// links that expired, WebAuthn ceremonies begun and lapsed unfinished,
+// and audit events older than Options.AuditRetention. It is safe to run
+// on every instance at once. Returns how many rows went.
 func (s *Service) Prune(ctx context.Context) (int, error) {
 	before := s.now().Add(-pruneAfter)
 	sessions, err := s.client.Session.Delete().
@@ -43,6 +45,11 @@ func (s *Service) Prune(ctx context.Context) (int, error) {
 	n := sessions + lockouts + attempts + tokens
 	if err != nil {
 		return n, fmt.Errorf("prune expired email tokens: %w", err)
+	}
+	challenges, err := s.client.WebauthnChallenge.Delete().Where(webauthnchallenge.ExpiresAtLT(s.now())).Exec(ctx)
+	n += challenges
+	if err != nil {
+		return n, fmt.Errorf("prune WebAuthn challenges: %w", err)
 	}
 	events, err := s.pruneAudit(ctx)
 	if err != nil {

@@ -58,7 +58,8 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 // ends every session of the user, clears the lockout of their email,
 // marks the email verified (the link reached it), queues a notice to it,
 // audits password.reset and starts a new session, whose pair it answers
-// (see startFirstFactorSession). Returns BAD_USER_INPUT (field token) for
+// (see startSession: one that waits for the second factor of a user who
+// has one). Returns BAD_USER_INPUT (field token) for
 // any refused token, BAD_USER_INPUT (field newPassword) for a password the
 // rules refuse, or RATE_LIMITED past the client address's limit or when
 // hashing is saturated.
@@ -93,7 +94,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 		if _, err := tx.Lockout.Delete().Where(lockout.EmailIn(lockoutKeys(u.Email)...)).Exec(ctx); err != nil {
 			return fmt.Errorf("clear lockout of user %s: %w", u.ID, err)
 		}
-		if p, err = s.startFirstFactorSession(ctx, tx, u); err != nil {
+		if p, err = s.startSession(ctx, tx, u, byPassword); err != nil {
 			return err
 		}
 		if err := s.notify(ctx, tx, mail.PasswordChanged{To: u.Email}); err != nil {

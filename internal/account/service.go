@@ -17,7 +17,9 @@ import (
 	"bitgate/ent"
 	"bitgate/internal/apperr"
 	"bitgate/internal/auth"
+	"bitgate/internal/keys"
 	"bitgate/internal/mail"
+	"bitgate/internal/passkey"
 	"bitgate/internal/settings"
 )
 
@@ -52,12 +54,26 @@ type Options struct {
 	// under @hasPermission answer FORBIDDEN (EMAIL_NOT_VERIFIED) until the
 	// caller's email is verified.
 	EmailVerification string `flag:"email-verification" env:"EMAIL_VERIFICATION" default:"optional" help:"optional, or required: fields under @hasPermission answer FORBIDDEN (EMAIL_NOT_VERIFIED) until the caller's email is verified"`
+	// RequireAdminMFA makes the ADMIN bit count only in sessions that
+	// passed a second factor: an ADMIN without one may still sign in and
+	// set one up, but whatever needs ADMIN answers MFA_REQUIRED until
+	// their session passes one.
+	RequireAdminMFA bool `flag:"require-admin-mfa" env:"REQUIRE_ADMIN_MFA" help:"ADMIN counts only in sessions that passed a second factor (TOTP or a passkey)"`
+	// TOTPIssuer names the service in authenticator apps: the issuer of
+	// the otpauth:// URIs of enrollTotp.
+	TOTPIssuer string `flag:"totp-issuer" env:"TOTP_ISSUER" default:"bitgate" help:"the service's name in authenticator apps (the issuer of TOTP's otpauth:// URIs)"`
+	// TOTPSecrets seals the users' TOTP secrets (see keys.Sealer); nil
+	// turns TOTP off: enrollTotp answers FORBIDDEN.
+	TOTPSecrets *keys.Sealer
+	// Passkeys is the WebAuthn relying party of passkeys; nil turns them
+	// off: their operations answer FORBIDDEN.
+	Passkeys *passkey.RelyingParty
 	// Mailer queues the account's mail (links and notices); nil, or a
 	// disabled one, means no mail: the operations that must send some
 	// answer FORBIDDEN (MAIL_DISABLED), and notices are skipped.
 	Mailer *mail.Mailer
-	// Limiter limits signin, signup and refresh per client address; nil
-	// means no limit.
+	// Limiter limits signin, signup and refresh, and the second-factor
+	// operations, per client address; nil means no limit.
 	Limiter Limiter
 	// Logger receives security events; nil means slog.Default().
 	Logger *slog.Logger
@@ -146,7 +162,11 @@ type Payload struct {
 	TokenType    string
 	ExpiresIn    int
 	User         *ent.User
-	SessionID    uuid.UUID // not in the API; for logs
+	// MFARequired says that the session waits for its second factor
+	// (verifySecondFactor); its access token works for me and signout
+	// only.
+	MFARequired bool
+	SessionID   uuid.UUID // not in the API; for logs and tests
 }
 
 // hashPassword hashes a password in the bounded pool. Returns RATE_LIMITED

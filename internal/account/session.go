@@ -2,13 +2,14 @@ package account
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 
 	"entgo.io/ent/dialect"
-	"entgo.io/ent/dialect/sql"
+	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
 	"bitgate/ent"
@@ -49,7 +50,7 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (*Payload, error) 
 		if err != nil {
 			return userWriteError(err)
 		}
-		if p, err = s.startSession(ctx, tx, u); err != nil {
+		if p, err = s.startSession(ctx, tx, u, byPassword); err != nil {
 			return err
 		}
 		detail := "session " + p.SessionID.String()
@@ -175,29 +176,40 @@ var errPasswordChanged = errors.New("the password changed during sign-in")
 // revokes this session with the others, and two sign-ins of one user
 // count the user's sessions one after the other (see startSession); on
 // SQLite the transaction holds the database's write lock from its start.
-// The same transaction settles the sign-in's attempt a (clearFailures) and
-// stores its audit event, so that no session is stored whose sign-in then
-// fails, and none without its event. Returns
+// The session's second factor is decided from the user as read there,
+// current (see startSession). The same transaction settles the sign-in's
+// attempt a and stores its audit event, so that no session is stored
+// whose sign-in then fails, and none without its event. A user with a
+// second factor keeps the email's count of failures: only passing the
+// factor resets it (see settleCode), or a password thief could reset it
+// with each sign-in and guess codes without end. Returns
 // errPasswordChanged when the version moved.
 func (s *Service) startVerifiedSession(ctx context.Context, u *ent.User, a *attempt) (*Payload, error) {
 	var p *Payload
 	err := s.withTx(ctx, func(tx *txn) error {
 		current, err := tx.User.Query().
 			Where(user.ID(u.ID), user.CredentialVersion(u.CredentialVersion), lockUser).
-			Exist(ctx)
+			Only(ctx)
 		switch {
+		case ent.IsNotFound(err):
+			return errPasswordChanged
 		case err != nil:
 			return fmt.Errorf("check credential version of user %s: %w", u.ID, err)
-		case !current:
-			return errPasswordChanged
 		}
 		signinPause(ctx, u, "checked")
-		if p, err = s.startFirstFactorSession(ctx, tx, u); err != nil {
+		if p, err = s.startSession(ctx, tx, current, byPassword); err != nil {
 			return err
 		}
 		signinPause(ctx, u, "stored")
-		if err := tx.audit(ctx, "signin", u.ID, "session "+p.SessionID.String()); err != nil {
+		detail := "session " + p.SessionID.String()
+		if p.MFARequired {
+			detail += ", waiting for its second factor"
+		}
+		if err := tx.audit(ctx, "signin", u.ID, detail); err != nil {
 			return err
+		}
+		if p.MFARequired {
+			return releaseAttempt(ctx, tx.Client(), a)
 		}
 		return clearFailures(ctx, tx.Client(), a)
 	})
@@ -210,9 +222,9 @@ func (s *Service) startVerifiedSession(ctx context.Context, u *ent.User, a *atte
 // for the user meanwhile, as their foreign key takes only a key share).
 // SQLite has no row locks and needs none: its transactions are immediate,
 // so they run one at a time.
-func lockUser(s *sql.Selector) {
+func lockUser(s *entsql.Selector) {
 	if s.Dialect() == dialect.Postgres {
-		s.For(sql.LockNoKeyUpdate)
+		s.For(entsql.LockNoKeyUpdate)
 	}
 }
 
@@ -229,42 +241,55 @@ func (s *Service) upgradeHash(ctx context.Context, u *ent.User, password string)
 	}
 }
 
-// startFirstFactorSession starts a session for u, who has just proved the
-// first factor: their password (Signin), or a reset token mailed to them
-// (ResetPassword). It is the one place that decides what such a session
-// may do before a second factor: a user with one gets a session that must
-// pass it first (the second-factor work plugs in here); today it is
-// startSession.
-func (s *Service) startFirstFactorSession(ctx context.Context, tx *txn, u *ent.User) (*Payload, error) {
-	return s.startSession(ctx, tx, u)
-}
+// signinMethod is how a sign-in proved who the user is, which decides the
+// second factor of the session it starts (see startSession).
+type signinMethod int
+
+const (
+	// byPassword is a sign-in with the password: signup, signin and
+	// resetPassword. A user with a second factor gets a session that
+	// waits for it (mfaRequired).
+	byPassword signinMethod = iota
+	// byPasskey is a sign-in with a passkey, which counts as both
+	// factors: the session has passed its second factor.
+	byPasskey
+)
 
 // startSession creates a session for u and issues its first token pair,
 // and ends u's least recently used live sessions past MaxSessions (see
-// evictSessions). tx must be a transaction beside which no other can start
-// a session of u: one that created u, or that locked u's row (lockUser).
-func (s *Service) startSession(ctx context.Context, tx *txn, u *ent.User) (*Payload, error) {
+// evictSessions). Its second factor is decided here, once for every way
+// in (see signinMethod): by password, it waits for one if u has one
+// (u.MfaEnabled, read in tx); by passkey, it has passed one. tx must be a
+// transaction beside which no other can start a session of u: one that
+// created u, or that locked u's row (lockUser), so that u is current.
+func (s *Service) startSession(ctx context.Context, tx *txn, u *ent.User, how signinMethod) (*Payload, error) {
 	token, hash, err := auth.NewRefreshToken()
 	if err != nil {
 		return nil, fmt.Errorf("new refresh token: %w", err)
 	}
 	info, now := RequestInfoFrom(ctx), s.now()
-	sess, err := tx.Session.Create().
+	create := tx.Session.Create().
 		SetUserID(u.ID).
 		SetRefreshHash(hash).
 		SetCreatedAt(now).
 		SetLastUsedAt(now).
 		SetExpiresAt(now.Add(s.opts.RefreshTTL)).
 		SetClientIP(clip(info.IP, 64)).
-		SetUserAgent(clip(info.UserAgent, 512)).
-		Save(ctx)
+		SetUserAgent(clip(info.UserAgent, 512))
+	switch {
+	case how == byPasskey:
+		create.SetMfaPassedAt(now)
+	case u.MfaEnabled:
+		create.SetMfaRequired(true)
+	}
+	sess, err := create.Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("create session for user %s: %w", u.ID, err)
 	}
 	if err := s.evictSessions(ctx, tx, u.ID, sess.ID); err != nil {
 		return nil, err
 	}
-	return s.payload(ctx, u, sess.ID, token)
+	return s.payload(ctx, u, sess, token)
 }
 
 // evictSessions revokes, in tx, the live sessions of user userID past the
@@ -296,9 +321,21 @@ func (s *Service) evictSessions(ctx context.Context, tx *txn, userID, keep uuid.
 	return nil
 }
 
-// payload issues an access token for the session and wraps the pair.
-func (s *Service) payload(ctx context.Context, u *ent.User, sessionID uuid.UUID, refreshToken string) (*Payload, error) {
-	access, err := s.tokens.Issue(ctx, u.ID, sessionID, u.PermissionLevel)
+// payload issues an access token of u for sess and wraps the pair. The
+// access token of a session that waits for its second factor carries no
+// permission (perm 0), and under REQUIRE_ADMIN_MFA that of a session that
+// has not passed one carries no ADMIN: this server reads the session on
+// every request anyway, but a service that only verifies tokens (by the
+// JWKS) must grant them no more than this server does.
+func (s *Service) payload(ctx context.Context, u *ent.User, sess *ent.Session, refreshToken string) (*Payload, error) {
+	perm := u.PermissionLevel
+	switch {
+	case sess.MfaRequired:
+		perm = 0
+	case s.opts.RequireAdminMFA && sess.MfaPassedAt == nil:
+		perm &^= PermAdmin
+	}
+	access, err := s.tokens.Issue(ctx, u.ID, sess.ID, perm)
 	if err != nil {
 		return nil, fmt.Errorf("issue access token: %w", err)
 	}
@@ -308,11 +345,13 @@ func (s *Service) payload(ctx context.Context, u *ent.User, sessionID uuid.UUID,
 		TokenType:    "Bearer",
 		ExpiresIn:    int(s.tokens.TTL().Seconds()),
 		User:         u,
-		SessionID:    sessionID,
+		MFARequired:  sess.MfaRequired,
+		SessionID:    sess.ID,
 	}, nil
 }
 
-// Refresh spends a refresh token and returns a new pair for its session. Of
+// Refresh spends a refresh token and returns a new pair for its session,
+// whose second factor stays as it is (mfaRequired until it passes). Of
 // concurrent refreshes of one token exactly one wins: the rotation is a
 // conditional update on the current hash. A spent token presented within
 // the reuse grace is refused; after it, the session is revoked as stolen.
@@ -355,7 +394,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Payload, error) {
 		return nil, s.revokeIfReused(ctx, oldHash)
 	}
 	s.log.DebugContext(ctx, "refresh", slog.String("user_id", sess.UserID.String()), slog.String("session_id", sess.ID.String()))
-	return s.payload(ctx, sess.Edges.User, sess.ID, newToken)
+	return s.payload(ctx, sess.Edges.User, sess, newToken)
 }
 
 // revokeIfReused refuses a refresh token that did not rotate, and detects
@@ -416,7 +455,9 @@ func (s *Service) Signout(ctx context.Context, v *Viewer, all bool) error {
 }
 
 // Authenticate checks an access token and returns its viewer, with the user
-// as stored now. The token's session must be live: not revoked, not expired.
+// and the session's second factor as stored now (the token's claims say
+// nothing about the factor). The token's session must be live: not
+// revoked, not expired.
 // Returns UNAUTHENTICATED for any refused token, with the reason
 // TOKEN_EXPIRED for one that is right in every way but its age (whatever
 // its session became since: a refresh will tell), and an internal error if
@@ -439,31 +480,35 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Viewer, erro
 	if err != nil {
 		return nil, errBadAccessToken
 	}
-	u, err := s.liveSessionUser(ctx, uid, sid)
+	v, err := s.liveSessionUser(ctx, uid, sid)
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("load user %s of session %s: %w", uid, sid, err)
-	case u == nil:
+	case v == nil:
 		return nil, errBadAccessToken
 	}
-	return &Viewer{User: u, SessionID: sid, unverified: s.opts.EmailVerification == "required" && u.EmailVerifiedAt == nil}, nil
+	v.unverified = s.opts.EmailVerification == "required" && v.User.EmailVerifiedAt == nil
+	v.adminNeedsMFA = s.opts.RequireAdminMFA && IsAdmin(v.User.PermissionLevel) && v.MFAPassedAt == nil
+	return v, nil
 }
 
-// liveSessionUserSQL selects the user, every column, if the session is
-// theirs and live. It is written by hand, once for both dialects (SQLite
-// reads $1, $2, $3 as parameters in the order they appear), because every
-// authenticated request runs it: ent's query builder and scanner took four
-// times the allocations and time of the statement itself.
+// liveSessionUserSQL selects the user, every column, and the session's
+// second factor, if the session is theirs and live. It is written by
+// hand, once for both dialects (SQLite reads $1, $2, $3 as parameters in
+// the order they appear), because every authenticated request runs it:
+// ent's query builder and scanner took four times the allocations and time
+// of the statement itself.
 var liveSessionUserSQL = "SELECT u." + strings.Join(user.Columns, ", u.") +
+	", s." + session.FieldMfaRequired + ", s." + session.FieldMfaPassedAt +
 	" FROM " + user.Table + " u JOIN " + session.Table + " s ON s." + session.FieldUserID + " = u." + user.FieldID +
 	" WHERE u." + user.FieldID + " = $1 AND s." + session.FieldID + " = $2" +
 	" AND s." + session.FieldRevokedAt + " IS NULL AND s." + session.FieldExpiresAt + " > $3"
 
-// liveSessionUser loads the user uid if sid is one of their sessions,
-// neither revoked nor expired, with one statement; it returns nil if not.
-// The user is complete but detached from the client: it cannot query its
-// edges.
-func (s *Service) liveSessionUser(ctx context.Context, uid, sid uuid.UUID) (*ent.User, error) {
+// liveSessionUser loads the viewer of session sid of user uid, if it is
+// theirs, neither revoked nor expired, with one statement; it returns nil
+// if not. The user is complete but detached from the client: it cannot
+// query its edges.
+func (s *Service) liveSessionUser(ctx context.Context, uid, sid uuid.UUID) (*Viewer, error) {
 	rows, err := s.client.QueryContext(ctx, liveSessionUserSQL, uid, sid, s.now())
 	if err != nil {
 		return nil, err
@@ -473,14 +518,20 @@ func (s *Service) liveSessionUser(ctx context.Context, uid, sid uuid.UUID) (*ent
 		return nil, rows.Err()
 	}
 	u := &ent.User{}
+	v := &Viewer{User: u, SessionID: sid}
+	var passed sql.NullTime
 	// In the order of user.Columns; a column added to the schema fails
 	// here at once (TestAuthenticateLoadsTheStoredUser).
 	err = rows.Scan(&u.ID, &u.CreatedAt, &u.UpdatedAt, &u.FirstName, &u.LastName, &u.Email,
-		&u.PasswordHash, &u.PermissionLevel, &u.CredentialVersion, &u.EmailVerifiedAt)
+		&u.PasswordHash, &u.PermissionLevel, &u.CredentialVersion, &u.EmailVerifiedAt, &u.MfaEnabled,
+		&v.MFARequired, &passed)
 	if err != nil {
 		return nil, err
 	}
-	return u, rows.Close()
+	if passed.Valid {
+		v.MFAPassedAt = &passed.Time
+	}
+	return v, rows.Close()
 }
 
 // clip makes a header value storable: at most n bytes of valid UTF-8

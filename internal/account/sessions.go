@@ -27,7 +27,7 @@ func (s *Service) Sessions(ctx context.Context, v *Viewer) ([]*ent.Session, erro
 // anyone else's.
 func (s *Service) UserSessions(ctx context.Context, v *Viewer, u *ent.User) ([]*ent.Session, error) {
 	if u.ID != v.User.ID && !v.IsAdmin() {
-		return nil, apperr.ErrForbidden
+		return nil, v.notAdmin(apperr.ErrForbidden)
 	}
 	if loaded, err := u.Edges.SessionsOrErr(); err == nil {
 		list := slices.Clone(loaded) // u may be answered for under several aliases at once

@@ -104,9 +104,9 @@ func (s *Service) UpdateUser(ctx context.Context, v *Viewer, id uuid.UUID, in Up
 	self := v.User.ID == id
 	switch {
 	case !self && !v.IsAdmin():
-		return nil, apperr.ErrForbidden
+		return nil, v.notAdmin(apperr.ErrForbidden)
 	case in.PermissionLevel != nil && !v.IsAdmin():
-		return nil, errSetLevel
+		return nil, v.notAdmin(errSetLevel)
 	case in.PermissionLevel != nil && self:
 		return nil, errOwnLevel
 	}
@@ -337,7 +337,7 @@ func (s *Service) UsersByID(ctx context.Context, v *Viewer, ids []uuid.UUID, ses
 	if !v.IsAdmin() {
 		known, err := q.IDs(ctx)
 		for _, id := range known {
-			found[id] = Lookup[*ent.User]{Err: apperr.ErrForbidden}
+			found[id] = Lookup[*ent.User]{Err: v.notAdmin(apperr.ErrForbidden)}
 		}
 		return found, wrapErr(err, "look up users")
 	}
@@ -367,7 +367,7 @@ func (s *Service) User(ctx context.Context, v *Viewer, id uuid.UUID) (*ent.User,
 	case v.User.ID == id:
 		return v.User, nil
 	case !v.IsAdmin():
-		return nil, apperr.ErrForbidden
+		return nil, v.notAdmin(apperr.ErrForbidden)
 	}
 	u, err := s.client.User.Get(ctx, id)
 	switch {

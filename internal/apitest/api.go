@@ -26,8 +26,8 @@ import (
 
 // Selections of the API's types, each written once.
 const (
-	userFields    = `id firstName lastName email emailVerified permissionLevel permissions createdAt updatedAt`
-	sessionFields = `accessToken refreshToken tokenType expiresIn user { ` + userFields + ` }`
+	userFields    = `id firstName lastName email emailVerified permissionLevel permissions mfaEnabled createdAt updatedAt`
+	sessionFields = `accessToken refreshToken tokenType expiresIn mfaRequired user { ` + userFields + ` }`
 	bookFields    = `id title author isbn publishedYear createdAt updatedAt`
 	noteFields    = `id title content owner { id email } createdAt updatedAt`
 	auditFields   = `action userID actorID clientIP requestID detail createdAt`
@@ -113,6 +113,7 @@ type User struct {
 	EmailVerified   bool      `json:"emailVerified"`
 	PermissionLevel int       `json:"permissionLevel"`
 	Permissions     []string  `json:"permissions"`
+	MFAEnabled      bool      `json:"mfaEnabled"`
 	CreatedAt       time.Time `json:"createdAt"`
 	UpdatedAt       time.Time `json:"updatedAt"`
 }
@@ -124,7 +125,9 @@ type AuthPayload struct {
 	RefreshToken string `json:"refreshToken"`
 	TokenType    string `json:"tokenType"`
 	ExpiresIn    int    `json:"expiresIn"`
-	User         `json:"user"`
+	// MFARequired says that the session waits for its second factor.
+	MFARequired bool `json:"mfaRequired"`
+	User        `json:"user"`
 }
 
 // Session is a Session (one sign-in and its refreshes) as the API answers

@@ -58,6 +58,7 @@ import (
 var (
 	secret   = []byte("test-secret-0123456789abcdef0123456789")
 	kek      = []byte("test-kek-0123456789abcdef0123456")
+	totpKey  = []byte("test-totp-kek-0123456789abcdef01")
 	issuer   = "bitgate-test"
 	audience = "bitgate-test-api"
 )
@@ -145,6 +146,7 @@ func (o Options) config(log *slog.Logger, sql *sqlLog) app.Config {
 	c.Hashing.Workers, c.Hashing.Queue = cmp.Or(o.HashWorkers, runtime.NumCPU()), cmp.Or(o.HashQueue, 256)
 	c.RateLimit.Rate, c.RateLimit.Burst = o.AuthRate, o.AuthBurst
 	c.Signing.Secret, c.Signing.PreviousSecret = o.Secret, o.PreviousSecret
+	c.TOTPKey = totpKey
 	if o.EdDSA {
 		c.Signing = app.Signing{Alg: "EdDSA", KEK: kek, Keys: o.Keys}
 	}

@@ -251,6 +251,7 @@ var Codes = map[string]bool{
 // each goes with.
 var Reasons = map[string]string{
 	"TOKEN_EXPIRED": "UNAUTHENTICATED", "EMAIL_NOT_VERIFIED": "FORBIDDEN", "MAIL_DISABLED": "FORBIDDEN",
+	"MFA_REQUIRED": "FORBIDDEN",
 }
 
 // leaks are what no answer may hold: password hashes, their column's

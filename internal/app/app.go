@@ -18,6 +18,7 @@ import (
 	"entgo.io/ent/dialect"
 
 	"bitgate/ent"
+	"bitgate/ent/totp"
 	"bitgate/graph"
 	"bitgate/internal/account"
 	"bitgate/internal/auth"
@@ -27,6 +28,7 @@ import (
 	"bitgate/internal/keys"
 	"bitgate/internal/mail"
 	"bitgate/internal/metrics"
+	"bitgate/internal/passkey"
 	"bitgate/internal/persisted"
 	"bitgate/internal/ratelimit"
 	"bitgate/internal/settings"
@@ -57,6 +59,12 @@ type Config struct {
 	GraphQL     graph.Limits
 	Documents   Documents
 	HTTP        httpapi.Config
+	Passkeys    passkey.Config
+
+	// TOTPKey is the key-encryption key of the users' TOTP secrets (32
+	// bytes: TOTP_ENCRYPTION_KEY, read with the other secrets); nil turns
+	// TOTP off, which New refuses while a user has TOTP on.
+	TOTPKey []byte
 
 	// Logger receives the server log, each line of a request with its
 	// request_id; nil means slog.Default().
@@ -257,6 +265,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	opts := cfg.Accounts
 	opts.Limiter, opts.Logger, opts.Events, opts.Now, opts.Mailer = limiter, log, events, cfg.Now, mailer
+	if opts.TOTPSecrets, opts.Passkeys, err = secondFactors(ctx, client, cfg, log); err != nil {
+		db.Close()
+		return nil, err
+	}
 	tk := cfg.Tokens
 	accounts := account.NewService(client, auth.NewTokens(keySet, tk.Issuer, tk.Audience, tk.AccessTTL, cfg.Now), hasher, opts)
 	gql := graph.NewServer(graph.ServerConfig{
@@ -278,6 +290,38 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	a.Handler = a.closeWhenDraining(h)
 	_ = a.ready(ctx) // says at start why the server is not ready, if it is not: a full disk, a read-only database
 	return a, nil
+}
+
+// secondFactors returns the sealer of TOTP secrets (nil without
+// cfg.TOTPKey, which is refused while a user has TOTP on: their codes
+// could not be checked) and the relying party of passkeys, on
+// WEBAUTHN_RP_ID and WEBAUTHN_ORIGINS or else PUBLIC_URL (nil, with a
+// warning, when production names none).
+func secondFactors(ctx context.Context, client *ent.Client, cfg Config, log *slog.Logger) (*keys.Sealer, *passkey.RelyingParty, error) {
+	var sealer *keys.Sealer
+	if cfg.TOTPKey != nil {
+		var err error
+		if sealer, err = keys.NewSealer(cfg.TOTPKey, "TOTP secret", "TOTP_ENCRYPTION_KEY"); err != nil {
+			return nil, nil, fmt.Errorf("TOTP_ENCRYPTION_KEY: %w", err)
+		}
+	} else {
+		on, err := client.Totp.Query().Where(totp.ConfirmedAtNotNil()).Exist(ctx)
+		switch {
+		case err != nil:
+			return nil, nil, fmt.Errorf("look up TOTP secrets: %w", err)
+		case on:
+			return nil, nil, errors.New("TOTP_ENCRYPTION_KEY is not set, and users have TOTP on: their codes cannot be checked without the key that sealed their secrets")
+		}
+		log.Warn("TOTP is off: TOTP_ENCRYPTION_KEY is not set (32 bytes, base64: openssl rand -base64 32)")
+	}
+	pc := cfg.Passkeys
+	pc.PublicURL = cfg.Mail.PublicURL
+	rp, err := passkey.New(pc, cfg.Production())
+	if errors.Is(err, passkey.ErrOff) {
+		log.Warn(err.Error())
+		return sealer, nil, nil
+	}
+	return sealer, rp, err
 }
 
 // newMailer returns the Mailer of cfg.Mail on db (see mail.New).

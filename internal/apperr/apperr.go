@@ -37,13 +37,17 @@ const (
 	// operation that sends mail on a server whose mail is turned off
 	// (MAIL_DISABLED): no retry helps.
 	ReasonMailDisabled = "MAIL_DISABLED"
+	// ReasonMFARequired is the reason of a FORBIDDEN error for a session
+	// that must pass a second factor first (verifySecondFactor), or, under
+	// REQUIRE_ADMIN_MFA, an ADMIN's session that has not passed one.
+	ReasonMFARequired = "MFA_REQUIRED"
 )
 
 // Error is an error a client may see: a code, a message safe to show, and
 // for BAD_USER_INPUT the input field, for RATE_LIMITED and
 // SERVICE_UNAVAILABLE the seconds to wait before trying again, for some
-// UNAUTHENTICATED errors a reason and for FORBIDDEN from a permission
-// check the permission needed.
+// UNAUTHENTICATED and FORBIDDEN errors a reason, and for FORBIDDEN from a
+// permission check the permission needed.
 type Error struct {
 	Code       Code
 	Message    string
@@ -130,4 +134,9 @@ var (
 	ErrForbidden = New(Forbidden, "not allowed")
 	// ErrNotFound answers a missing object, and one the caller may not see.
 	ErrNotFound = New(NotFound, "not found")
+	// ErrMFARequired answers every field that needs a caller, but me,
+	// verifySecondFactor and signout, for a session that waits for its
+	// second factor.
+	ErrMFARequired = &Error{Code: Forbidden, Reason: ReasonMFARequired,
+		Message: "this session must pass its second factor first: verifySecondFactor (or finishPasskeyVerification)"}
 )

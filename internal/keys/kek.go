@@ -39,17 +39,26 @@ func NewKEK() (string, error) {
 	return base64.StdEncoding.EncodeToString(b), nil
 }
 
-// kek encrypts private keys with AES-256-GCM. Each private key gets a fresh
-// random nonce, and its kid is the additional data, so that a sealed key
-// moved to another row does not decrypt.
-type kek struct{ aead cipher.AEAD }
+// Sealer encrypts small secrets with a key-encryption key, AES-256-GCM:
+// the signing keys' private halves here, TOTP secrets in internal/account.
+// Each secret gets a fresh random nonce, and the purpose and the id of its
+// row are the additional data, so that a sealed secret moved to another
+// row, or to another kind of secret, does not decrypt.
+type Sealer struct {
+	aead    cipher.AEAD
+	purpose string
+	setting string
+}
 
-// newKEK returns the kek of a 32-byte key.
-func newKEK(b []byte) (*kek, error) {
-	if len(b) != KEKSize {
-		return nil, fmt.Errorf("key-encryption key is %d bytes, want %d", len(b), KEKSize)
+// NewSealer returns the Sealer of a 32-byte key for secrets of purpose
+// (such as "signing key"); setting names the environment variable the key
+// comes from, for the error of a secret that does not decrypt. It returns
+// an error if the key is not 32 bytes.
+func NewSealer(kek []byte, purpose, setting string) (*Sealer, error) {
+	if len(kek) != KEKSize {
+		return nil, fmt.Errorf("key-encryption key is %d bytes, want %d", len(kek), KEKSize)
 	}
-	block, err := aes.NewCipher(b)
+	block, err := aes.NewCipher(kek)
 	if err != nil {
 		return nil, fmt.Errorf("key-encryption key: %w", err)
 	}
@@ -57,31 +66,32 @@ func newKEK(b []byte) (*kek, error) {
 	if err != nil {
 		return nil, fmt.Errorf("key-encryption key: %w", err)
 	}
-	return &kek{aead: aead}, nil
+	return &Sealer{aead: aead, purpose: purpose, setting: setting}, nil
 }
 
-// additionalData binds a sealed private key to its kid.
-func additionalData(kid string) []byte { return []byte("bitgate signing key " + kid) }
+// additionalData binds a sealed secret to its purpose and its id.
+func (s *Sealer) additionalData(id string) []byte { return []byte("bitgate " + s.purpose + " " + id) }
 
-// seal encrypts the private key of kid: nonce, then ciphertext and tag.
-func (k *kek) seal(kid string, plaintext []byte) ([]byte, error) {
-	nonce := make([]byte, k.aead.NonceSize(), k.aead.NonceSize()+len(plaintext)+k.aead.Overhead())
+// Seal encrypts the secret of id: nonce, then ciphertext and tag. It
+// returns an error only if reading randomness fails.
+func (s *Sealer) Seal(id string, plaintext []byte) ([]byte, error) {
+	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plaintext)+s.aead.Overhead())
 	if _, err := rand.Read(nonce); err != nil {
-		return nil, fmt.Errorf("encrypt signing key %s: %w", kid, err)
+		return nil, fmt.Errorf("encrypt %s %s: %w", s.purpose, id, err)
 	}
-	return k.aead.Seal(nonce, nonce, plaintext, additionalData(kid)), nil
+	return s.aead.Seal(nonce, nonce, plaintext, s.additionalData(id)), nil
 }
 
-// open decrypts what seal returned for kid. It returns an error if the
-// KEK is not the one that sealed it, or the data was changed.
-func (k *kek) open(kid string, sealed []byte) ([]byte, error) {
-	n := k.aead.NonceSize()
-	if len(sealed) < n+k.aead.Overhead() {
-		return nil, errors.New("encrypted private key is truncated")
+// Open decrypts what Seal returned for id. It returns an error if the key
+// is not the one that sealed it, or the data was changed or moved.
+func (s *Sealer) Open(id string, sealed []byte) ([]byte, error) {
+	n := s.aead.NonceSize()
+	if len(sealed) < n+s.aead.Overhead() {
+		return nil, fmt.Errorf("encrypted %s is truncated", s.purpose)
 	}
-	plain, err := k.aead.Open(nil, sealed[:n], sealed[n:], additionalData(kid))
+	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], s.additionalData(id))
 	if err != nil {
-		return nil, errors.New("cannot decrypt its private half: is JWT_KEY_ENCRYPTION_KEY the one every instance uses?")
+		return nil, fmt.Errorf("cannot decrypt the %s: is %s the one every instance uses?", s.purpose, s.setting)
 	}
 	return plain, nil
 }

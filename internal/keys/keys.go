@@ -66,7 +66,7 @@ type Options struct {
 // concurrent use.
 type Store struct {
 	client *ent.Client
-	kek    *kek
+	kek    *Sealer
 	opts   Options
 	log    *slog.Logger
 
@@ -112,7 +112,7 @@ func Open(ctx context.Context, client *ent.Client, kekBytes []byte, opts Options
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	k, err := newKEK(kekBytes)
+	k, err := NewSealer(kekBytes, "signing key", "JWT_KEY_ENCRYPTION_KEY")
 	if err != nil {
 		return nil, err
 	}
@@ -263,7 +263,7 @@ func (s *Store) load(ctx context.Context) (*snapshot, error) {
 		if i < cur {
 			continue // replaced: it only verifies
 		}
-		seed, err := s.kek.open(k.info.ID, k.sealed)
+		seed, err := s.kek.Open(k.info.ID, k.sealed)
 		if err != nil {
 			k.err = err
 			continue
@@ -329,7 +329,7 @@ func (s *Store) create(ctx context.Context, activeFrom time.Time) (Info, error) 
 		return Info{}, fmt.Errorf("generate signing key: %w", err)
 	}
 	kid := thumbprint(public)
-	sealed, err := s.kek.seal(kid, private.Seed())
+	sealed, err := s.kek.Seal(kid, private.Seed())
 	if err != nil {
 		return Info{}, err
 	}

@@ -58,7 +58,8 @@ type Data struct {
 	// email-changed).
 	NewEmail string
 	// ByAdmin is true when an administrator set the password
-	// (password-changed).
+	// (password-changed) or removed the second factors
+	// (second-factor-removed).
 	ByAdmin bool
 	// Factor names the second factor (second-factor-added,
 	// second-factor-removed), such as "TOTP" or "passkey".
@@ -119,8 +120,13 @@ type PasswordChanged struct {
 // account.
 type SecondFactorAdded struct{ To, Factor string }
 
-// SecondFactorRemoved tells To that Factor no longer guards the account.
-type SecondFactorRemoved struct{ To, Factor string }
+// SecondFactorRemoved tells To that Factor no longer guards the account;
+// ByAdmin when an administrator removed every second factor (Factor then
+// lists them: "TOTP, 10 recovery codes and 1 passkey").
+type SecondFactorRemoved struct {
+	To, Factor string
+	ByAdmin    bool
+}
 
 // testMail is the mail of SendTest.
 type testMail struct{ To string }
@@ -151,7 +157,7 @@ func (m SecondFactorAdded) envelope() envelope {
 }
 
 func (m SecondFactorRemoved) envelope() envelope {
-	return envelope{kind: KindSecondFactorRemoved, to: m.To, data: Data{Factor: m.Factor}}
+	return envelope{kind: KindSecondFactorRemoved, to: m.To, data: Data{Factor: m.Factor, ByAdmin: m.ByAdmin}}
 }
 
 func (m testMail) envelope() envelope { return envelope{kind: KindTest, to: m.To} }

@@ -88,6 +88,8 @@ func TestEveryKindRenders(t *testing.T) {
 		{mail.PasswordChanged{To: "p@example.com", ByAdmin: true}, []string{"an administrator set a new password"}},
 		{mail.SecondFactorAdded{To: "f@example.com", Factor: "TOTP"}, []string{"TOTP", "was added"}},
 		{mail.SecondFactorRemoved{To: "f@example.com", Factor: "passkey"}, []string{"passkey", "was removed"}},
+		{mail.SecondFactorRemoved{To: "f@example.com", Factor: "TOTP and 10 recovery codes", ByAdmin: true},
+			[]string{"an administrator removed the second factors", "TOTP and 10 recovery codes", "password alone"}},
 	} {
 		f.queue(t, m, true, tc.msg)
 		sendDue(t, m, 1)

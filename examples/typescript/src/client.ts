@@ -7,7 +7,7 @@ import type { TypedDocumentString } from './gql/graphql.js';
 export interface GraphQLErrorEntry {
   message: string;
   path?: (string | number)[];
-  extensions?: { code?: string; field?: string; retryAfter?: number; [key: string]: unknown };
+  extensions?: { code?: string; field?: string; retryAfter?: number; reason?: string; [key: string]: unknown };
 }
 
 /** ApiError is a GraphQL answer with errors; code is the first error's extensions.code. */

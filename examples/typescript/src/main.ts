@@ -1,11 +1,24 @@
-// A walk through the API with the typed client: sign up, sign in, page
-// through the books, refresh the session, sign out. Run it against a server
+// A walk through the API with the typed client: sign up, turn on TOTP, sign
+// in with the second factor, page through the books, refresh the session,
+// sign out. Run it against a server
 // (`go run .` in the repository root):
 //
 //   BITGATE_URL=http://localhost:8080/graphql npm start
 import { ApiError, Client } from './client.js';
 import type { BooksQuery, SessionFragment } from './gql/graphql.js';
-import { Books, Me, Refresh, Signin, Signout, Signup } from './operations.js';
+import {
+  Books,
+  ConfirmTotp,
+  EnrollTotp,
+  Me,
+  Refresh,
+  SecondFactors,
+  Signin,
+  Signout,
+  Signup,
+  VerifySecondFactor,
+} from './operations.js';
+import { totpCode } from './totp.js';
 
 const client = new Client(process.env.BITGATE_URL ?? 'http://localhost:8080/graphql');
 const email = process.env.BITGATE_EMAIL ?? `example-${Date.now()}@example.com`;
@@ -15,7 +28,8 @@ const password = process.env.BITGATE_PASSWORD ?? 'correct horse battery';
 function use(how: string, session: SessionFragment): SessionFragment {
   client.accessToken = session.accessToken;
   const { email, permissions } = session.user;
-  console.log(`${how}: ${email} (${permissions.join(', ')}), access token valid ${session.expiresIn}s`);
+  const waiting = session.mfaRequired ? ', waiting for its second factor' : '';
+  console.log(`${how}: ${email} (${permissions.join(', ')}), access token valid ${session.expiresIn}s${waiting}`);
   return session;
 }
 
@@ -24,7 +38,29 @@ const { signup } = await client.request(Signup, {
 });
 use('signup', signup);
 
+// Turn on TOTP: the secret goes into an authenticator app (by its QR code,
+// qrCodeSvg, or typed in), and a code of it confirms it.
+const { enrollTotp } = await client.request(EnrollTotp, { currentPassword: password });
+console.log(`enrollTotp: ${enrollTotp.uri.replace(/secret=[^&]+/, 'secret=…')}, QR code of ${enrollTotp.qrCodeSvg.length} bytes of SVG`);
+const { confirmTotp: recoveryCodes } = await client.request(ConfirmTotp, { code: totpCode(enrollTotp.secret) });
+console.log(`confirmTotp: ${recoveryCodes.length} recovery codes, shown once`);
+
+// A sign-in now waits for the second factor: with mfaRequired, only me,
+// signout and verifySecondFactor answer; the rest say MFA_REQUIRED.
 let session = use('signin', (await client.request(Signin, { email, password })).signin);
+if (session.mfaRequired) {
+  try {
+    await client.request(Books, { first: 1, after: null });
+  } catch (e) {
+    if (!(e instanceof ApiError)) throw e;
+    console.log(`books before the second factor: ${e.code} (${e.errors[0]?.extensions?.reason})`);
+  }
+  // The code of the next step: the one enrolling used is spent.
+  const code = totpCode(enrollTotp.secret, Date.now() + 30_000);
+  session = use('verifySecondFactor', (await client.request(VerifySecondFactor, { code })).verifySecondFactor);
+}
+const { me: factors } = await client.request(SecondFactors);
+console.log(`second factors: TOTP ${factors.secondFactors.totp}, ${factors.secondFactors.recoveryCodesLeft} recovery codes left`);
 const { me } = await client.request(Me);
 console.log(`me: ${me.firstName} ${me.lastName} <${me.email}>`);
 

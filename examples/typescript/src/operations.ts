@@ -8,10 +8,12 @@ export const SessionFields = graphql(`
     accessToken
     refreshToken
     expiresIn
+    mfaRequired
     user {
       id
       email
       permissions
+      mfaEnabled
     }
   }
 `);
@@ -74,6 +76,41 @@ export const Books = graphql(`
           publishedYear
           createdAt
         }
+      }
+    }
+  }
+`);
+
+export const EnrollTotp = graphql(`
+  mutation EnrollTotp($currentPassword: String!) {
+    enrollTotp(currentPassword: $currentPassword) {
+      secret
+      uri
+      qrCodeSvg
+    }
+  }
+`);
+
+export const ConfirmTotp = graphql(`
+  mutation ConfirmTotp($code: String!) {
+    confirmTotp(code: $code)
+  }
+`);
+
+export const VerifySecondFactor = graphql(`
+  mutation VerifySecondFactor($code: String!) {
+    verifySecondFactor(code: $code) {
+      ...Session
+    }
+  }
+`);
+
+export const SecondFactors = graphql(`
+  query SecondFactors {
+    me {
+      secondFactors {
+        totp
+        recoveryCodesLeft
       }
     }
   }

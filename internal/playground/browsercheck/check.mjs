@@ -3,9 +3,15 @@
 // host unreachable, as a person would use it: sign up, put the access token
 // in the headers pane, run `me`, reload. It fails on a console error, a
 // Content-Security-Policy violation, a request to any other origin, or a
-// token left in localStorage, and saves screenshots to OUT_DIR.
+// token left in localStorage, and saves screenshots to OUT_DIR. Then it
+// turns on TOTP and signs in with it, as the page's default document shows:
+// enrollTotp, confirmTotp, signin answering mfaRequired, a field refused
+// with MFA_REQUIRED, verifySecondFactor, and the field again. (The codes
+// are computed here, as the authenticator app would.)
 //
-// Run it with run.sh, which builds and starts the server.
+// TestBrowserChecks (browser_test.go at the root) starts the server and
+// runs it: `go test -run TestBrowserChecks -v .`
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,6 +114,19 @@ async function open() {
   await page.waitForSelector('.graphiql-doc-explorer-root-type', { timeout: 15000 });
 }
 
+// totpCode returns the RFC 6238 code (SHA-1, 6 digits, 30 s) of a base32
+// secret at time ms, as an authenticator app shows it.
+function totpCode(secret, ms) {
+  let bits = '';
+  for (const c of secret) bits += 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(ms / 30000)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const n = mac.readUInt32BE(mac[19] & 0x0f) & 0x7fffffff;
+  return String(n % 1000000).padStart(6, '0');
+}
+
 async function storedTokenKeys(token) {
   const all = await page.evaluate(() => Object.fromEntries(Object.entries(localStorage)));
   return { keys: Object.keys(all), withToken: Object.keys(all).filter((k) => all[k].includes(token)) };
@@ -168,6 +187,34 @@ try {
   stored = await storedTokenKeys(token);
   check(stored.withToken.length === 0, `token still stored after opting out in ${stored.withToken}`);
   console.log('opted out: the token is no longer stored');
+
+  step = 'TOTP';
+  await page.click('button[data-name="headers"]');
+  await typeInto(HEADERS, `{"Authorization": "Bearer ${token}"}`);
+  const enrolled = (await run('mutation { enrollTotp(currentPassword: "correct horse battery") { secret uri qrCodeSvg } }'))
+    .data?.enrollTotp;
+  check(enrolled?.uri?.startsWith('otpauth://totp/') && enrolled.qrCodeSvg.startsWith('<svg'), `enrollTotp answered ${JSON.stringify(enrolled)}`);
+  const codes = (await run(`mutation { confirmTotp(code: "${totpCode(enrolled.secret, Date.now())}") }`)).data?.confirmTotp;
+  check(codes?.length === 10, `confirmTotp answered ${JSON.stringify(codes)}`);
+  const signin = (await run(
+    `mutation { signin(email: "${email}", password: "correct horse battery") { accessToken mfaRequired } }`,
+  )).data?.signin;
+  check(signin?.mfaRequired === true, `signin after TOTP answered ${JSON.stringify(signin)}`);
+  await typeInto(HEADERS, `{"Authorization": "Bearer ${signin.accessToken}"}`);
+  const waiting = await run('{ me { email mfaEnabled } }');
+  check(waiting.data?.me?.mfaEnabled === true, `me while waiting answered ${JSON.stringify(waiting)}`);
+  const gated = await run('{ books(first: 1) { totalCount } }');
+  check(gated.errors?.[0]?.extensions?.reason === 'MFA_REQUIRED', `books while waiting answered ${JSON.stringify(gated)}`);
+  // The next step's code: the one confirmTotp used is spent.
+  const verified = (await run(
+    `mutation { verifySecondFactor(code: "${totpCode(enrolled.secret, Date.now() + 30000)}") { accessToken mfaRequired } }`,
+  )).data?.verifySecondFactor;
+  check(verified?.mfaRequired === false, `verifySecondFactor answered ${JSON.stringify(verified)}`);
+  await typeInto(HEADERS, `{"Authorization": "Bearer ${verified.accessToken}"}`);
+  const books = await run('{ books(first: 1) { totalCount } }');
+  check(books.data?.books && !books.errors, `books after the second factor answered ${JSON.stringify(books)}`);
+  await page.screenshot({ path: join(out, '5-totp.png') });
+  console.log('TOTP: enrolled, confirmed (10 recovery codes), signin waited (MFA_REQUIRED), verifySecondFactor passed it');
 
   const origins = [...new Set(requests.map((u) => new URL(u).origin))];
   console.log(`${requests.length} requests, origins: ${origins.join(', ')}`);

@@ -1,0 +1,105 @@
+package graph_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"bitgate/internal/apitest"
+	"bitgate/internal/passkey/passkeytest"
+)
+
+// Second factors and mail, against a real SMTP server: each factor added
+// or removed mails the user a notice, queued in the transaction of the
+// change (a refused change queues none), and a password reset of a user
+// with a second factor starts a session that waits for it.
+
+// TestSecondFactorNotices adds and removes each kind of factor, and has an
+// ADMIN remove them all: each change mails the user one notice, saying
+// what changed; passkeys default to PUBLIC_URL's origin.
+func TestSecondFactorNotices(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t, apitest.Options{Mail: true})
+	u, _ := c.SignUpMailed(t)
+	notice := func(kind string, want ...string) {
+		t.Helper()
+		text := c.NextMail(t, u.Email, kind).Text(t)
+		for _, w := range want {
+			require.Contains(t, text, w)
+		}
+	}
+	outbox := func() int {
+		t.Helper()
+		return c.DB.OutboxMail.Query().CountX(context.Background())
+	}
+
+	tp := c.EnableTOTP(t, u)
+	notice("second-factor-added", "TOTP was added")
+	auth := passkeytest.New(apitest.PublicURL) // the relying party is PUBLIC_URL's
+	k := registerPasskey(t, c, u, auth)
+	notice("second-factor-added", "passkey was added")
+
+	queued := outbox()
+	apitest.RequireCode(t, c.Do(t, u.Token, apitest.OpDisableTotp, apitest.Vars{"currentPassword": apitest.Password, "code": "000000"}), "BAD_USER_INPUT", "code")
+	apitest.RequireCode(t, c.Do(t, u.Token, apitest.OpRemovePasskey, apitest.Vars{"id": k.ID, "currentPassword": apitest.WrongPassword}), "UNAUTHENTICATED")
+	require.Equal(t, queued, outbox(), "a refused change queued a notice")
+
+	require.True(t, apitest.Data[bool](t, c.Do(t, u.Token, apitest.OpRemovePasskey, apitest.Vars{"id": k.ID, "currentPassword": apitest.Password}), "removePasskey"))
+	notice("second-factor-removed", "passkey was removed")
+	require.True(t, apitest.Data[bool](t, c.Do(t, u.Token, apitest.OpDisableTotp,
+		apitest.Vars{"currentPassword": apitest.Password, "code": c.NextTOTPCode(t, tp.Secret)}), "disableTotp"))
+	notice("second-factor-removed", "TOTP was removed")
+
+	c.EnableTOTP(t, u)
+	notice("second-factor-added", "TOTP was added")
+	registerPasskey(t, c, u, auth)
+	notice("second-factor-added", "passkey was added")
+	admin := c.NewUser(t, apitest.Admin)
+	apitest.Data[apitest.User](t, c.Do(t, admin.Token, apitest.OpRemoveSecondFactors, apitest.Vars{"userId": u.ID}), "removeSecondFactors")
+	notice("second-factor-removed", "an administrator removed the second factors", "TOTP, 10 recovery codes and 1 passkey")
+
+	// Nothing left to remove: no event to tell.
+	queued = outbox()
+	apitest.Data[apitest.User](t, c.Do(t, admin.Token, apitest.OpRemoveSecondFactors, apitest.Vars{"userId": u.ID}), "removeSecondFactors")
+	require.Equal(t, queued, outbox(), "a notice of nothing removed")
+}
+
+// TestPasswordResetWithASecondFactor: the mailed link proves the email,
+// not the second factor, so the session resetPassword starts for a user
+// with one waits for it, as a sign-in does; without one it does not.
+func TestPasswordResetWithASecondFactor(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t, apitest.Options{Mail: true})
+	reset := func(u apitest.AuthPayload) apitest.AuthPayload {
+		t.Helper()
+		c.RequestPasswordReset(t, u.Email)
+		s := c.ResetPassword(t, c.MailedToken(t, u.Email, "reset-password"), apitest.NewPassword)
+		c.NextMail(t, u.Email, "password-changed")
+		return s
+	}
+
+	u, _ := c.SignUpMailed(t)
+	tp := c.EnableTOTP(t, u)
+	c.NextMail(t, u.Email, "second-factor-added")
+	s := reset(u)
+	require.True(t, s.MFARequired, "a reset skipped the second factor")
+	require.True(t, s.EmailVerified, "the link reached the address")
+	apitest.RequireMFARequired(t, c.Do(t, s.Token, apitest.OpBooks, nil))
+	apitest.RequireMFARequired(t, c.Do(t, s.Token, apitest.OpEnrollTotp, apitest.Vars{"currentPassword": apitest.NewPassword}))
+	require.Equal(t, u.ID, c.Me(t, s.Token).ID)
+	s = c.VerifySecondFactor(t, s.Token, c.NextTOTPCode(t, tp.Secret))
+	apitest.Data[apitest.Connection[apitest.Book]](t, c.Do(t, s.Token, apitest.OpBooks, nil), "books")
+
+	t.Run("a passkey alone is a second factor too", func(t *testing.T) {
+		u, _ := c.SignUpMailed(t)
+		registerPasskey(t, c, u, passkeytest.New(apitest.PublicURL))
+		c.NextMail(t, u.Email, "second-factor-added")
+		require.True(t, reset(u).MFARequired)
+	})
+
+	t.Run("without a second factor", func(t *testing.T) {
+		u, _ := c.SignUpMailed(t)
+		require.False(t, reset(u).MFARequired)
+	})
+}
