@@ -237,3 +237,24 @@ func TestMailLimitsPerAddress(t *testing.T) {
 	n := c.DB.AuditEvent.Query().Where(auditevent.Action("password.reset_requested"), auditevent.DetailHasPrefix("no mail")).CountX(ctx)
 	require.Equal(t, 2, n)
 }
+
+// TestPasswordResetFloodWaits: more requestPasswordReset at once than the
+// work left after their answers may run (64) are all answered true: those
+// past the bound wait for a turn, rather than being turned away.
+func TestPasswordResetFloodWaits(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t, apitest.Options{Mail: true})
+	u, _ := c.SignUpMailed(t)
+	const n = 150
+	for _, r := range apitest.Concurrently(t, n, func(i int) (*apitest.Response, error) {
+		email := apitest.Email()
+		if i == 0 {
+			email = u.Email
+		}
+		return c.Post("", apitest.OpRequestPasswordReset, apitest.Vars{"email": email})
+	}) {
+		require.JSONEq(t, `{"data":{"requestPasswordReset":true}}`, string(r.Body))
+	}
+	c.Accounts.Wait()
+	c.MailedToken(t, u.Email, "reset-password")
+}

@@ -182,12 +182,14 @@ const (
 // cancellation or deadline, so that the request's answer does not wait for
 // it: for work whose time would tell what the answer must not (whether an
 // email has an account, see RequestPasswordReset). fn's error is logged.
-// Returns RATE_LIMITED, at once, when maxDetached pieces run already.
-// Wait waits for them.
+// When maxDetached pieces run already, it waits for one to end, as long
+// as ctx lets it (a flood of such requests slows them all down alike, and
+// turns none away at once), and then returns RATE_LIMITED. Wait waits for
+// them.
 func (s *Service) afterAnswer(ctx context.Context, what string, fn func(ctx context.Context) error) error {
 	select {
 	case s.detached <- struct{}{}:
-	default:
+	case <-ctx.Done():
 		return apperr.Limited("too many requests at once, retry shortly", time.Second)
 	}
 	s.done.Add(1)

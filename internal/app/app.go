@@ -147,15 +147,16 @@ type Hashing struct {
 	Queue int `flag:"hash-queue" env:"HASH_QUEUE" default:"128" help:"sign-ins that may wait for a hashing slot"`
 }
 
-// RateLimit limits signin, signup and refresh per client address, in
+// RateLimit limits signin, signup, refresh and the operations of mailed
+// links (each pair of request and use one bucket) per client address, in
 // memory on SQLite (see ratelimit.New), in the database for every instance
 // on PostgreSQL (ratelimit.NewShared).
 type RateLimit struct {
 	// Rate is the calls a client address regains each second, for each
 	// operation; 0 means no limit.
-	Rate float64 `flag:"auth-rate" env:"AUTH_RATE" default:"5" help:"signin, signup and refresh calls a client address regains each second, each (0: no limit)"`
+	Rate float64 `flag:"auth-rate" env:"AUTH_RATE" default:"5" help:"signin, signup and refresh calls, and those of each pair of mailed-link operations, a client address regains each second, each (0: no limit)"`
 	// Burst is the calls a client address may make at once.
-	Burst int `flag:"auth-burst" env:"AUTH_BURST" default:"100" help:"signin, signup and refresh calls a client address may make at once, each"`
+	Burst int `flag:"auth-burst" env:"AUTH_BURST" default:"100" help:"signin, signup and refresh calls, and those of each pair of mailed-link operations, a client address may make at once, each"`
 }
 
 // Validate returns an error if Rate is negative.

@@ -15,7 +15,9 @@ import (
 // Config holds the mail settings. Each tagged field is a setting with its
 // flag, environment variable, default and help (read by the application's
 // configuration layer); SMTPURL, which may hold a password, is read from
-// the environment only. A zero field takes its default (see New).
+// the environment only. The tags are the only declaration of the
+// defaults: code that builds a Config without flags starts from
+// settings.Default[Config]().
 type Config struct {
 	// SMTPURL says where mail goes: smtps://user:pass@host:465 (TLS from
 	// the first byte), smtp://user:pass@host:587 (STARTTLS, required: a
@@ -61,34 +63,10 @@ type Config struct {
 // set.
 const DevPublicURL = "http://localhost:8080"
 
-// defaults are the defaults the tags declare, for a zero field.
-var defaults = Config{
-	ProductName: "bitgate", GiveUpAfter: 24 * time.Hour, PollInterval: 10 * time.Second, Timeout: 30 * time.Second,
-	Interval: time.Minute, PerHour: 5,
-}
-
-// withDefaults returns c with its zero fields at their defaults.
-func (c Config) withDefaults() Config {
-	if c.ProductName == "" {
-		c.ProductName = defaults.ProductName
-	}
-	for _, d := range []struct{ v, def *time.Duration }{
-		{&c.GiveUpAfter, &defaults.GiveUpAfter}, {&c.PollInterval, &defaults.PollInterval}, {&c.Timeout, &defaults.Timeout},
-		{&c.Interval, &defaults.Interval},
-	} {
-		if *d.v == 0 {
-			*d.v = *d.def
-		}
-	}
-	if c.PerHour == 0 {
-		c.PerHour = defaults.PerHour
-	}
-	return c
-}
-
-// Validate checks the forms of the settings, and says which setting is
-// wrong and why, never showing SMTP_URL's password. Whether the settings
-// suit production is New's to check.
+// Validate checks the forms of the settings (the durations and
+// MAIL_PER_HOUR must be positive, MAIL_PRODUCT_NAME one line), and says
+// which setting is wrong and why, never showing SMTP_URL's password.
+// Whether the settings suit production is New's to check.
 func (c *Config) Validate() error {
 	if c.Disabled && c.SMTPURL != "" {
 		return errors.New("SMTP_URL and MAIL_DISABLED=true contradict each other: unset one")
@@ -111,19 +89,19 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
-	if strings.ContainsFunc(c.ProductName, unicode.IsControl) {
+	if c.ProductName == "" || strings.ContainsFunc(c.ProductName, unicode.IsControl) {
 		return errors.New("MAIL_PRODUCT_NAME must be one line of text")
 	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
 	}{{"MAIL_GIVE_UP_AFTER", c.GiveUpAfter}, {"MAIL_POLL_INTERVAL", c.PollInterval}, {"SMTP_TIMEOUT", c.Timeout}, {"MAIL_INTERVAL", c.Interval}} {
-		if d.v < 0 {
-			return fmt.Errorf("%s must not be negative", d.name)
+		if d.v <= 0 {
+			return fmt.Errorf("%s must be positive", d.name)
 		}
 	}
-	if c.PerHour < 0 {
-		return errors.New("MAIL_PER_HOUR must not be negative")
+	if c.PerHour <= 0 {
+		return errors.New("MAIL_PER_HOUR must be positive")
 	}
 	return nil
 }

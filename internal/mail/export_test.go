@@ -5,10 +5,6 @@ import (
 	"time"
 )
 
-// Defaults exposes the defaults New gives zero settings, for the test that
-// holds them to the tags.
-var Defaults = defaults
-
 // Lease exposes how long a sender holds a claimed mail.
 func (m *Mailer) Lease() time.Duration { return m.lease() }
 

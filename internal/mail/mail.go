@@ -111,7 +111,6 @@ type Mailer struct {
 // SMTP_URL and mail is not disabled, or PUBLIC_URL is not an https URL
 // while mail is on, or if a template fails (see loadTemplates).
 func New(db *database.DB, cfg Config, opts Options) (*Mailer, error) {
-	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -24,6 +24,7 @@ import (
 	"bitgate/internal/mail"
 	"bitgate/internal/mail/mailtest"
 	"bitgate/internal/metrics"
+	"bitgate/internal/settings"
 )
 
 func TestMain(m *testing.M) { apitest.Main(m) }
@@ -73,7 +74,17 @@ func (f *fixture) open(t *testing.T) *database.DB {
 // config returns the settings of a Mailer that sends to the fixture's
 // server.
 func (f *fixture) config() mail.Config {
-	return mail.Config{SMTPURL: f.smtp.URL(), From: "Acme <no-reply@acme.example>", PublicURL: publicURL, ProductName: "Acme"}
+	return configWith(func(c *mail.Config) {
+		c.SMTPURL, c.From, c.PublicURL, c.ProductName = f.smtp.URL(), "Acme <no-reply@acme.example>", publicURL, "Acme"
+	})
+}
+
+// configWith returns the settings at their declared defaults, changed by
+// change.
+func configWith(change func(c *mail.Config)) mail.Config {
+	c := settings.Default[mail.Config]()
+	change(&c)
+	return c
 }
 
 // mailer returns a Mailer on db (the fixture's when nil) with cfg.
@@ -520,7 +531,7 @@ func TestDevelopmentWritesFiles(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, mailtest.Plain)
 	opts := f.options(t)
-	m, err := mail.New(f.db, mail.Config{}, opts)
+	m, err := mail.New(f.db, settings.Default[mail.Config](), opts)
 	require.NoError(t, err)
 	f.queue(t, m, true, verify("dev@example.com"))
 	sendDue(t, m, 1)
@@ -555,7 +566,7 @@ func TestProductionNeedsSMTP(t *testing.T) {
 	opts := f.options(t)
 	opts.Production = true
 
-	_, err := mail.New(f.db, mail.Config{PublicURL: publicURL}, opts)
+	_, err := mail.New(f.db, configWith(func(c *mail.Config) { c.PublicURL = publicURL }), opts)
 	require.ErrorContains(t, err, "SMTP_URL is not set")
 	require.ErrorContains(t, err, "MAIL_DISABLED=true")
 	cfg := f.config()
@@ -565,13 +576,13 @@ func TestProductionNeedsSMTP(t *testing.T) {
 	cfg.PublicURL = "http://app.example.com"
 	_, err = mail.New(f.db, cfg, opts)
 	require.ErrorContains(t, err, "https")
-	_, err = mail.New(f.db, mail.Config{Disabled: true, SMTPURL: f.smtp.URL()}, opts)
+	_, err = mail.New(f.db, configWith(func(c *mail.Config) { c.Disabled, c.SMTPURL = true, f.smtp.URL() }), opts)
 	require.ErrorContains(t, err, "contradict")
 	m, err := mail.New(f.db, f.config(), opts)
 	require.NoError(t, err)
 	require.False(t, m.Disabled())
 
-	m, err = mail.New(f.db, mail.Config{Disabled: true}, opts)
+	m, err = mail.New(f.db, configWith(func(c *mail.Config) { c.Disabled = true }), opts)
 	require.NoError(t, err)
 	require.True(t, m.Disabled())
 	tx, err := f.db.Client.Tx(t.Context())
@@ -608,7 +619,7 @@ func TestNoTokenInLogs(t *testing.T) {
 	f.clock.Advance(2 * time.Minute)
 	sendDue(t, m, 0)
 
-	dev, err := mail.New(f.db, mail.Config{}, f.options(t))
+	dev, err := mail.New(f.db, settings.Default[mail.Config](), f.options(t))
 	require.NoError(t, err)
 	f.queue(t, dev, true, verify("file@example.com"))
 	sendDue(t, dev, 1)

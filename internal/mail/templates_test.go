@@ -12,6 +12,7 @@ import (
 
 	"bitgate/internal/mail"
 	"bitgate/internal/mail/mailtest"
+	"bitgate/internal/settings"
 )
 
 // writeTemplate writes a template file into dir.
@@ -121,7 +122,7 @@ func TestSMTPURL(t *testing.T) {
 		{"smtp://mail.example.com?auth=plain", `unknown parameter "auth"`},
 		{"smtp://user:s3cret@mail example.com", "is not a URL"},
 	} {
-		cfg := mail.Config{SMTPURL: tc.url, From: from}
+		cfg := configWith(func(c *mail.Config) { c.SMTPURL, c.From = tc.url, from })
 		err := cfg.Validate()
 		if tc.err == "" {
 			require.NoError(t, err, tc.url)
@@ -131,43 +132,40 @@ func TestSMTPURL(t *testing.T) {
 		require.NotContains(t, err.Error(), "s3cret", "the error shows the password")
 	}
 	for _, tc := range []struct {
-		cfg mail.Config
-		err string
+		change func(c *mail.Config)
+		err    string
 	}{
-		{mail.Config{SMTPURL: "smtp://localhost?tls=none"}, "MAIL_FROM must be set"},
-		{mail.Config{From: "not an address"}, "MAIL_FROM"},
-		{mail.Config{From: "a@example.com, b@example.com"}, "MAIL_FROM"},
-		{mail.Config{PublicURL: "app.example.com"}, "PUBLIC_URL"},
-		{mail.Config{PublicURL: "https://app.example.com/?next=1"}, "PUBLIC_URL"},
-		{mail.Config{PublicURL: "javascript:alert(1)"}, "PUBLIC_URL"},
-		{mail.Config{ProductName: "Acme\r\nBcc: x@example.com"}, "MAIL_PRODUCT_NAME"},
-		{mail.Config{GiveUpAfter: -time.Hour}, "MAIL_GIVE_UP_AFTER"},
+		{func(c *mail.Config) { c.SMTPURL = "smtp://localhost?tls=none" }, "MAIL_FROM must be set"},
+		{func(c *mail.Config) { c.From = "not an address" }, "MAIL_FROM"},
+		{func(c *mail.Config) { c.From = "a@example.com, b@example.com" }, "MAIL_FROM"},
+		{func(c *mail.Config) { c.PublicURL = "app.example.com" }, "PUBLIC_URL"},
+		{func(c *mail.Config) { c.PublicURL = "https://app.example.com/?next=1" }, "PUBLIC_URL"},
+		{func(c *mail.Config) { c.PublicURL = "javascript:alert(1)" }, "PUBLIC_URL"},
+		{func(c *mail.Config) { c.ProductName = "Acme\r\nBcc: x@example.com" }, "MAIL_PRODUCT_NAME"},
+		{func(c *mail.Config) { c.ProductName = "" }, "MAIL_PRODUCT_NAME"},
+		{func(c *mail.Config) { c.GiveUpAfter = -time.Hour }, "MAIL_GIVE_UP_AFTER must be positive"},
+		{func(c *mail.Config) { c.Interval = 0 }, "MAIL_INTERVAL must be positive"},
+		{func(c *mail.Config) { c.PerHour = 0 }, "MAIL_PER_HOUR must be positive"},
 	} {
-		require.ErrorContains(t, tc.cfg.Validate(), tc.err, "%+v", tc.cfg)
+		cfg := configWith(tc.change)
+		require.ErrorContains(t, cfg.Validate(), tc.err, "%+v", cfg)
 	}
 }
 
-// TestSettingsDeclareTheirDefaults: the defaults New gives zero settings
-// are the ones the tags declare, which the docs and -h show.
-func TestSettingsDeclareTheirDefaults(t *testing.T) {
+// TestEveryFieldIsASetting: each field of Config is a setting, with its
+// environment variable, help and a flag name in the house's form; their
+// declared defaults validate, and a Config built without them (the zero
+// one) is refused rather than run with zero limits.
+func TestEveryFieldIsASetting(t *testing.T) {
 	t.Parallel()
-	v, typ := reflect.ValueOf(mail.Defaults), reflect.TypeFor[mail.Config]()
+	typ := reflect.TypeFor[mail.Config]()
 	for i := range typ.NumField() {
 		field := typ.Field(i)
 		require.NotEmpty(t, field.Tag.Get("env"), "%s is not a setting", field.Name)
 		require.NotEmpty(t, field.Tag.Get("help"), "%s has no help", field.Name)
-		def := field.Tag.Get("default")
-		got := v.Field(i).Interface()
-		switch want := got.(type) {
-		case time.Duration:
-			d, err := time.ParseDuration(def)
-			require.NoError(t, err, field.Name)
-			require.Equal(t, d, want, field.Name)
-		case string:
-			require.Equal(t, def, want, field.Name)
-		case bool:
-			require.Equal(t, def == "true", want, field.Name)
-		}
 		require.False(t, strings.Contains(field.Tag.Get("flag"), "_"), field.Name)
 	}
+	defaults := settings.Default[mail.Config]()
+	require.NoError(t, defaults.Validate())
+	require.Error(t, new(mail.Config).Validate())
 }

@@ -73,7 +73,7 @@ func New() *Metrics {
 		}, []string{"kind"}),
 		mailDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bitgate_mail_dropped_total",
-			Help: "Account mail given up, by kind and reason: rejected (the SMTP server refused the recipient or the message for good, 5xx) or expired (not delivered within MAIL_GIVE_UP_AFTER).",
+			Help: "Account mail given up, by kind and reason: rejected (the SMTP server refused the recipient or the message for good, 5xx), expired (not delivered within MAIL_GIVE_UP_AFTER) or link-expired (not delivered before its link's token expired).",
 		}, []string{"kind", "reason"}),
 	}
 	m.reg.MustRegister(m.requests, m.events, m.hashWait, m.hashRefuse,

@@ -53,8 +53,10 @@ var ErrOff = errors.New("passkeys are off: set WEBAUTHN_RP_ID and WEBAUTHN_ORIGI
 
 // resolve returns the relying party's ID and origins: the settings, or
 // what PublicURL gives (DevPublicURL outside production). It returns
-// ErrOff in production without either, and an error for a setting that
-// does not parse or an origin outside the ID.
+// ErrOff in production without either, and when the ID would be
+// PublicURL's host but that is an IP address (which WebAuthn refuses as
+// an ID); and an error for a setting that does not parse or an origin
+// outside the ID.
 func (c Config) resolve(production bool) (string, []string, error) {
 	id, origins := c.RPID, c.Origins
 	base := c.PublicURL
@@ -70,7 +72,9 @@ func (c Config) resolve(production bool) (string, []string, error) {
 			return "", nil, fmt.Errorf("PUBLIC_URL %q is not an absolute URL", base)
 		}
 		if id == "" {
-			id = u.Hostname()
+			if id = u.Hostname(); net.ParseIP(id) != nil {
+				return "", nil, fmt.Errorf("%w (PUBLIC_URL's host %s is an IP address, and passkeys belong to a domain)", ErrOff, id)
+			}
 		}
 		if len(origins) == 0 {
 			origins = []string{u.Scheme + "://" + u.Host}
@@ -96,8 +100,9 @@ type RelyingParty struct {
 	w *webauthn.WebAuthn
 }
 
-// New returns the relying party of cfg. It returns ErrOff in production
-// when cfg names none, and an error if a setting is wrong.
+// New returns the relying party of cfg. It returns ErrOff (wrapped) when
+// cfg names none in production, or only a PublicURL on an IP address, and
+// an error if a setting is wrong.
 func New(cfg Config, production bool) (*RelyingParty, error) {
 	id, origins, err := cfg.resolve(production)
 	if err != nil {

@@ -7,7 +7,9 @@
 // it again on the same port:
 //
 //	s := mailtest.Start(t, mailtest.StartTLS)
-//	m := mail.New(db, mail.Config{SMTPURL: s.URL(), ...}, mail.Options{TLS: s.ClientTLS()})
+//	cfg := settings.Default[mail.Config]()
+//	cfg.SMTPURL, cfg.From = s.URL(), "no-reply@example.com"
+//	m, err := mail.New(db, cfg, mail.Options{TLS: s.ClientTLS()})
 //	...
 //	got := s.Next(t)
 //	link := got.Link(t, "/verify-email")
