@@ -340,11 +340,6 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				selectedFields = append(selectedFields, user.FieldPermissionLevel)
 				fieldSeen[user.FieldPermissionLevel] = struct{}{}
 			}
-		case "mfaEnabled":
-			if _, ok := fieldSeen[user.FieldMfaEnabled]; !ok {
-				selectedFields = append(selectedFields, user.FieldMfaEnabled)
-				fieldSeen[user.FieldMfaEnabled] = struct{}{}
-			}
 		case "id":
 		case "__typename":
 		default:

@@ -80,6 +80,26 @@ func TestAuthFieldsPerRequest(t *testing.T) {
 		c.Refresh(t, u.RefreshToken) // nothing ran: the token is still unspent
 	})
 
+	t.Run("each mutation that checks a password or a second factor, twice", func(t *testing.T) {
+		u := c.SignUp(t)
+		for _, call := range []string{
+			`enrollTotp(currentPassword: "guess") { secret }`,
+			`confirmTotp(code: "000000")`,
+			`disableTotp(currentPassword: "guess", code: "000000")`,
+			`regenerateRecoveryCodes(currentPassword: "guess")`,
+			`verifySecondFactor(code: "000000") { accessToken }`,
+			`beginPasskeyRegistration(currentPassword: "guess")`,
+			`finishPasskeyRegistration(response: {}) { id }`,
+			`removePasskey(id: "` + u.ID + `", currentPassword: "guess")`,
+			`finishPasskeyVerification(response: {}) { accessToken }`,
+			`finishPasskeySignin(response: {}) { accessToken }`,
+		} {
+			r := c.Do(t, u.Token, "mutation { a: "+call+" b: "+call+" }", nil)
+			apitest.RequireCode(t, r, "RATE_LIMITED")
+			require.Len(t, r.Errors, 1, "%s ran: %s", call, r.Body)
+		}
+	})
+
 	t.Run("one signup and one signin in one request", func(t *testing.T) {
 		email := apitest.Email()
 		r := c.Do(t, "", `mutation($in: SignupInput!, $e: String!, $p: String!) {

@@ -35,3 +35,24 @@ func permissions(level int) []model.Permission {
 	}
 	return out
 }
+
+// holderAnswers are the fields that answer, to whoever called them, the
+// user that caller just proved to be, by object and field: an AuthPayload's
+// user (signup, signin, refresh, resetPassword, the passkey sign-in and
+// the second factor), and what the mailed tokens of verifyEmail and
+// confirmEmailChange answer.
+var holderAnswers = map[string]map[string]bool{
+	"AuthPayload": {"user": true},
+	"Mutation":    {"verifyEmail": true, "confirmEmailChange": true},
+}
+
+// answersForHolder reports whether the User whose field is being resolved
+// is what one of holderAnswers answered: the caller themself, whatever
+// token the request carries (none, most often).
+func answersForHolder(ctx context.Context) bool {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Parent == nil || fc.Parent.Field.Field == nil {
+		return false
+	}
+	return holderAnswers[fc.Parent.Object][fc.Parent.Field.Name]
+}

@@ -292,6 +292,7 @@ type SessionResolver interface {
 type UserResolver interface {
 	Permissions(ctx context.Context, obj *ent.User) ([]model.Permission, error)
 	EmailVerified(ctx context.Context, obj *ent.User) (bool, error)
+	MfaEnabled(ctx context.Context, obj *ent.User) (bool, error)
 	Sessions(ctx context.Context, obj *ent.User) ([]*ent.Session, error)
 	SecondFactors(ctx context.Context, obj *ent.User) (*account.SecondFactors, error)
 }
@@ -1435,6 +1436,13 @@ extend type User {
   """
   emailVerified: Boolean!
   """
+  Whether a second factor is set up (TOTP or a passkey): sign-ins with the
+  password then need it. The user themself (also in what signin and the other
+  operations answer for them, and while their session waits for its second
+  factor), or an ADMIN; anyone else gets FORBIDDEN.
+  """
+  mfaEnabled: Boolean!
+  """
   The user's live sessions, most recently used first. The user themself, or
   an ADMIN; anyone else gets FORBIDDEN.
   """
@@ -1686,7 +1694,9 @@ type Mutation {
   refresh("The refresh token of the last pair." refreshToken: String!): AuthPayload!
   """
   Ends the caller's session, or all of their sessions: their refresh tokens
-  and access tokens stop working at once.
+  and access tokens stop working at once. A session waiting for its second
+  factor may end itself only: allSessions true answers FORBIDDEN with
+  extensions.reason MFA_REQUIRED, and nothing ends.
   Who may call: any signed-in user.
   """
   signout("End every session of the caller, not only this one." allSessions: Boolean = false): Boolean!
@@ -2149,12 +2159,12 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_email(ctx, field)
 	case "permissionLevel":
 		return ec.fieldContext_User_permissionLevel(ctx, field)
-	case "mfaEnabled":
-		return ec.fieldContext_User_mfaEnabled(ctx, field)
 	case "permissions":
 		return ec.fieldContext_User_permissions(ctx, field)
 	case "emailVerified":
 		return ec.fieldContext_User_emailVerified(ctx, field)
+	case "mfaEnabled":
+		return ec.fieldContext_User_mfaEnabled(ctx, field)
 	case "sessions":
 		return ec.fieldContext_User_sessions(ctx, field)
 	case "secondFactors":
@@ -6976,29 +6986,6 @@ func (ec *executionContext) fieldContext_User_permissionLevel(_ context.Context,
 	return graphql.NewScalarFieldContext("User", field, false, false, "Int")
 }
 
-func (ec *executionContext) _User_mfaEnabled(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_User_mfaEnabled(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.MfaEnabled, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
-			return ec.marshalNBoolean2bool(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_User_mfaEnabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, "Boolean")
-}
-
 func (ec *executionContext) _User_permissions(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7042,6 +7029,29 @@ func (ec *executionContext) _User_emailVerified(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_User_emailVerified(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _User_mfaEnabled(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_mfaEnabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().MfaEnabled(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_mfaEnabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, "Boolean")
 }
 
@@ -9902,11 +9912,6 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "mfaEnabled":
-			out.Values[i] = ec.marshalNBoolean2bool(ctx, field.Selections, obj.MfaEnabled)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
 		case "permissions":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -9918,6 +9923,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_emailVerified(ctx, field, obj)
+				})
+		case "mfaEnabled":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_mfaEnabled(ctx, field, obj)
 				})
 		case "sessions":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,

@@ -77,8 +77,8 @@ var authFields = map[string]bool{
 	"requestEmailVerification": true, "verifyEmail": true, "requestPasswordReset": true,
 	"resetPassword": true, "requestEmailChange": true, "confirmEmailChange": true,
 	"verifySecondFactor": true, "finishPasskeySignin": true, "finishPasskeyVerification": true,
-	"enrollTotp": true, "disableTotp": true, "regenerateRecoveryCodes": true,
-	"beginPasskeyRegistration": true, "removePasskey": true,
+	"enrollTotp": true, "confirmTotp": true, "disableTotp": true, "regenerateRecoveryCodes": true,
+	"beginPasskeyRegistration": true, "finishPasskeyRegistration": true, "removePasskey": true,
 }
 
 // operationLimits is a gqlgen extension that bounds what one request may

@@ -94,6 +94,19 @@ func TestPasskeys(t *testing.T) {
 		apitest.Data[apitest.Connection[apitest.Book]](t, a.Do(t, passed.Token, apitest.OpBooks, nil), "books")
 	})
 
+	t.Run("a challenge is answered once, even at once", func(t *testing.T) {
+		options := apitest.Data[json.RawMessage](t, a.Do(t, "", apitest.OpBeginPasskeySignin, nil), "beginPasskeySignin")
+		var begun struct{ Challenge string }
+		require.NoError(t, json.Unmarshal(options, &begun))
+		assertion := auth.Get(t, options)
+		// On PostgreSQL all 8 find the challenge before one takes it.
+		held := a.LockRow(t, "webauthn_challenges", "challenge", begun.Challenge)
+		rs := held.Concurrently(t, 8, func(i int) (*apitest.Response, error) {
+			return []*apitest.Client{a, b}[i%2].Post("", apitest.OpFinishPasskeySignin, apitest.Vars{"response": assertion})
+		})
+		require.Equal(t, map[string]int{"": 1, "BAD_USER_INPUT": 7}, apitest.CountCodes(rs))
+	})
+
 	t.Run("a challenge lives 5 minutes", func(t *testing.T) {
 		options := apitest.Data[json.RawMessage](t, a.Do(t, "", apitest.OpBeginPasskeySignin, nil), "beginPasskeySignin")
 		a.Clock.Advance(5*time.Minute + time.Second)
@@ -109,10 +122,23 @@ func TestPasskeys(t *testing.T) {
 			apitest.Vars{"response": passkeytest.New("http://evil.example").Create(t, options)}), "BAD_USER_INPUT", "response")
 	})
 
-	t.Run("a counter that goes back is a clone", func(t *testing.T) {
+	// A refusal says why in its signin.failed event.
+	refusedFor := func(t *testing.T, auth *passkeytest.Authenticator, why string) {
+		t.Helper()
 		options := apitest.Data[json.RawMessage](t, a.Do(t, "", apitest.OpBeginPasskeySignin, nil), "beginPasskeySignin")
-		auth.Passkeys[0].SignCount = 0
 		apitest.RequireCode(t, a.Do(t, "", apitest.OpFinishPasskeySignin, apitest.Vars{"response": auth.Get(t, options)}), "UNAUTHENTICATED")
+		details := a.AuditDetails(t, "signin.failed")
+		require.Contains(t, details[len(details)-1], why)
+	}
+
+	t.Run("signing in needs user verification", func(t *testing.T) {
+		unverified := &passkeytest.Authenticator{Origin: auth.Origin, Passkeys: auth.Passkeys, NoUserVerification: true}
+		refusedFor(t, unverified, "User verification required")
+	})
+
+	t.Run("a counter that goes back is a clone", func(t *testing.T) {
+		auth.Passkeys[0].SignCount = 0
+		refusedFor(t, auth, "signature counter went back")
 	})
 
 	t.Run("removing it", func(t *testing.T) {

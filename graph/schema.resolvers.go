@@ -394,6 +394,18 @@ func (r *userResolver) EmailVerified(ctx context.Context, obj *ent.User) (bool, 
 	return obj.EmailVerifiedAt != nil, nil
 }
 
+// MfaEnabled is the resolver for the mfaEnabled field.
+func (r *userResolver) MfaEnabled(ctx context.Context, obj *ent.User) (bool, error) {
+	if answersForHolder(ctx) {
+		return obj.MfaEnabled, nil
+	}
+	v, err := account.ViewerBeforeSecondFactor(ctx)
+	if err != nil {
+		return false, err
+	}
+	return r.accounts.MFAEnabled(v, obj)
+}
+
 // Sessions is the resolver for the sessions field.
 func (r *userResolver) Sessions(ctx context.Context, obj *ent.User) ([]*ent.Session, error) {
 	v, err := account.ViewerFrom(ctx)

@@ -103,3 +103,45 @@ func TestPasswordResetWithASecondFactor(t *testing.T) {
 		require.False(t, reset(u).MFARequired)
 	})
 }
+
+// TestWrongCodeNotices: wrong second-factor codes come from someone who
+// has the password, so the user is mailed when they end a session or
+// lock the email (a notice of the wrong-codes kind), and not for each.
+func TestWrongCodeNotices(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t, apitest.Options{Mail: true})
+	wrong := apitest.Vars{"code": "000000"}
+	enabled := func() (apitest.AuthPayload, string) {
+		t.Helper()
+		u, _ := c.SignUpMailed(t)
+		secret := c.EnableTOTP(t, u).Secret
+		c.NextMail(t, u.Email, "second-factor-added")
+		return u, secret
+	}
+
+	t.Run("a session ended", func(t *testing.T) {
+		u, secret := enabled()
+		thief := c.SignIn(t, u.Email, apitest.Password)
+		for range 3 {
+			apitest.RequireCode(t, c.Do(t, thief.Token, apitest.OpVerifySecondFactor, wrong), "BAD_USER_INPUT", "code")
+		}
+		c.SignInWithTOTP(t, u.Email, secret) // resets the email's count, not the session's
+		apitest.RequireCode(t, c.Do(t, thief.Token, apitest.OpVerifySecondFactor, wrong), "BAD_USER_INPUT", "code")
+		apitest.RequireCode(t, c.Do(t, thief.Token, apitest.OpVerifySecondFactor, wrong), "UNAUTHENTICATED")
+		text := c.NextMail(t, u.Email, "wrong-codes").Text(t)
+		require.Contains(t, text, "wrong second-factor codes")
+		require.Contains(t, text, "That sign-in was ended")
+		require.NotContains(t, text, "locked")
+	})
+
+	t.Run("the email locked", func(t *testing.T) {
+		u, _ := enabled()
+		for range 5 { // a session each: none ends
+			s := c.SignIn(t, u.Email, apitest.Password)
+			apitest.RequireCode(t, c.Do(t, s.Token, apitest.OpVerifySecondFactor, wrong), "BAD_USER_INPUT", "code")
+		}
+		text := c.NextMail(t, u.Email, "wrong-codes").Text(t)
+		require.Contains(t, text, "locked for 15 minutes")
+		require.NotContains(t, text, "ended")
+	})
+}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/base32"
+	"encoding/json"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,8 @@ import (
 	"bitgate/internal/app"
 	"bitgate/internal/auth"
 	"bitgate/internal/auth/authtest"
+	"bitgate/internal/passkey"
+	"bitgate/internal/passkey/passkeytest"
 	"bitgate/internal/totp"
 )
 
@@ -167,11 +171,14 @@ func TestRecoveryCodes(t *testing.T) {
 		apitest.Vars{"code": tp.RecoveryCodes[2]}), "BAD_USER_INPUT", "code")
 	c.VerifySecondFactor(t, c.SignIn(t, u.Email, apitest.Password).Token, fresh[0])
 
-	// Only hashes are stored.
-	for _, code := range fresh {
-		n, err := c.DB.RecoveryCode.Query().All(context.Background())
-		require.NoError(t, err)
-		for _, row := range n {
+	// Only hashes are stored: SHA-256 in hex, holding no code in either form.
+	rows, err := c.DB.RecoveryCode.Query().All(context.Background())
+	require.NoError(t, err)
+	require.Len(t, rows, 9+10, "the user's codes left and the other user's")
+	for _, row := range rows {
+		require.Regexp(t, `^[0-9a-f]{64}$`, row.Hash)
+		for _, code := range append(fresh, tp.RecoveryCodes...) {
+			require.NotContains(t, row.Hash, code)
 			require.NotContains(t, row.Hash, strings.ReplaceAll(code, "-", ""))
 		}
 	}
@@ -205,6 +212,55 @@ func TestDisableTotp(t *testing.T) {
 	})
 }
 
+// TestFactorChangesTakeTurns: changes to one user's second factors take
+// turns (each locks the user row first), so that users.mfa_enabled, which
+// decides whether a sign-in waits for a factor, always says what the user
+// has. The test holds the user row on PostgreSQL and lines the requests
+// up behind it, in the order that went wrong.
+func TestFactorChangesTakeTurns(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+
+	t.Run("a passkey added while TOTP is turned off", func(t *testing.T) {
+		u := c.SignUp(t)
+		secret := c.EnableTOTP(t, u).Secret
+		options := apitest.Data[json.RawMessage](t, c.Do(t, u.Token, apitest.OpBeginPasskeyRegistration,
+			apitest.Vars{"currentPassword": apitest.Password}), "beginPasskeyRegistration")
+		response := passkeytest.New(passkey.DevPublicURL).Create(t, options)
+		code := c.NextTOTPCode(t, secret)
+		rs := c.LockRow(t, "users", "id", u.ID).InTurn(t,
+			func() (*apitest.Response, error) {
+				return c.Post(u.Token, apitest.OpFinishPasskeyRegistration, apitest.Vars{"response": response})
+			},
+			func() (*apitest.Response, error) {
+				return c.Post(u.Token, apitest.OpDisableTotp, apitest.Vars{"currentPassword": apitest.Password, "code": code})
+			})
+		for _, r := range rs {
+			require.Empty(t, r.Errors, "%s", r.Body)
+		}
+		require.Len(t, c.MySecondFactors(t, u.Token).Passkeys, 1)
+		require.True(t, c.Me(t, u.Token).MFAEnabled, "a passkey is stored, and mfaEnabled is false")
+		require.True(t, c.SignIn(t, u.Email, apitest.Password).MFARequired, "a user with a passkey signs in without it")
+	})
+
+	t.Run("enrolling again while TOTP is confirmed", func(t *testing.T) {
+		u := c.SignUp(t)
+		e := apitest.Data[apitest.TotpEnrollment](t, c.Do(t, u.Token, apitest.OpEnrollTotp, apitest.Vars{"currentPassword": apitest.Password}), "enrollTotp")
+		code := c.TOTPCode(t, e.Secret)
+		rs := c.LockRow(t, "users", "id", u.ID).InTurn(t,
+			func() (*apitest.Response, error) {
+				return c.Post(u.Token, apitest.OpConfirmTotp, apitest.Vars{"code": code})
+			},
+			func() (*apitest.Response, error) {
+				return c.Post(u.Token, apitest.OpEnrollTotp, apitest.Vars{"currentPassword": apitest.Password})
+			})
+		require.Empty(t, rs[0].Errors, "confirmTotp: %s", rs[0].Body)
+		apitest.RequireCode(t, rs[1], "CONFLICT")
+		require.True(t, c.MySecondFactors(t, u.Token).TOTP, "the confirmed secret went")
+		c.SignInWithTOTP(t, u.Email, e.Secret)
+	})
+}
+
 // TestRefreshKeepsTheFactor: refreshing a waiting session keeps it
 // waiting; passing the factor rotates the refresh token.
 func TestRefreshKeepsTheFactor(t *testing.T) {
@@ -230,6 +286,37 @@ func TestRefreshKeepsTheFactor(t *testing.T) {
 	c.Clock.Advance(2 * time.Second)
 	c.RequireRefreshRefused(t, refreshed.RefreshToken)
 	c.RequireEnded(t, again)
+}
+
+// TestVerifyRacingRefresh: verifySecondFactor rotates the refresh token
+// only if it is still the one it read, as refresh does; when a refresh of
+// the session commits in between (the test lines them up behind the
+// session row on PostgreSQL), it answers UNAUTHENTICATED and spends
+// nothing, and the pair that refresh answered goes on.
+func TestVerifyRacingRefresh(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	u := c.SignUp(t)
+	secret := c.EnableTOTP(t, u).Secret
+	pending := c.SignIn(t, u.Email, apitest.Password)
+	code := c.NextTOTPCode(t, secret)
+	rs := c.LockRow(t, "sessions", "id", apitest.SessionID(t, pending)).InTurn(t,
+		func() (*apitest.Response, error) {
+			return c.Post("", apitest.OpRefresh, apitest.Vars{"refreshToken": pending.RefreshToken})
+		},
+		func() (*apitest.Response, error) {
+			return c.Post(pending.Token, apitest.OpVerifySecondFactor, apitest.Vars{"code": code})
+		})
+	refreshed := apitest.Data[apitest.AuthPayload](t, rs[0], "refresh")
+	latest := refreshed
+	if rs[1].Code() == "" { // SQLite ran it after the refresh had committed
+		latest = apitest.Data[apitest.AuthPayload](t, rs[1], "verifySecondFactor")
+	} else {
+		apitest.RequireCode(t, rs[1], "UNAUTHENTICATED")
+		require.True(t, refreshed.MFARequired)
+		latest = c.VerifySecondFactor(t, refreshed.Token, code) // the code was not spent
+	}
+	c.Sessions(t, c.Refresh(t, latest.RefreshToken).Token)
 }
 
 // TestSecondFactorGate runs every root field of the schema with the token
@@ -298,7 +385,7 @@ func TestSecondFactorGate(t *testing.T) {
 	}](t, c.Do(t, "", `{ __schema { queryType { fields { name } } mutationType { fields { name } } } }`, nil), "__schema")
 	for _, f := range append(schema.Query.Fields, schema.Mutation.Fields...) {
 		_, isGated := gated[f.Name]
-		require.True(t, isGated || contains(open, f.Name) || contains(exempt, f.Name),
+		require.True(t, isGated || slices.Contains(open, f.Name) || slices.Contains(exempt, f.Name),
 			"root field %s is not in TestSecondFactorGate: is it gated?", f.Name)
 	}
 
@@ -326,8 +413,13 @@ func TestSecondFactorGate(t *testing.T) {
 		apitest.RequireCode(t, c.Do(t, s.Token, apitest.OpBeginPasskeyVerification, nil), "NOT_FOUND")
 		apitest.RequireCode(t, c.Do(t, s.Token, apitest.OpFinishPasskeyVerification, apitest.Vars{"response": map[string]any{}}), "BAD_USER_INPUT", "response")
 		apitest.Data[apitest.Book](t, c.Do(t, s.Token, apitest.OpBook, apitest.Vars{"id": book}), "book")
-		require.True(t, apitest.Data[bool](t, c.Do(t, s.Token, apitest.OpSignOut, nil), "signout"))
+		// A password thief must not sign the user out everywhere: a
+		// waiting session may end itself only.
+		apitest.RequireMFARequired(t, c.Do(t, s.Token, apitest.OpSignOut, apitest.Vars{"all": true}))
+		c.Sessions(t, u.Token)
+		require.True(t, apitest.Data[bool](t, c.Do(t, s.Token, apitest.OpSignOut, apitest.Vars{"all": false}), "signout"))
 		c.RequireEnded(t, s)
+		c.Sessions(t, u.Token)
 	})
 	t.Run("nothing changed", func(t *testing.T) {
 		b, err := c.DB.Book.Get(context.Background(), uuid.MustParse(book))
@@ -335,16 +427,6 @@ func TestSecondFactorGate(t *testing.T) {
 		require.Equal(t, "Gated", b.Title)
 		require.Equal(t, "Test", c.Me(t, u.Token).FirstName)
 	})
-}
-
-// contains reports whether list holds s.
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // TestSecondFactorGateAcrossInstances: the factor is read from the stored
@@ -372,6 +454,49 @@ func TestSecondFactorGateAcrossInstances(t *testing.T) {
 	on := b.SignIn(t, u.Email, apitest.Password)
 	require.True(t, on.MFARequired, "not gated after TOTP was enabled on the other instance")
 	apitest.RequireMFARequired(t, b.Do(t, on.Token, apitest.OpBooks, nil))
+}
+
+// TestFirstFactorGatesOpenSessions: a session opened before the user had
+// a second factor waits for it once they set one up, on every instance,
+// so that a thief who signed in with the password before cannot add or
+// remove a factor with the password alone; the session that set it up,
+// and one that passed a factor before, go on.
+func TestFirstFactorGatesOpenSessions(t *testing.T) {
+	t.Parallel()
+	a := apitest.New(t)
+	b := a.NewInstance(t)
+	password := apitest.Vars{"currentPassword": apitest.Password}
+
+	t.Run("TOTP", func(t *testing.T) {
+		u := a.SignUp(t)
+		thief := a.SignIn(t, u.Email, apitest.Password)
+		secret := a.EnableTOTP(t, u).Secret
+		apitest.RequireMFARequired(t, b.Do(t, thief.Token, apitest.OpBeginPasskeyRegistration, password))
+		apitest.RequireMFARequired(t, b.Do(t, thief.Token, apitest.OpDisableTotp,
+			apitest.Vars{"currentPassword": apitest.Password, "code": "000000"}))
+		refreshed := b.Refresh(t, thief.RefreshToken)
+		require.True(t, refreshed.MFARequired, "refresh of a gated session")
+		require.Zero(t, authtest.ClaimsOf(t, refreshed.Token).Perm)
+		b.Sessions(t, u.Token) // the session that set it up passed it
+
+		// One that passed a factor before keeps it when a new first one comes.
+		passed := a.SignInWithTOTP(t, u.Email, secret)
+		apitest.Data[bool](t, a.Do(t, passed.Token, apitest.OpDisableTotp,
+			apitest.Vars{"currentPassword": apitest.Password, "code": a.NextTOTPCode(t, secret)}), "disableTotp")
+		a.EnableTOTP(t, u)
+		b.Sessions(t, passed.Token)
+	})
+
+	t.Run("a passkey", func(t *testing.T) {
+		u := a.SignUp(t)
+		thief := a.SignIn(t, u.Email, apitest.Password)
+		k := registerPasskey(t, b, u, passkeytest.New(passkey.DevPublicURL))
+		apitest.RequireMFARequired(t, a.Do(t, thief.Token, apitest.OpRemovePasskey,
+			apitest.Vars{"id": k.ID, "currentPassword": apitest.Password}))
+		apitest.RequireMFARequired(t, a.Do(t, thief.Token, apitest.OpBooks, nil))
+		a.Sessions(t, u.Token)
+		require.Len(t, a.MySecondFactors(t, u.Token).Passkeys, 1)
+	})
 }
 
 // TestGuessingSecondFactors is the guess count (cf. CVE-2025-64102, a
@@ -527,6 +652,56 @@ func TestRequireAdminMFA(t *testing.T) {
 		admin := c.NewUser(t, apitest.Admin)
 		apitest.Data[apitest.Book](t, c.Do(t, admin.Token, apitest.OpCreateBook, book), "createBook")
 	})
+}
+
+// TestMFAEnabledIsPrivate: whether a user has a second factor is theirs
+// and ADMINs' to read, as secondFactors is: a PAID caller who lists users
+// gets FORBIDDEN on everyone else's mfaEnabled (it tells which accounts a
+// stolen password opens alone).
+func TestMFAEnabledIsPrivate(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	paid := c.NewUser(t, apitest.Paid)
+	admin := c.NewUser(t, apitest.Admin)
+	u := c.SignUp(t)
+	c.EnableTOTP(t, u)
+	type listed struct {
+		Users struct {
+			Edges []struct {
+				Node *struct {
+					ID         string `json:"id"`
+					MFAEnabled bool   `json:"mfaEnabled"`
+				} `json:"node"`
+			} `json:"edges"`
+		} `json:"users"`
+	}
+	first := apitest.Vars{"first": 100}
+
+	r := c.Do(t, paid.Token, apitest.OpUsersMFAEnabled, first)
+	apitest.RequireCode(t, r, "FORBIDDEN")
+	var got listed
+	require.NoError(t, json.Unmarshal(r.Data, &got))
+	var readable []string
+	for _, e := range got.Users.Edges {
+		if e.Node != nil {
+			readable = append(readable, e.Node.ID)
+		}
+	}
+	require.Equal(t, []string{paid.ID}, readable, "a PAID caller reads only their own")
+	apitest.RequireCode(t, c.Do(t, paid.Token, `query($id: ID!) { node(id: $id) { ... on User { mfaEnabled } } }`, apitest.Vars{"id": u.ID}), "FORBIDDEN")
+
+	r = c.Do(t, admin.Token, apitest.OpUsersMFAEnabled, first)
+	require.Empty(t, r.Errors, "%s", r.Body)
+	require.NoError(t, json.Unmarshal(r.Data, &got))
+	enabled := map[string]bool{}
+	for _, e := range got.Users.Edges {
+		enabled[e.Node.ID] = e.Node.MFAEnabled
+	}
+	require.Equal(t, map[string]bool{paid.ID: false, admin.ID: false, u.ID: true}, enabled)
+
+	// The user themself, in me and in what answers for them.
+	require.True(t, c.Me(t, u.Token).MFAEnabled)
+	require.True(t, c.SignIn(t, u.Email, apitest.Password).MFAEnabled)
 }
 
 // TestRemoveSecondFactors: an ADMIN removes the second factors of a user

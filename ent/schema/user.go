@@ -39,7 +39,9 @@ func (User) Fields() []ent.Field {
 		field.Time("email_verified_at").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)),
 		// mfa_enabled is kept by the transactions that add and remove
 		// second factors, so that a sign-in knows without reading them.
-		field.Bool("mfa_enabled").Default(false).
+		// The API shows it as mfaEnabled, to the user and ADMINs only
+		// (schema.graphql).
+		field.Bool("mfa_enabled").Default(false).Annotations(entgql.Skip(entgql.SkipAll)).
 			Comment("Whether a second factor is set up (TOTP or a passkey): sign-ins with the password then need it."),
 	}
 }

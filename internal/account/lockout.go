@@ -202,7 +202,8 @@ func clearFailures(ctx context.Context, client *ent.Client, a *attempt) error {
 // returns the bad-credentials error, or an error if the database fails.
 func (s *Service) recordFailure(ctx context.Context, a *attempt, u *ent.User) error {
 	err := s.withTx(ctx, func(tx *txn) error {
-		return s.countFailure(ctx, tx, a, u, "signin.failed", failureDetail(u))
+		_, err := s.countFailure(ctx, tx, a, u, "signin.failed", failureDetail(u))
+		return err
 	})
 	if err != nil {
 		return err
@@ -213,33 +214,34 @@ func (s *Service) recordFailure(ctx context.Context, a *attempt, u *ent.User) er
 // countFailure counts a failed check of a (a wrong password, or a wrong
 // second-factor code) on its email in tx and releases a, locking the email
 // when the failure is the last one allowed. It audits action with detail,
-// and signin.locked when the lock starts, in tx. u is the account, nil for
-// an unknown email.
-func (s *Service) countFailure(ctx context.Context, tx *txn, a *attempt, u *ent.User, action, detail string) error {
+// and signin.locked when the lock starts, in tx, and reports whether it
+// started. u is the account, nil for an unknown email.
+func (s *Service) countFailure(ctx context.Context, tx *txn, a *attempt, u *ent.User, action, detail string) (bool, error) {
 	now := s.now()
 	// An upsert: a success of a concurrent check may have deleted the row.
 	id, err := tx.Lockout.Create().SetEmail(a.email).SetFailures(1).SetUpdatedAt(now).
 		OnConflictColumns(lockout.FieldEmail).AddFailures(1).UpdateUpdatedAt().
 		ID(ctx)
 	if err != nil {
-		return fmt.Errorf("count failed check: %w", err)
+		return false, fmt.Errorf("count failed check: %w", err)
 	}
 	l, err := tx.Lockout.Get(ctx, id)
 	if err != nil {
-		return fmt.Errorf("load lockout: %w", err)
+		return false, fmt.Errorf("load lockout: %w", err)
 	}
 	if err := tx.audit(ctx, action, userID(u), detail); err != nil {
-		return err
+		return false, err
 	}
-	if l.Failures >= lockoutFailures && l.LockedUntil == nil {
+	locks := l.Failures >= lockoutFailures && l.LockedUntil == nil
+	if locks {
 		if err := tx.Lockout.UpdateOne(l).SetLockedUntil(now.Add(lockoutDuration)).Exec(ctx); err != nil {
-			return fmt.Errorf("lock email after %d failures: %w", l.Failures, err)
+			return false, fmt.Errorf("lock email after %d failures: %w", l.Failures, err)
 		}
 		if err := tx.audit(ctx, "signin.locked", userID(u), fmt.Sprintf("%d failed sign-ins or second-factor codes in a row", lockoutFailures)); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return releaseAttempt(ctx, tx.Client(), a)
+	return locks, releaseAttempt(ctx, tx.Client(), a)
 }
 
 // attemptsInFlight counts the attempts of email reserved and not lapsed at

@@ -106,7 +106,8 @@ func (s *Service) storeChallenge(ctx context.Context, b passkey.Begun, ceremony 
 
 // takeChallenge finds and deletes, in one transaction, the live challenge
 // of ceremony begun for userID and sessionID (uuid.Nil: none), whatever
-// the answer then proves: a challenge is answered once. Returns its data,
+// the answer then proves: a challenge is answered once, and of answers at
+// once, the one that deletes it takes it. Returns its data,
 // or BAD_USER_INPUT (field response) for none: unknown, used, expired, or
 // begun for another ceremony, user or session.
 func (s *Service) takeChallenge(ctx context.Context, challenge string, ceremony webauthnchallenge.Ceremony, userID, sessionID uuid.UUID) ([]byte, error) {
@@ -124,8 +125,12 @@ func (s *Service) takeChallenge(ctx context.Context, challenge string, ceremony 
 		case err != nil:
 			return fmt.Errorf("load WebAuthn challenge: %w", err)
 		}
-		if err := tx.WebauthnChallenge.DeleteOne(c).Exec(ctx); err != nil {
-			return wrapErr(err, "spend WebAuthn challenge")
+		n, err := tx.WebauthnChallenge.Delete().Where(webauthnchallenge.ID(c.ID)).Exec(ctx)
+		switch {
+		case err != nil:
+			return fmt.Errorf("spend WebAuthn challenge: %w", err)
+		case n == 0: // a concurrent answer took it
+			return errNoChallenge
 		}
 		data = c.Data
 		return nil
@@ -227,6 +232,9 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, v *Viewer, resp
 	}
 	var k *ent.Passkey
 	err = s.withTx(ctx, func(tx *txn) error {
+		if err := tx.lockUserRow(ctx, v.User.ID); err != nil {
+			return err
+		}
 		k, err = tx.Passkey.Create().SetUserID(v.User.ID).SetCredentialID(cred.ID).SetCredential(raw).
 			SetName(label).SetCreatedAt(s.now()).Save(ctx)
 		switch {
@@ -235,10 +243,10 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, v *Viewer, resp
 		case err != nil:
 			return fmt.Errorf("store passkey of user %s: %w", v.User.ID, err)
 		}
-		if _, err := s.syncFactors(ctx, tx, v.User.ID); err != nil {
+		if err := s.passedNow(ctx, tx, v); err != nil {
 			return err
 		}
-		if err := s.passedNow(ctx, tx, v); err != nil {
+		if _, err := s.syncFactors(ctx, tx, v.User.ID); err != nil {
 			return err
 		}
 		if err := tx.audit(ctx, "mfa.passkey_added", v.User.ID, "passkey "+k.ID.String()); err != nil {
@@ -265,6 +273,9 @@ func (s *Service) RemovePasskey(ctx context.Context, v *Viewer, id uuid.UUID, cu
 		return err
 	}
 	return s.withTx(ctx, func(tx *txn) error {
+		if err := tx.lockUserRow(ctx, v.User.ID); err != nil {
+			return err
+		}
 		n, err := tx.Passkey.Delete().Where(entpasskey.ID(id), entpasskey.UserID(v.User.ID)).Exec(ctx)
 		switch {
 		case err != nil:
@@ -310,10 +321,10 @@ func (s *Service) BeginPasskeySignin(ctx context.Context) (json.RawMessage, erro
 // passkey and its user handle name the user, and its signature, made with
 // user verification, counts as both factors, so the session starts having
 // passed its second factor. Audited as signin; a refused passkey as
-// signin.failed. Returns BAD_USER_INPUT (field response) for a response
-// that is malformed or answers no live ceremony, UNAUTHENTICATED for a
-// passkey that is unknown or does not pass, FORBIDDEN when passkeys are
-// off, RATE_LIMITED.
+// signin.failed, with why. Returns BAD_USER_INPUT (field response) for a
+// response that is malformed or answers no live ceremony,
+// UNAUTHENTICATED for a passkey that is unknown or does not pass,
+// FORBIDDEN when passkeys are off, RATE_LIMITED.
 func (s *Service) FinishPasskeySignin(ctx context.Context, response json.RawMessage) (*Payload, error) {
 	if err := s.allow(ctx, "finishPasskeySignin"); err != nil {
 		return nil, err
@@ -346,7 +357,14 @@ func (s *Service) FinishPasskeySignin(ctx context.Context, response json.RawMess
 	cred, err := rp.FinishSignin(pu, data, a)
 	if err != nil {
 		s.log.InfoContext(ctx, "passkey sign-in refused", slog.String("user_id", u.ID.String()), slog.Any("error", err))
-		s.audit(ctx, "signin.failed", u.ID, "passkey "+k.ID.String()+" refused")
+		detail := "passkey " + k.ID.String() + " refused"
+		if r := (*passkey.Refusal)(nil); errors.As(err, &r) {
+			detail += ": " + r.Reason
+			if r.Info != "" {
+				detail += " (" + r.Info + ")"
+			}
+		}
+		s.audit(ctx, "signin.failed", u.ID, detail)
 		return nil, errPasskeyRefused
 	}
 	var p *Payload
@@ -482,15 +500,12 @@ func (s *Service) RemoveSecondFactors(ctx context.Context, v *Viewer, id uuid.UU
 	var u *ent.User
 	err := s.withTx(ctx, func(tx *txn) error {
 		var err error
-		if u, err = tx.User.Query().Where(user.ID(id), lockUser).Only(ctx); err != nil {
+		if u, err = tx.User.Query().Where(user.ID(id), lockUser).WithTotp().Only(ctx); err != nil {
 			return err
 		}
-		hadTOTP, err := tx.Totp.Delete().Where(totp.UserID(id), totp.ConfirmedAtNotNil()).Exec(ctx)
-		if err != nil {
-			return fmt.Errorf("delete TOTP of user %s: %w", id, err)
-		}
+		hadTOTP := u.Edges.Totp != nil && u.Edges.Totp.ConfirmedAt != nil // not one only enrolled
 		if _, err := tx.Totp.Delete().Where(totp.UserID(id)).Exec(ctx); err != nil {
-			return fmt.Errorf("delete enrolled TOTP of user %s: %w", id, err)
+			return fmt.Errorf("delete TOTP of user %s: %w", id, err)
 		}
 		codes, err := tx.RecoveryCode.Delete().Where(recoverycode.UserID(id)).Exec(ctx)
 		if err != nil {
@@ -506,7 +521,7 @@ func (s *Service) RemoveSecondFactors(ctx context.Context, v *Viewer, id uuid.UU
 		if u, err = tx.User.Get(ctx, id); err != nil {
 			return err
 		}
-		removed := describeFactors(hadTOTP > 0, codes, keys)
+		removed := describeFactors(hadTOTP, codes, keys)
 		if err := tx.audit(ctx, "mfa.removed_by_admin", id, removed); err != nil {
 			return err
 		}

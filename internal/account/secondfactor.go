@@ -16,6 +16,8 @@ import (
 	"bitgate/ent/user"
 	"bitgate/internal/apperr"
 	"bitgate/internal/auth"
+	"bitgate/internal/mail"
+	totpcode "bitgate/internal/totp"
 )
 
 // maxCodeFailures is how many wrong second-factor codes one session may
@@ -34,6 +36,7 @@ var (
 	errWrongCode     = apperr.Input("code", "wrong code")
 	errEndedByCodes  = apperr.New(apperr.Unauthenticated, "too many wrong codes: this session has ended, sign in again")
 	errSessionGone   = apperr.New(apperr.Unauthenticated, "this session has ended, sign in again")
+	errRotated       = apperr.New(apperr.Unauthenticated, "a refresh of this session answered meanwhile: use its pair and try again")
 	errNoTOTP        = apperr.New(apperr.NotFound, "TOTP is not set up for this account")
 	errTOTPOff       = apperr.New(apperr.Forbidden, "TOTP is off on this server (it needs TOTP_ENCRYPTION_KEY)")
 	errPasskeysOff   = apperr.New(apperr.Forbidden, "passkeys are off on this server (they need WEBAUTHN_RP_ID or PUBLIC_URL)")
@@ -64,13 +67,31 @@ func (s *Service) VerifySecondFactor(ctx context.Context, v *Viewer, code string
 	return p, err
 }
 
+// MFAEnabled returns whether user u has a second factor
+// (users.mfa_enabled), for the viewer: themself, even while their session
+// waits for it (mfaRequired told them as much), or an ADMIN. Returns
+// MFA_REQUIRED to a waiting session asking about anyone else, and
+// FORBIDDEN to anyone else: it tells which accounts a password opens
+// alone.
+func (s *Service) MFAEnabled(v *Viewer, u *ent.User) (bool, error) {
+	switch {
+	case u.ID == v.User.ID:
+	case v.MFARequired:
+		return false, apperr.ErrMFARequired
+	case !v.IsAdmin():
+		return false, v.notAdmin(apperr.ErrForbidden)
+	}
+	return u.MfaEnabled, nil
+}
+
 // checkCode checks code, a TOTP code or a recovery code of the viewer's
 // user (see spendCode), guarded as a password is: it first reserves an
 // attempt on the email's lockout (reserveAttempt), so that wrong codes and
 // wrong passwords count together, in every session on every instance, no
 // more codes are checked at once than failures remain before the lock,
 // and none while the email is locked. A good code is spent in one
-// transaction with then(tx, factor), which also resets the email's count
+// transaction with then(tx, factor), which locks the user row first (see
+// lockUserRow: then may change the factors) and resets the email's count
 // (clearFailures); a wrong one is counted on the email and on the session
 // (see wrongCode). The check and its outcome are stored on a context the
 // client cannot cancel. Returns BAD_USER_INPUT for a missing or wrong
@@ -95,6 +116,9 @@ func (s *Service) checkCode(ctx context.Context, v *Viewer, code string, then fu
 	defer cancel()
 	var answer error
 	err = s.withTx(ctx, func(tx *txn) error {
+		if err := tx.lockUserRow(ctx, v.User.ID); err != nil {
+			return err
+		}
 		factor, err := s.spendCode(ctx, tx, v.User, code)
 		switch {
 		case err != nil:
@@ -125,7 +149,7 @@ func (s *Service) checkCode(ctx context.Context, v *Viewer, code string, then fu
 // code, one wins. It returns the factor (factorTOTP or factorRecovery),
 // or "" for a wrong code.
 func (s *Service) spendCode(ctx context.Context, tx *txn, u *ent.User, code string) (string, error) {
-	if !totpCodeForm(code) {
+	if !totpcode.WellFormed(code) {
 		n, err := tx.RecoveryCode.Delete().
 			Where(recoverycode.UserID(u.ID), recoverycode.Hash(recoveryHash(u.ID, code))).
 			Exec(ctx)
@@ -154,32 +178,46 @@ func (s *Service) spendCode(ctx context.Context, tx *txn, u *ent.User, code stri
 
 // wrongCode counts a wrong code of the viewer in tx: on the email's
 // lockout, as a failed sign-in (see countFailure, which releases a), and
-// on the session, which the maxCodeFailures-th wrong code ends. It returns
-// the answer: BAD_USER_INPUT, or UNAUTHENTICATED when the session ended.
+// on the session, which the maxCodeFailures-th wrong code ends. A wrong
+// code that ends the session or locks the email mails the user a notice
+// (whoever sent it had the password). It returns the answer:
+// BAD_USER_INPUT, or UNAUTHENTICATED when the session ended.
 func (s *Service) wrongCode(ctx context.Context, tx *txn, a *attempt, v *Viewer) (error, error) {
 	detail := "wrong code in session " + v.SessionID.String()
-	if err := s.countFailure(ctx, tx, a, v.User, "mfa.failed", detail); err != nil {
+	locked, err := s.countFailure(ctx, tx, a, v.User, "mfa.failed", detail)
+	if err != nil {
 		return nil, err
 	}
 	sess, err := tx.Session.UpdateOneID(v.SessionID).AddMfaFailures(1).Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("count wrong code of session %s: %w", v.SessionID, err)
 	}
-	if sess.MfaFailures < maxCodeFailures {
-		return errWrongCode, nil
+	answer, ended := errWrongCode, sess.MfaFailures >= maxCodeFailures
+	if ended {
+		if err := tx.Session.UpdateOne(sess).SetRevokedAt(s.now()).Exec(ctx); err != nil {
+			return nil, fmt.Errorf("end session %s after wrong codes: %w", sess.ID, err)
+		}
+		if err := tx.audit(ctx, "mfa.session_ended", v.User.ID, fmt.Sprintf("session %s ended after %d wrong codes", sess.ID, sess.MfaFailures)); err != nil {
+			return nil, err
+		}
+		answer = errEndedByCodes
 	}
-	if err := tx.Session.UpdateOne(sess).SetRevokedAt(s.now()).Exec(ctx); err != nil {
-		return nil, fmt.Errorf("end session %s after wrong codes: %w", sess.ID, err)
+	if !locked && !ended {
+		return answer, nil
 	}
-	err = tx.audit(ctx, "mfa.session_ended", v.User.ID, fmt.Sprintf("session %s ended after %d wrong codes", sess.ID, sess.MfaFailures))
-	return errEndedByCodes, err
+	notice := mail.WrongCodes{To: v.User.Email, SessionEnded: ended}
+	if locked {
+		notice.LockedFor = lockoutDuration
+	}
+	return answer, s.notify(ctx, tx, notice)
 }
 
 // passSecondFactor marks the viewer's session as having passed its second
 // factor (factor, for the audit event), in tx, and issues its new pair:
 // the refresh token rotates (the old one is recorded as spent, so that
-// presenting it later is reuse, as after Refresh). Returns UNAUTHENTICATED
-// if the session ended meanwhile.
+// presenting it later is reuse, as after Refresh), if it is still the one
+// read here. Returns UNAUTHENTICATED if the session ended or its refresh
+// token rotated meanwhile.
 func (s *Service) passSecondFactor(ctx context.Context, tx *txn, v *Viewer, factor string) (*Payload, error) {
 	now := s.now()
 	old, err := tx.Session.Query().Where(session.ID(v.SessionID), session.RevokedAtIsNil(), session.ExpiresAtGT(now)).Only(ctx)
@@ -193,11 +231,14 @@ func (s *Service) passSecondFactor(ctx context.Context, tx *txn, v *Viewer, fact
 	if err != nil {
 		return nil, fmt.Errorf("new refresh token: %w", err)
 	}
-	sess, err := tx.Session.UpdateOne(old).
+	sess, err := tx.Session.UpdateOne(old).Where(session.RefreshHash(old.RefreshHash)).
 		SetRefreshHash(hash).SetLastUsedAt(now).
 		SetMfaRequired(false).SetMfaPassedAt(now).SetMfaFailures(0).
 		Save(ctx)
-	if err != nil {
+	switch {
+	case ent.IsNotFound(err): // as Refresh refuses a token rotated meanwhile
+		return nil, errRotated
+	case err != nil:
 		return nil, fmt.Errorf("pass second factor of session %s: %w", old.ID, err)
 	}
 	if err := tx.SpentToken.Create().SetHash(old.RefreshHash).SetSessionID(old.ID).SetSpentAt(now).Exec(ctx); err != nil {
@@ -228,9 +269,14 @@ func (s *Service) passedNow(ctx context.Context, tx *txn, v *Viewer) error {
 
 // syncFactors sets, in tx, whether user u has a second factor (a confirmed
 // TOTP secret or a passkey): users.mfa_enabled, which decides the factor
-// of their next sessions (see startSession), locking u's row until tx
-// ends. When u has none left, the sessions still waiting for one end:
-// nothing can pass them now. It returns whether u has one.
+// of their next sessions (see startSession). tx must have locked u's row
+// before it changed any factor (lockUserRow), so that what it reads here
+// holds what every other change committed. While u has one, u's live
+// sessions that never passed one (opened before the first factor) wait
+// for it, as new sign-ins do: a caller that set a factor up records first
+// that its session passed it (passedNow). When u has none left, the
+// sessions still waiting for one end: nothing can pass them now. It
+// returns whether u has one.
 func (s *Service) syncFactors(ctx context.Context, tx *txn, u uuid.UUID) (bool, error) {
 	hasTOTP, err := tx.Totp.Query().Where(totp.UserID(u), totp.ConfirmedAtNotNil()).Exist(ctx)
 	if err != nil {
@@ -245,13 +291,11 @@ func (s *Service) syncFactors(ctx context.Context, tx *txn, u uuid.UUID) (bool, 
 	if err := tx.User.Update().Where(user.ID(u)).SetMfaEnabled(has).Exec(ctx); err != nil {
 		return false, fmt.Errorf("set mfa_enabled of user %s: %w", u, err)
 	}
-	if !has {
-		err := tx.Session.Update().
-			Where(session.UserID(u), session.MfaRequired(true), session.RevokedAtIsNil()).
-			SetRevokedAt(s.now()).Exec(ctx)
-		if err != nil {
-			return false, fmt.Errorf("end sessions of user %s waiting for a second factor: %w", u, err)
-		}
+	live := tx.Session.Update().Where(session.UserID(u), session.RevokedAtIsNil())
+	if has {
+		err = live.Where(session.MfaRequired(false), session.MfaPassedAtIsNil()).SetMfaRequired(true).Exec(ctx)
+	} else {
+		err = live.Where(session.MfaRequired(true)).SetRevokedAt(s.now()).Exec(ctx)
 	}
-	return has, nil
+	return has, wrapErr(err, "set the second factor of the sessions of user "+u.String())
 }

@@ -228,6 +228,21 @@ func lockUser(s *entsql.Selector) {
 	}
 }
 
+// lockUserRow locks user id's row in tx (see lockUser). Every
+// transaction that changes a user's second factors does it first, so that
+// such changes take turns: each reads what the ones before it committed
+// (see syncFactors). Returns errSessionGone if the user is gone.
+func (t *txn) lockUserRow(ctx context.Context, id uuid.UUID) error {
+	ok, err := t.User.Query().Where(user.ID(id), lockUser).Exist(ctx)
+	switch {
+	case err != nil:
+		return fmt.Errorf("lock user %s: %w", id, err)
+	case !ok:
+		return errSessionGone
+	}
+	return nil
+}
+
 // upgradeHash rehashes a password whose stored hash is bcrypt or has old
 // argon2id parameters. A failure is logged, not returned: the sign-in
 // stands, and the next one tries again.
@@ -432,8 +447,14 @@ func (s *Service) revokeIfReused(ctx context.Context, hash string) error {
 }
 
 // Signout revokes the viewer's session, or every session of the viewer's
-// user when all is true.
+// user when all is true. A session that waits for its second factor may
+// end itself only: all then answers FORBIDDEN with the reason
+// MFA_REQUIRED, and nothing ends, or a password thief could sign the user
+// out everywhere.
 func (s *Service) Signout(ctx context.Context, v *Viewer, all bool) error {
+	if all && v.MFARequired {
+		return apperr.ErrMFARequired
+	}
 	detail := "session " + v.SessionID.String()
 	err := s.withTx(ctx, func(tx *txn) error {
 		q := tx.Session.Update().Where(session.RevokedAtIsNil())

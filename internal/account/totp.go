@@ -62,6 +62,9 @@ func (s *Service) EnrollTotp(ctx context.Context, v *Viewer, currentPassword str
 		return nil, err
 	}
 	err = s.withTx(ctx, func(tx *txn) error {
+		if err := tx.lockUserRow(ctx, v.User.ID); err != nil {
+			return err
+		}
 		on, err := tx.Totp.Query().Where(totp.UserID(v.User.ID), totp.ConfirmedAtNotNil()).Exist(ctx)
 		switch {
 		case err != nil:
@@ -69,10 +72,13 @@ func (s *Service) EnrollTotp(ctx context.Context, v *Viewer, currentPassword str
 		case on:
 			return errTOTPOn
 		}
-		if _, err := tx.Totp.Delete().Where(totp.UserID(v.User.ID)).Exec(ctx); err != nil {
+		if _, err := tx.Totp.Delete().Where(totp.UserID(v.User.ID), totp.ConfirmedAtIsNil()).Exec(ctx); err != nil {
 			return fmt.Errorf("drop enrolled TOTP of user %s: %w", v.User.ID, err)
 		}
 		err = tx.Totp.Create().SetUserID(v.User.ID).SetSecret(sealed).SetCreatedAt(s.now()).Exec(ctx)
+		if ent.IsConstraintError(err) {
+			return errTOTPOn // confirmed meanwhile
+		}
 		return wrapErr(err, "store TOTP of user "+v.User.ID.String())
 	})
 	if err != nil {
@@ -112,6 +118,9 @@ func (s *Service) ConfirmTotp(ctx context.Context, v *Viewer, code string) ([]st
 	}
 	var codes []string
 	err = s.withTx(ctx, func(tx *txn) error {
+		if err := tx.lockUserRow(ctx, v.User.ID); err != nil {
+			return err
+		}
 		n, err := tx.Totp.Update().Where(totp.ID(t.ID), totp.ConfirmedAtIsNil()).
 			SetConfirmedAt(s.now()).SetLastStep(step).Save(ctx)
 		switch {
@@ -123,10 +132,10 @@ func (s *Service) ConfirmTotp(ctx context.Context, v *Viewer, code string) ([]st
 		if codes, err = s.replaceRecoveryCodes(ctx, tx, v.User.ID); err != nil {
 			return err
 		}
-		if _, err := s.syncFactors(ctx, tx, v.User.ID); err != nil {
+		if err := s.passedNow(ctx, tx, v); err != nil {
 			return err
 		}
-		if err := s.passedNow(ctx, tx, v); err != nil {
+		if _, err := s.syncFactors(ctx, tx, v.User.ID); err != nil {
 			return err
 		}
 		if err := tx.audit(ctx, "mfa.totp_enabled", v.User.ID, fmt.Sprintf("%d recovery codes", recoveryCodes)); err != nil {
@@ -191,6 +200,9 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, v *Viewer, curren
 	}
 	var codes []string
 	err := s.withTx(ctx, func(tx *txn) error {
+		if err := tx.lockUserRow(ctx, v.User.ID); err != nil {
+			return err
+		}
 		on, err := tx.Totp.Query().Where(totp.UserID(v.User.ID), totp.ConfirmedAtNotNil()).Exist(ctx)
 		switch {
 		case err != nil:
@@ -210,13 +222,10 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, v *Viewer, curren
 }
 
 // matchTOTP opens t's secret and matches code against it at now (see
-// totpcode.Match). A code not of TOTP's form matches nothing.
+// totpcode.Match: a code not of TOTP's form matches nothing).
 func (s *Service) matchTOTP(t *ent.Totp, code string) (int64, bool, error) {
 	if s.opts.TOTPSecrets == nil {
 		return 0, false, fmt.Errorf("TOTP of user %s: %w", t.UserID, errTOTPOff)
-	}
-	if !totpCodeForm(code) {
-		return 0, false, nil
 	}
 	secret, err := s.opts.TOTPSecrets.Open(t.UserID.String(), t.Secret)
 	if err != nil {
@@ -224,9 +233,6 @@ func (s *Service) matchTOTP(t *ent.Totp, code string) (int64, bool, error) {
 	}
 	return totpcode.Match(string(secret), code, s.now(), t.LastStep)
 }
-
-// totpCodeForm reports whether code has a TOTP code's form.
-func totpCodeForm(code string) bool { return totpcode.WellFormed(code) }
 
 // replaceRecoveryCodes deletes user u's recovery codes and stores
 // recoveryCodes new ones, hashed, in tx; it returns them as shown once.

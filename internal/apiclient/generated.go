@@ -417,7 +417,9 @@ func (v *SigninSigninAuthPayload) __premarshalJSON() (*__premarshalSigninSigninA
 // SignoutResponse is returned by Signout on success.
 type SignoutResponse struct {
 	// Ends the caller's session, or all of their sessions: their refresh tokens
-	// and access tokens stop working at once.
+	// and access tokens stop working at once. A session waiting for its second
+	// factor may end itself only: allSessions true answers FORBIDDEN with
+	// extensions.reason MFA_REQUIRED, and nothing ends.
 	// Who may call: any signed-in user.
 	Signout bool `json:"signout"`
 }

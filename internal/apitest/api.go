@@ -26,7 +26,7 @@ import (
 
 // Selections of the API's types, each written once.
 const (
-	userFields    = `id firstName lastName email emailVerified permissionLevel permissions mfaEnabled createdAt updatedAt`
+	userFields    = listedUserFields + ` mfaEnabled`
 	sessionFields = `accessToken refreshToken tokenType expiresIn mfaRequired user { ` + userFields + ` }`
 	bookFields    = `id title author isbn publishedYear createdAt updatedAt`
 	noteFields    = `id title content owner { id email } createdAt updatedAt`
@@ -36,6 +36,10 @@ const (
 	pageParams    = `(first: $first, after: $after, last: $last, before: $before)`
 	pageInfo      = `totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }`
 	nodeFields    = `__typename id ... on Book { title } ... on Note { title owner { id } } ... on User { email } ... on AuditEvent { action }`
+
+	// listedUserFields are a user's fields that any caller who may list
+	// users reads; mfaEnabled is for the user themself and ADMINs.
+	listedUserFields = `id firstName lastName email emailVerified permissionLevel permissions createdAt updatedAt`
 )
 
 // The contract's operations. Their variables: $id (an ID), $in (the
@@ -58,7 +62,7 @@ const (
 
 	OpMe         = `{ me { ` + userFields + ` } }`
 	OpUser       = `query($id: ID!) { user(id: $id) { ` + userFields + ` } }`
-	OpUsers      = `query` + pageArgs + ` { users` + pageParams + ` { ` + pageInfo + ` edges { cursor node { ` + userFields + ` } } } }`
+	OpUsers      = `query` + pageArgs + ` { users` + pageParams + ` { ` + pageInfo + ` edges { cursor node { ` + listedUserFields + ` } } } }`
 	OpCreateUser = `mutation($in: CreateUserInput!) { createUser(input: $in) { ` + userFields + ` } }`
 	OpUpdateUser = `mutation($id: ID!, $in: UpdateUserInput!) { updateUser(id: $id, input: $in) { ` + userFields + ` } }`
 	OpDeleteUser = `mutation($id: ID!) { deleteUser(id: $id) }`
@@ -396,6 +400,16 @@ func (c *Client) Audited(t testing.TB, action string) int {
 	n, err := c.DB.AuditEvent.Query().Where(auditevent.Action(action)).Count(context.Background())
 	require.NoError(t, err, "count %s events", action)
 	return n
+}
+
+// AuditDetails returns the details of the audit events of action, oldest
+// first.
+func (c *Client) AuditDetails(t testing.TB, action string) []string {
+	t.Helper()
+	details, err := c.DB.AuditEvent.Query().Where(auditevent.Action(action)).
+		Order(auditevent.ByID()).Select(auditevent.FieldDetail).Strings(context.Background())
+	require.NoError(t, err, "details of %s events", action)
+	return details
 }
 
 // RequireRefreshRefused requires refreshToken to be refused

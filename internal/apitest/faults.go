@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -200,6 +201,143 @@ func (c *Client) LockWrites(t testing.TB) (release func()) {
 	}
 	t.Cleanup(release)
 	return release
+}
+
+// RowLock is a row of the server's database that the test holds locked,
+// on PostgreSQL, to line requests up behind it (see LockRow).
+type RowLock struct {
+	db   *sql.DB
+	tx   *sql.Tx
+	once sync.Once
+}
+
+// LockRow locks the rows of table whose column equals value, on
+// PostgreSQL, as the server's own locks do (FOR NO KEY UPDATE), in a
+// transaction of the test's, until Release (at the latest when the test
+// ends): the server's requests that update those rows or lock them wait
+// meanwhile. Requests that only read them, or insert rows that refer to
+// them, do not. Table and column are the test's own text, not input. On
+// SQLite, which has no row locks, it locks nothing.
+func (c *Client) LockRow(t testing.TB, table, column string, value any) *RowLock {
+	t.Helper()
+	l := &RowLock{}
+	if !database.IsPostgres(c.DatabaseURL) {
+		return l
+	}
+	var err error
+	l.db, err = sql.Open("pgx", c.DatabaseURL)
+	require.NoError(t, err)
+	l.tx, err = l.db.BeginTx(context.Background(), nil)
+	require.NoError(t, err)
+	var n int
+	err = l.tx.QueryRow(`SELECT count(*) FROM (SELECT 1 FROM `+table+` WHERE `+column+` = $1 FOR NO KEY UPDATE) locked`, value).Scan(&n)
+	require.NoError(t, err, "lock %s where %s = %v", table, column, value)
+	require.Positive(t, n, "no row of %s where %s = %v to lock", table, column, value)
+	t.Cleanup(l.Release) // never leave the server's requests waiting
+	return l
+}
+
+// Release ends the lock's transaction: the requests waiting for it go on,
+// one after another in the order they came to wait.
+func (l *RowLock) Release() {
+	l.once.Do(func() {
+		if l.tx != nil {
+			_ = l.tx.Rollback()
+			_ = l.db.Close()
+		}
+	})
+}
+
+// answer is a request's answer as Post returns it.
+type answer struct {
+	r   *Response
+	err error
+}
+
+// InTurn sends each of sends in its turn while the lock is held, the next
+// once the server waits for a lock for each one sent before (or has
+// answered it), then releases the lock: on PostgreSQL, the requests that
+// wait for it run in the order of sends. It returns the answers in that
+// order, checked as Concurrently checks them. On SQLite, which runs one
+// write transaction at a time, each is sent once the one before answered.
+func (l *RowLock) InTurn(t testing.TB, sends ...func() (*Response, error)) []*Response {
+	t.Helper()
+	answers := make([]chan answer, len(sends))
+	for i, send := range sends {
+		answers[i] = goSend(send)
+		if l.tx == nil {
+			a := <-answers[i] // SQLite: one at a time, as it runs them anyway
+			answers[i] <- a
+		} else {
+			l.await(t, answers[:i+1])
+		}
+	}
+	return l.collect(t, answers)
+}
+
+// Concurrently is Concurrently with the lock held until all n requests
+// wait for a lock (or have answered): on PostgreSQL, they all get as far
+// as the held row before any goes on. On SQLite it is Concurrently.
+func (l *RowLock) Concurrently(t testing.TB, n int, send func(i int) (*Response, error)) []*Response {
+	t.Helper()
+	if l.tx == nil {
+		return Concurrently(t, n, send)
+	}
+	answers := make([]chan answer, n)
+	for i := range n {
+		answers[i] = goSend(func() (*Response, error) { return send(i) })
+	}
+	l.await(t, answers)
+	return l.collect(t, answers)
+}
+
+// goSend calls send on a goroutine of its own, whose answer comes on the
+// channel it returns.
+func goSend(send func() (*Response, error)) chan answer {
+	ch := make(chan answer, 1)
+	go func() {
+		r, err := send()
+		ch <- answer{r, err}
+	}()
+	return ch
+}
+
+// collect releases the lock and returns the answers, checked as
+// Concurrently checks them.
+func (l *RowLock) collect(t testing.TB, answers []chan answer) []*Response {
+	t.Helper()
+	l.Release()
+	results := make([]*Response, len(answers))
+	for i, ch := range answers {
+		a := <-ch
+		require.NoError(t, a.err, "request %d", i)
+		check(t, "/graphql", a.r)
+		results[i] = a.r
+	}
+	return results
+}
+
+// await waits, for a minute at most, until as many connections to the
+// database wait for a lock as there are requests of sent not answered yet.
+func (l *RowLock) await(t testing.TB, sent []chan answer) {
+	t.Helper()
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); <-poll.C {
+		pending := 0
+		for _, ch := range sent {
+			if len(ch) == 0 {
+				pending++
+			}
+		}
+		var waiting int
+		require.NoError(t, l.db.QueryRow(`SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting))
+		if waiting >= pending {
+			return
+		}
+	}
+	require.FailNow(t, "the server never came to wait for the lock")
 }
 
 // FailWrites makes every statement of kind (INSERT, UPDATE or DELETE) on

@@ -25,6 +25,7 @@ const (
 	OpRegenerateRecoveryCodes = `mutation($currentPassword: String!) { regenerateRecoveryCodes(currentPassword: $currentPassword) }`
 	OpSecondFactors           = `{ me { secondFactors { ` + secondFactorsFields + ` } } }`
 	OpUserSecondFactors       = `query($id: ID!) { user(id: $id) { mfaEnabled secondFactors { ` + secondFactorsFields + ` } } }`
+	OpUsersMFAEnabled         = `query($first: Int) { users(first: $first) { edges { node { id mfaEnabled } } } }`
 	OpRemoveSecondFactors     = `mutation($userId: ID!) { removeSecondFactors(userId: $userId) { ` + userFields + ` } }`
 
 	OpBeginPasskeyRegistration  = `mutation($currentPassword: String!) { beginPasskeyRegistration(currentPassword: $currentPassword) }`

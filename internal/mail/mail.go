@@ -244,6 +244,7 @@ func (m *Mailer) sample(k Kind) Data {
 	d := Data{
 		Product: m.cfg.ProductName, PublicURL: m.publicURL, To: "someone@example.com",
 		Time: "1 January 2026 12:00 UTC", OldEmail: "old@example.com", NewEmail: "new@example.com", Factor: "TOTP",
+		SessionEnded: true, LockedFor: "15 minutes",
 	}
 	if path, ok := linkPaths[k]; ok {
 		d.Link, d.ValidFor = m.publicURL+path+"?token=SAMPLE-TOKEN", "1 hour"

@@ -17,13 +17,14 @@ const (
 	KindPasswordChanged     Kind = "password-changed"
 	KindSecondFactorAdded   Kind = "second-factor-added"
 	KindSecondFactorRemoved Kind = "second-factor-removed"
+	KindWrongCodes          Kind = "wrong-codes"
 	KindTest                Kind = "test"
 )
 
 // Kinds lists every kind.
 var Kinds = []Kind{
 	KindVerifyEmail, KindResetPassword, KindConfirmEmailChange, KindEmailChanged,
-	KindPasswordChanged, KindSecondFactorAdded, KindSecondFactorRemoved, KindTest,
+	KindPasswordChanged, KindSecondFactorAdded, KindSecondFactorRemoved, KindWrongCodes, KindTest,
 }
 
 // linkPaths are the paths under PUBLIC_URL of the links of the kinds that
@@ -64,11 +65,17 @@ type Data struct {
 	// Factor names the second factor (second-factor-added,
 	// second-factor-removed), such as "TOTP" or "passkey".
 	Factor string
+	// SessionEnded is true when wrong second-factor codes ended the
+	// session they were sent in (wrong-codes).
+	SessionEnded bool
+	// LockedFor says how long wrong codes locked signing in ("15
+	// minutes"), empty if they did not (wrong-codes).
+	LockedFor string
 }
 
 // Message is a mail to queue: one of VerifyEmail, ResetPassword,
-// ConfirmEmailChange, EmailChanged, PasswordChanged, SecondFactorAdded and
-// SecondFactorRemoved.
+// ConfirmEmailChange, EmailChanged, PasswordChanged, SecondFactorAdded,
+// SecondFactorRemoved and WrongCodes.
 type Message interface {
 	envelope() envelope
 }
@@ -128,6 +135,15 @@ type SecondFactorRemoved struct {
 	ByAdmin    bool
 }
 
+// WrongCodes tells To that someone who had the password sent wrong
+// second-factor codes, which ended their session (SessionEnded) or locked
+// signing in for LockedFor (0: not locked), or both.
+type WrongCodes struct {
+	To           string
+	SessionEnded bool
+	LockedFor    time.Duration
+}
+
 // testMail is the mail of SendTest.
 type testMail struct{ To string }
 
@@ -158,6 +174,14 @@ func (m SecondFactorAdded) envelope() envelope {
 
 func (m SecondFactorRemoved) envelope() envelope {
 	return envelope{kind: KindSecondFactorRemoved, to: m.To, data: Data{Factor: m.Factor, ByAdmin: m.ByAdmin}}
+}
+
+func (m WrongCodes) envelope() envelope {
+	d := Data{SessionEnded: m.SessionEnded}
+	if m.LockedFor > 0 {
+		d.LockedFor = duration(m.LockedFor)
+	}
+	return envelope{kind: KindWrongCodes, to: m.To, data: d}
 }
 
 func (m testMail) envelope() envelope { return envelope{kind: KindTest, to: m.To} }

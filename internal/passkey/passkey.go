@@ -316,10 +316,14 @@ func checked(c *webauthn.Credential, err error) (*webauthn.Credential, error) {
 }
 
 // Refusal is a browser's answer that does not pass: malformed, for another
-// challenge, origin or relying party, or with a bad signature. Reason is
-// go-webauthn's short description, safe to show.
+// challenge, origin or relying party, without user verification, or with
+// a bad signature. Reason is go-webauthn's short description, safe to
+// show; Info, when go-webauthn gives it, names the check that failed
+// ("User verification required but flag not set by authenticator"), for
+// the audit log.
 type Refusal struct {
 	Reason string
+	Info   string
 	Err    error
 }
 
@@ -332,7 +336,7 @@ func (r *Refusal) Unwrap() error { return r.Err }
 func refusal(err error) *Refusal {
 	var pe *protocol.Error
 	if errors.As(err, &pe) && pe.Details != "" {
-		return &Refusal{Reason: pe.Details, Err: err}
+		return &Refusal{Reason: pe.Details, Info: pe.DevInfo, Err: err}
 	}
 	return &Refusal{Reason: "the answer is not a valid WebAuthn response", Err: err}
 }

@@ -30,6 +30,10 @@ type Authenticator struct {
 	Origin string
 	// Passkeys are the passkeys it made, oldest first.
 	Passkeys []*Passkey
+	// NoUserVerification makes its assertions say the user was present
+	// but not verified, as an authenticator without a PIN or biometric
+	// does.
+	NoUserVerification bool
 }
 
 // Passkey is a discoverable credential the authenticator holds.
@@ -145,7 +149,11 @@ func (a *Authenticator) Get(t testing.TB, options json.RawMessage) json.RawMessa
 func (a *Authenticator) Sign(t testing.TB, p *Passkey, challenge string) json.RawMessage {
 	t.Helper()
 	p.SignCount++
-	authData := p.authData(userPresent | userVerified)
+	flags := byte(userPresent | userVerified)
+	if a.NoUserVerification {
+		flags = userPresent
+	}
+	authData := p.authData(flags)
 	clientData := a.clientData(t, "webauthn.get", challenge)
 	hash := sha256.Sum256(clientData)
 	digest := sha256.Sum256(append(append([]byte{}, authData...), hash[:]...))
