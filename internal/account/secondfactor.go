@@ -33,7 +33,7 @@ const (
 
 var (
 	errCodeRequired  = apperr.Input("code", "code is required")
-	errWrongCode     = apperr.Input("code", "wrong code")
+	errWrongCode     = apperr.Input("code", "wrong code, or one used already: each code works once, so wait for the next")
 	errEndedByCodes  = apperr.New(apperr.Unauthenticated, "too many wrong codes: this session has ended, sign in again")
 	errSessionGone   = apperr.New(apperr.Unauthenticated, "this session has ended, sign in again")
 	errRotated       = apperr.New(apperr.Unauthenticated, "a refresh of this session answered meanwhile: use its pair and try again")
