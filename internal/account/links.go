@@ -8,7 +8,6 @@ import (
 
 	"bitgate/ent"
 	"bitgate/ent/emailtoken"
-	"bitgate/ent/user"
 	"bitgate/internal/apperr"
 	"bitgate/internal/auth"
 	"bitgate/internal/database"
@@ -50,14 +49,14 @@ func (s *Service) mailOn() bool { return s.mail != nil }
 
 // mayMail reports, in tx, whether u may be mailed a link of kind to the
 // address to now, under the per-address limits (see mail.Mailer.Allow).
-// On PostgreSQL it first locks u's row until tx ends (see lockUser), so
+// On PostgreSQL it first locks u's row until tx ends (see lockUserRow), so
 // that u's requests for links take turns: each replaces u's token of its
 // kind (see sendLink), whatever address it goes to. A caller that changes
 // u's row in tx does so first, so that locks are always taken user first,
 // then address.
 func (s *Service) mayMail(ctx context.Context, tx *txn, u *ent.User, to string, kind emailtoken.Kind) (bool, error) {
-	if _, err := tx.User.Query().Where(user.ID(u.ID), lockUser).Exist(ctx); err != nil {
-		return false, fmt.Errorf("lock user %s for a %s link: %w", u.ID, kind, err)
+	if err := tx.lockUserRow(ctx, u.ID); err != nil {
+		return false, err
 	}
 	return s.mail.Allow(ctx, tx.Tx, to, mailKind[kind])
 }

@@ -92,6 +92,26 @@ func (s *Service) relyingParty() (*passkey.RelyingParty, error) {
 	return s.opts.Passkeys, nil
 }
 
+// beginFor begins a ceremony for the viewer's user, whose passkeys are
+// keys, with begin (the relying party's BeginRegistration or
+// BeginVerification), and stores its challenge, bound to the viewer's
+// session; it answers the options for the browser.
+func (s *Service) beginFor(ctx context.Context, v *Viewer, keys []*ent.Passkey, ceremony webauthnchallenge.Ceremony,
+	begin func(passkey.User) (passkey.Begun, error)) (json.RawMessage, error) {
+	pu, err := ceremonyUser(v.User, keys)
+	if err != nil {
+		return nil, err
+	}
+	b, err := begin(pu)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.storeChallenge(ctx, b, ceremony, v.User.ID, v.SessionID); err != nil {
+		return nil, err
+	}
+	return b.Options, nil
+}
+
 // storeChallenge keeps what a ceremony begun for ceremony needs until it
 // finishes, for challengeTTL; userID and sessionID are those it is for
 // (uuid.Nil: none).
@@ -173,18 +193,7 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, v *Viewer, curre
 	if err != nil {
 		return nil, err
 	}
-	pu, err := ceremonyUser(v.User, keys)
-	if err != nil {
-		return nil, err
-	}
-	b, err := rp.BeginRegistration(pu)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.storeChallenge(ctx, b, webauthnchallenge.CeremonyRegistration, v.User.ID, v.SessionID); err != nil {
-		return nil, err
-	}
-	return b.Options, nil
+	return s.beginFor(ctx, v, keys, webauthnchallenge.CeremonyRegistration, rp.BeginRegistration)
 }
 
 // FinishPasskeyRegistration stores the passkey of response (a
@@ -422,18 +431,7 @@ func (s *Service) BeginPasskeyVerification(ctx context.Context, v *Viewer) (json
 	case len(keys) == 0:
 		return nil, errNoPasskey
 	}
-	pu, err := ceremonyUser(v.User, keys)
-	if err != nil {
-		return nil, err
-	}
-	b, err := rp.BeginVerification(pu)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.storeChallenge(ctx, b, webauthnchallenge.CeremonyVerification, v.User.ID, v.SessionID); err != nil {
-		return nil, err
-	}
-	return b.Options, nil
+	return s.beginFor(ctx, v, keys, webauthnchallenge.CeremonyVerification, rp.BeginVerification)
 }
 
 // FinishPasskeyVerification passes the second factor of the viewer's

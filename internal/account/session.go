@@ -229,9 +229,10 @@ func lockUser(s *entsql.Selector) {
 }
 
 // lockUserRow locks user id's row in tx (see lockUser). Every
-// transaction that changes a user's second factors does it first, so that
-// such changes take turns: each reads what the ones before it committed
-// (see syncFactors). Returns errSessionGone if the user is gone.
+// transaction that changes a user's second factors or mailed links does
+// it first, so that such changes take turns: each reads what the ones
+// before it committed (see syncFactors and mayMail). Returns
+// errSessionGone if the user is gone.
 func (t *txn) lockUserRow(ctx context.Context, id uuid.UUID) error {
 	ok, err := t.User.Query().Where(user.ID(id), lockUser).Exist(ctx)
 	switch {

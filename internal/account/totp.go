@@ -62,13 +62,10 @@ func (s *Service) EnrollTotp(ctx context.Context, v *Viewer, currentPassword str
 		return nil, err
 	}
 	err = s.withTx(ctx, func(tx *txn) error {
-		if err := tx.lockUserRow(ctx, v.User.ID); err != nil {
-			return err
-		}
-		on, err := tx.Totp.Query().Where(totp.UserID(v.User.ID), totp.ConfirmedAtNotNil()).Exist(ctx)
+		on, err := tx.lockTOTPOn(ctx, v.User.ID)
 		switch {
 		case err != nil:
-			return fmt.Errorf("look up TOTP of user %s: %w", v.User.ID, err)
+			return err
 		case on:
 			return errTOTPOn
 		}
@@ -200,13 +197,10 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, v *Viewer, curren
 	}
 	var codes []string
 	err := s.withTx(ctx, func(tx *txn) error {
-		if err := tx.lockUserRow(ctx, v.User.ID); err != nil {
-			return err
-		}
-		on, err := tx.Totp.Query().Where(totp.UserID(v.User.ID), totp.ConfirmedAtNotNil()).Exist(ctx)
+		on, err := tx.lockTOTPOn(ctx, v.User.ID)
 		switch {
 		case err != nil:
-			return fmt.Errorf("look up TOTP of user %s: %w", v.User.ID, err)
+			return err
 		case !on:
 			return errNoTOTP
 		}
@@ -283,4 +277,17 @@ func recoveryHash(u uuid.UUID, code string) string {
 func (s *Service) RecoveryCodesLeft(ctx context.Context, u uuid.UUID) (int, error) {
 	n, err := s.client.RecoveryCode.Query().Where(recoverycode.UserID(u)).Count(ctx)
 	return n, wrapErr(err, "count recovery codes of user "+u.String())
+}
+
+// lockTOTPOn locks user id's row in tx (see lockUserRow) and reports
+// whether they have TOTP on (a confirmed secret).
+func (t *txn) lockTOTPOn(ctx context.Context, id uuid.UUID) (bool, error) {
+	if err := t.lockUserRow(ctx, id); err != nil {
+		return false, err
+	}
+	on, err := t.Totp.Query().Where(totp.UserID(id), totp.ConfirmedAtNotNil()).Exist(ctx)
+	if err != nil {
+		return false, fmt.Errorf("look up TOTP of user %s: %w", id, err)
+	}
+	return on, nil
 }
