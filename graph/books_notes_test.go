@@ -440,3 +440,30 @@ func TestBookReadsSelectedColumns(t *testing.T) {
 	require.Equal(t, "Selected", node.Title)
 	require.Equal(t, "Author", node.Author)
 }
+
+// TestReadPathStatements: the read path's statements stay what the speed
+// work left them: one to authenticate (the user, their session and its
+// second factor and email state in one statement), one per page of books
+// (and one for its totalCount), one per book; a statement added to authentication fails here, not only
+// in a benchmark's numbers.
+func TestReadPathStatements(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	u := c.SignUp(t)
+	book := c.StoreBook(t, "Statements")
+	for _, tc := range []struct {
+		name, token, op string
+		vars            apitest.Vars
+		want            int64
+	}{
+		{"books, signed in", u.Token, `{ books(first: 10) { edges { node { id title author } } } }`, nil, 2},
+		{"books with totalCount", u.Token, apitest.OpBooks, apitest.Vars{"first": 10}, 3},
+		{"book, anonymous", "", apitest.OpBook, apitest.Vars{"id": book.ID}, 1},
+		{"me", u.Token, apitest.OpMe, nil, 1},
+	} {
+		before := c.SQLCount()
+		r := c.Do(t, tc.token, tc.op, tc.vars)
+		require.Empty(t, r.Errors, tc.name)
+		require.Equal(t, tc.want, c.SQLCount()-before, "statements of %s", tc.name)
+	}
+}

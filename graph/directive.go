@@ -17,7 +17,10 @@ var permissionBits = map[model.Permission]int{
 }
 
 // hasPermission implements @hasPermission(level): the caller must be signed
-// in (UNAUTHENTICATED) and hold the level's bit or ADMIN now (FORBIDDEN).
+// in (UNAUTHENTICATED), have passed their session's second factor if it
+// waits for one (FORBIDDEN, reason MFA_REQUIRED), have a verified email if
+// the server requires one (FORBIDDEN, reason EMAIL_NOT_VERIFIED), and hold
+// the level's bit or ADMIN now (FORBIDDEN, requiredPermission).
 func hasPermission(ctx context.Context, _ any, next graphql.Resolver, level model.Permission) (any, error) {
 	if _, err := account.Authorize(ctx, permissionBits[level]); err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
 
+	"bitgate/internal/account"
 	"bitgate/internal/apperr"
 	"bitgate/internal/settings"
 )
@@ -343,5 +344,9 @@ func complexityRoot(maxSessions int) ComplexityRoot {
 	sessions := func(child int) int { return 1 + child*maxSessions }
 	c.Query.Sessions = sessions
 	c.User.Sessions = sessions
+	// A user's second factors take three statements; their passkeys are
+	// at most account.MaxPasskeys.
+	c.User.SecondFactors = func(child int) int { return 3 + child }
+	c.SecondFactors.Passkeys = func(child int) int { return 1 + child*account.MaxPasskeys }
 	return c
 }

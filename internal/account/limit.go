@@ -8,8 +8,9 @@ import (
 	"bitgate/internal/clientip"
 )
 
-// allow takes a token from the client's bucket for op (signin, signup or
-// refresh): the bucket of its IPv4 address, or of its IPv6 address's
+// allow takes a token from the client's bucket for op (sign-in, sign-up,
+// refresh, and every operation on mailed links and second factors): the
+// bucket of its IPv4 address, or of its IPv6 address's
 // network (Options.IPv6Prefix). Returns RATE_LIMITED, with the seconds to
 // wait, when the bucket is empty, or the limiter's error.
 func (s *Service) allow(ctx context.Context, op string) error {

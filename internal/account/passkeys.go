@@ -27,11 +27,17 @@ import (
 const challengeTTL = 5 * time.Minute
 
 var (
-	errNoChallenge    = apperr.Input("response", "the response answers no ceremony begun here, or one used or older than 5 minutes: begin again")
-	errPasskeyRefused = apperr.New(apperr.Unauthenticated, "passkey not accepted")
-	errNoPasskey      = apperr.New(apperr.NotFound, "no passkey is registered for this account")
-	errPasskeyTaken   = apperr.New(apperr.Conflict, "this passkey is registered already")
+	errNoChallenge     = apperr.Input("response", "the response answers no ceremony begun here, or one used or older than 5 minutes: begin again")
+	errPasskeyRefused  = apperr.New(apperr.Unauthenticated, "passkey not accepted")
+	errNoPasskey       = apperr.New(apperr.NotFound, "no passkey is registered for this account")
+	errPasskeyTaken    = apperr.New(apperr.Conflict, "this passkey is registered already")
+	errTooManyPasskeys = apperr.New(apperr.Conflict,
+		fmt.Sprintf("this account has %d passkeys, the most it may have: remove one first", MaxPasskeys))
 )
+
+// MaxPasskeys is the most passkeys a user may have, so that the list (and
+// what a query of users' second factors costs) stays bounded.
+const MaxPasskeys = 20
 
 // SecondFactors is what second factors a user has.
 type SecondFactors struct {
@@ -244,6 +250,12 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, v *Viewer, resp
 		if err := tx.lockUserRow(ctx, v.User.ID); err != nil {
 			return err
 		}
+		switch n, err := tx.Passkey.Query().Where(entpasskey.UserID(v.User.ID)).Count(ctx); {
+		case err != nil:
+			return fmt.Errorf("count passkeys of user %s: %w", v.User.ID, err)
+		case n >= MaxPasskeys:
+			return errTooManyPasskeys
+		}
 		k, err = tx.Passkey.Create().SetUserID(v.User.ID).SetCredentialID(cred.ID).SetCredential(raw).
 			SetName(label).SetCreatedAt(s.now()).Save(ctx)
 		switch {
@@ -255,7 +267,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, v *Viewer, resp
 		if err := s.passedNow(ctx, tx, v); err != nil {
 			return err
 		}
-		if _, err := s.syncFactors(ctx, tx, v.User.ID); err != nil {
+		if err := s.syncFactors(ctx, tx, v.User.ID); err != nil {
 			return err
 		}
 		if err := tx.audit(ctx, "mfa.passkey_added", v.User.ID, "passkey "+k.ID.String()); err != nil {
@@ -292,7 +304,7 @@ func (s *Service) RemovePasskey(ctx context.Context, v *Viewer, id uuid.UUID, cu
 		case n == 0:
 			return apperr.ErrNotFound
 		}
-		if _, err := s.syncFactors(ctx, tx, v.User.ID); err != nil {
+		if err := s.syncFactors(ctx, tx, v.User.ID); err != nil {
 			return err
 		}
 		if err := tx.audit(ctx, "mfa.passkey_removed", v.User.ID, "passkey "+id.String()); err != nil {
@@ -513,7 +525,7 @@ func (s *Service) RemoveSecondFactors(ctx context.Context, v *Viewer, id uuid.UU
 		if err != nil {
 			return fmt.Errorf("delete passkeys of user %s: %w", id, err)
 		}
-		if _, err := s.syncFactors(ctx, tx, id); err != nil {
+		if err := s.syncFactors(ctx, tx, id); err != nil {
 			return err
 		}
 		if u, err = tx.User.Get(ctx, id); err != nil {

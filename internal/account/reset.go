@@ -23,8 +23,8 @@ import (
 // (no mail; the user asks again); once committed, the mail is never lost.
 // Returns BAD_USER_INPUT (field email) for a malformed email, RATE_LIMITED
 // past the client address's limit or when such work stayed at its bound
-// for as long as ctx lets the request wait, FORBIDDEN (MAIL_DISABLED) when the server sends no mail, or an
-// error if the lookup fails.
+// for as long as ctx lets the request wait, FORBIDDEN (MAIL_DISABLED)
+// when the server sends no mail, or an error if the lookup fails.
 func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
 	if err := s.allow(ctx, "password reset"); err != nil {
 		return err

@@ -275,21 +275,20 @@ func (s *Service) passedNow(ctx context.Context, tx *txn, v *Viewer) error {
 // sessions that never passed one (opened before the first factor) wait
 // for it, as new sign-ins do: a caller that set a factor up records first
 // that its session passed it (passedNow). When u has none left, the
-// sessions still waiting for one end: nothing can pass them now. It
-// returns whether u has one.
-func (s *Service) syncFactors(ctx context.Context, tx *txn, u uuid.UUID) (bool, error) {
+// sessions still waiting for one end: nothing can pass them now.
+func (s *Service) syncFactors(ctx context.Context, tx *txn, u uuid.UUID) error {
 	hasTOTP, err := tx.Totp.Query().Where(totp.UserID(u), totp.ConfirmedAtNotNil()).Exist(ctx)
 	if err != nil {
-		return false, fmt.Errorf("look up TOTP of user %s: %w", u, err)
+		return fmt.Errorf("look up TOTP of user %s: %w", u, err)
 	}
 	has := hasTOTP
 	if !has {
 		if has, err = tx.Passkey.Query().Where(passkey.UserID(u)).Exist(ctx); err != nil {
-			return false, fmt.Errorf("look up passkeys of user %s: %w", u, err)
+			return fmt.Errorf("look up passkeys of user %s: %w", u, err)
 		}
 	}
 	if err := tx.User.Update().Where(user.ID(u)).SetMfaEnabled(has).Exec(ctx); err != nil {
-		return false, fmt.Errorf("set mfa_enabled of user %s: %w", u, err)
+		return fmt.Errorf("set mfa_enabled of user %s: %w", u, err)
 	}
 	live := tx.Session.Update().Where(session.UserID(u), session.RevokedAtIsNil())
 	if has {
@@ -297,5 +296,5 @@ func (s *Service) syncFactors(ctx context.Context, tx *txn, u uuid.UUID) (bool, 
 	} else {
 		err = live.Where(session.MfaRequired(true)).SetRevokedAt(s.now()).Exec(ctx)
 	}
-	return has, wrapErr(err, "set the second factor of the sessions of user "+u.String())
+	return wrapErr(err, "set the second factor of the sessions of user "+u.String())
 }

@@ -1,6 +1,8 @@
 // Package account is the domain layer of users and sessions: sign-up,
-// sign-in, refresh-token rotation, sign-out, request authentication and the
-// rules on changing users. It returns *apperr.Error for every answer a client
+// sign-in, refresh-token rotation, sign-out, request authentication, the
+// rules on changing users, the mailed links (email verification, password
+// reset, email change) and second factors (TOTP, recovery codes,
+// passkeys). It returns *apperr.Error for every answer a client
 // may see, and wrapped errors for everything else.
 package account
 

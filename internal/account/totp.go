@@ -132,7 +132,7 @@ func (s *Service) ConfirmTotp(ctx context.Context, v *Viewer, code string) ([]st
 		if err := s.passedNow(ctx, tx, v); err != nil {
 			return err
 		}
-		if _, err := s.syncFactors(ctx, tx, v.User.ID); err != nil {
+		if err := s.syncFactors(ctx, tx, v.User.ID); err != nil {
 			return err
 		}
 		if err := tx.audit(ctx, "mfa.totp_enabled", v.User.ID, fmt.Sprintf("%d recovery codes", recoveryCodes)); err != nil {
@@ -174,7 +174,7 @@ func (s *Service) DisableTotp(ctx context.Context, v *Viewer, currentPassword, c
 		if _, err := tx.RecoveryCode.Delete().Where(recoverycode.UserID(v.User.ID)).Exec(ctx); err != nil {
 			return fmt.Errorf("delete recovery codes of user %s: %w", v.User.ID, err)
 		}
-		if _, err := s.syncFactors(ctx, tx, v.User.ID); err != nil {
+		if err := s.syncFactors(ctx, tx, v.User.ID); err != nil {
 			return err
 		}
 		if err := tx.audit(ctx, "mfa.totp_disabled", v.User.ID, "confirmed with a "+factor); err != nil {

@@ -87,7 +87,7 @@ func WithViewer(ctx context.Context, v *Viewer, err error) context.Context {
 
 // ViewerFrom returns the signed-in viewer of ctx, whose session has passed
 // its second factor or needs none: every field that needs a caller reads
-// it, but the three that ViewerBeforeSecondFactor serves. It returns an
+// it, but those ViewerBeforeSecondFactor serves. It returns an
 // UNAUTHENTICATED error for an anonymous request and for one whose token
 // was refused, and FORBIDDEN with the reason MFA_REQUIRED for a session
 // that waits for its second factor.
@@ -100,9 +100,10 @@ func ViewerFrom(ctx context.Context) (*Viewer, error) {
 }
 
 // ViewerBeforeSecondFactor returns the signed-in viewer of ctx even while
-// the session waits for its second factor. Only me, signout and the
-// operations that pass the factor (verifySecondFactor and the passkey
-// verification) may read it: everything else reads ViewerFrom. It returns
+// the session waits for its second factor. Only me (with its
+// mfaEnabled), signout and the operations that pass the factor
+// (verifySecondFactor and the passkey verification) may read it:
+// everything else reads ViewerFrom. It returns
 // an UNAUTHENTICATED error for an anonymous request and for one whose
 // token was refused.
 func ViewerBeforeSecondFactor(ctx context.Context) (*Viewer, error) {

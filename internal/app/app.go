@@ -154,7 +154,7 @@ type Hashing struct {
 type RateLimit struct {
 	// Rate is the calls a client address regains each second, for each
 	// operation; 0 means no limit.
-	Rate float64 `flag:"auth-rate" env:"AUTH_RATE" default:"5" help:"signin, signup and refresh calls, and those of each pair of mailed-link operations, a client address regains each second, each (0: no limit)"`
+	Rate float64 `flag:"auth-rate" env:"AUTH_RATE" default:"5" help:"signin, signup and refresh calls, and those of each pair of mailed-link operations and of the second-factor operations, a client address regains each second, each (0: no limit)"`
 	// Burst is the calls a client address may make at once.
 	Burst int `flag:"auth-burst" env:"AUTH_BURST" default:"100" help:"signin, signup and refresh calls, and those of each pair of mailed-link operations, a client address may make at once, each"`
 }

@@ -35,8 +35,9 @@ type Config struct {
 	// forwarded headers. Required in production (https), unless mail is
 	// disabled; in development it defaults to DevPublicURL.
 	PublicURL string `flag:"public-url" env:"PUBLIC_URL" help:"base URL of the links in mail: the frontend that hosts /verify-email, /reset-password and /confirm-email-change"`
-	// Disabled turns mail off: the server starts without SMTPURL, and the
-	// operations that send mail answer ErrDisabled.
+	// Disabled turns mail off: the server starts without SMTPURL, Queue
+	// answers ErrDisabled, and the account operations that send mail
+	// answer FORBIDDEN with the reason MAIL_DISABLED.
 	Disabled bool `flag:"mail-disabled" env:"MAIL_DISABLED" help:"run without mail: operations that send mail answer an error"`
 	// ProductName names the service in every mail.
 	ProductName string `flag:"mail-product-name" env:"MAIL_PRODUCT_NAME" default:"bitgate" help:"the service's name in mail"`
