@@ -81,26 +81,12 @@ const totpKeyFileName = "totp-kek"
 // has TOTP on), and development generates one and keeps it in the data
 // dir beside the SQLite file, with a warning, as it does the signing KEK.
 func totpKey(cfg *config, log *slog.Logger) ([]byte, error) {
-	b, err := envOrFile("TOTP_ENCRYPTION_KEY", cfg.Secrets.TOTPKey, cfg.Secrets.TOTPKeyFile)
-	switch {
-	case err != nil:
-		return nil, err
-	case b == nil && cfg.App.Production():
-		return nil, nil
-	case b == nil:
-		path := filepath.Join(cfg.DataDir, totpKeyFileName)
-		log.Warn("TOTP_ENCRYPTION_KEY is not set: the TOTP secrets in the database are encrypted with a generated key kept in "+path+
-			"; anyone who reads that file and the database can make a user's codes, and instances on other hosts cannot check them",
-			slog.String("file", path))
-		if b, err = generatedSecret(path, keys.NewKEK); err != nil {
-			return nil, err
-		}
-	}
-	key, err := keys.ParseKEK(string(b))
-	if err != nil {
-		return nil, fmt.Errorf("TOTP_ENCRYPTION_KEY: %w", err)
-	}
-	return key, nil
+	return readKEK(cfg, log, kekSetting{
+		env: "TOTP_ENCRYPTION_KEY", value: cfg.Secrets.TOTPKey, file: cfg.Secrets.TOTPKeyFile,
+		devFile: totpKeyFileName,
+		guards:  "the TOTP secrets",
+		exposes: "make a user's codes, and instances on other hosts cannot check them",
+	})
 }
 
 // keyEncryptionKey returns the KEK of the EdDSA private keys:
@@ -110,26 +96,50 @@ func totpKey(cfg *config, log *slog.Logger) ([]byte, error) {
 // file, with a warning: the private keys are then only as safe as that
 // file, and instances on other hosts cannot decrypt them.
 func keyEncryptionKey(cfg *config, log *slog.Logger) ([]byte, error) {
-	b, err := envOrFile("JWT_KEY_ENCRYPTION_KEY", cfg.Secrets.KEK, cfg.Secrets.KEKFile)
+	return readKEK(cfg, log, kekSetting{
+		env: "JWT_KEY_ENCRYPTION_KEY", value: cfg.Secrets.KEK, file: cfg.Secrets.KEKFile,
+		devFile:      kekFileName,
+		guards:       "the signing keys",
+		exposes:      "sign tokens, and instances on other hosts cannot use the keys",
+		inProduction: errors.New("JWT_ALG=EdDSA in production needs JWT_KEY_ENCRYPTION_KEY or JWT_KEY_ENCRYPTION_KEY_FILE (32 bytes, base64: openssl rand -base64 32)"),
+	})
+}
+
+// kekSetting is a key-encryption key's setting, as readKEK reads it.
+type kekSetting struct {
+	env, value, file string // the setting's name, its value and its _FILE's
+	devFile          string // the generated key's file in the data dir, in development
+	guards           string // what the key encrypts in the database, for the warning
+	exposes          string // what the generated key's file and the database let a reader do, for the warning
+	inProduction     error  // the answer in production without the key; nil runs without it
+}
+
+// readKEK returns k's key (32 bytes, base64): its value, else the contents
+// of its file. Without either, production answers k.inProduction (and a
+// nil key), and development generates one and keeps it in the data dir
+// beside the SQLite file, with a warning: what it encrypts is then only as
+// safe as that file, and instances on other hosts cannot decrypt it.
+func readKEK(cfg *config, log *slog.Logger, k kekSetting) ([]byte, error) {
+	b, err := envOrFile(k.env, k.value, k.file)
 	switch {
 	case err != nil:
 		return nil, err
 	case b == nil && cfg.App.Production():
-		return nil, errors.New("JWT_ALG=EdDSA in production needs JWT_KEY_ENCRYPTION_KEY or JWT_KEY_ENCRYPTION_KEY_FILE (32 bytes, base64: openssl rand -base64 32)")
+		return nil, k.inProduction
 	case b == nil:
-		path := filepath.Join(cfg.DataDir, kekFileName)
-		log.Warn("JWT_KEY_ENCRYPTION_KEY is not set: the signing keys in the database are encrypted with a generated key kept in "+path+
-			"; anyone who reads that file and the database can sign tokens, and instances on other hosts cannot use the keys",
+		path := filepath.Join(cfg.DataDir, k.devFile)
+		log.Warn(k.env+" is not set: "+k.guards+" in the database are encrypted with a generated key kept in "+path+
+			"; anyone who reads that file and the database can "+k.exposes,
 			slog.String("file", path))
 		if b, err = generatedSecret(path, keys.NewKEK); err != nil {
 			return nil, err
 		}
 	}
-	kek, err := keys.ParseKEK(string(b))
+	key, err := keys.ParseKEK(string(b))
 	if err != nil {
-		return nil, fmt.Errorf("JWT_KEY_ENCRYPTION_KEY: %w", err)
+		return nil, fmt.Errorf("%s: %w", k.env, err)
 	}
-	return kek, nil
+	return key, nil
 }
 
 // secretFileName is the generated signing secret, kept in the data dir.

@@ -203,3 +203,47 @@ func TestNoticesAreLimitedPerAddress(t *testing.T) {
 		require.Equal(t, want, n, "%s mails to the address moved onto and away from 8 times", kind)
 	}
 }
+
+// TestEmailChangeTokenExpires: an email-change token works for an hour.
+func TestEmailChangeTokenExpires(t *testing.T) {
+	t.Parallel()
+	request := func(t *testing.T) (*apitest.Client, string) {
+		t.Helper()
+		c := apitest.New(t, apitest.Options{Mail: true})
+		u, _ := c.SignUpMailed(t)
+		newEmail := apitest.Email()
+		require.True(t, apitest.Data[bool](t, c.RequestEmailChange(t, u, newEmail, apitest.Password), "requestEmailChange"))
+		return c, apitest.LinkToken(t, c.NextMails(t, 2)[newEmail], apitest.ConfirmEmailChangePath)
+	}
+	t.Run("expired", func(t *testing.T) {
+		c, token := request(t)
+		c.Clock.Advance(time.Hour + time.Second)
+		c.RequireTokenRefused(t, apitest.OpConfirmEmailChange, token)
+	})
+	t.Run("just before it expires", func(t *testing.T) {
+		c, token := request(t)
+		c.Clock.Advance(time.Hour - time.Second)
+		apitest.Data[apitest.User](t, c.Do(t, "", apitest.OpConfirmEmailChange, apitest.Vars{"token": token}), "confirmEmailChange")
+	})
+}
+
+// TestNewerEmailChangeReplacesTheOlder: of two email-change requests one
+// after the other, only the newer link works.
+func TestNewerEmailChangeReplacesTheOlder(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t, apitest.Options{Mail: true})
+	u, _ := c.SignUpMailed(t)
+	request := func(newEmail string) string {
+		t.Helper()
+		require.True(t, apitest.Data[bool](t, c.RequestEmailChange(t, u, newEmail, apitest.Password), "requestEmailChange"))
+		return apitest.LinkToken(t, c.NextMails(t, 2)[newEmail], apitest.ConfirmEmailChangePath)
+	}
+	older := request(apitest.Email())
+	c.Clock.Advance(2 * time.Minute) // past MAIL_INTERVAL
+	newerEmail := apitest.Email()
+	newer := request(newerEmail)
+
+	c.RequireTokenRefused(t, apitest.OpConfirmEmailChange, older)
+	changed := apitest.Data[apitest.User](t, c.Do(t, "", apitest.OpConfirmEmailChange, apitest.Vars{"token": newer}), "confirmEmailChange")
+	require.Equal(t, newerEmail, changed.Email)
+}

@@ -2,6 +2,8 @@ package graph_test
 
 import (
 	"context"
+	"encoding/base64"
+	"strings"
 	"testing"
 	"time"
 
@@ -195,4 +197,51 @@ func TestMailDisabled(t *testing.T) {
 		"in": apitest.Vars{"password": apitest.NewPassword, "email": apitest.Email(), "currentPassword": apitest.Password}}), "updateUser")
 	require.Zero(t, c.DB.OutboxMail.Query().CountX(ctx), "mail queued with mail disabled")
 	require.Zero(t, c.DB.EmailToken.Query().Where(emailtoken.KindEQ(emailtoken.KindVerifyEmail)).CountX(ctx))
+}
+
+// TestEmailTokensAreStoredHashed: the tokens of verification, reset and
+// email-change links are random (at least 128 bits), and the database
+// keeps only a hash of each: no row holds a mailed token.
+func TestEmailTokensAreStoredHashed(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t, apitest.Options{Mail: true})
+	u, verify := c.SignUpMailed(t)
+	c.RequestPasswordReset(t, u.Email)
+	reset := c.MailedToken(t, u.Email, "reset-password")
+	c.Clock.Advance(2 * time.Minute) // past MAIL_INTERVAL
+	newEmail := apitest.Email()
+	require.True(t, apitest.Data[bool](t, c.RequestEmailChange(t, u, newEmail, apitest.Password), "requestEmailChange"))
+	change := apitest.LinkToken(t, c.NextMails(t, 2)[newEmail], apitest.ConfirmEmailChangePath)
+
+	rows := c.DB.EmailToken.Query().AllX(t.Context())
+	require.Len(t, rows, 3, "email token rows")
+	for _, token := range []string{verify, reset, change} {
+		raw, err := base64.RawURLEncoding.DecodeString(token)
+		require.NoError(t, err, "a mailed token %q", token)
+		require.GreaterOrEqual(t, len(raw), 16, "bytes of a mailed token")
+		for _, row := range rows {
+			require.NotContains(t, row.TokenHash, token, "a %s row keeps a mailed token", row.Kind)
+		}
+	}
+}
+
+// TestBadTokensAnswerAlike: an unknown, malformed, empty or spent token
+// gets one message from verifyEmail, resetPassword and
+// confirmEmailChange alike.
+func TestBadTokensAnswerAlike(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t, apitest.Options{Mail: true})
+	u, spent := c.SignUpMailed(t)
+	c.VerifyEmail(t, spent)
+	unknown := base64.RawURLEncoding.EncodeToString(make([]byte, 32))
+	var messages []string
+	for _, op := range []string{apitest.OpVerifyEmail, apitest.OpResetPassword, apitest.OpConfirmEmailChange} {
+		for _, token := range []string{unknown, spent, "not-a-token", "", strings.Repeat("x", 10000)} {
+			messages = append(messages, c.RequireTokenRefused(t, op, token))
+		}
+	}
+	for _, m := range messages {
+		require.Equal(t, messages[0], m, "refused tokens answer with different messages")
+		require.NotContains(t, m, u.Email)
+	}
 }

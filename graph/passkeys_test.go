@@ -18,15 +18,6 @@ import (
 // development's default origin (passkey.DevPublicURL, relying party
 // localhost). A real browser's run is internal/playground/browsercheck's.
 
-// registerPasskey registers a passkey of auth for s's user and returns it.
-func registerPasskey(t *testing.T, c *apitest.Client, s apitest.AuthPayload, auth *passkeytest.Authenticator) apitest.Passkey {
-	t.Helper()
-	options := apitest.Data[json.RawMessage](t, c.Do(t, s.Token, apitest.OpBeginPasskeyRegistration,
-		apitest.Vars{"currentPassword": apitest.Password}), "beginPasskeyRegistration")
-	return apitest.Data[apitest.Passkey](t, c.Do(t, s.Token, apitest.OpFinishPasskeyRegistration,
-		apitest.Vars{"response": auth.Create(t, options), "name": "laptop"}), "finishPasskeyRegistration")
-}
-
 func TestPasskeys(t *testing.T) {
 	t.Parallel()
 	a := apitest.New(t)

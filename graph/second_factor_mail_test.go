@@ -37,7 +37,7 @@ func TestSecondFactorNotices(t *testing.T) {
 	tp := c.EnableTOTP(t, u)
 	notice("second-factor-added", "TOTP was added")
 	auth := passkeytest.New(apitest.PublicURL) // the relying party is PUBLIC_URL's
-	k := registerPasskey(t, c, u, auth)
+	k := c.RegisterPasskey(t, u, auth)
 	notice("second-factor-added", "passkey was added")
 
 	queued := outbox()
@@ -53,7 +53,7 @@ func TestSecondFactorNotices(t *testing.T) {
 
 	c.EnableTOTP(t, u)
 	notice("second-factor-added", "TOTP was added")
-	registerPasskey(t, c, u, auth)
+	c.RegisterPasskey(t, u, auth)
 	notice("second-factor-added", "passkey was added")
 	admin := c.NewUser(t, apitest.Admin)
 	apitest.Data[apitest.User](t, c.Do(t, admin.Token, apitest.OpRemoveSecondFactors, apitest.Vars{"userId": u.ID}), "removeSecondFactors")
@@ -93,7 +93,7 @@ func TestPasswordResetWithASecondFactor(t *testing.T) {
 
 	t.Run("a passkey alone is a second factor too", func(t *testing.T) {
 		u, _ := c.SignUpMailed(t)
-		registerPasskey(t, c, u, passkeytest.New(apitest.PublicURL))
+		c.RegisterPasskey(t, u, passkeytest.New(apitest.PublicURL))
 		c.NextMail(t, u.Email, "second-factor-added")
 		require.True(t, reset(u).MFARequired)
 	})

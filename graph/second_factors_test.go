@@ -490,7 +490,7 @@ func TestFirstFactorGatesOpenSessions(t *testing.T) {
 	t.Run("a passkey", func(t *testing.T) {
 		u := a.SignUp(t)
 		thief := a.SignIn(t, u.Email, apitest.Password)
-		k := registerPasskey(t, b, u, passkeytest.New(passkey.DevPublicURL))
+		k := b.RegisterPasskey(t, u, passkeytest.New(passkey.DevPublicURL))
 		apitest.RequireMFARequired(t, a.Do(t, thief.Token, apitest.OpRemovePasskey,
 			apitest.Vars{"id": k.ID, "currentPassword": apitest.Password}))
 		apitest.RequireMFARequired(t, a.Do(t, thief.Token, apitest.OpBooks, nil))

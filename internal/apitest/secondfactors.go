@@ -1,11 +1,13 @@
 package apitest
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"bitgate/internal/passkey/passkeytest"
 	"bitgate/internal/totp"
 )
 
@@ -112,6 +114,17 @@ func (c *Client) VerifySecondFactor(t testing.TB, token, code string) AuthPayloa
 	s := Data[AuthPayload](t, c.Do(t, token, OpVerifySecondFactor, Vars{"code": code}), "verifySecondFactor")
 	require.False(t, s.MFARequired, "verifySecondFactor answered a session still waiting")
 	return s
+}
+
+// RegisterPasskey registers a passkey of auth, named "laptop", for s's
+// user (beginPasskeyRegistration with Password, then
+// finishPasskeyRegistration with auth's answer) and returns it.
+func (c *Client) RegisterPasskey(t testing.TB, s AuthPayload, auth *passkeytest.Authenticator) Passkey {
+	t.Helper()
+	options := Data[json.RawMessage](t, c.Do(t, s.Token, OpBeginPasskeyRegistration,
+		Vars{"currentPassword": Password}), "beginPasskeyRegistration")
+	return Data[Passkey](t, c.Do(t, s.Token, OpFinishPasskeyRegistration,
+		Vars{"response": auth.Create(t, options), "name": "laptop"}), "finishPasskeyRegistration")
 }
 
 // MySecondFactors asks for the second factors of token's user.
