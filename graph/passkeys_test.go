@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"bitgate/internal/account"
 	"bitgate/internal/apitest"
 	"bitgate/internal/passkey"
 	"bitgate/internal/passkey/passkeytest"
@@ -148,4 +149,20 @@ func TestPasskeysOff(t *testing.T) {
 	t.Parallel()
 	c := apitest.New(t, apitest.Options{Production: true}) // no WEBAUTHN_RP_ID, no PUBLIC_URL
 	apitest.RequireCode(t, c.Do(t, "", apitest.OpBeginPasskeySignin, nil), "FORBIDDEN")
+}
+
+// TestPasskeysPerUserAreCapped: a user has at most account.MaxPasskeys
+// (20); one more is CONFLICT, and stores nothing.
+func TestPasskeysPerUserAreCapped(t *testing.T) {
+	t.Parallel()
+	c := apitest.New(t)
+	u := c.SignUp(t)
+	for range account.MaxPasskeys { // an authenticator each, as each holds one passkey of a user
+		c.RegisterPasskey(t, u, passkeytest.New(passkey.DevPublicURL))
+	}
+	options := apitest.Data[json.RawMessage](t, c.Do(t, u.Token, apitest.OpBeginPasskeyRegistration,
+		apitest.Vars{"currentPassword": apitest.Password}), "beginPasskeyRegistration")
+	apitest.RequireCode(t, c.Do(t, u.Token, apitest.OpFinishPasskeyRegistration,
+		apitest.Vars{"response": passkeytest.New(passkey.DevPublicURL).Create(t, options)}), "CONFLICT")
+	require.Len(t, c.MySecondFactors(t, u.Token).Passkeys, account.MaxPasskeys)
 }
