@@ -63,15 +63,15 @@ func (s *Service) SecondFactors(ctx context.Context, v *Viewer, u *ent.User) (*S
 	if f.RecoveryCodesLeft, err = s.RecoveryCodesLeft(ctx, u.ID); err != nil {
 		return nil, err
 	}
-	if f.Passkeys, err = s.passkeys(ctx, s.client, u.ID); err != nil {
+	if f.Passkeys, err = s.passkeys(ctx, u.ID); err != nil {
 		return nil, err
 	}
 	return &f, nil
 }
 
 // passkeys returns user u's passkeys, oldest first.
-func (s *Service) passkeys(ctx context.Context, client *ent.Client, u uuid.UUID) ([]*ent.Passkey, error) {
-	list, err := client.Passkey.Query().Where(entpasskey.UserID(u)).Order(entpasskey.ByCreatedAt(), entpasskey.ByID()).All(ctx)
+func (s *Service) passkeys(ctx context.Context, u uuid.UUID) ([]*ent.Passkey, error) {
+	list, err := s.client.Passkey.Query().Where(entpasskey.UserID(u)).Order(entpasskey.ByCreatedAt(), entpasskey.ByID()).All(ctx)
 	return list, wrapErr(err, "list passkeys of user "+u.String())
 }
 
@@ -195,7 +195,7 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, v *Viewer, curre
 	if err := s.checkCurrentPassword(ctx, v.User, &currentPassword); err != nil {
 		return nil, err
 	}
-	keys, err := s.passkeys(ctx, s.client, v.User.ID)
+	keys, err := s.passkeys(ctx, v.User.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -436,7 +436,7 @@ func (s *Service) BeginPasskeyVerification(ctx context.Context, v *Viewer) (json
 	if err != nil {
 		return nil, err
 	}
-	keys, err := s.passkeys(ctx, s.client, v.User.ID)
+	keys, err := s.passkeys(ctx, v.User.ID)
 	switch {
 	case err != nil:
 		return nil, err
